@@ -1,0 +1,52 @@
+# One Makefile for developers and CI alike.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := docker.io docker-registry skopeo git busybox-static apache2-utils
+TESTS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps demo test lint bench fixtures fixtures-check fuzz clean
+
+$(BIN)/leakscan: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/leakscan
+
+# apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps)
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing >/dev/null; \
+	fi
+
+install: system-deps $(BIN)/leakscan
+
+demo: install
+	$(BIN)/python fixtures/demo/build.py
+	-$(BIN)/leakscan scan fixtures/demo --no-progress
+	-$(BIN)/leakscan scan image docker-archive:fixtures/demo/build/app-image.tar --no-progress
+	-$(BIN)/leakscan scan git fixtures/demo/build/repo --no-progress
+	@echo "demo done (exit code 1 above means: secrets found, as planted)"
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(if $(TESTS),-k "$(TESTS)") $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check leakscan tests
+	$(BIN)/ruff format --check leakscan tests
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+fixtures: install
+	$(BIN)/python fixtures/demo/build.py --force
+
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests -k fuzz
+
+clean:
+	rm -rf $(VENV) build *.egg-info fixtures/demo/build

@@ -1,0 +1,64 @@
+"""A rule as an immutable, validated value. No matching happens here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leakscan.model import CONFIDENCES, SEVERITIES
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A positive example: ``text`` must yield ``secret`` through the whole detector."""
+
+    text: str
+    secret: str
+    context: str | None = None  # key name given to the detector (structured sources)
+
+
+@dataclass(frozen=True, slots=True)
+class NegativeExample:
+    """Text in which this rule must find nothing."""
+
+    text: str
+    context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One detector.
+
+    ``pattern`` is in the ``regex`` module's syntax; ``secret_group`` is the group that is
+    the secret (a number or a name; 0 = the whole match). ``keywords`` are literals of which at
+    least one occurs near every match (case-insensitive); they prefilter rules Hyperscan
+    cannot compile. ``entropy`` is the minimum Shannon entropy (bits per character) of the
+    secret. ``checksum`` names a verifier in ``leakscan.engine.checksums``: a passing checksum
+    keeps the rule's confidence; a failing one drops the match. ``context`` is a regex on the
+    key name of structured values: when set, the rule only fires when the blob's context (or
+    the text just before the match) names a secret. ``max_length`` bounds how far back from a
+    hit's end the precise match may start.
+    """
+
+    id: str
+    name: str
+    pattern: str
+    keywords: tuple[str, ...]
+    secret_group: int | str = 1
+    entropy: float = 0.0
+    confidence: str = "medium"
+    severity: str = "high"
+    checksum: str | None = None
+    references: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    ignore_case: bool = False
+    multiline_secret: bool = False  # the secret may span lines (private keys)
+    max_length: int = 1024
+    context: str | None = None
+    allow: tuple[str, ...] = ()  # regexes: a secret matching any of these is not a finding
+    examples: tuple[Example, ...] = ()
+    negative_examples: tuple[NegativeExample, ...] = ()
+    source: str = ""  # the file the rule was loaded from
+
+    def __post_init__(self) -> None:
+        assert self.confidence in CONFIDENCES
+        assert self.severity in SEVERITIES

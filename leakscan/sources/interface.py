@@ -1,0 +1,51 @@
+"""What every source is: something that turns a target into a stream of blobs.
+
+A source yields :class:`~leakscan.model.Blob` values (content plus provenance) and
+:class:`~leakscan.model.Skip` values (what it could not read, and why). A blob's ``stream``
+must be read by the consumer before it asks the source for the next item. A source raises
+:class:`SourceError` when the target cannot be scanned at all (missing, unreachable,
+corrupt beyond use); items already yielded stay valid.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from leakscan.errors import LeakscanError
+from leakscan.model import Blob, Skip
+from leakscan.progress import NoProgress, Progress
+
+
+class SourceError(LeakscanError):
+    """A target could not be scanned (the message says which and why)."""
+
+
+@dataclass(slots=True)
+class SourceOptions:
+    """Options and limits shared by all sources."""
+
+    exclude: tuple[str, ...] = ()  # glob patterns of paths not to scan
+    scan_binary: bool = False  # scan files that look binary
+    max_file_bytes: int = 256 * 1024 * 1024  # larger files are skipped and reported
+    in_memory_bytes: int = 8 * 1024 * 1024  # larger files are passed as streams
+    archive_depth: int = 3  # nested archives (zip, jar, tar.gz...) opened to this depth
+    archive_bytes: int = 512 * 1024 * 1024  # total bytes read out of one nested archive
+    max_ratio: int = 200  # decompression ratio above which a member is a bomb
+    platform: str | None = None  # images: os/arch[/variant]; None = all platforms
+    # content keys already scanned in this run (or an earlier one, through a cache): a source
+    # may yield Blob(digest=...) without bytes for them
+    known: Callable[[str], bool] = field(default=lambda digest: False)
+    progress: Progress = field(default_factory=NoProgress)
+
+
+class Source(ABC):
+    """A target turned into blobs."""
+
+    #: a short human name of the target, used in skips and errors
+    name: str = ""
+
+    @abstractmethod
+    def blobs(self) -> Iterator[Blob | Skip]:
+        """Yield the target's blobs and skips."""
