@@ -34,8 +34,9 @@ class Rule:
     cannot compile. ``entropy`` is the minimum Shannon entropy (bits per character) of the
     secret. ``checksum`` names a verifier in ``leakscan.engine.checksums``: a passing checksum
     keeps the rule's confidence; a failing one drops the match. ``context`` is a regex on the
-    key name of structured values: when set, the rule only fires when the blob's context (or
-    the text just before the match) names a secret. ``max_length`` bounds how far back from a
+    key name of structured values: a rule with a ``context`` is not run over plain text at
+    all, only over structured values (an env entry, a manifest key's value, a Secret's decoded
+    data) whose key name matches it; its pattern sees the bare value. ``max_length`` bounds how far back from a
     hit's end the precise match may start.
     """
 

@@ -1,0 +1,178 @@
+"""scan(sources, config) -> ScanResult: wires sources → engine → findings.
+
+Content is scanned once: every blob's matches are kept by content key (its digest and key
+name), and a blob met again (the same file in two layers, a layer shared by two images, a
+git blob on two branches) only adds its location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from leakscan.engine.detector import Detector
+from leakscan.errors import LeakscanError
+from leakscan.findings import FindingSet
+from leakscan.model import Blob, Match, ScanResult, Skip, Stats
+from leakscan.progress import NoProgress, Progress
+from leakscan.rules.loader import load_rules
+from leakscan.rules.spec import Rule
+from leakscan.sources.interface import Source, SourceOptions
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ScanConfig", "Scanner", "load_detector", "scan"]
+
+
+@dataclass(slots=True)
+class ScanConfig:
+    rule_paths: tuple[Path, ...] = ()
+    include_builtin: bool = True
+    enable: tuple[str, ...] = ()  # rule ids or globs; empty = all
+    disable: tuple[str, ...] = ()
+    min_confidence: str = "low"
+    fingerprint_key: bytes | None = None
+    decode_depth: int = 2
+    options: SourceOptions = field(default_factory=SourceOptions)
+
+
+_DETECTORS: dict[tuple[object, ...], Detector] = {}
+
+
+def select_rules(rules: Sequence[Rule], enable: Sequence[str], disable: Sequence[str]) -> list[Rule]:
+    from fnmatch import fnmatchcase
+
+    out = [r for r in rules if not enable or any(fnmatchcase(r.id, g) for g in enable)]
+    return [r for r in out if not any(fnmatchcase(r.id, g) for g in disable)]
+
+
+def load_detector(config: ScanConfig) -> Detector:
+    """The detector for a configuration's rules (compiled once per process)."""
+    key = (config.rule_paths, config.include_builtin, config.enable, config.disable,
+           config.decode_depth)
+    if key not in _DETECTORS:
+        rules = load_rules(list(config.rule_paths), include_builtin=config.include_builtin)
+        rules = select_rules(rules, config.enable, config.disable)
+        _DETECTORS[key] = Detector(rules, decode_depth=config.decode_depth)
+    return _DETECTORS[key]
+
+
+class Scanner:
+    """One scan run: a detector, a content cache and the findings so far."""
+
+    def __init__(self, config: ScanConfig, progress: Progress | None = None) -> None:
+        self.config = config
+        self.detector = load_detector(config)
+        self.findings = FindingSet(self.detector.rules, config.fingerprint_key)
+        self.skipped: list[Skip] = []
+        self.errors: list[str] = []
+        self.stats = Stats()
+        self.progress = progress or NoProgress()
+        self._cache: dict[tuple[str, str | None], list[Match]] = {}
+        self.config.options.known = self.knows
+        self.config.options.progress = self.progress
+
+    def knows(self, digest: str) -> bool:
+        return (digest, None) in self._cache
+
+    def scan_blob(self, blob: Blob) -> list[Match]:
+        """Matches of one blob (from the cache when its content was seen), recorded."""
+        key_digest = blob.digest
+        if blob.data is not None:
+            if key_digest is None:
+                key_digest = "sha256:" + hashlib.sha256(blob.data).hexdigest()
+            key = (key_digest, blob.context)
+            matches = self._cache.get(key)
+            if matches is None:
+                matches = self.detector.scan(blob.data, blob.context)
+                self._cache[key] = matches
+                self.stats.blobs += 1
+                self.stats.bytes += len(blob.data)
+            else:
+                self.stats.cached_blobs += 1
+        elif blob.stream is not None:
+            cached = self._cache.get((key_digest, blob.context)) if key_digest else None
+            if cached is not None:
+                matches = cached
+                self.stats.cached_blobs += 1
+            else:
+                counter = _ByteCounter()
+                matches = self.detector.scan_stream(blob.stream, blob.context, counter)
+                self.stats.blobs += 1
+                self.stats.bytes += counter.total
+                if key_digest:
+                    self._cache[(key_digest, blob.context)] = matches
+        elif key_digest is not None:
+            found = self._cache.get((key_digest, blob.context))
+            if found is None:
+                self.skipped.append(Skip(_where(blob), "content not available to scan"))
+                return []
+            matches = found
+            self.stats.cached_blobs += 1
+        else:
+            return []
+        for match in matches:
+            self.findings.add(match, blob.provenance)
+        return matches
+
+    def run(self, source: Source) -> None:
+        """Scan every blob of a source; a source error is recorded and the run goes on."""
+        try:
+            for item in source.blobs():
+                if isinstance(item, Skip):
+                    self.skipped.append(item)
+                else:
+                    self.scan_blob(item)
+        except LeakscanError as exc:
+            self.errors.append(str(exc))
+            log.debug("source %s failed", source.name, exc_info=True)
+
+    def result(self, seconds: float) -> ScanResult:
+        self.stats.seconds = seconds
+        if self.detector.timeouts:
+            self.skipped.append(
+                Skip("engine", f"{self.detector.timeouts} region(s) cut off by the regex timeout")
+            )
+        return ScanResult(
+            findings=self.findings.findings(self.config.min_confidence),
+            skipped=self.skipped,
+            stats=self.stats,
+            errors=self.errors,
+            rules_digest=self.detector.digest,
+        )
+
+
+class _ByteCounter:
+    def __init__(self) -> None:
+        self.total = 0
+
+    def __call__(self, n: int) -> None:
+        self.total += n
+
+
+def _where(blob: Blob) -> str:
+    fields = blob.provenance.fields
+    return str(fields.get("path") or fields.get("field") or blob.provenance.kind)
+
+
+def scan(
+    sources: Iterable[Source] | Callable[[SourceOptions], Iterable[Source]],
+    config: ScanConfig | None = None,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Scan sources (or a factory that makes them from the run's source options)."""
+    config = config or ScanConfig()
+    started = time.monotonic()
+    scanner = Scanner(config, progress)
+    if callable(sources):
+        sources = sources(config.options)
+    try:
+        for source in sources:
+            scanner.run(source)
+    except LeakscanError as exc:
+        scanner.errors.append(str(exc))
+    return scanner.result(time.monotonic() - started)

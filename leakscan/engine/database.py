@@ -1,0 +1,157 @@
+"""All rules compiled into one Hyperscan database, cached on disk by the rules' digest.
+
+Hyperscan finds *where* (end offsets); ``regex`` then captures precisely around each hit.
+Each rule goes in as its full pattern when Hyperscan takes it, else as a prefilter
+approximation (``HS_FLAG_PREFILTER``), else through its keywords (literal, caseless).
+Rules with a ``context`` are not in the database: they run on structured values only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import hyperscan
+import regex
+
+from leakscan.rules.spec import Rule
+
+log = logging.getLogger(__name__)
+
+FULL = "full"  # the rule's own pattern
+PREFILTER = "prefilter"  # a superset of the pattern
+KEYWORD = "keyword"  # one of the rule's keywords
+
+# content that the decoders look at (base64 / hex runs, percent and \u escapes)
+# base64 and hex runs end at a delimiter, so each run reports one end offset
+DECODER_PATTERNS = {
+    "base64": rb"[A-Za-z0-9+/]{20}[A-Za-z0-9+/]*={0,2}[^A-Za-z0-9+/=]",
+    "hex": rb"[0-9a-fA-F]{32}[0-9a-fA-F]*[^0-9a-fA-F]",
+    "percent": rb"%[0-9A-Fa-f]{2}[^%]{0,8}%[0-9A-Fa-f]{2}",
+    "unicode": rb"\\u[0-9A-Fa-f]{4}",
+}
+SINGLE = {"percent", "unicode"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rule_index: int  # -1 for decoder triggers
+    how: str  # FULL, PREFILTER, KEYWORD or a decoder name
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("LEAKSCAN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "leakscan"
+    )
+    return Path(base)
+
+
+def _hs_flags(rule: Rule, how: str) -> int:
+    flags = 0
+    if rule.ignore_case or how == KEYWORD:
+        flags |= hyperscan.HS_FLAG_CASELESS
+    if how == PREFILTER:
+        flags |= hyperscan.HS_FLAG_PREFILTER
+    return flags
+
+
+def _hs_pattern(rule: Rule) -> bytes:
+    # Hyperscan does not know named groups: make them plain groups (same matches)
+    return regex.sub(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>", "(", rule.pattern).encode()
+
+
+def _compiles(expression: bytes, flags: int) -> bool:
+    db = hyperscan.Database()
+    try:
+        db.compile(expressions=[expression], ids=[0], elements=1, flags=[flags])
+    except hyperscan.error:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class CompiledRules:
+    database: hyperscan.Database
+    entries: list[Entry]
+    modes: dict[str, str]  # rule id -> FULL / PREFILTER / KEYWORD / CONTEXT
+
+
+def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) -> CompiledRules:
+    """Compile (or load from the cache) the database of ``rules``."""
+    expressions: list[bytes] = []
+    flags: list[int] = []
+    entries: list[Entry] = []
+    modes: dict[str, str] = {}
+    plan_key = hashlib.sha256(digest.encode() + hyperscan.__version__.encode()).hexdigest()[:32]
+    cache_file = cache_dir() / f"hsdb-{plan_key}.bin"
+    plan_file = cache_dir() / f"hsdb-{plan_key}.plan"
+    cached_plan: dict[str, str] | None = None
+    if use_cache and plan_file.exists() and cache_file.exists():
+        try:
+            cached_plan = dict(
+                line.split("\t", 1) for line in plan_file.read_text().splitlines() if line
+            )
+        except (OSError, ValueError):
+            cached_plan = None
+    for index, rule in enumerate(rules):
+        if rule.context:
+            modes[rule.id] = "context"
+            continue
+        pattern = _hs_pattern(rule)
+        how = cached_plan.get(rule.id) if cached_plan else None
+        if how is None:
+            if _compiles(pattern, _hs_flags(rule, FULL)):
+                how = FULL
+            elif _compiles(pattern, _hs_flags(rule, PREFILTER)):
+                how = PREFILTER
+            else:
+                how = KEYWORD
+        modes[rule.id] = how
+        if how == KEYWORD:
+            for keyword in rule.keywords:
+                expressions.append(regex.escape(keyword).encode())
+                flags.append(_hs_flags(rule, KEYWORD))
+                entries.append(Entry(index, KEYWORD))
+        else:
+            expressions.append(pattern)
+            flags.append(_hs_flags(rule, how))
+            entries.append(Entry(index, how))
+    for name, expr in DECODER_PATTERNS.items():
+        expressions.append(expr)
+        flags.append(hyperscan.HS_FLAG_SINGLEMATCH if name in SINGLE else 0)
+        entries.append(Entry(-1, name))
+
+    database: hyperscan.Database | None = None
+    if cached_plan is not None:
+        try:
+            database = hyperscan.loadb(cache_file.read_bytes())
+        except (OSError, hyperscan.error):
+            database = None
+    if database is None:
+        database = hyperscan.Database()
+        database.compile(
+            expressions=expressions,
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
+            flags=flags,
+        )
+        if use_cache:
+            _save(cache_file, plan_file, database, modes)
+    return CompiledRules(database, entries, modes)
+
+
+def _save(
+    cache_file: Path, plan_file: Path, database: hyperscan.Database, modes: dict[str, str]
+) -> None:
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_bytes(hyperscan.dumpb(database))
+        tmp.replace(cache_file)
+        plan_file.write_text("".join(f"{k}\t{v}\n" for k, v in modes.items()))
+    except OSError as exc:  # a read-only home is fine: we compile every time
+        log.debug("cannot cache the compiled rules: %s", exc)

@@ -1,0 +1,111 @@
+"""Encoded content found inside a blob, decoded so it can be scanned again.
+
+Each decoder turns the region around a trigger into ``(start, decoded bytes)`` pairs; the
+detector scans the decoded bytes (to a bounded depth) and reports matches at ``start``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import urllib.parse
+from collections.abc import Iterator
+
+B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+HEX_CHARS = frozenset(b"0123456789abcdefABCDEF")
+MAX_DECODED = 1024 * 1024  # bytes of decoded content per region
+_UNICODE_ESCAPE = re.compile(rb"\\u([0-9A-Fa-f]{4})")
+
+
+def printable_ratio(data: bytes) -> float:
+    if not data:
+        return 0.0
+    good = sum(1 for b in data if 32 <= b < 127 or b in (9, 10, 13))
+    return good / len(data)
+
+
+def looks_textual(data: bytes) -> bool:
+    return len(data) >= 8 and printable_ratio(data) >= 0.9
+
+
+def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
+    """The base64 run ending just before ``end`` (its delimiter), decoded when it is text."""
+    stop = end
+    while stop > 0 and data[stop - 1] == 0x3D:  # '='
+        stop -= 1
+    start = stop
+    while start > 0 and data[start - 1] in B64_CHARS and stop - start < MAX_DECODED:
+        start -= 1
+    run = data[start:end]
+    if len(run) < 20:
+        return None
+    padded = run + b"=" * (-len(run) % 4)
+    try:
+        decoded = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return (start, decoded) if looks_textual(decoded) else None
+
+
+def hex_run(data: bytes, end: int) -> tuple[int, bytes] | None:
+    start = end
+    while start > 0 and data[start - 1] in HEX_CHARS and end - start < MAX_DECODED:
+        start -= 1
+    run = data[start:end]
+    if len(run) < 32 or len(run) % 2:
+        return None
+    try:
+        decoded = bytes.fromhex(run.decode("ascii"))
+    except ValueError:
+        return None
+    return (start, decoded) if looks_textual(decoded) else None
+
+
+def _lines_with(data: bytes, needle: bytes, limit: int = 200) -> Iterator[tuple[int, bytes]]:
+    pos = data.find(needle)
+    seen = 0
+    while pos != -1 and seen < limit:
+        start = data.rfind(b"\n", 0, pos) + 1
+        end = data.find(b"\n", pos)
+        end = len(data) if end == -1 else end
+        yield start, data[start:end]
+        seen += 1
+        pos = data.find(needle, end)
+
+
+def percent_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    for start, line in _lines_with(data, b"%"):
+        decoded = urllib.parse.unquote_to_bytes(line)
+        if decoded != line:
+            yield start, decoded
+
+
+def unicode_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    for start, line in _lines_with(data, b"\\u"):
+        decoded = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)).encode("utf-8"), line)
+        if decoded != line:
+            yield start, decoded
+
+
+def transcode(data: bytes) -> bytes:
+    """UTF-16/32 text (with a BOM, or with the telltale NUL pattern) as UTF-8."""
+    head = data[:4]
+    encoding = None
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "utf-32"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif len(data) >= 8:
+        sample = data[:4096]
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            encoding = "utf-16-le"
+        elif even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            encoding = "utf-16-be"
+    if encoding is None:
+        return data
+    try:
+        return data.decode(encoding).encode("utf-8")
+    except UnicodeDecodeError:
+        return data

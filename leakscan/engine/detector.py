@@ -1,0 +1,292 @@
+"""The detector: one Hyperscan pass over a blob, then precise checks where it hit.
+
+``Detector.scan(data, context)`` returns the matches in one blob's content. Steps:
+
+1. UTF-16/32 content is transcoded to UTF-8.
+2. One pass of the compiled database gives, per rule, the end offsets of its hits (or of its
+   keywords), and tells which decoders have something to look at.
+3. Around each hit the rule's ``regex`` pattern captures the secret precisely; the secret must
+   pass the rule's entropy floor, the placeholder filters, the rule's allow-list and its
+   checksum.
+4. Encoded regions (base64, hex, percent-encoding, ``\\uXXXX``) are decoded and scanned again,
+   to a bounded depth; their matches are reported where the encoded text starts.
+5. For a structured value (``context`` = its key name), rules with a ``context`` regex that
+   matches the key run over the bare value.
+6. A generic rule's match that overlaps a specific rule's match is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+import hyperscan
+import regex
+
+from leakscan.engine import decoders, filters
+from leakscan.engine.checksums import verify
+from leakscan.engine.database import FULL, KEYWORD, compile_rules
+from leakscan.engine.entropy import entropy
+from leakscan.model import Match
+from leakscan.rules.loader import rules_digest
+from leakscan.rules.spec import Rule
+
+log = logging.getLogger(__name__)
+
+REGEX_TIMEOUT = 1.0  # seconds per precise match attempt (catastrophic patterns are cut off)
+MAX_HITS_PER_RULE = 10_000  # hits beyond this in one blob are not examined
+WINDOW = 8 * 1024 * 1024  # streams are scanned in windows of this size...
+OVERLAP = 64 * 1024  # ...overlapping by this much, so a secret on an edge is still found
+
+
+def is_generic(rule: Rule) -> bool:
+    return rule.id.startswith("leakscan.generic.") or "generic" in rule.tags
+
+
+@dataclass(slots=True)
+class _Candidate:
+    rule: Rule
+    secret: str
+    start: int  # offset of the secret in the scanned bytes
+    end: int
+
+
+class Detector:
+    """All rules, compiled once; scans any number of blobs."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        decode_depth: int = 2,
+        use_cache: bool = True,
+        regex_timeout: float = REGEX_TIMEOUT,
+    ) -> None:
+        self.rules = list(rules)
+        self.digest = rules_digest(self.rules)
+        self.decode_depth = decode_depth
+        self.regex_timeout = regex_timeout
+        self.compiled = compile_rules(self.rules, self.digest, use_cache=use_cache)
+        self._scratch = hyperscan.Scratch(self.compiled.database)
+        self._precise = [
+            regex.compile(r.pattern.encode(), regex.IGNORECASE if r.ignore_case else 0)
+            for r in self.rules
+        ]
+        self._allow = [[regex.compile(a) for a in r.allow] for r in self.rules]
+        self._context_rules = [
+            (i, regex.compile(r.context)) for i, r in enumerate(self.rules) if r.context
+        ]
+        self.timeouts = 0  # precise matches cut off by the regex timeout
+
+    # -- public -------------------------------------------------------------------------
+    def scan(self, data: bytes, context: str | None = None) -> list[Match]:
+        data = decoders.transcode(data)
+        candidates = self._candidates(data, context, depth=0)
+        return [self._to_match(data, c, ()) for c in candidates[0]] + candidates[1]
+
+    def scan_stream(
+        self, stream: IO[bytes], context: str | None = None, on_bytes: Callable[[int], None] | None = None
+    ) -> list[Match]:
+        """Scan a file object in overlapping windows; memory stays bounded by the window."""
+        matches: list[Match] = []
+        seen: set[tuple[str, str, int]] = set()
+        line_base = 0  # newlines before the current window
+        offset = 0  # absolute offset of the current window
+        tail = b""
+        while True:
+            chunk = stream.read(WINDOW)
+            if not chunk and not tail:
+                break
+            window = tail + chunk
+            for m in self.scan(window, context):
+                key = (m.rule_id, m.secret, line_base + m.line)
+                if key in seen:
+                    continue
+                seen.add(key)
+                matches.append(_shift(m, line_base))
+            if on_bytes is not None:
+                on_bytes(len(chunk))
+            if not chunk:
+                break
+            tail = window[-OVERLAP:] if len(window) > OVERLAP else window
+            line_base += window.count(b"\n", 0, len(window) - len(tail))
+            offset += len(window) - len(tail)
+        return matches
+
+    # -- internals ----------------------------------------------------------------------
+    def _candidates(
+        self, data: bytes, context: str | None, depth: int
+    ) -> tuple[list[_Candidate], list[Match]]:
+        """Candidates found directly in ``data``, and matches found in decoded regions."""
+        hits: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        triggers: dict[str, list[int]] = defaultdict(list)
+        entries = self.compiled.entries
+
+        def on_match(pattern_id: int, start: int, end: int, flags: int, ctx: object) -> None:
+            entry = entries[pattern_id]
+            if entry.rule_index < 0:
+                triggers[entry.how].append(end)
+            else:
+                bucket = hits[entry.rule_index]
+                if len(bucket) < MAX_HITS_PER_RULE:
+                    bucket.append((end, entry.how))
+
+        if data:
+            self.compiled.database.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        found: list[_Candidate] = []
+        for index, rule_hits in hits.items():
+            found.extend(self._precise_matches(index, data, rule_hits))
+        if context is not None:
+            found.extend(self._context_matches(data, context))
+        found = _drop_overlapping_generics(_dedupe(found))
+        decoded = self._decoded_matches(data, triggers, depth, found) if triggers else []
+        return found, decoded
+
+    def _precise_matches(
+        self, index: int, data: bytes, rule_hits: list[tuple[int, str]]
+    ) -> Iterator[_Candidate]:
+        rule = self.rules[index]
+        pattern = self._precise[index]
+        reach = rule.max_length
+        spans: list[tuple[int, int]] = []
+        for end, how in sorted(rule_hits):
+            lo = max(0, end - reach)
+            hi = min(len(data), end + (reach if how == KEYWORD else 2 if how == FULL else reach))
+            if spans and lo <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+            else:
+                spans.append((lo, hi))
+        for lo, hi in spans:
+            yield from self._run_pattern(rule, index, pattern, data, lo, hi)
+
+    def _run_pattern(
+        self, rule: Rule, index: int, pattern: regex.Pattern[bytes], data: bytes, lo: int, hi: int
+    ) -> Iterator[_Candidate]:
+        try:
+            for m in pattern.finditer(data, lo, hi, overlapped=False, timeout=self.regex_timeout):
+                raw = m.group(rule.secret_group)
+                if not raw:
+                    continue
+                start, end = m.span(rule.secret_group)
+                secret = raw.decode("utf-8", "replace")
+                if self._accept(rule, index, secret):
+                    yield _Candidate(rule, secret, start, end)
+        except TimeoutError:
+            self.timeouts += 1
+            log.warning("rule %s: precise match timed out; region skipped", rule.id)
+
+    def _context_matches(self, data: bytes, context: str) -> Iterator[_Candidate]:
+        value = data.strip()
+        if not value or len(value) > 4096:
+            return
+        for index, key_re in self._context_rules:
+            if key_re.search(context):
+                rule = self.rules[index]
+                yield from self._run_pattern(rule, index, self._precise[index], data, 0, len(data))
+
+    def _accept(self, rule: Rule, index: int, secret: str) -> bool:
+        if rule.entropy and entropy(secret) < rule.entropy:
+            return False
+        if not rule.multiline_secret and filters.is_placeholder(secret):
+            return False
+        if rule.multiline_secret and filters.is_placeholder_body(secret):
+            return False
+        if any(a.search(secret) for a in self._allow[index]):
+            return False
+        return not (rule.checksum and not verify(rule.checksum, secret))
+
+    def _decoded_matches(
+        self,
+        data: bytes,
+        triggers: dict[str, list[int]],
+        depth: int,
+        plain: list[_Candidate],
+    ) -> list[Match]:
+        if depth >= self.decode_depth:
+            return []
+        regions: list[tuple[str, int, bytes]] = []
+        for end in triggers.get("base64", []):
+            got = decoders.base64_run(data, end - 1)
+            if got:
+                regions.append(("base64", *got))
+        for end in triggers.get("hex", []):
+            got = decoders.hex_run(data, end - 1)
+            if got:
+                regions.append(("hex", *got))
+        if "percent" in triggers:
+            regions.extend(("percent", s, d) for s, d in decoders.percent_lines(data))
+        if "unicode" in triggers:
+            regions.extend(("unicode", s, d) for s, d in decoders.unicode_lines(data))
+        known = {(c.rule.id, c.secret) for c in plain}
+        out: list[Match] = []
+        for how, start, content in regions[:1000]:
+            found, deeper = self._candidates(content, None, depth + 1)
+            line, column = _line_col(data, start)
+            for c in found:
+                if (c.rule.id, c.secret) in known:
+                    continue
+                known.add((c.rule.id, c.secret))
+                out.append(_match(c, line, column, (how,)))
+            for m in deeper:
+                if (m.rule_id, m.secret) in known:
+                    continue
+                known.add((m.rule_id, m.secret))
+                out.append(
+                    Match(m.rule_id, m.secret, line, column, m.confidence, m.severity,
+                          (how, *m.decoded), m.context)
+                )
+        return out
+
+    def _to_match(self, data: bytes, c: _Candidate, decoded: tuple[str, ...]) -> Match:
+        line, column = _line_col(data, c.start)
+        return _match(c, line, column, decoded)
+
+
+def _match(c: _Candidate, line: int, column: int, decoded: tuple[str, ...]) -> Match:
+    return Match(
+        rule_id=c.rule.id,
+        secret=c.secret,
+        line=line,
+        column=column,
+        confidence=c.rule.confidence,
+        severity=c.rule.severity,
+        decoded=decoded,
+    )
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _shift(m: Match, lines: int) -> Match:
+    if not lines:
+        return m
+    return Match(m.rule_id, m.secret, m.line + lines, m.column, m.confidence, m.severity,
+                 m.decoded, m.context)
+
+
+def _dedupe(cands: list[_Candidate]) -> list[_Candidate]:
+    seen: set[tuple[str, int, str]] = set()
+    out = []
+    for c in cands:
+        key = (c.rule.id, c.start, c.secret)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def _drop_overlapping_generics(cands: list[_Candidate]) -> list[_Candidate]:
+    specific = [(c.start, c.end) for c in cands if not is_generic(c.rule)]
+    if not specific:
+        return cands
+    return [
+        c
+        for c in cands
+        if not is_generic(c.rule) or not any(s < c.end and c.start < e for s, e in specific)
+    ]

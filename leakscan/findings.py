@@ -1,0 +1,83 @@
+"""Matches grouped into findings: one per (rule, secret), every location kept."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+from leakscan.engine.redact import redact
+from leakscan.model import CONFIDENCES, Finding, Location, Match, Provenance, rank
+from leakscan.rules.spec import Rule
+
+
+def fingerprint(rule_id: str, secret: str, key: bytes | None = None) -> str:
+    """Stable id of a (rule, secret value): sha256, or HMAC-SHA256 when a key is given.
+
+    The two parts are length-prefixed so that no two distinct pairs share an input.
+    """
+    message = f"{len(rule_id)}:{rule_id}\x00{secret}".encode()
+    if key:
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hashlib.sha256(message).hexdigest()
+
+
+def secret_digest(secret: str) -> str:
+    """A rule-independent digest of a secret (what stores keep instead of the secret)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class FindingSet:
+    """Accumulates matches from any number of blobs into findings."""
+
+    def __init__(self, rules: Iterable[Rule], key: bytes | None = None) -> None:
+        self._rules = {r.id: r for r in rules}
+        self._key = key
+        self._by_fp: dict[str, Finding] = {}
+        self._locations: dict[str, set[tuple[object, ...]]] = {}
+
+    def add(self, match: Match, provenance: Provenance) -> Finding:
+        fp = fingerprint(match.rule_id, match.secret, self._key)
+        finding = self._by_fp.get(fp)
+        if finding is None:
+            rule = self._rules.get(match.rule_id)
+            finding = Finding(
+                fingerprint=fp,
+                rule_id=match.rule_id,
+                rule_name=rule.name if rule else match.rule_id,
+                severity=match.severity,
+                confidence=match.confidence,
+                redacted=redact(match.secret),
+                secret=match.secret,
+            )
+            self._by_fp[fp] = finding
+            self._locations[fp] = set()
+        line, column = match.line, match.column
+        if provenance.line is not None:
+            line, column = provenance.line + match.line - 1, None
+        location = Location(provenance, line, column, match.decoded)
+        key = (provenance.kind, tuple(sorted(map(str, provenance.fields.items()))), line, column)
+        if key not in self._locations[fp]:
+            self._locations[fp].add(key)
+            finding.locations.append(location)
+        return finding
+
+    def add_cached(self, finding: Finding) -> None:
+        """Merge a finding restored from a cache (no secret in clear)."""
+        existing = self._by_fp.get(finding.fingerprint)
+        if existing is None:
+            self._by_fp[finding.fingerprint] = finding
+            self._locations[finding.fingerprint] = set()
+            return
+        existing.locations.extend(finding.locations)
+
+    def findings(self, min_confidence: str = "low") -> list[Finding]:
+        floor = rank(min_confidence, CONFIDENCES)
+        out = []
+        for finding in self._by_fp.values():
+            if finding.locations and all(loc.provenance.vendor for loc in finding.locations):
+                finding.confidence = "low"  # vouched for by a package database: ranked low
+            if rank(finding.confidence, CONFIDENCES) >= floor:
+                out.append(finding)
+        severity_order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+        return sorted(out, key=lambda f: (severity_order[f.severity], f.rule_id, f.redacted))
