@@ -128,7 +128,7 @@ def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) ->
     database: hyperscan.Database | None = None
     if cached_plan is not None:
         try:
-            database = hyperscan.loadb(cache_file.read_bytes())
+            database = hyperscan.loadb(cache_file.read_bytes(), hyperscan.HS_MODE_BLOCK)
         except (OSError, hyperscan.error):
             database = None
     if database is None:

@@ -72,13 +72,14 @@ class FilesystemSource(Source):
         if stat.S_ISDIR(st.st_mode):
             yield from self._walk(root)
         else:
-            yield from self._file(root, root.name if root.is_absolute() else str(root))
+            yield from self._file(root, str(root))
 
     def _walk(self, root: Path) -> Iterator[Blob | Skip]:
         def onerror(exc: OSError) -> None:
             errors.append(Skip(str(exc.filename), f"cannot read directory: {exc.strerror}"))
 
         errors: list[Skip] = []
+        prefix = "" if self.target in (".", "./") else self.target.rstrip("/") + "/"
         for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
             rel_dir = os.path.relpath(dirpath, root)
             rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
@@ -90,7 +91,7 @@ class FilesystemSource(Source):
                 rel = rel_dir + name
                 if excluded(rel, self.options.exclude):
                     continue
-                yield from self._file(Path(dirpath) / name, rel)
+                yield from self._file(Path(dirpath) / name, prefix + rel)
             yield from errors
             errors.clear()
 

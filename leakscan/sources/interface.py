@@ -34,6 +34,7 @@ class SourceOptions:
     archive_bytes: int = 512 * 1024 * 1024  # total bytes read out of one nested archive
     max_ratio: int = 200  # decompression ratio above which a member is a bomb
     platform: str | None = None  # images: os/arch[/variant]; None = all platforms
+    force_kind: str | None = None  # manifests: k8s, compose, dockerfile, dotenv, helm (--as)
     # content keys already scanned in this run (or an earlier one, through a cache): a source
     # may yield Blob(digest=...) without bytes for them
     known: Callable[[str], bool] = field(default=lambda digest: False)

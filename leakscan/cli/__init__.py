@@ -1,0 +1,54 @@
+"""The command line: the only place that prints, exits and draws progress bars."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from leakscan.cli.scan import scan_app
+
+app = typer.Typer(
+    name="leakscan",
+    help="Find hard-coded credentials in images, registries, manifests, env and git history.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(scan_app, name="scan")
+
+# each command module defines register(app, scan_app); modules not written yet are skipped
+_COMMAND_MODULES = (
+    "scan_path",
+    "scan_image",
+    "scan_container",
+    "scan_git",
+    "scan_env",
+    "rules",
+    "audit",
+    "baseline",
+    "config",
+)
+for _name in _COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"leakscan.cli.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"leakscan.cli.{_name}":
+            raise
+        continue
+    _module.register(app, scan_app)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from leakscan import __version__
+
+        typer.echo(f"leakscan {__version__}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    app()

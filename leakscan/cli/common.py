@@ -1,0 +1,214 @@
+"""Options shared by every scanning command, and the one place a scan is run and reported.
+
+A command module declares its own arguments plus the shared options (the ``*Opt`` aliases
+below), builds an :class:`Options` with :func:`options_from`, and calls :func:`run_scan` with a
+factory of its sources. ``run_scan`` prints the report, writes the output file and exits with
+0 (nothing found), 1 (findings) or 2 (the scan could not complete; findings made are still
+written).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from leakscan.api import ScanConfig, scan
+from leakscan.errors import ExitCode, LeakscanError
+from leakscan.model import ScanResult
+from leakscan.sources.interface import Source, SourceOptions
+
+log = logging.getLogger("leakscan")
+
+FormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-f", help="table, json, jsonl, sarif, gitlab, junit or html."),
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+]
+ShowSecretsOpt = Annotated[
+    bool, typer.Option("--show-secrets", help="Print secrets in clear (redacted by default).")
+]
+NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="Never draw progress bars.")]
+VerboseOpt = Annotated[
+    int,
+    typer.Option("--verbose", "-v", count=True, help="List skips; -vv adds debug logs."),
+]
+MinConfidenceOpt = Annotated[
+    str, typer.Option("--min-confidence", help="Report findings of at least: low, medium, high.")
+]
+RulesOpt = Annotated[
+    list[Path] | None, typer.Option("--rules", help="Extra rule file or folder (repeatable).")
+]
+ExcludeOpt = Annotated[
+    list[str] | None, typer.Option("--exclude", help="Glob of paths not to scan (repeatable).")
+]
+ScanBinaryOpt = Annotated[bool, typer.Option("--scan-binary", help="Also scan binary files.")]
+BaselineOpt = Annotated[
+    Path | None,
+    typer.Option("--baseline", help="Baseline file: findings in it are not reported."),
+]
+FailOnOpt = Annotated[
+    str | None,
+    typer.Option("--fail-on", help="Exit 1 only for findings of this severity or above."),
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Config file (default: leakscan.toml).")
+]
+
+
+@dataclass(slots=True)
+class Options:
+    format: str = "table"
+    output: Path | None = None
+    show_secrets: bool = False
+    no_progress: bool = False
+    verbose: int = 0
+    min_confidence: str = "low"
+    rules: tuple[Path, ...] = ()
+    exclude: tuple[str, ...] = ()
+    scan_binary: bool = False
+    baseline: Path | None = None
+    fail_on: str | None = None
+    config: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def options_from(**kwargs: Any) -> Options:
+    """Build Options from a command's keyword arguments (unknown keys go to ``extra``)."""
+    known = set(Options.__slots__)  # type: ignore[attr-defined]
+    opts = Options()
+    for key, value in kwargs.items():
+        if key in known:
+            if key in ("rules", "exclude"):
+                value = tuple(value or ())
+            setattr(opts, key, value)
+        else:
+            opts.extra[key] = value
+    return opts
+
+
+def fail(message: str, verbose: int = 0) -> NoReturn:
+    """One line on stderr and exit 2."""
+    typer.echo(f"leakscan: error: {message}", err=True)
+    raise typer.Exit(int(ExitCode.ERROR))
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    env_level = os.environ.get("LEAKSCAN_LOGLEVEL")
+    if env_level:
+        level = getattr(logging, env_level.upper(), level)
+    logger = logging.getLogger("leakscan")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("leakscan: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+
+
+def scan_config(opts: Options) -> ScanConfig:
+    """The engine configuration for these options (config file applied by its module)."""
+    source_options = SourceOptions(exclude=opts.exclude, scan_binary=opts.scan_binary)
+    if opts.extra.get("platform"):
+        source_options.platform = opts.extra["platform"]
+    if opts.extra.get("as_"):
+        source_options.force_kind = opts.extra["as_"]
+    config = ScanConfig(
+        rule_paths=opts.rules,
+        min_confidence=opts.min_confidence,
+        options=source_options,
+    )
+    key = os.environ.get("LEAKSCAN_FINGERPRINT_KEY")
+    if key:
+        config.fingerprint_key = key.encode()
+    return config
+
+
+@contextmanager
+def _progress(opts: Options) -> Iterator[Any]:
+    from leakscan.cli.progress import TqdmProgress
+
+    progress = TqdmProgress(enabled=not opts.no_progress and sys.stderr.isatty())
+    if progress.enabled:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        with logging_redirect_tqdm(loggers=[logging.getLogger("leakscan")]):
+            yield progress
+    else:
+        yield progress
+    progress.close()
+
+
+# hooks that later modules add (baseline, config file, allow comments): result -> result
+RESULT_FILTERS: list[Callable[[ScanResult, Options], ScanResult]] = []
+# hooks that adjust the configuration before the scan (config file)
+CONFIG_HOOKS: list[Callable[[ScanConfig, Options], None]] = []
+
+
+def exit_code(result: ScanResult, opts: Options) -> int:
+    if result.errors:
+        return int(ExitCode.ERROR)
+    findings = result.findings
+    if opts.fail_on:
+        from leakscan.model import SEVERITIES, rank
+
+        floor = rank(opts.fail_on, SEVERITIES)
+        findings = [f for f in findings if rank(f.severity, SEVERITIES) >= floor]
+    return int(ExitCode.FINDINGS if findings else ExitCode.CLEAN)
+
+
+def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
+    """Scan, report, exit. Errors become one line and exit 2; findings are still written."""
+    setup_logging(opts.verbose)
+    from leakscan.model import CONFIDENCES, SEVERITIES
+    from leakscan.report import reporter
+
+    try:
+        if opts.min_confidence not in CONFIDENCES:
+            raise LeakscanError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
+        if opts.fail_on and opts.fail_on not in SEVERITIES:
+            raise LeakscanError(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+        report = reporter(opts.format)
+        config = scan_config(opts)
+        for hook in CONFIG_HOOKS:
+            hook(config, opts)
+        with _progress(opts) as progress:
+            result = scan(make_sources, config, progress)
+        for result_filter in RESULT_FILTERS:
+            result = result_filter(result, opts)
+        text = report.render(result, show_secrets=opts.show_secrets)
+    except LeakscanError as exc:
+        if opts.verbose >= 2:
+            log.exception("error")
+        fail(str(exc), opts.verbose)
+    except (OSError, ValueError, RuntimeError) as exc:  # a bug or an unforeseen input
+        if opts.verbose >= 2:
+            log.exception("unexpected error")
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with -vv for details)")
+    write_report(text, opts)
+    if opts.verbose and result.skipped:
+        for skip in result.skipped:
+            typer.echo(f"leakscan: skipped {skip.where}: {skip.reason}", err=True)
+    for error in result.errors:
+        typer.echo(f"leakscan: error: {error}", err=True)
+    raise typer.Exit(exit_code(result, opts))
+
+
+def write_report(text: str, opts: Options) -> None:
+    if opts.output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        opts.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {opts.output}: {exc.strerror}")
