@@ -37,6 +37,8 @@ class ScanConfig:
     min_confidence: str = "low"
     fingerprint_key: bytes | None = None
     decode_depth: int = 2
+    # per-run callback (blob bytes, their matches) -> matches kept; e.g. inline allow comments
+    match_filter: Callable[[bytes, list[Match]], list[Match]] | None = None
     options: SourceOptions = field(default_factory=SourceOptions)
 
 
@@ -89,6 +91,8 @@ class Scanner:
             matches = self._cache.get(key)
             if matches is None:
                 matches = self.detector.scan(blob.data, blob.context)
+                if self.config.match_filter is not None:
+                    matches = self.config.match_filter(blob.data, matches)
                 self._cache[key] = matches
                 self.stats.blobs += 1
                 self.stats.bytes += len(blob.data)
