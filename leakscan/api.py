@@ -45,7 +45,9 @@ class ScanConfig:
 _DETECTORS: dict[tuple[object, ...], Detector] = {}
 
 
-def select_rules(rules: Sequence[Rule], enable: Sequence[str], disable: Sequence[str]) -> list[Rule]:
+def select_rules(
+    rules: Sequence[Rule], enable: Sequence[str], disable: Sequence[str]
+) -> list[Rule]:
     from fnmatch import fnmatchcase
 
     out = [r for r in rules if not enable or any(fnmatchcase(r.id, g) for g in enable)]
@@ -54,8 +56,13 @@ def select_rules(rules: Sequence[Rule], enable: Sequence[str], disable: Sequence
 
 def load_detector(config: ScanConfig) -> Detector:
     """The detector for a configuration's rules (compiled once per process)."""
-    key = (config.rule_paths, config.include_builtin, config.enable, config.disable,
-           config.decode_depth)
+    key = (
+        config.rule_paths,
+        config.include_builtin,
+        config.enable,
+        config.disable,
+        config.decode_depth,
+    )
     if key not in _DETECTORS:
         rules = load_rules(list(config.rule_paths), include_builtin=config.include_builtin)
         rules = select_rules(rules, config.enable, config.disable)

@@ -16,8 +16,13 @@ class TqdmProgress:
         self.done()
         if self.enabled:
             self._bar = tqdm(
-                total=total, desc=description[:40], unit=unit, unit_scale=unit == "B",
-                file=sys.stderr, leave=False, dynamic_ncols=True,
+                total=total,
+                desc=description[:40],
+                unit=unit,
+                unit_scale=unit == "B",
+                file=sys.stderr,
+                leave=False,
+                dynamic_ncols=True,
             )
 
     def advance(self, amount: int = 1) -> None:

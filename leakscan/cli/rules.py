@@ -35,9 +35,21 @@ def list_rules(
     """List every loaded rule."""
     loaded = _load(rules)
     if format == "json":
-        typer.echo(json.dumps([
-            {"id": r.id, "name": r.name, "severity": r.severity, "confidence": r.confidence,
-             "source": r.source} for r in loaded], indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "severity": r.severity,
+                        "confidence": r.confidence,
+                        "source": r.source,
+                    }
+                    for r in loaded
+                ],
+                indent=2,
+            )
+        )
         return
     for r in loaded:
         typer.echo(f"{r.id:50} {r.severity:8} {r.confidence:6} {r.name}")
@@ -57,15 +69,18 @@ def show_rule(rule_id: str, rules: RulesDirOpt = None) -> None:
                 typer.echo(f"context:     {r.context}")
             for ref in r.references:
                 typer.echo(f"reference:   {ref}")
-            typer.echo(f"examples:    {len(r.examples)} positive, "
-                       f"{len(r.negative_examples)} negative")
+            typer.echo(
+                f"examples:    {len(r.examples)} positive, {len(r.negative_examples)} negative"
+            )
             return
     fail(f"no rule with id {rule_id!r}")
 
 
 @rules_app.command("test")
 def test_rules(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Rule files or folders to test.")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Rule files or folders to test.")
+    ] = None,
     rules: RulesDirOpt = None,
 ) -> None:
     """Run every rule's positive and negative examples through the whole detector."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from typer import _click as click
 import typer
+from typer import _click as click
 from typer.core import TyperGroup
 
 

@@ -29,9 +29,7 @@ def path_sources(paths: list[str], options: SourceOptions) -> list[Source]:
     """Sources for paths: manifests are recognised by the manifest source when present."""
     try:
         from leakscan.sources.manifests import manifest_aware_source
-    except ModuleNotFoundError as exc:
-        if exc.name != "leakscan.sources.manifests":
-            raise
+    except ImportError:  # manifests support not installed in this tree
         from leakscan.sources.filesystem import FilesystemSource
 
         return [FilesystemSource(p, options) for p in paths]

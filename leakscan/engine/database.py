@@ -31,7 +31,7 @@ KEYWORD = "keyword"  # one of the rule's keywords
 DECODER_PATTERNS = {
     "base64": rb"[A-Za-z0-9+/]{20}[A-Za-z0-9+/]*={0,2}[^A-Za-z0-9+/=]",
     "hex": rb"[0-9a-fA-F]{32}[0-9a-fA-F]*[^0-9a-fA-F]",
-    "percent": rb"%[0-9A-Fa-f]{2}[^%]{0,8}%[0-9A-Fa-f]{2}",
+    "percent": rb"%[2-7][0-9A-Fa-f]",
     "unicode": rb"\\u[0-9A-Fa-f]{4}",
 }
 SINGLE = {"percent", "unicode"}

@@ -84,11 +84,16 @@ class Detector:
     # -- public -------------------------------------------------------------------------
     def scan(self, data: bytes, context: str | None = None) -> list[Match]:
         data = decoders.transcode(data)
+        if data and data[-1:] not in (b"\n", b" "):
+            data += b"\n"  # encoded runs end at a delimiter; give the last one its own
         candidates = self._candidates(data, context, depth=0)
         return [self._to_match(data, c, ()) for c in candidates[0]] + candidates[1]
 
     def scan_stream(
-        self, stream: IO[bytes], context: str | None = None, on_bytes: Callable[[int], None] | None = None
+        self,
+        stream: IO[bytes],
+        context: str | None = None,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> list[Match]:
         """Scan a file object in overlapping windows; memory stays bounded by the window."""
         matches: list[Match] = []
@@ -223,7 +228,7 @@ class Detector:
         known = {(c.rule.id, c.secret) for c in plain}
         out: list[Match] = []
         for how, start, content in regions[:1000]:
-            found, deeper = self._candidates(content, None, depth + 1)
+            found, deeper = self._candidates(content + b"\n", None, depth + 1)
             line, column = _line_col(data, start)
             for c in found:
                 if (c.rule.id, c.secret) in known:
@@ -235,8 +240,16 @@ class Detector:
                     continue
                 known.add((m.rule_id, m.secret))
                 out.append(
-                    Match(m.rule_id, m.secret, line, column, m.confidence, m.severity,
-                          (how, *m.decoded), m.context)
+                    Match(
+                        m.rule_id,
+                        m.secret,
+                        line,
+                        column,
+                        m.confidence,
+                        m.severity,
+                        (how, *m.decoded),
+                        m.context,
+                    )
                 )
         return out
 
@@ -266,8 +279,16 @@ def _line_col(data: bytes, offset: int) -> tuple[int, int]:
 def _shift(m: Match, lines: int) -> Match:
     if not lines:
         return m
-    return Match(m.rule_id, m.secret, m.line + lines, m.column, m.confidence, m.severity,
-                 m.decoded, m.context)
+    return Match(
+        m.rule_id,
+        m.secret,
+        m.line + lines,
+        m.column,
+        m.confidence,
+        m.severity,
+        m.decoded,
+        m.context,
+    )
 
 
 def _dedupe(cands: list[_Candidate]) -> list[_Candidate]:

@@ -6,6 +6,8 @@ documented example...). They take what they need as arguments; no global setting
 
 from __future__ import annotations
 
+import itertools
+
 import regex
 
 # ${VAR}, $VAR, $(cmd), {{ .Values.x }}, {% x %}, <%= x %>, #{x}, %(x)s, %VAR%, @VAR@, __VAR__
@@ -67,7 +69,7 @@ def is_repetitive(secret: str, min_distinct: int = 4) -> bool:
 def is_sequential(secret: str, run: int = 8) -> bool:
     """A run such as ``12345678`` or ``abcdefgh`` (of ``run`` characters or more)."""
     count = 1
-    for a, b in zip(secret, secret[1:], strict=False):
+    for a, b in itertools.pairwise(secret):
         count = count + 1 if ord(b) - ord(a) == 1 else 1
         if count >= run:
             return True

@@ -28,8 +28,9 @@ def check_rule(detector: Detector, rule: Rule) -> list[ExampleFailure]:
     for n, ex in enumerate(rule.examples, 1):
         if not rule.context and not any(k.lower() in ex.text.lower() for k in rule.keywords):
             fail(f"example {n}: none of the keywords occurs in the text")
-        found = [m.secret for m in detector.scan(ex.text.encode(), ex.context)
-                 if m.rule_id == rule.id]
+        found = [
+            m.secret for m in detector.scan(ex.text.encode(), ex.context) if m.rule_id == rule.id
+        ]
         if ex.secret not in found:
             fail(f"example {n}: expected secret not found (found {len(found)} other match(es))")
     for n, neg in enumerate(rule.negative_examples, 1):

@@ -38,6 +38,7 @@ class JsonLinesReporter:
             lines.append({"type": "skipped", **s.to_dict()})
         for e in result.errors:
             lines.append({"type": "error", "message": e})
-        lines.append({"type": "stats", "rules_digest": result.rules_digest,
-                      **result.stats.to_dict()})
+        lines.append(
+            {"type": "stats", "rules_digest": result.rules_digest, **result.stats.to_dict()}
+        )
         return "".join(json.dumps(line, default=str) + "\n" for line in lines)

@@ -39,8 +39,11 @@ def _result(finding_index: int, rule_index: int, f: Any, loc: Location, show: bo
         "level": _LEVEL[f.severity],
         "message": {"text": f"{f.rule_name} {secret_text} in {describe(loc)}"},
         "partialFingerprints": {"leakscanFingerprint/v1": f.fingerprint},
-        "properties": {"confidence": f.confidence, "severity": f.severity,
-                       "location": loc.to_dict()},
+        "properties": {
+            "confidence": f.confidence,
+            "severity": f.severity,
+            "location": loc.to_dict(),
+        },
     }
     uri = _uri(loc)
     if uri is not None:
@@ -52,8 +55,7 @@ def _result(finding_index: int, rule_index: int, f: Any, loc: Location, show: bo
             physical["region"] = region
         result["locations"] = [{"physicalLocation": physical}]
     else:
-        result["locations"] = [{"logicalLocations": [{"name": describe(loc),
-                                                      "kind": "resource"}]}]
+        result["locations"] = [{"logicalLocations": [{"name": describe(loc), "kind": "resource"}]}]
     return result
 
 
@@ -65,14 +67,18 @@ class SarifReporter:
         for i, f in enumerate(result.findings):
             if f.rule_id not in rule_ids:
                 rule_ids.append(f.rule_id)
-                rules.append({
-                    "id": f.rule_id,
-                    "name": f.rule_id.replace(".", "_"),
-                    "shortDescription": {"text": f.rule_name},
-                    "defaultConfiguration": {"level": _LEVEL[f.severity]},
-                    "properties": {"security-severity": _SECURITY_SEVERITY[f.severity],
-                                   "tags": ["security", "secret"]},
-                })
+                rules.append(
+                    {
+                        "id": f.rule_id,
+                        "name": f.rule_id.replace(".", "_"),
+                        "shortDescription": {"text": f.rule_name},
+                        "defaultConfiguration": {"level": _LEVEL[f.severity]},
+                        "properties": {
+                            "security-severity": _SECURITY_SEVERITY[f.severity],
+                            "tags": ["security", "secret"],
+                        },
+                    }
+                )
             rule_index = rule_ids.index(f.rule_id)
             for loc in f.locations:
                 results.append(_result(i, rule_index, f, loc, show_secrets))
@@ -83,19 +89,25 @@ class SarifReporter:
         doc = {
             "$schema": SARIF_SCHEMA,
             "version": "2.1.0",
-            "runs": [{
-                "tool": {"driver": {
-                    "name": "leakscan",
-                    "version": __version__,
-                    "informationUri": "https://example.invalid/leakscan",
-                    "rules": rules,
-                }},
-                "results": results,
-                "invocations": [{
-                    "executionSuccessful": not result.errors,
-                    "toolExecutionNotifications": notifications,
-                }],
-                "properties": {"rules_digest": result.rules_digest},
-            }],
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "leakscan",
+                            "version": __version__,
+                            "informationUri": "https://example.invalid/leakscan",
+                            "rules": rules,
+                        }
+                    },
+                    "results": results,
+                    "invocations": [
+                        {
+                            "executionSuccessful": not result.errors,
+                            "toolExecutionNotifications": notifications,
+                        }
+                    ],
+                    "properties": {"rules_digest": result.rules_digest},
+                }
+            ],
         }
         return json.dumps(doc, indent=2, default=str) + "\n"

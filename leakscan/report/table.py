@@ -53,8 +53,10 @@ class TableReporter:
             if "\n" in value:
                 value = value.splitlines()[0] + " …"
             out.append(f"{_SEVERITY_MARK[f.severity]} {f.rule_name}  {value}")
-            out.append(f"     rule {f.rule_id}  confidence {f.confidence}  "
-                       f"fingerprint {f.fingerprint[:16]}")
+            out.append(
+                f"     rule {f.rule_id}  confidence {f.confidence}  "
+                f"fingerprint {f.fingerprint[:16]}"
+            )
             for loc in f.locations[: self.max_locations]:
                 out.append(f"     - {describe(loc)}")
             if len(f.locations) > self.max_locations:

@@ -130,8 +130,10 @@ def parse_rule(raw: Any, file: Path | str, index: int = 0) -> Rule:
     keywords = raw["keywords"]
     if isinstance(keywords, str):
         keywords = [keywords]
-    if not isinstance(keywords, list) or not keywords or not all(
-        isinstance(k, str) and k for k in keywords
+    if (
+        not isinstance(keywords, list)
+        or not keywords
+        or not all(isinstance(k, str) and k for k in keywords)
     ):
         raise fail("keywords must be a non-empty list of strings")
     confidence = str(raw.get("confidence", "medium"))

@@ -36,8 +36,8 @@ class Rule:
     keeps the rule's confidence; a failing one drops the match. ``context`` is a regex on the
     key name of structured values: a rule with a ``context`` is not run over plain text at
     all, only over structured values (an env entry, a manifest key's value, a Secret's decoded
-    data) whose key name matches it; its pattern sees the bare value. ``max_length`` bounds how far back from a
-    hit's end the precise match may start.
+    data) whose key name matches it; its pattern sees the bare value. ``max_length`` bounds
+    how far back from a hit's end the precise match may start.
     """
 
     id: str

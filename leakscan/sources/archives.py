@@ -72,7 +72,11 @@ def _gunzip(data: bytes, options: SourceOptions) -> bytes | None:
 
 
 def _zip(
-    data: bytes, outer: str, provenance: Provenance, options: SourceOptions, depth: int,
+    data: bytes,
+    outer: str,
+    provenance: Provenance,
+    options: SourceOptions,
+    depth: int,
     recurse: Recurse,
 ) -> Iterator[Blob | Skip]:
     try:
@@ -97,19 +101,24 @@ def _zip(
                 yield Skip(path, f"cannot read zip member: {exc}")
                 continue
             budget -= len(content)
-            yield from recurse(io.BytesIO(content), len(content), info.filename, prov, options,
-                               depth)
+            yield from recurse(
+                io.BytesIO(content), len(content), info.filename, prov, options, depth
+            )
 
 
 def _tar(
-    raw: bytes, outer: str, provenance: Provenance, options: SourceOptions, depth: int,
+    raw: bytes,
+    outer: str,
+    provenance: Provenance,
+    options: SourceOptions,
+    depth: int,
     recurse: Recurse,
 ) -> Iterator[Blob | Skip]:
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:
         for info in archive:
             if not info.isreg():
                 continue
-            path, prov = _member(provenance, outer, info.name)
+            _, prov = _member(provenance, outer, info.name)
             handle = archive.extractfile(info)
             if handle is None:
                 continue

@@ -84,7 +84,8 @@ class FilesystemSource(Source):
             rel_dir = os.path.relpath(dirpath, root)
             rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
             dirnames[:] = sorted(
-                d for d in dirnames
+                d
+                for d in dirnames
                 if d != ".git" and not excluded(rel_dir + d, self.options.exclude)
             )
             for name in sorted(filenames):
@@ -104,7 +105,9 @@ class FilesystemSource(Source):
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
             return
         if st.st_size > self.options.max_file_bytes:
-            yield Skip(rel, f"larger than the file size limit ({self.options.max_file_bytes} bytes)")
+            yield Skip(
+                rel, f"larger than the file size limit ({self.options.max_file_bytes} bytes)"
+            )
             return
         try:
             handle = path.open("rb")
@@ -112,12 +115,17 @@ class FilesystemSource(Source):
             yield Skip(rel, f"cannot read: {exc.strerror}")
             return
         with handle:
-            yield from file_blobs(handle, st.st_size, rel, Provenance("file", {"path": rel}),
-                                  self.options)
+            yield from file_blobs(
+                handle, st.st_size, rel, Provenance("file", {"path": rel}), self.options
+            )
 
 
 def file_blobs(
-    handle: IO[bytes], size: int, name: str, provenance: Provenance, options: SourceOptions,
+    handle: IO[bytes],
+    size: int,
+    name: str,
+    provenance: Provenance,
+    options: SourceOptions,
     depth: int = 0,
 ) -> Iterator[Blob | Skip]:
     """The blobs of one file's content: itself, or the members of an archive it is."""

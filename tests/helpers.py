@@ -1,0 +1,86 @@
+"""Test helpers: synthetic secrets with the right shape and checksum, a small rule folder."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import zlib
+from pathlib import Path
+
+from leakscan.engine.checksums import base62
+
+BASE62 = string.ascii_letters + string.digits
+
+
+def random_chars(n: int, alphabet: str = BASE62) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def github_token(prefix: str = "ghp_") -> str:
+    """A GitHub-style token with a valid CRC32 checksum (synthetic)."""
+    body = prefix + random_chars(30)
+    return body + base62(zlib.crc32(body.encode()), 6)
+
+
+def aws_key_id() -> str:
+    return "AKIA" + random_chars(16, string.ascii_uppercase + "234567")
+
+
+def password() -> str:
+    return random_chars(6) + "#" + random_chars(7)
+
+
+TEST_RULES = r"""
+rules:
+  - id: test.github.pat
+    name: Test GitHub token
+    pattern: '\b(ghp_[A-Za-z0-9]{36})\b'
+    keywords: [ghp_]
+    checksum: github
+    entropy: 3.0
+    confidence: high
+    severity: high
+    examples:
+      - text: 'GITHUB_TOKEN=ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'
+        secret: 'ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'
+    negative_examples: ['ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
+  - id: test.aws.key-id
+    name: Test AWS key id
+    pattern: '\b((?:AKIA|ASIA)[A-Z2-7]{16})\b'
+    keywords: [AKIA, ASIA]
+    entropy: 3.0
+    confidence: high
+    severity: critical
+    examples: [{text: 'aws_access_key_id = AKIAQ4WZ7LRX2JHNSDKE', secret: AKIAQ4WZ7LRX2JHNSDKE}]
+    negative_examples: ['AKIAIOSFODNN7EXAMPLE']
+  - id: leakscan.generic.test-password
+    name: Test password assignment
+    pattern: '(?i)\b(?:password|passwd|pwd)\s*[:=]\s*["'']?([^\s"'']{8,64})'
+    keywords: [password, passwd, pwd]
+    entropy: 2.8
+    confidence: medium
+    severity: medium
+    examples: [{text: 'password = "k9Lq2xzA77Qw"', secret: 'k9Lq2xzA77Qw'}]
+    negative_examples: ['password = "${DB_PASSWORD}"']
+  - id: test.lookaround
+    name: Test rule Hyperscan cannot take
+    pattern: '(?<=zq_)([a-z0-9]{20})(?![a-z0-9])'
+    keywords: [zq_]
+    entropy: 3.0
+    examples: [{text: 'key zq_a8f3k2m9x7q1w5e4r6t0', secret: 'a8f3k2m9x7q1w5e4r6t0'}]
+    negative_examples: ['zq_aaaaaaaaaaaaaaaaaaaa']
+  - id: test.context
+    name: Test secret-named value
+    pattern: '^\s*["'']?([^\s"'']{8,200})["'']?\s*$'
+    keywords: [x]
+    context: '(?i)(pass|secret|token|key)'
+    entropy: 2.8
+    examples: [{text: 'k9#Lq2!xzW', secret: 'k9#Lq2!xzW', context: DB_PASSWORD}]
+    negative_examples: [{text: '${DB_PASSWORD}', context: DB_PASSWORD}]
+"""
+
+
+def write_rules(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "test-rules.yaml").write_text(TEST_RULES)
+    return directory
