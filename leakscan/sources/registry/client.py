@@ -1,0 +1,373 @@
+"""A small OCI distribution API v2 client: catalog, tags, manifests and verified blobs.
+
+Every request retries with exponential backoff on 429, 5xx and dropped connections; blob
+downloads resume with ``Range`` where the registry allows it; every body is bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlparse
+
+import requests
+import urllib3
+
+from leakscan.sources.image.interface import ImageError
+from leakscan.sources.registry.auth import RegistryAuth, RegistryAuthError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MANIFEST_TYPES", "Manifest", "RegistryClient", "RegistryError"]
+
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_LIST_BYTES = 16 * 1024 * 1024
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+_DROPPED = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError)
+
+
+class RegistryError(ImageError):
+    """The registry refused, failed or answered something unusable."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    data: bytes
+    media_type: str
+    digest: str
+
+
+def _digest_ok(digest: str) -> bool:
+    return re.fullmatch(r"sha256:[0-9a-f]{64}", digest) is not None
+
+
+class RegistryClient:
+    """One registry host. ``insecure`` allows plain HTTP and unverified TLS."""
+
+    def __init__(self, registry: str, auth: RegistryAuth | None = None, *, insecure: bool = False,
+                 retries: int = 3, backoff: float = 0.5, timeout: float = 30.0,
+                 max_blob_bytes: int = 8 * 1024**3) -> None:
+        scheme = ""
+        if "://" in registry:
+            scheme, _, registry = registry.partition("://")
+        self.host = registry.rstrip("/")
+        self.auth = auth or RegistryAuth()
+        self.insecure = insecure
+        self.retries = retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.max_blob_bytes = max_blob_bytes
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "leakscan"
+        self._scheme: str | None = scheme or (None if insecure else "https")
+        if scheme == "http" and not insecure:
+            raise RegistryError(f"{self.host}: plain HTTP needs --insecure")
+        if insecure:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.host!r}, insecure={self.insecure})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- transport -------------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        if self._scheme is None:
+            self._scheme = self._probe()
+        return f"{self._scheme}://{self.host}"
+
+    def _probe(self) -> str:
+        """--insecure: HTTPS without verification when the registry speaks it, else HTTP."""
+        try:
+            self.session.get(f"https://{self.host}/v2/", timeout=self.timeout, verify=False)
+            return "https"
+        except requests.exceptions.SSLError:
+            return "http"
+        except requests.ConnectionError:
+            return "http"
+
+    def request(self, method: str, path: str, scope: str, *, headers: dict[str, str] | None = None,
+                stream: bool = False, params: dict[str, Any] | None = None,
+                ok: tuple[int, ...] = (200,)) -> requests.Response:
+        """A request with auth, retries and backoff; raises RegistryError unless ``ok``."""
+        url = path if path.startswith(("http://", "https://")) else self.base + path
+        attempt = 0
+        challenged = False
+        while True:
+            sent = dict(headers or {})
+            sent.update(self.auth.headers(self.host, scope))
+            try:
+                resp = self.session.request(method, url, headers=sent, stream=stream,
+                                            params=params, timeout=self.timeout,
+                                            verify=not self.insecure)
+            except _DROPPED as exc:
+                if attempt >= self.retries:
+                    raise RegistryError(f"{self.host}: unreachable ({_why(exc)})") from None
+                attempt += 1
+                self._sleep(attempt, None)
+                continue
+            if resp.status_code == 401:
+                header = resp.headers.get("WWW-Authenticate", "")
+                resp.close()
+                if header and not challenged:
+                    challenged = True
+                    if self.auth.challenge(self.session, self.host, scope, header,
+                                           not self.insecure):
+                        continue
+                raise RegistryAuthError(f"{self.host}: unauthorized (HTTP 401) for "
+                                        f"{_what(scope)}; check the credentials")
+            if resp.status_code in _RETRY_STATUS and attempt < self.retries:
+                attempt += 1
+                retry_after = resp.headers.get("Retry-After")
+                resp.close()
+                self._sleep(attempt, retry_after)
+                continue
+            if resp.status_code not in ok:
+                status = resp.status_code
+                code = _error_code(resp)
+                resp.close()
+                raise RegistryError(f"{self.host}: HTTP {status}{code} for {_what(scope)} "
+                                    f"({method} {urlparse(url).path})", status)
+            return resp
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.backoff * (2 ** (attempt - 1))
+        if retry_after and retry_after.isdigit():
+            delay = min(float(retry_after), 30.0)
+        log.debug("%s: retry %d in %.1fs", self.host, attempt, delay)
+        time.sleep(delay)
+
+    # -- catalog and tags ------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self.request("GET", "/v2/", "")
+
+    def catalog(self, page_size: int | None = None) -> Iterator[str]:
+        """Every repository name, following ``Link`` headers (or ``last``) page by page."""
+        yield from self._paged("/v2/_catalog", "registry:catalog:*", "repositories", page_size)
+
+    def tags(self, repo: str, page_size: int | None = None) -> Iterator[str]:
+        yield from self._paged(f"/v2/{repo}/tags/list", f"repository:{repo}:pull", "tags",
+                               page_size)
+
+    def _paged(self, path: str, scope: str, key: str, page_size: int | None) -> Iterator[str]:
+        params: dict[str, Any] | None = {"n": page_size} if page_size else None
+        url = path
+        seen_pages: set[str] = set()
+        while True:
+            resp = self.request("GET", url, scope, params=params, stream=True)
+            doc = _json(resp, MAX_LIST_BYTES, f"{self.host}{path}")
+            items = doc.get(key) or []
+            if not isinstance(items, list):
+                raise RegistryError(f"{self.host}{path}: {key!r} is not a list")
+            yield from (str(i) for i in items)
+            link = _next_link(resp.headers.get("Link", ""))
+            if link:
+                url = urljoin(self.base + path, link)
+                params = None
+            elif page_size and len(items) >= page_size:
+                params = {"n": page_size, "last": items[-1]}
+                url = path
+            else:
+                return
+            marker = url + repr(params)
+            if marker in seen_pages:  # a registry that loops: stop rather than hang
+                log.warning("%s: pagination loops at %s; stopping", self.host, url)
+                return
+            seen_pages.add(marker)
+
+    # -- manifests and blobs ---------------------------------------------------------------
+
+    def manifest(self, repo: str, ref: str) -> Manifest:
+        resp = self.request("GET", f"/v2/{repo}/manifests/{ref}", f"repository:{repo}:pull",
+                            headers={"Accept": ", ".join(MANIFEST_TYPES)}, stream=True)
+        data = _bounded(resp, MAX_MANIFEST_BYTES, f"manifest {repo}:{ref}")
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if ref.startswith("sha256:") and digest != ref:
+            raise RegistryError(f"{self.host}/{repo}@{ref}: manifest digest mismatch "
+                                f"(got {digest})")
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        return Manifest(data, media_type, digest)
+
+    def head_manifest(self, repo: str, ref: str) -> str | None:
+        """The manifest digest a tag points at, without the body (None when not told)."""
+        resp = self.request("HEAD", f"/v2/{repo}/manifests/{ref}", f"repository:{repo}:pull",
+                            headers={"Accept": ", ".join(MANIFEST_TYPES)})
+        digest = resp.headers.get("Docker-Content-Digest")
+        return digest if digest and _digest_ok(digest) else None
+
+    def blob(self, repo: str, digest: str, size: int | None = None) -> BlobStream:
+        if not _digest_ok(digest):
+            raise RegistryError(f"{self.host}/{repo}: unsupported blob digest {digest!r}")
+        return BlobStream(self, repo, digest, size)
+
+
+class BlobStream(io.RawIOBase):
+    """A blob's bytes as stored; its sha256 is checked as it is read, its size bounded.
+
+    A dropped connection resumes with ``Range`` (or restarts and skips what was read) up to
+    the client's retry count. A wrong digest or size raises :class:`RegistryError` on the read
+    that reaches the end.
+    """
+
+    def __init__(self, client: RegistryClient, repo: str, digest: str, size: int | None) -> None:
+        super().__init__()
+        self.client = client
+        self.repo = repo
+        self.digest = digest
+        self.size = size
+        self.offset = 0
+        self._hash = hashlib.sha256()
+        self._resumes = 0
+        self._done = False
+        self._resp: requests.Response | None = self._open()
+
+    def _open(self) -> requests.Response:
+        headers = {"Range": f"bytes={self.offset}-"} if self.offset else None
+        resp = self.client.request("GET", f"/v2/{self.repo}/blobs/{self.digest}",
+                                   f"repository:{self.repo}:pull", headers=headers,
+                                   stream=True, ok=(200, 206))
+        if self.offset and resp.status_code == 200:  # no Range support: skip what we have
+            left = self.offset
+            while left:
+                chunk = resp.raw.read(min(left, 1 << 20), decode_content=False)
+                if not chunk:
+                    raise RegistryError(f"{self._where()}: body ended while resuming")
+                left -= len(chunk)
+        return resp
+
+    def _where(self) -> str:
+        return f"{self.client.host}/{self.repo}@{self.digest[:19]}"
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._done or self._resp is None:
+            return 0
+        while True:
+            try:
+                chunk = self._resp.raw.read(len(view), decode_content=False)
+                break
+            except _DROPPED as exc:
+                self._resp.close()
+                if self._resumes >= self.client.retries:
+                    raise RegistryError(f"{self._where()}: connection dropped "
+                                        f"({_why(exc)})") from None
+                self._resumes += 1
+                log.debug("%s: resuming at byte %d", self._where(), self.offset)
+                self.client._sleep(self._resumes, None)
+                self._resp = self._open()
+        if not chunk:
+            self._finish()
+            return 0
+        self.offset += len(chunk)
+        limit = self.size if self.size is not None else self.client.max_blob_bytes
+        if self.offset > limit:
+            self._close_resp()
+            raise RegistryError(f"{self._where()}: body longer than "
+                                f"{'its declared size' if self.size is not None else 'the limit'}"
+                                f" ({limit} bytes)")
+        self._hash.update(chunk)
+        n = len(chunk)
+        view[:n] = chunk
+        return n
+
+    def _finish(self) -> None:
+        self._done = True
+        self._close_resp()
+        if self.size is not None and self.offset != self.size:
+            raise RegistryError(f"{self._where()}: body ended at {self.offset} of "
+                                f"{self.size} bytes")
+        got = "sha256:" + self._hash.hexdigest()
+        if got != self.digest:
+            raise RegistryError(f"{self._where()}: digest mismatch (content is {got[:19]}…)")
+
+    def _close_resp(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+            self._resp = None
+
+    def close(self) -> None:
+        self._close_resp()
+        super().close()
+
+
+def _bounded(resp: requests.Response, limit: int, what: str) -> bytes:
+    try:
+        data = resp.raw.read(limit + 1, decode_content=True)
+    except _DROPPED as exc:
+        raise RegistryError(f"{what}: connection dropped ({_why(exc)})") from None
+    finally:
+        resp.close()
+    if len(data) > limit:
+        raise RegistryError(f"{what}: body larger than {limit} bytes")
+    return data
+
+
+def _json(resp: requests.Response, limit: int, what: str) -> dict[str, Any]:
+    import json
+
+    data = _bounded(resp, limit, what)
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise RegistryError(f"{what}: the answer is not JSON") from None
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{what}: the answer is not a JSON object")
+    return doc
+
+
+def _next_link(header: str) -> str | None:
+    for part in header.split(","):
+        m = re.match(r'\s*<([^>]*)>\s*;(.*)', part)
+        if m and re.search(r'rel="?next"?', m.group(2)):
+            return m.group(1)
+    return None
+
+
+def _error_code(resp: requests.Response) -> str:
+    """The registry's error code (``MANIFEST_UNKNOWN``...), from a small JSON body."""
+    try:
+        data = resp.raw.read(64 * 1024, decode_content=True)
+        import json
+
+        errors = json.loads(data).get("errors") or []
+        return f" {errors[0]['code']}" if errors else ""
+    except Exception:  # best effort for a message
+        return ""
+
+
+def _what(scope: str) -> str:
+    if scope.startswith("repository:"):
+        return scope.split(":")[1]
+    return "the catalog" if scope.startswith("registry:") else "the registry"
+
+
+def _why(exc: BaseException) -> str:
+    text = type(exc).__name__
+    if "refused" in str(exc).lower():
+        text += ": connection refused"
+    return text
+
