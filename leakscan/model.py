@@ -172,3 +172,5 @@ class ScanResult:
     stats: Stats
     errors: list[str] = field(default_factory=list)
     rules_digest: str = ""
+    # additional top-level keys for the JSON document (e.g. "baseline"), added by policy hooks
+    extra: dict[str, Any] = field(default_factory=dict)

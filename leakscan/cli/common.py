@@ -23,6 +23,7 @@ import typer
 from leakscan.api import ScanConfig, scan
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.model import ScanResult
+from leakscan.policy import install as _install_policy
 from leakscan.sources.interface import Source, SourceOptions
 
 log = logging.getLogger("leakscan")
@@ -153,6 +154,8 @@ RESULT_FILTERS: list[Callable[[ScanResult, Options], ScanResult]] = []
 # hooks that adjust the configuration before the scan (config file)
 CONFIG_HOOKS: list[Callable[[ScanConfig, Options], None]] = []
 
+_install_policy(CONFIG_HOOKS, RESULT_FILTERS)  # config file, inline allows, baseline
+
 
 def exit_code(result: ScanResult, opts: Options) -> int:
     if result.errors:
@@ -177,10 +180,10 @@ def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Op
             raise LeakscanError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
         if opts.fail_on and opts.fail_on not in SEVERITIES:
             raise LeakscanError(f"--fail-on must be one of {', '.join(SEVERITIES)}")
-        report = reporter(opts.format)
         config = scan_config(opts)
         for hook in CONFIG_HOOKS:
             hook(config, opts)
+        report = reporter(opts.format)
         with _progress(opts) as progress:
             result = scan(make_sources, config, progress)
         for result_filter in RESULT_FILTERS:

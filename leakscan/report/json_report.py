@@ -12,7 +12,7 @@ SCHEMA_VERSION = 1
 
 
 def document(result: ScanResult, show_secrets: bool = False) -> dict[str, Any]:
-    return {
+    doc = {
         "version": SCHEMA_VERSION,
         "tool": {"name": "leakscan", "version": __version__, "rules_digest": result.rules_digest},
         "findings": [f.to_dict(show_secrets) for f in result.findings],
@@ -20,6 +20,9 @@ def document(result: ScanResult, show_secrets: bool = False) -> dict[str, Any]:
         "errors": list(result.errors),
         "stats": result.stats.to_dict(),
     }
+    for key, value in result.extra.items():  # additive keys (baseline outcome, ...)
+        doc.setdefault(key, value)
+    return doc
 
 
 class JsonReporter:

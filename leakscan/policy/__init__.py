@@ -1,0 +1,99 @@
+"""CI policy: the config file, inline allow comments and the baseline.
+
+:func:`install` adds this package's hooks to the CLI's hook lists (``leakscan.cli.common``):
+before the scan the config file is merged into the options (flags win) and the allow-comment
+callback is set; after it, allowed locations and baseline entries are removed. ``opts`` is the
+CLI's ``Options`` (duck-typed here so that this package does not import the CLI).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from leakscan.policy import allow, baseline, config_file
+
+log = logging.getLogger(__name__)
+
+__all__ = ["allow", "baseline", "config_file", "explicit", "install", "merge_config"]
+
+_DEFAULTS: dict[str, Any] = {"format": "table", "min_confidence": "low", "fail_on": None,
+                             "baseline": None, "no_foreign_allow": False}
+
+
+def explicit(name: str, value: Any) -> bool:
+    """Whether a command-line option was given (not left at its default)."""
+    try:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+    except ImportError:  # pragma: no cover - click comes with typer
+        ctx = None
+    if ctx is not None and name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+    return value != _DEFAULTS.get(name)
+
+
+def merge_config(config: Any, opts: Any) -> config_file.FileConfig:
+    """Apply the config file to a ScanConfig and the CLI options; flags override the file."""
+    file = config_file.load(opts.config)
+    opts.extra["file_config"] = file
+    if file.enable and not config.enable:
+        config.enable = tuple(file.enable)
+    if file.disable:
+        config.disable = tuple(dict.fromkeys((*config.disable, *file.disable)))
+    if file.rules:
+        config.rule_paths = tuple(dict.fromkeys((*file.rules, *config.rule_paths)))
+    if file.exclude:
+        options = config.options
+        options.exclude = tuple(dict.fromkeys((*file.exclude, *options.exclude)))
+    for key in ("format", "min_confidence", "fail_on", "baseline"):
+        value = getattr(file, key)
+        if value is not None and not explicit(key, getattr(opts, key)):
+            setattr(opts, key, value)
+    config.min_confidence = opts.min_confidence
+    no_foreign = opts.extra.get("no_foreign_allow", False)
+    if explicit("no_foreign_allow", no_foreign) and no_foreign:
+        foreign = False
+    else:
+        foreign = True if file.foreign_allow is None else file.foreign_allow
+    opts.extra["foreign_allow"] = foreign
+    return file
+
+
+def _config_hook(config: Any, opts: Any) -> None:
+    merge_config(config, opts)
+    config.match_filter = allow.match_filter(opts.extra.get("foreign_allow", True))
+
+
+def _allow_filter(result: Any, opts: Any) -> Any:
+    result, suppressed = allow.filter_result(result, opts.extra.get("foreign_allow", True))
+    if suppressed:
+        log.info("%d location(s) allowed by inline comments", suppressed)
+    return result
+
+
+def _baseline_filter(result: Any, opts: Any) -> Any:
+    if opts.baseline is None:
+        return result
+    accepted = baseline.Baseline.load(opts.baseline)
+    result, outcome = baseline.apply(accepted, result)
+    extra = getattr(result, "extra", None)
+    if isinstance(extra, dict):
+        extra["baseline"] = outcome.to_dict()
+    opts.extra["baseline_outcome"] = outcome
+    return result
+
+
+def install(
+    config_hooks: list[Callable[[Any, Any], None]],
+    result_filters: list[Callable[[Any, Any], Any]],
+) -> None:
+    """Add the policy hooks (once) in front of any others."""
+    if _config_hook not in config_hooks:
+        config_hooks.insert(0, _config_hook)
+    for position, hook in enumerate((_allow_filter, _baseline_filter)):
+        if hook not in result_filters:
+            result_filters.insert(position, hook)
