@@ -27,7 +27,7 @@ install: system-deps $(BIN)/leakscan
 
 demo: install
 	$(BIN)/python fixtures/demo/build.py
-	-$(BIN)/leakscan scan fixtures/demo --no-progress
+	-$(BIN)/leakscan scan fixtures/demo/manifests --no-progress
 	-$(BIN)/leakscan scan image docker-archive:fixtures/demo/build/app-image.tar --no-progress
 	-$(BIN)/leakscan scan git fixtures/demo/build/repo --no-progress
 	@echo "demo done (exit code 1 above means: secrets found, as planted)"
