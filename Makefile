@@ -40,6 +40,7 @@ lint: install
 	$(BIN)/ruff format --check leakscan tests
 
 bench: install
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 fixtures: install

@@ -90,6 +90,8 @@ def unicode_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 def transcode(data: bytes) -> bytes:
     """UTF-16/32 text (with a BOM, or with the telltale NUL pattern) as UTF-8."""
+    if b"\x00" not in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data
     head = data[:4]
     encoding = None
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):

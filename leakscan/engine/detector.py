@@ -84,8 +84,6 @@ class Detector:
     # -- public -------------------------------------------------------------------------
     def scan(self, data: bytes, context: str | None = None) -> list[Match]:
         data = decoders.transcode(data)
-        if data and data[-1:] not in (b"\n", b" "):
-            data += b"\n"  # encoded runs end at a delimiter; give the last one its own
         candidates = self._candidates(data, context, depth=0)
         return [self._to_match(data, c, ()) for c in candidates[0]] + candidates[1]
 
@@ -141,6 +139,9 @@ class Detector:
 
         if data:
             self.compiled.database.scan(data, match_event_handler=on_match, scratch=self._scratch)
+            if data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:  # a final run: no delimiter
+                triggers["base64"].append(len(data) + 1)
+                triggers["hex"].append(len(data) + 1)
         found: list[_Candidate] = []
         for index, rule_hits in hits.items():
             found.extend(self._precise_matches(index, data, rule_hits))
@@ -228,7 +229,9 @@ class Detector:
         known = {(c.rule.id, c.secret) for c in plain}
         out: list[Match] = []
         for how, start, content in regions[:1000]:
-            found, deeper = self._candidates(content + b"\n", None, depth + 1)
+            found, deeper = self._candidates(content, None, depth + 1)
+            if not found and not deeper:
+                continue
             line, column = _line_col(data, start)
             for c in found:
                 if (c.rule.id, c.secret) in known:

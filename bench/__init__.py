@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): speed and memory measured in one run, ratios printed."""
