@@ -31,7 +31,9 @@ def stdlib_copy() -> Path:
     tmp = WORK / "stdlib.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(
-        source, tmp, symlinks=True,
+        source,
+        tmp,
+        symlinks=True,
         ignore=shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc", "test", "idlelib"),
     )
     tmp.rename(target)
@@ -54,8 +56,13 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
     """Run a command, return wall time and the peak RSS of its process tree's largest child."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})}, check=False)
+    proc = subprocess.run(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return Run(seconds, max(after, before) / 1024, proc.returncode)
