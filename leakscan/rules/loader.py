@@ -43,8 +43,13 @@ _ID = regex.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 def builtin_dir() -> Path:
-    """Where the shipped rules are (the source tree, or the installed package's data)."""
-    return BUILTIN_DIR
+    """Where the shipped rules are (the source tree, or the installed data files)."""
+    if BUILTIN_DIR.is_dir():
+        return BUILTIN_DIR
+    import sys
+
+    installed = Path(sys.prefix) / "share" / "leakscan" / "patterns"
+    return installed if installed.is_dir() else BUILTIN_DIR
 
 
 def load_rules(paths: Sequence[Path] | None = None, include_builtin: bool = True) -> list[Rule]:
