@@ -1,0 +1,88 @@
+"""One layer scanned: its entries (path, kind, content digest) and matches per path."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import IO
+
+from leakscan.engine.detector import Detector
+from leakscan.model import Match, Skip
+from leakscan.sources.filesystem import SNIFF_BYTES, excluded, looks_binary
+from leakscan.sources.image.layer import FILE, iter_layer
+from leakscan.sources.interface import SourceOptions
+
+
+@dataclass(slots=True)
+class ScannedLayer:
+    entries: list[tuple[str, str, str | None]] = field(default_factory=list)
+    matches: list[tuple[str, Match]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+
+
+class _Hashing:
+    def __init__(self, raw: IO[bytes], head: bytes) -> None:
+        self.raw = raw
+        self.head = head
+        self.hash = hashlib.sha256(head)
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            out, self.head = self.head, b""
+            return out
+        data = self.raw.read(n)
+        self.hash.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+def scan_layer(raw: IO[bytes], where: str, detector: Detector, options: SourceOptions,
+               seen: dict[str, list[Match]]) -> ScannedLayer:
+    """Walk a layer blob and scan each regular file once per content (``seen`` by digest)."""
+    out = ScannedLayer()
+    for item in iter_layer(raw, where, options.max_ratio):
+        if isinstance(item, Skip):
+            out.skipped.append(item)
+            continue
+        if item.kind != FILE or item.content is None:
+            out.entries.append((item.path, item.kind, None))
+            continue
+        if excluded(item.path, options.exclude):
+            out.entries.append((item.path, item.kind, None))
+            continue
+        if item.size > options.max_file_bytes:
+            out.entries.append((item.path, item.kind, None))
+            out.skipped.append(Skip(f"{where}:{item.path}",
+                                    f"larger than {options.max_file_bytes} bytes"))
+            continue
+        if item.size <= options.in_memory_bytes:
+            data = item.content.read()
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            out.entries.append((item.path, item.kind, digest))
+            matches = seen.get(digest)
+            if matches is None:
+                if not options.scan_binary and looks_binary(data[:SNIFF_BYTES]):
+                    matches = []
+                else:
+                    matches = detector.scan(data)
+                    out.files += 1
+                    out.bytes += len(data)
+                seen[digest] = matches
+        else:
+            head = item.content.read(SNIFF_BYTES)
+            stream = _Hashing(item.content, head)
+            if not options.scan_binary and looks_binary(head):
+                while stream.read(1 << 20):
+                    pass
+                matches = []
+            else:
+                matches = detector.scan_stream(stream)  # type: ignore[arg-type]
+                out.files += 1
+                out.bytes += item.size
+            out.entries.append((item.path, item.kind, "sha256:" + stream.hash.hexdigest()))
+        out.matches.extend((item.path, m) for m in matches)
+    return out
