@@ -1,0 +1,67 @@
+"""``leakscan scan image REF…``: every layer and the configuration of container images."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from leakscan.cli.common import (
+    BaselineOpt,
+    ConfigOpt,
+    ExcludeOpt,
+    FailOnOpt,
+    FormatOpt,
+    MinConfidenceOpt,
+    NoProgressOpt,
+    OutputOpt,
+    RulesOpt,
+    ScanBinaryOpt,
+    ShowSecretsOpt,
+    VerboseOpt,
+    options_from,
+    run_scan,
+)
+from leakscan.sources.interface import Source, SourceOptions
+
+REF_HELP = (
+    "Images: docker-archive:PATH (or a .tar), oci:DIR[:TAG], oci-archive:PATH[:TAG], "
+    "docker-daemon:NAME[:TAG], docker://NAME or registry/name:tag."
+)
+
+
+def scan_image(
+    references: Annotated[list[str], typer.Argument(help=REF_HELP)],
+    platform: Annotated[
+        str | None,
+        typer.Option("--platform", help="Only this platform of multi-platform images: "
+                     "os/arch[/variant] (default: all)."),
+    ] = None,
+    format: FormatOpt = "table",
+    output: OutputOpt = None,
+    show_secrets: ShowSecretsOpt = False,
+    no_progress: NoProgressOpt = False,
+    verbose: VerboseOpt = 0,
+    min_confidence: MinConfidenceOpt = "low",
+    rules: RulesOpt = None,
+    exclude: ExcludeOpt = None,
+    scan_binary: ScanBinaryOpt = False,
+    baseline: BaselineOpt = None,
+    fail_on: FailOnOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Scan container images: every layer (deleted files too) and the image configuration."""
+    refs = list(references)
+    opts = options_from(**{k: v for k, v in locals().items() if k not in ("references", "refs")})
+
+    def sources(options: SourceOptions) -> list[Source]:
+        from leakscan.sources.image.source import image_sources
+
+        return image_sources(refs, options)
+
+    run_scan(sources, opts)
+
+
+def register(app: typer.Typer, scan_app: typer.Typer) -> None:
+    scan_app.command("image", help="Scan container images (archives, OCI layouts, daemon, "
+                     "registry).")(scan_image)

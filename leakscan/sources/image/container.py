@@ -1,0 +1,103 @@
+"""``scan container``: a container's environment (and command line), running or stopped.
+
+Read through the docker SDK (``containers.get(ID|NAME).attrs``) or from ``docker inspect``
+JSON in a file or on standard input; both give the same locations.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from leakscan.model import Blob, Provenance, Skip
+from leakscan.sources.image.interface import ImageError
+from leakscan.sources.interface import Source, SourceOptions
+
+MAX_INSPECT_BYTES = 64 * 1024 * 1024
+
+
+def container_blobs(attrs: Mapping[str, Any]) -> Iterator[Blob]:
+    """The blobs of one container's inspect data."""
+    name = str(attrs.get("Name") or attrs.get("Id") or "?").lstrip("/")
+    config = attrs.get("Config") or {}
+    if not isinstance(config, Mapping):
+        return
+    for entry in config.get("Env") or []:
+        entry = str(entry)
+        var, sep, value = entry.partition("=")
+        prov = Provenance("container-env", {"container": name, "name": var})
+        if sep and value:
+            yield Blob(prov, data=value.encode(), context=var)
+        yield Blob(prov, data=entry.encode())
+    for key in ("Cmd", "Entrypoint"):
+        value = config.get(key)
+        if value:
+            text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+            yield Blob(Provenance("container-config", {"container": name, "field": key}),
+                       data=text.encode())
+
+
+class ContainerSource(Source):
+    """A container of the docker daemon, by id or name."""
+
+    def __init__(self, target: str, options: SourceOptions) -> None:
+        self.target = target
+        self.name = target
+        self.options = options
+
+    def blobs(self) -> Iterator[Blob | Skip]:
+        import docker.errors
+
+        from leakscan.sources.image.daemon import docker_client
+
+        client = docker_client()
+        try:
+            attrs = client.containers.get(self.target).attrs
+        except docker.errors.NotFound:
+            raise ImageError(f"{self.target}: no such container") from None
+        except docker.errors.DockerException as exc:
+            raise ImageError(f"{self.target}: {' '.join(str(exc).split())[:200]}") from None
+        finally:
+            client.close()
+        yield from container_blobs(attrs)
+
+
+class InspectSource(Source):
+    """``docker inspect`` JSON (one object or a list) from a file, or ``-`` for stdin."""
+
+    def __init__(self, target: str, options: SourceOptions) -> None:
+        self.target = target
+        self.name = target
+        self.options = options
+
+    def blobs(self) -> Iterator[Blob | Skip]:
+        where = "standard input" if self.target == "-" else self.target
+        try:
+            if self.target == "-":
+                data = sys.stdin.buffer.read(MAX_INSPECT_BYTES + 1)
+            else:
+                with Path(self.target).open("rb") as handle:
+                    data = handle.read(MAX_INSPECT_BYTES + 1)
+        except OSError as exc:
+            raise ImageError(f"{where}: cannot read: {exc.strerror}") from None
+        if len(data) > MAX_INSPECT_BYTES:
+            raise ImageError(f"{where}: docker inspect JSON larger than {MAX_INSPECT_BYTES} bytes")
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise ImageError(f"{where}: not docker inspect JSON") from None
+        items = doc if isinstance(doc, list) else [doc]
+        if not all(isinstance(i, dict) for i in items):
+            raise ImageError(f"{where}: not docker inspect JSON (objects expected)")
+        for item in items:
+            yield from container_blobs(item)
+
+
+def container_source(target: str, options: SourceOptions) -> Source:
+    """``-`` or an existing file: inspect JSON; anything else: a container id or name."""
+    if target == "-" or Path(target).is_file():
+        return InspectSource(target, options)
+    return ContainerSource(target, options)

@@ -1,0 +1,241 @@
+"""``docker-daemon:NAME[:TAG]``: an image of the local Docker daemon, through the docker SDK.
+
+The image is read from ``image.save()``'s chunks as a tar stream: no temporary copy. The
+layer list (diff ids, in order) comes from the image's inspect data; the save archive names
+its layers by path and lists them in ``manifest.json``, which usually comes *after* the
+layers. So the first pass (the index pass of the image source) learns which archive path is
+which layer (by ``manifest.json``, or by the sha256 of each layer tar, which is its diff id),
+and the second pass asks the daemon for ``image.save()`` once more. Two saves is the honest
+price of streaming without a temporary copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import posixpath
+import tarfile
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any
+
+from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
+from leakscan.sources.image.oci import platform_matches
+
+log = logging.getLogger(__name__)
+
+LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar"
+MAX_JSON = 16 * 1024 * 1024
+
+
+def docker_client() -> Any:
+    """A docker SDK client from the environment (DOCKER_HOST...), or ImageError."""
+    try:
+        import docker
+        import docker.errors
+    except ImportError:  # pragma: no cover - docker is a dependency
+        raise ImageError("the docker SDK is not installed") from None
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise ImageError(f"cannot reach the docker daemon: {_short(exc)}") from None
+    except Exception as exc:  # requests' connection errors
+        raise ImageError(f"cannot reach the docker daemon: {_short(exc)}") from None
+    return client
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200]
+
+
+class _Chunks(io.RawIOBase):
+    """A file object over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes], where: str) -> None:
+        self._chunks = chunks
+        self._buf = b""
+        self._where = where
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks)
+            except StopIteration:
+                return 0
+            except Exception as exc:  # requests/urllib3 errors mid-stream
+                raise ImageError(f"{self._where}: docker save stream failed: {_short(exc)}")\
+                    from None
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+class _Hashing:
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.hash.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+class DaemonStore(ImageStore):
+    def __init__(self, image_name: str, reference: str) -> None:
+        self.image_name = image_name
+        self.reference = reference
+        self.name = reference
+        self._client = docker_client()
+        self._image: Any = None
+        self._config: bytes | None = None
+        self._path_index: dict[str, int] = {}
+        self._diff_ids: list[str] = []
+        self._config_hex = ""
+
+    def images(self, platform: str | None = None) -> Iterator[ResolvedImage]:
+        import docker.errors
+
+        try:
+            self._image = self._client.images.get(self.image_name)
+        except docker.errors.ImageNotFound:
+            raise ImageError(f"{self.reference}: no such image in the docker daemon") from None
+        except docker.errors.DockerException as exc:
+            raise ImageError(f"{self.reference}: {_short(exc)}") from None
+        attrs = self._image.attrs
+        self._diff_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
+        self._config_hex = str(attrs.get("Id", "")).removeprefix("sha256:")
+        plat = f"{attrs.get('Os', 'linux')}/{attrs.get('Architecture', 'amd64')}"
+        if attrs.get("Variant"):
+            plat += f"/{attrs['Variant']}"
+        if not platform_matches(plat, platform):
+            raise ImageError(f"{self.reference}: image is {plat}, not {platform}")
+        digests = attrs.get("RepoDigests") or []
+        yield ResolvedImage(
+            reference=self.reference,
+            manifest_digest=digests[0].split("@", 1)[1] if digests else None,
+            config_digest=str(attrs.get("Id")),
+            layers=tuple(LayerRef(d, LAYER_TYPE, None, d) for d in self._diff_ids),
+            platform=plat,
+        )
+
+    def _save(self) -> tarfile.TarFile:
+        try:
+            chunks = self._image.save(named=False)
+        except Exception as exc:
+            raise ImageError(f"{self.reference}: docker save failed: {_short(exc)}") from None
+        raw = io.BufferedReader(_Chunks(iter(chunks), self.reference), 1 << 20)
+        try:
+            return tarfile.open(fileobj=raw, mode="r|")
+        except tarfile.TarError as exc:
+            raise ImageError(f"{self.reference}: docker save stream unreadable: {exc}") from None
+
+    def _json_member(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes | None:
+        if member.size > MAX_JSON:
+            return None
+        handle = tar.extractfile(member)
+        return handle.read() if handle is not None else None
+
+    def _learn(self, name: str, data: bytes) -> None:
+        if name == "manifest.json":
+            try:
+                entries = json.loads(data)
+            except ValueError:
+                raise ImageError(f"{self.reference}: manifest.json in docker save is not JSON")\
+                    from None
+            for entry in entries if isinstance(entries, list) else []:
+                config = str(entry.get("Config", ""))
+                if self._config_hex and self._config_hex in config:
+                    for i, path in enumerate(entry.get("Layers") or []):
+                        self._path_index.setdefault(posixpath.normpath(str(path)), i)
+        elif self._config_hex and self._config_hex in name:
+            self._config = data
+
+    def layer_streams(
+        self, image: ResolvedImage, wanted: Sequence[int], located: bool = False,
+    ) -> Iterator[tuple[Callable[[], int], IO[bytes]]]:
+        """Layers in archive order. ``located``: each layer's index must be known before it is
+        read (the content pass); a save is read once more first if it is not known yet."""
+        if located and wanted and not self._path_index:
+            for _ in self.layer_streams(image, []):
+                pass
+        wanted_set = set(wanted)
+        tar = self._save()
+        try:
+            for member in tar:
+                tar.members.clear()
+                name = posixpath.normpath(member.name.lstrip("/"))
+                if not member.isreg():
+                    continue
+                if name.endswith(".json") or name == "manifest.json" or (
+                    self._config_hex and name.endswith(self._config_hex)
+                ):
+                    data = self._json_member(tar, member)
+                    if data is not None:
+                        self._learn(name, data)
+                    continue
+                if not (name.endswith("/layer.tar") or name.startswith("blobs/")):
+                    continue
+                known = self._locate_by_name(name)
+                if known is not None and known not in wanted_set:
+                    continue
+                handle = tar.extractfile(member)
+                if handle is None:
+                    continue
+                tap = _Hashing(handle)
+                yield (lambda name=name, tap=tap: self._locate(name, tap)), tap  # type: ignore[misc]
+        except tarfile.TarError as exc:
+            raise ImageError(f"{self.reference}: docker save stream unreadable: {exc}") from None
+        finally:
+            tar.close()
+
+    def _locate_by_name(self, name: str) -> int | None:
+        if name in self._path_index:
+            return self._path_index[name]
+        if name.startswith("blobs/sha256/"):
+            digest = "sha256:" + name.rsplit("/", 1)[-1]
+            if digest in self._diff_ids:
+                return self._diff_ids.index(digest)
+        return None
+
+    def _locate(self, name: str, tap: _Hashing) -> int:
+        i = self._locate_by_name(name)
+        if i is not None:
+            return i
+        digest = "sha256:" + tap.hash.hexdigest()
+        if digest in self._diff_ids:
+            return self._diff_ids.index(digest)
+        raise ImageError(f"{self.reference}: layer {name} of docker save matches no layer")
+
+    def open_blob(self, digest: str) -> IO[bytes]:
+        if digest.removeprefix("sha256:") != self._config_hex:
+            raise ImageError(f"{self.reference}: blob {digest} is not readable by itself from "
+                             "the daemon")
+        if self._config is None:
+            for _ in self.layer_streams(self._resolved(), []):
+                pass
+        if self._config is None:
+            raise ImageError(f"{self.reference}: docker save holds no image configuration")
+        return io.BytesIO(self._config)
+
+    def _resolved(self) -> ResolvedImage:
+        return ResolvedImage(self.reference, None, "sha256:" + self._config_hex, ())
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # closing is best effort
+            log.debug("closing the docker client failed", exc_info=True)

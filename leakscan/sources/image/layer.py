@@ -1,0 +1,202 @@
+"""One layer blob read as a stream: decompress (gzip, zstd or none, by magic bytes), walk tar.
+
+Members are handed out one at a time (a regular file's content is readable until the next
+member is asked for); nothing is written to disk and links are never followed. Member names
+that climb out of the layer (``../``) are reported as skips. A decompression bomb is cut off
+by the total uncompressed size and by the ratio of uncompressed to compressed bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import posixpath
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from leakscan.model import Skip
+from leakscan.sources.image.interface import ImageError
+
+log = logging.getLogger(__name__)
+
+try:  # ~4x faster inflate
+    from isal import igzip as _gzip_impl
+except ImportError:  # pragma: no cover - isal is a dependency, gzip the fallback
+    _gzip_impl = gzip  # type: ignore[assignment]
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+#: a layer that inflates to more than this is a bomb (real layers are far smaller)
+MAX_LAYER_BYTES = 64 * 1024**3
+#: ratio checks start above this many uncompressed bytes (tiny layers compress extremely)
+RATIO_FLOOR = 64 * 1024**2
+
+FILE, DIR, SYMLINK, HARDLINK, WHITEOUT, OPAQUE, OTHER = (
+    "file", "dir", "symlink", "hardlink", "whiteout", "opaque", "other",
+)
+
+
+class BombError(ImageError):
+    """A layer inflates beyond the size or ratio limit."""
+
+
+@dataclass(slots=True)
+class Entry:
+    """One tar member of a layer. ``path`` is normalised (no leading ``./`` or ``/``).
+
+    For a whiteout, ``path`` is the path it deletes; for an opaque marker, the directory.
+    ``content`` is readable for regular files until the next entry is requested.
+    """
+
+    path: str
+    kind: str
+    size: int
+    content: IO[bytes] | None = None
+
+
+class _Counting:
+    """Counts bytes read from a raw stream (for the compression ratio)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+        self.pending = b""  # bytes peeked at (the magic), handed out again first
+
+    def read(self, n: int = -1) -> bytes:
+        if self.pending:
+            if n < 0 or n > len(self.pending):
+                out, self.pending = self.pending, b""
+                return out
+            out, self.pending = self.pending[:n], self.pending[n:]
+            return out
+        data = self.raw.read(n)
+        self.count += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+class _Inflated:
+    """The decompressed stream with bomb limits; ``drain`` reads the raw blob to its end."""
+
+    def __init__(self, raw: IO[bytes], where: str, max_ratio: int) -> None:
+        self._raw = _Counting(raw)
+        self.where = where
+        self.max_ratio = max_ratio
+        self.out = 0
+        head = self._peek()
+        self.compression = (
+            "gzip" if head.startswith(GZIP_MAGIC) else "zstd" if head.startswith(ZSTD_MAGIC)
+            else "none"
+        )
+        self._inner: IO[bytes]
+        if self.compression == "gzip":
+            self._inner = _gzip_impl.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[arg-type]
+        elif self.compression == "zstd":
+            import zstandard
+
+            self._inner = zstandard.ZstdDecompressor().stream_reader(  # type: ignore[assignment]
+                self._raw, read_across_frames=True
+            )
+        else:
+            self._inner = self._raw  # type: ignore[assignment]
+
+    def _peek(self) -> bytes:
+        head = self._raw.read(4)
+        self._raw.pending = head
+        return head
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            data = self._inner.read(n)
+        except (OSError, EOFError, zlib.error, ValueError) as exc:
+            if isinstance(exc, ImageError):
+                raise
+            raise ImageError(f"{self.where}: corrupt {self.compression} stream: {exc}") from None
+        except Exception as exc:  # zstandard.ZstdError and friends
+            if type(exc).__module__.startswith("zstandard"):
+                raise ImageError(f"{self.where}: corrupt zstd stream: {exc}") from None
+            raise
+        self.out += len(data)
+        if self.out > MAX_LAYER_BYTES:
+            raise BombError(f"{self.where}: layer inflates beyond {MAX_LAYER_BYTES} bytes")
+        if (self.compression != "none" and self.out > RATIO_FLOOR
+                and self.out > self.max_ratio * max(self._raw.count, 1)):
+            raise BombError(
+                f"{self.where}: layer inflates more than {self.max_ratio}:1 (decompression bomb)"
+            )
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        """Read what is left of the raw blob (so its digest gets checked)."""
+        while self._raw.read(1 << 20):
+            pass
+
+
+def safe_path(name: str) -> str | None:
+    """The member name normalised, or None when it climbs out of the layer."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        return None
+    return posixpath.join(*parts) if parts else ""
+
+
+def iter_layer(
+    raw: IO[bytes], where: str, max_ratio: int = 200,
+) -> Iterator[Entry | Skip]:
+    """The entries of a layer blob, in tar order; ImageError when it cannot be read."""
+    stream = _Inflated(raw, where, max_ratio)
+    try:
+        tar = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]
+    except tarfile.ReadError as exc:
+        if str(exc) == "empty file":
+            stream.drain()
+            return
+        raise ImageError(f"{where}: not a tar layer: {exc}") from None
+    try:
+        while True:
+            try:
+                member = tar.next()
+            except tarfile.ReadError as exc:
+                raise ImageError(f"{where}: corrupt or truncated layer: {exc}") from None
+            if member is None:
+                break
+            tar.members.clear()  # streaming: keep memory flat on huge layers
+            entry = _entry(member, tar, where)
+            if entry is not None:
+                yield entry
+        stream.drain()
+    except (tarfile.TarError, EOFError) as exc:
+        raise ImageError(f"{where}: corrupt or truncated layer: {exc}") from None
+    finally:
+        tar.close()
+
+
+def _entry(member: tarfile.TarInfo, tar: tarfile.TarFile, where: str) -> Entry | Skip | None:
+    path = safe_path(member.name)
+    if path is None:
+        return Skip(f"{where}:{member.name}", "member name climbs out of the layer (../)")
+    if path == "":
+        return None
+    head, base = posixpath.split(path)
+    if base == ".wh..wh..opq":
+        return Entry(head, OPAQUE, 0)
+    if base.startswith(".wh."):
+        return Entry(posixpath.join(head, base[4:]), WHITEOUT, 0)
+    if member.isreg():
+        return Entry(path, FILE, member.size, tar.extractfile(member))
+    if member.isdir():
+        return Entry(path, DIR, 0)
+    if member.issym():
+        return Entry(path, SYMLINK, 0)
+    if member.islnk():
+        return Entry(path, HARDLINK, 0)
+    return Entry(path, OTHER, 0)

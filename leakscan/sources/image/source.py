@@ -1,0 +1,329 @@
+"""Images as blobs: every file of every layer with its whiteout state, and the configuration.
+
+Two passes over the layers of an image (both streamed, nothing written to disk):
+
+1. an *index* pass reads tar headers (and the small package-database files) of every layer
+   not seen before in this run, to learn what later layers delete or replace and which files
+   the package managers vouch for;
+2. a *content* pass reads each layer once more and hands out each file with its final state
+   (``present``, ``deleted`` in layer M, ``overwritten`` in layer M), the instruction that made
+   the layer and whether it is an unmodified vendor file.
+
+A local archive or layout is simply opened twice; the docker daemon is asked for
+``image.save()`` twice. A layer already scanned in this run (the same layer in another image
+or another reference of the same image) is not read again: its files are handed out by
+content digest and the scanner re-attaches their matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import IO, Any
+
+from leakscan.model import Blob, Provenance, Skip, Stats
+from leakscan.sources.filesystem import excluded, file_blobs
+from leakscan.sources.image.config import config_blobs, layer_history, parse_config
+from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
+from leakscan.sources.image.layer import FILE, BombError, Entry, iter_layer
+from leakscan.sources.image.oci import LAYER_TYPES
+from leakscan.sources.image.vendor import MAX_DB_BYTES, PackageDb, is_db_path
+from leakscan.sources.image.whiteouts import FileState, LayerIndex, file_state
+from leakscan.sources.interface import Source, SourceOptions
+
+log = logging.getLogger(__name__)
+
+#: yields (locate, stream): locate() gives the layer's index (for the daemon's streamed save,
+#: only once the whole save has been read in the first pass)
+LayerStreams = Iterator[tuple[Callable[[], int], IO[bytes]]]
+
+
+@dataclass(slots=True)
+class FileRecord:
+    path: str  # as reported (a nested archive member is "outer.jar!inner")
+    digest: str
+    hashes: dict[str, str]
+
+
+@dataclass(slots=True)
+class LayerRecord:
+    index: LayerIndex = field(default_factory=LayerIndex)
+    databases: list[tuple[str, bytes]] = field(default_factory=list)
+    bomb: str | None = None
+    files: list[FileRecord] | None = None  # set once its content was scanned in full
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+@dataclass(slots=True)
+class RunState:
+    """Shared by the image sources of one run: layers already read."""
+
+    layers: dict[str, LayerRecord] = field(default_factory=dict)
+    layers_scanned: int = 0
+    layers_reused: int = 0
+
+
+def open_layers(
+    store: ImageStore, image: ResolvedImage, wanted: Sequence[int], located: bool = False,
+) -> LayerStreams:
+    """Streams of the wanted layers (through the store's own sequential reader if it has one).
+
+    ``located``: each layer's index is needed before its stream is read."""
+    sequential = getattr(store, "layer_streams", None)
+    if sequential is not None:
+        yield from sequential(image, wanted, located=located)
+        return
+    for i in wanted:
+        yield (lambda i=i: i), store.open_blob(image.layers[i].digest)  # type: ignore[misc]
+
+
+def layer_key(layer: LayerRef) -> str:
+    return layer.diff_id or layer.digest
+
+
+class ImageSource(Source):
+    """One image reference (all its platforms, or the chosen one)."""
+
+    def __init__(
+        self, reference: str, options: SourceOptions, state: RunState | None = None,
+        store_factory: Callable[[str, SourceOptions], ImageStore] | None = None,
+    ) -> None:
+        self.reference = reference
+        self.name = reference
+        self.options = options
+        self.state = state or RunState()
+        self._factory = store_factory
+
+    def stats_into(self, stats: Stats) -> None:
+        stats.layers_scanned = self.state.layers_scanned
+        stats.layers_reused = self.state.layers_reused
+
+    def blobs(self) -> Iterator[Blob | Skip]:
+        if self._factory is None:
+            from leakscan.sources.image.reference import open_store
+
+            self._factory = open_store
+        store = self._factory(self.reference, self.options)
+        try:
+            for image in store.images(self.options.platform):
+                yield from self._image(store, image)
+        finally:
+            store.close()
+
+    # -- one image ---------------------------------------------------------------------------
+
+    def _image(self, store: ImageStore, image: ResolvedImage) -> Iterator[Blob | Skip]:
+        keys = [layer_key(layer) for layer in image.layers]
+        unknown = {i for i, layer in enumerate(image.layers)
+                   if layer.media_type and layer.media_type not in LAYER_TYPES}
+        for i in sorted(unknown):
+            yield Skip(f"{image.reference} layer {i} ({image.layers[i].digest})",
+                       f"unknown layer media type {image.layers[i].media_type[:100]}")
+            self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
+        to_index = sorted({i for i, k in enumerate(keys) if k not in self.state.layers})
+        if to_index:
+            self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
+            found: list[tuple[Callable[[], int], LayerRecord]] = []
+            for locate, stream in open_layers(store, image, to_index):
+                found.append((locate, self._index_layer(stream, f"{image.reference}")))
+                self.options.progress.advance(1)
+            for locate, record in found:
+                self.state.layers.setdefault(keys[locate()], record)
+            self.options.progress.done()
+        with store.open_blob(image.config_digest) as handle:
+            config = parse_config(handle.read(), f"{image.reference}: config")
+        yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
+        records = [self.state.layers[k] for k in keys]
+        indexes = [r.index for r in records]
+        db = PackageDb()
+        for record in records:
+            for path, data in record.databases:
+                db.add_db(path, data)
+        history = layer_history(config, len(keys))
+        ctx = _ImageContext(image, indexes, db, history)
+        to_read = []
+        for i, record in enumerate(records):
+            if i in unknown:
+                continue
+            if record.bomb is not None:
+                yield Skip(f"{image.reference} layer {i}", record.bomb)
+                continue
+            if record.files is not None and all(self.options.known(f.digest)
+                                                for f in record.files):
+                yield from self._reuse(ctx, i, record)
+                self.state.layers_reused += 1
+            else:
+                to_read.append(i)
+        if to_read:
+            self.options.progress.task(f"scan {image.reference}", len(to_read), "layer")
+            for locate, stream in open_layers(store, image, to_read, located=True):
+                i = locate()
+                yield from self._scan_layer(ctx, i, records[i], stream)
+                self.state.layers_scanned += 1
+                self.options.progress.advance(1)
+            self.options.progress.done()
+
+    def _index_layer(self, stream: IO[bytes], where: str) -> LayerRecord:
+        record = LayerRecord()
+        try:
+            for entry in iter_layer(stream, where, self.options.max_ratio):
+                if isinstance(entry, Skip):
+                    continue
+                record.index.add(entry.path, entry.kind)
+                if entry.kind == FILE and is_db_path(entry.path) and entry.size <= MAX_DB_BYTES:
+                    assert entry.content is not None
+                    record.databases.append((entry.path, _read(entry, where)))
+        except BombError as exc:
+            record.bomb = str(exc).removeprefix(f"{where}: ")
+            _drain(stream)
+        finally:
+            stream.close()
+        return record
+
+    def _reuse(self, ctx: _ImageContext, i: int, record: LayerRecord) -> Iterator[Blob | Skip]:
+        for path, reason in record.skips:
+            yield Skip(ctx.where(i, path), reason)
+        for f in record.files or ():
+            outer = f.path.split("!", 1)[0]
+            prov = ctx.provenance(i, f.path, file_state(outer, i, ctx.indexes),
+                                  ctx.db.vouches(outer, f.hashes))
+            yield Blob(prov, digest=f.digest)
+
+    def _scan_layer(
+        self, ctx: _ImageContext, i: int, record: LayerRecord, stream: IO[bytes],
+    ) -> Iterator[Blob | Skip]:
+        where = f"{ctx.image.reference} layer {i}"
+        files: list[FileRecord] | None = []
+        record.skips = []
+        options = self.options
+        try:
+            for entry in iter_layer(stream, where, options.max_ratio):
+                if isinstance(entry, Skip):
+                    path = entry.where.split(":", 1)[-1]
+                    record.skips.append((path, entry.reason))
+                    yield Skip(ctx.where(i, path), entry.reason)
+                    continue
+                if entry.kind != FILE or entry.size == 0:
+                    continue
+                if options.exclude and excluded(entry.path, options.exclude):
+                    continue
+                if entry.size > options.max_file_bytes:
+                    reason = f"larger than the file size limit ({options.max_file_bytes} bytes)"
+                    record.skips.append((entry.path, reason))
+                    yield Skip(ctx.where(i, entry.path), reason)
+                    continue
+                state = file_state(entry.path, i, ctx.indexes)
+                if entry.size > options.in_memory_bytes:
+                    files = None  # streamed: no digest up front, the layer is not reusable
+                    prov = ctx.provenance(i, entry.path, state, False)
+                    assert entry.content is not None
+                    yield from file_blobs(_Guarded(entry.content, where), entry.size,
+                                          entry.path, prov, options)
+                    continue
+                data = _read(entry, where)
+                algos = ctx.db.algorithms(entry.path)
+                hashes = {a: hashlib.new(a, data).hexdigest() for a in algos}
+                digest = "sha256:" + (hashes.get("sha256") or hashlib.sha256(data).hexdigest())
+                hashes["sha256"] = digest[7:]
+                prov = ctx.provenance(i, entry.path, state, ctx.db.vouches(entry.path, hashes))
+                if options.known(digest):
+                    if files is not None:
+                        files.append(FileRecord(entry.path, digest, hashes))
+                    yield Blob(prov, digest=digest)
+                    continue
+                for blob in file_blobs(io.BytesIO(data), entry.size, entry.path, prov, options):
+                    if isinstance(blob, Blob) and blob.data is not None:
+                        blob_digest = digest if blob.data is data else (
+                            "sha256:" + hashlib.sha256(blob.data).hexdigest())
+                        if files is not None:
+                            files.append(FileRecord(str(blob.provenance.fields["path"]),
+                                                    blob_digest, hashes))
+                        blob = replace(blob, digest=blob_digest)
+                    elif isinstance(blob, Blob):
+                        files = None
+                    yield blob
+        except BombError as exc:
+            reason = str(exc).removeprefix(f"{where}: ")
+            record.bomb = reason
+            files = None
+            yield Skip(where, reason)
+            _drain(stream)
+        finally:
+            stream.close()
+        record.files = files
+
+
+@dataclass(slots=True)
+class _ImageContext:
+    image: ResolvedImage
+    indexes: list[LayerIndex]
+    db: PackageDb
+    history: list[str | None]
+
+    def where(self, i: int, path: str) -> str:
+        return f"{self.image.reference} layer {i}: {path}"
+
+    def provenance(self, i: int, path: str, state: FileState, vendor: bool) -> Provenance:
+        fields: dict[str, Any] = {
+            "image": self.image.reference,
+            "image_digest": self.image.manifest_digest,
+            "platform": self.image.platform,
+            "layer_digest": self.image.layers[i].digest,
+            "layer_index": i,
+            "created_by": self.history[i],
+            "path": path,
+            "state": state.state,
+            "deleted_in_layer": state.deleted_in_layer,
+            "overwritten_in_layer": state.overwritten_in_layer,
+        }
+        return Provenance("image-layer", fields, vendor=vendor)
+
+
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
+
+
+def _read(entry: Entry, where: str) -> bytes:
+    assert entry.content is not None
+    try:
+        return entry.content.read()
+    except ImageError:
+        raise
+    except _READ_ERRORS as exc:
+        raise ImageError(f"{where}: corrupt or truncated layer ({exc})") from None
+
+
+class _Guarded:
+    """A member stream whose read errors become ImageError."""
+
+    def __init__(self, raw: IO[bytes], where: str) -> None:
+        self._raw = raw
+        self._where = where
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._raw.read(n)
+        except ImageError:
+            raise
+        except _READ_ERRORS as exc:
+            raise ImageError(f"{self._where}: corrupt or truncated layer ({exc})") from None
+
+
+def _drain(stream: IO[bytes]) -> None:
+    try:
+        while stream.read(1 << 20):
+            pass
+    except ImageError:
+        raise
+    except _READ_ERRORS:
+        pass
+
+
+def image_sources(references: Sequence[str], options: SourceOptions) -> list[Source]:
+    """One source per reference, sharing the layers read in this run."""
+    state = RunState()
+    return [ImageSource(ref, options, state) for ref in references]
