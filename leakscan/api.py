@@ -141,6 +141,9 @@ class Scanner:
         except LeakscanError as exc:
             self.errors.append(str(exc))
             log.debug("source %s failed", source.name, exc_info=True)
+        stats_into = getattr(source, "stats_into", None)
+        if stats_into is not None:  # sources with their own counters (image layers)
+            stats_into(self.stats)
 
     def result(self, seconds: float) -> ScanResult:
         self.stats.seconds = seconds
