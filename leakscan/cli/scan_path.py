@@ -50,6 +50,11 @@ def scan_path(
     baseline: BaselineOpt = None,
     fail_on: FailOnOpt = None,
     config: ConfigOpt = None,
+    no_foreign_allow: Annotated[
+        bool,
+        typer.Option("--no-foreign-allow",
+                     help="Honour only leakscan:allow, not gitleaks:allow and the like."),
+    ] = False,
     as_: Annotated[
         str | None,
         typer.Option("--as", help="Treat files as: k8s, compose, dockerfile, dotenv, helm."),
