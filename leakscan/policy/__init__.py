@@ -24,12 +24,16 @@ _DEFAULTS: dict[str, Any] = {"format": "table", "min_confidence": "low", "fail_o
 
 def explicit(name: str, value: Any) -> bool:
     """Whether a command-line option was given (not left at its default)."""
-    try:
-        import click
-
-        ctx = click.get_current_context(silent=True)
-    except ImportError:  # pragma: no cover - click comes with typer
-        ctx = None
+    ctx = None
+    try:  # typer vendors click as typer._click in recent versions
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover
+        try:
+            from click import get_current_context  # type: ignore[no-redef]
+        except ImportError:
+            get_current_context = None  # type: ignore[assignment]
+    if get_current_context is not None:
+        ctx = get_current_context(silent=True)
     if ctx is not None and name in ctx.params:
         source = ctx.get_parameter_source(name)
         return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
