@@ -27,6 +27,28 @@ def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# fields a structured value adds to its file's provenance (leakscan.sources.manifests)
+_STRUCTURED_FIELDS = frozenset({"key", "manifest", "document"})
+
+
+def _place(location: Location) -> tuple[object, ...]:
+    fields = {k: v for k, v in location.provenance.fields.items() if k not in _STRUCTURED_FIELDS}
+    return (location.provenance.kind, tuple(sorted(map(str, fields.items()))), location.line)
+
+
+def _merge_structured(finding: Finding, location: Location) -> bool:
+    """A structured value's location at the same file and line as one already found in the
+    file's text replaces it (keeping its column): one location that also names the key."""
+    place = _place(location)
+    for i, seen in enumerate(finding.locations):
+        if _place(seen) == place:
+            if seen.provenance.line is None:
+                finding.locations[i] = Location(location.provenance, seen.line, seen.column,
+                                                seen.decoded or location.decoded)
+            return True
+    return False
+
+
 class FindingSet:
     """Accumulates matches from any number of blobs into findings."""
 
@@ -59,7 +81,8 @@ class FindingSet:
         key = (provenance.kind, tuple(sorted(map(str, provenance.fields.items()))), line, column)
         if key not in self._locations[fp]:
             self._locations[fp].add(key)
-            finding.locations.append(location)
+            if provenance.line is None or not _merge_structured(finding, location):
+                finding.locations.append(location)
         return finding
 
     def add_cached(self, finding: Finding) -> None:
