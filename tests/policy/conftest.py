@@ -12,12 +12,20 @@ from typer.testing import CliRunner
 from leakscan.cli import app
 from tests.helpers import write_rules
 
+# the tests' own rules only, whatever the builtin set holds today
+ONLY_TEST_RULES = 'enable = ["test.github.*", "test.aws.*", "leakscan.generic.test-*"]\n'
+
 
 class Project:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.rules = write_rules(root / "rules")
         self.runner = CliRunner()
+        self.config()
+
+    def config(self, text: str = "") -> Path:
+        """Write leakscan.toml: the test-rules restriction plus ``text``."""
+        return self.write("leakscan.toml", ONLY_TEST_RULES + text)
 
     def write(self, rel: str, text: str) -> Path:
         path = self.root / rel

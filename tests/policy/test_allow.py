@@ -39,7 +39,7 @@ def test_foreign_markers_honoured_and_can_be_turned_off(project: Project, marker
     project.write("a.sh", f"export TOKEN={github_token()}  # {marker}\n")
     assert project.scan("a.sh").exit_code == 0
     assert project.scan("a.sh", "--no-foreign-allow").exit_code == 1
-    project.write("leakscan.toml", "foreign_allow = false\n")
+    project.config("foreign_allow = false\n")
     assert project.scan("a.sh").exit_code == 1
 
 
