@@ -46,11 +46,17 @@ class Verified:
             self._read += len(data)
             if self._size is not None and self._read > self._size:
                 raise ImageError(f"{self._where}: blob is larger than its descriptor says")
-        elif not self._done and n != 0:
+        if (not data or n is None or n < 0) and not self._done and n != 0:
             self._done = True
             if self._hash.hexdigest() != self._expected:
                 raise ImageError(f"{self._where}: digest mismatch (blob is corrupt or truncated)")
         return data
+
+    def __enter__(self) -> Verified:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def readable(self) -> bool:
         return True
