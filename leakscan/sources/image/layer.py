@@ -15,7 +15,7 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from leakscan.model import Skip
 from leakscan.sources.image.interface import ImageError
@@ -76,6 +76,12 @@ class _Counting:
         data = self.raw.read(n)
         self.count += len(data)
         return data
+
+    def readinto(self, buffer: Any) -> int:  # isal's GzipFile reads with readinto
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
 
     def readable(self) -> bool:
         return True
