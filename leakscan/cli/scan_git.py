@@ -1,0 +1,90 @@
+"""``leakscan scan git PATH|URL``: a repository's whole history, a CI range, or staged changes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from leakscan.cli.common import (
+    BaselineOpt,
+    ConfigOpt,
+    ExcludeOpt,
+    FailOnOpt,
+    FormatOpt,
+    MinConfidenceOpt,
+    NoProgressOpt,
+    OutputOpt,
+    RulesOpt,
+    ScanBinaryOpt,
+    ShowSecretsOpt,
+    VerboseOpt,
+    fail,
+    options_from,
+    run_scan,
+)
+from leakscan.sources.interface import SourceOptions
+
+_GIT_KEYS = ("target", "branch", "max_depth", "range_", "since_commit", "all_objects", "staged")
+
+
+def scan_git(
+    target: Annotated[str, typer.Argument(help="Repository path or URL (cloned as a mirror).")],
+    branch: Annotated[
+        list[str] | None,
+        typer.Option("--branch", help="Only history reachable from this ref (repeatable)."),
+    ] = None,
+    max_depth: Annotated[
+        int | None, typer.Option("--max-depth", help="Only the N most recent commits.")
+    ] = None,
+    range_: Annotated[
+        str | None,
+        typer.Option("--range", help="BASE..HEAD: only what these commits introduce (CI)."),
+    ] = None,
+    since_commit: Annotated[
+        str | None, typer.Option("--since-commit", help="Only what came after REV (REV..HEAD).")
+    ] = None,
+    all_objects: Annotated[
+        bool, typer.Option("--all-objects", help="Add objects no ref reaches (dangling).")
+    ] = False,
+    staged: Annotated[
+        bool, typer.Option("--staged", help="Scan the staged changes (pre-commit hook).")
+    ] = False,
+    format: FormatOpt = "table",
+    output: OutputOpt = None,
+    show_secrets: ShowSecretsOpt = False,
+    no_progress: NoProgressOpt = False,
+    verbose: VerboseOpt = 0,
+    min_confidence: MinConfidenceOpt = "low",
+    rules: RulesOpt = None,
+    exclude: ExcludeOpt = None,
+    scan_binary: ScanBinaryOpt = False,
+    baseline: BaselineOpt = None,
+    fail_on: FailOnOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Scan git history: every ref, each blob once, the commit that introduced it."""
+    opts = options_from(**{k: v for k, v in locals().items() if k not in _GIT_KEYS})
+    from leakscan.sources.git import GitOptions, GitSource
+
+    if sum(bool(x) for x in (range_, since_commit, staged)) > 1:
+        fail("use only one of --range, --since-commit and --staged")
+    if max_depth is not None and max_depth < 1:
+        fail("--max-depth must be at least 1")
+    git_options = GitOptions(
+        branches=tuple(branch or ()),
+        max_depth=max_depth,
+        range=range_,
+        since_commit=since_commit,
+        all_objects=all_objects,
+        staged=staged,
+    )
+
+    def sources(options: SourceOptions) -> list[GitSource]:
+        return [GitSource(target, options, git_options)]
+
+    run_scan(sources, opts)
+
+
+def register(app: typer.Typer, scan_app: typer.Typer) -> None:
+    scan_app.command("git", help="Scan a git repository's history (path or URL).")(scan_git)

@@ -1,0 +1,164 @@
+"""Opening a repository: a local path (work tree or bare) or a remote URL cloned as a mirror.
+
+``gitpython`` validates and clones; the bulk paths (history walk, object streaming) run plain
+``git`` through :func:`Repository.run` / :func:`Repository.popen`. A remote URL (``https://``,
+``ssh://``, ``git@host:path``, ``file://``) is cloned into a temporary bare mirror that is
+removed when the repository is closed. Credentials in a URL never reach a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from leakscan.sources.interface import SourceError
+
+log = logging.getLogger(__name__)
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_SCP = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
+
+# git must never ask a question, fetch lazily (partial clones) or run a pager
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_NO_LAZY_FETCH": "1",
+    "GIT_PAGER": "cat",
+    "GIT_ASKPASS": "true",
+    "SSH_ASKPASS": "true",
+    "LC_ALL": "C",
+}
+
+
+def is_url(target: str) -> bool:
+    return bool(_URL.match(target) or _SCP.match(target))
+
+
+def redact_url(target: str) -> str:
+    """A URL without its user:password part (kept out of messages and reports)."""
+    return _USERINFO.sub(r"\1***@", target)
+
+
+@dataclass(slots=True)
+class Repository:
+    """An opened repository: where its objects are, its work tree (if any), its display name."""
+
+    git_dir: Path
+    work_tree: Path | None
+    name: str
+
+    def command(self, *args: str) -> list[str]:
+        base = ["git", f"--git-dir={self.git_dir}"]
+        if self.work_tree is not None:
+            base.append(f"--work-tree={self.work_tree}")
+        # never run hooks, external diff drivers or fsmonitor commands of a hostile repository
+        base += ["-c", "core.fsmonitor=false", "-c", "diff.external=", "-c", "core.quotePath=false"]
+        return [*base, *args]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **GIT_ENV}
+
+    def run(self, *args: str, check: bool = True, input: bytes | None = None) -> bytes:
+        """Run git and return its stdout; a failure becomes a :class:`SourceError`."""
+        proc = subprocess.run(
+            self.command(*args), input=input, capture_output=True, env=self.env(), check=False
+        )
+        if check and proc.returncode != 0:
+            raise SourceError(f"{self.name}: git {args[0]} failed: {last_line(proc.stderr)}")
+        return proc.stdout
+
+    def try_run(self, *args: str) -> bytes | None:
+        """Run git; None when it fails (an optional piece of information)."""
+        proc = subprocess.run(self.command(*args), capture_output=True, env=self.env(), check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def popen(self, args: Sequence[str], stdin: bool = False) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.command(*args),
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env(),
+        )
+
+    def is_shallow(self) -> bool:
+        return (self.git_dir / "shallow").is_file()
+
+    def shallow_commits(self) -> list[str]:
+        try:
+            text = (self.git_dir / "shallow").read_text()
+        except OSError:
+            return []
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def last_line(stderr: bytes) -> str:
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    text = lines[-1] if lines else "unknown error"
+    text = re.sub(r"^(fatal|error): ", "", text)
+    return redact_url(text)
+
+
+@contextmanager
+def open_repository(target: str, need_work_tree: bool = False) -> Iterator[Repository]:
+    """The repository at a path or URL; a URL is cloned into a temporary mirror, then removed."""
+    if is_url(target):
+        if need_work_tree:
+            raise SourceError(f"{redact_url(target)}: --staged needs a local work tree, not a URL")
+        with _mirror(target) as repo:
+            yield repo
+        return
+    yield _open_local(target, need_work_tree)
+
+
+def _open_local(target: str, need_work_tree: bool) -> Repository:
+    path = Path(target)
+    if not path.exists():
+        raise SourceError(f"{target}: no such file or directory")
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except git.InvalidGitRepositoryError:
+        raise SourceError(f"{target}: not a git repository") from None
+    except git.NoSuchPathError:
+        raise SourceError(f"{target}: no such file or directory") from None
+    except (git.GitError, OSError, ValueError) as exc:
+        raise SourceError(f"{target}: cannot open repository: {exc}") from None
+    try:
+        git_dir = Path(repo.git_dir).resolve()
+        work_tree = None if repo.bare else Path(str(repo.working_tree_dir)).resolve()
+    finally:
+        repo.close()
+    if need_work_tree and work_tree is None:
+        raise SourceError(f"{target}: --staged needs a work tree (this is a bare repository)")
+    return Repository(git_dir=git_dir, work_tree=work_tree, name=target)
+
+
+@contextmanager
+def _mirror(url: str) -> Iterator[Repository]:
+    shown = redact_url(url)
+    tmp = Path(tempfile.mkdtemp(prefix="leakscan-git-"))
+    try:
+        dest = tmp / "mirror.git"
+        log.info("cloning %s into a temporary mirror", shown)
+        try:
+            git.Repo.clone_from(url, dest, mirror=True, env=GIT_ENV).close()
+        except git.GitCommandError as exc:
+            stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
+            raise SourceError(
+                f"{shown}: cannot clone: {last_line(stderr.encode())}"
+            ) from None
+        except (git.GitError, OSError) as exc:
+            raise SourceError(f"{shown}: cannot clone: {type(exc).__name__}") from None
+        yield Repository(git_dir=dest, work_tree=None, name=shown)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

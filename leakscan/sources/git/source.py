@@ -1,0 +1,317 @@
+"""GitSource: a repository's history (or its staged changes) as blobs, each read once.
+
+1. refs are listed (branches, tags, remotes, the stash and its reflog, a detached HEAD);
+2. one ``git log`` walk maps every (blob, path) to the commits that introduced it
+   (:mod:`.history`); the oldest by committer date is *the* introducing commit of a location,
+   and the refs of a location are those reaching any commit that introduced it (:mod:`.refs`);
+3. one ``git cat-file --batch`` process reads the commit and annotated-tag objects (author,
+   date, message: messages are scanned too) and then each unique blob once; a blob found at
+   several paths is yielded once with its bytes and then as ``Blob(digest=...)`` locations.
+
+``--range``/``--since-commit``/``--branch``/``--max-depth`` narrow the walk; ``--all-objects``
+adds objects no ref reaches; ``--staged`` scans the index's changes against HEAD instead.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from leakscan.model import Blob, Provenance, Skip
+from leakscan.sources.archives import is_archive_name
+from leakscan.sources.filesystem import SNIFF_BYTES, excluded, file_blobs, looks_binary
+from leakscan.sources.git.catfile import CatFile, CatObject
+from leakscan.sources.git.history import Walk, walk_history
+from leakscan.sources.git.objects import ObjectInfo, parse_object
+from leakscan.sources.git.refs import Reachability, Ref, list_refs
+from leakscan.sources.git.repository import Repository, open_repository
+from leakscan.sources.interface import Source, SourceError, SourceOptions
+
+log = logging.getLogger(__name__)
+
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+@dataclass(slots=True)
+class GitOptions:
+    """What part of a repository to scan."""
+
+    branches: tuple[str, ...] = ()  # only history reachable from these revisions
+    max_depth: int | None = None  # only the N most recent commits of the walk
+    range: str | None = None  # BASE..HEAD: only blobs introduced by these commits
+    since_commit: str | None = None  # same as REV..HEAD
+    all_objects: bool = False  # add objects that no ref reaches (dangling, unreachable)
+    staged: bool = False  # the index's staged changes instead of the history
+
+
+@dataclass(slots=True)
+class _Loc:
+    path: str | None
+    provenance: Provenance
+    where: str
+
+
+class GitSource(Source):
+    """A git repository (local path or URL)."""
+
+    def __init__(
+        self, target: str, options: SourceOptions, git_options: GitOptions | None = None
+    ) -> None:
+        self.target = target
+        self.name = target
+        self.options = options
+        self.git = git_options or GitOptions()
+        self.blob_reads = 0  # unique blobs read from git (tests: each blob is read once)
+
+    def blobs(self) -> Iterator[Blob | Skip]:
+        with open_repository(self.target, need_work_tree=self.git.staged) as repo:
+            self.name = repo.name
+            if self.git.staged:
+                yield from self._staged(repo)
+            else:
+                yield from self._history(repo)
+
+    # --- history ---------------------------------------------------------------------------
+
+    def _revisions(self, repo: Repository, refs: list[Ref]) -> tuple[list[str], list[str]]:
+        """(arguments, tips on stdin) of the walk."""
+        g = self.git
+        if g.range:
+            for side in _range_sides(g.range):
+                _verify(repo, side, f"bad revision in range {g.range!r}")
+            return [g.range], []
+        if g.since_commit:
+            _verify(repo, g.since_commit, "bad revision")
+            return [f"^{g.since_commit}", "HEAD"], []
+        if g.branches:
+            for rev in g.branches:
+                _verify(repo, rev, "bad revision")
+            return list(g.branches), []
+        tips = sorted({r.commit for r in refs if r.commit is not None})
+        return [], tips
+
+    def _history(self, repo: Repository) -> Iterator[Blob | Skip]:
+        if repo.is_shallow():
+            yield self._shallow_skip(repo)
+        refs = list_refs(repo)
+        revisions, tips = self._revisions(repo, refs)
+        for ref in refs:
+            if ref.commit is None and ref.peeled_type not in ("blob", None) and not revisions:
+                yield Skip(f"{repo.name}:{ref.name}", f"points at a {ref.peeled_type}; not walked")
+        walk = walk_history(repo, revisions, tips, self.git.max_depth) if (
+            revisions or tips) else Walk()
+        reach = Reachability(walk.order, walk.parents, refs)
+        if reach.left_out:
+            yield Skip(repo.name, f"refs of a location: {reach.left_out} of {reach.total} refs "
+                                  "not tracked (large repository)")
+        head = _head_tree(repo)
+        with CatFile(repo) as cat:
+            infos: dict[str, ObjectInfo] = {}
+            for obj in cat.objects(walk.order):
+                if obj.type != "commit":
+                    yield Skip(f"{repo.name}:{obj.oid}", "commit object missing (partial or "
+                                                          "corrupt repository)")
+                    continue
+                info = parse_object(obj.read_all())
+                infos[obj.oid] = info
+                if info.message.strip():
+                    fields = self._commit_fields(repo, obj.oid, info, reach, [obj.oid])
+                    fields.update(path=None, field="message")
+                    yield Blob(Provenance("git", fields), data=info.message)
+            if not revisions:
+                yield from self._tags(repo, cat, refs)
+            by_blob = self._locations(repo, walk, infos, reach, head)
+            yield from self._emit(cat, by_blob)
+            if self.git.all_objects:
+                yield from self._unreachable(repo, cat, {oid for oid, _ in walk.introduced})
+        if walk.error:
+            raise SourceError(f"{repo.name}: history walk stopped: {walk.error}")
+
+    def _shallow_skip(self, repo: Repository) -> Skip:
+        boundary = repo.shallow_commits()
+        dates = []
+        for oid in boundary:
+            out = repo.try_run("show", "-s", "--format=%cI", oid)
+            if out:
+                dates.append(out.decode().strip())
+        first = boundary[0][:12] if boundary else "?"
+        when = f" ({min(dates)})" if dates else ""
+        return Skip(repo.name, f"shallow clone: history before commit {first}{when} "
+                               "is not scanned")
+
+    def _commit_fields(
+        self, repo: Repository, commit: str, info: ObjectInfo | None, reach: Reachability,
+        introducing: list[str],
+    ) -> dict[str, object]:
+        return {
+            "repo": repo.name,
+            "commit": commit,
+            "author": info.person if info else None,
+            "date": info.date if info else None,
+            "refs": reach.names_of(reach.bits(introducing)),
+        }
+
+    def _tags(self, repo: Repository, cat: CatFile, refs: list[Ref]) -> Iterator[Blob | Skip]:
+        tags = {r.oid: r for r in refs if r.type == "tag"}
+        for obj in cat.objects(list(tags)):
+            ref = tags[obj.oid]
+            if obj.type != "tag":
+                yield Skip(f"{repo.name}:{ref.name}", "tag object missing")
+                continue
+            info = parse_object(obj.read_all())
+            if info.message.strip():
+                fields = {"repo": repo.name, "ref": ref.name, "tag_object": obj.oid,
+                          "author": info.person, "date": info.date, "path": None,
+                          "field": "tag-message"}
+                yield Blob(Provenance("git", fields), data=info.message)
+        # a tag may point straight at a blob: scan it too
+        blobs = {r.peeled if r.type == "tag" else r.oid: r for r in refs
+                 if (r.peeled_type if r.type == "tag" else r.type) == "blob"}
+        by_blob = {
+            oid: [_Loc(None, Provenance("git", {"repo": repo.name, "ref": ref.name,
+                                                "field": "tagged-blob"}),
+                       f"{repo.name}:{ref.name}")]
+            for oid, ref in blobs.items() if oid
+        }
+        yield from self._emit(cat, by_blob)
+
+    def _locations(
+        self, repo: Repository, walk: Walk, infos: dict[str, ObjectInfo], reach: Reachability,
+        head: dict[str, str],
+    ) -> dict[str, list[_Loc]]:
+        position = {c: i for i, c in enumerate(walk.order)}
+
+        def age(commit: str) -> tuple[int, int]:
+            info = infos.get(commit)
+            # oldest committer date first; on a tie the commit walked later (an ancestor)
+            return (info.time if info else 0, -position.get(commit, 0))
+
+        by_blob: dict[str, list[_Loc]] = {}
+        for (oid, path), commits in walk.introduced.items():
+            if self.options.exclude and excluded(path, self.options.exclude):
+                continue
+            first = min(commits, key=age)
+            fields = self._commit_fields(repo, first, infos.get(first), reach, commits)
+            fields["path"] = path
+            fields["in_head"] = head.get(path) == oid
+            where = f"{repo.name}:{path}@{first[:12]}"
+            by_blob.setdefault(oid, []).append(_Loc(path, Provenance("git", fields), where))
+        return by_blob
+
+    def _unreachable(
+        self, repo: Repository, cat: CatFile, seen: set[str]
+    ) -> Iterator[Blob | Skip]:
+        out = repo.run("cat-file", "--batch-all-objects", "--batch-check=%(objectname) "
+                       "%(objecttype)", "--unordered")
+        by_blob: dict[str, list[_Loc]] = {}
+        for line in out.decode().splitlines():
+            oid, _, otype = line.partition(" ")
+            if otype == "blob" and oid not in seen:
+                prov = Provenance("git", {"repo": repo.name, "object": oid,
+                                          "unreachable": True})
+                by_blob[oid] = [_Loc(None, prov, f"{repo.name}:{oid[:12]}")]
+        yield from self._emit(cat, by_blob)
+
+    # --- staged ----------------------------------------------------------------------------
+
+    def _staged(self, repo: Repository) -> Iterator[Blob | Skip]:
+        base = "HEAD" if repo.try_run("rev-parse", "--verify", "-q", "HEAD^{commit}") else (
+            _EMPTY_TREE)
+        out = repo.run("diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev",
+                       "--no-ext-diff", "--diff-filter=AMT", base, "--")
+        tokens = out.split(b"\0")
+        by_blob: dict[str, list[_Loc]] = {}
+        for meta, path_b in zip(tokens[0::2], tokens[1::2], strict=False):
+            parts = meta.lstrip(b":").split(b" ")
+            if len(parts) < 5:
+                continue
+            mode, oid = parts[1].decode(), parts[3].decode()
+            if mode == "160000" or oid == "0" * 40:
+                continue
+            path = path_b.decode("utf-8", "replace")
+            if self.options.exclude and excluded(path, self.options.exclude):
+                continue
+            prov = Provenance("git", {"repo": repo.name, "path": path, "staged": True})
+            by_blob.setdefault(oid, []).append(_Loc(path, prov, f"{repo.name}:{path} (staged)"))
+        with CatFile(repo) as cat:
+            yield from self._emit(cat, by_blob)
+
+    # --- blob contents ---------------------------------------------------------------------
+
+    def _emit(self, cat: CatFile, by_blob: dict[str, list[_Loc]]) -> Iterator[Blob | Skip]:
+        """Each blob read once; its other locations follow as digest-only blobs."""
+        wanted = []
+        for oid, locs in by_blob.items():
+            if self.options.known(f"git:{oid}"):
+                for loc in locs:
+                    yield Blob(loc.provenance, digest=f"git:{oid}")
+            else:
+                wanted.append(oid)
+        for obj in cat.objects(wanted):
+            yield from self._one(obj, by_blob[obj.oid])
+
+    def _one(self, obj: CatObject, locs: list[_Loc]) -> Iterator[Blob | Skip]:
+        digest = f"git:{obj.oid}"
+        if obj.type is None or obj.reader is None:
+            yield Skip(locs[0].where, "object missing from the repository (partial clone or "
+                                      "corruption)")
+            return
+        if obj.type != "blob":
+            return
+        options = self.options
+        if obj.size > options.max_file_bytes:
+            yield Skip(locs[0].where, f"larger than the file size limit "
+                                      f"({options.max_file_bytes} bytes)")
+            return
+        self.blob_reads += 1
+        reader = obj.reader
+        head = reader.read(SNIFF_BYTES)
+        names = [loc.path or "" for loc in locs]
+        if any(is_archive_name(n) for n in names) or _archive_magic(head):
+            data = head + reader.read(options.archive_bytes + 1 - len(head))
+            for loc in locs:
+                yield from file_blobs(io.BytesIO(data), obj.size, loc.path or obj.oid,
+                                      loc.provenance, options)
+            return
+        if looks_binary(head) and not options.scan_binary:
+            return
+        if obj.size <= options.in_memory_bytes:
+            yield Blob(locs[0].provenance, data=head + reader.read(), size=obj.size,
+                       digest=digest)
+        else:
+            reader.push_back(head)
+            yield Blob(locs[0].provenance, stream=reader, size=obj.size, digest=digest)
+        for loc in locs[1:]:
+            yield Blob(loc.provenance, digest=digest)
+
+
+def _archive_magic(head: bytes) -> bool:
+    return head.startswith((b"PK\x03\x04", b"\x1f\x8b")) or head[257:262] == b"ustar"
+
+
+def _range_sides(spec: str) -> list[str]:
+    for sep in ("...", ".."):
+        if sep in spec:
+            base, _, tip = spec.partition(sep)
+            return [base or "HEAD", tip or "HEAD"]
+    raise SourceError(f"bad range {spec!r}: expected BASE..HEAD")
+
+
+def _verify(repo: Repository, rev: str, message: str) -> None:
+    resolved = None if rev.startswith("-") else repo.try_run(
+        "rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
+    if resolved is None:
+        raise SourceError(f"{repo.name}: {message}: {rev}")
+
+
+def _head_tree(repo: Repository) -> dict[str, str]:
+    out = repo.try_run("ls-tree", "-r", "-z", "--full-tree", "HEAD")
+    tree: dict[str, str] = {}
+    for entry in (out or b"").split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        parts = meta.split(b" ")
+        if len(parts) == 3 and parts[1] == b"blob":
+            tree[path.decode("utf-8", "replace")] = parts[2].decode()
+    return tree
