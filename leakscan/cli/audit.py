@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
@@ -114,14 +113,11 @@ def audit(
                              workers=workers)
         outcome = run_audit(aopts, scan_config(opts), RegistryAuth(creds))
         result = outcome.result
+        result.extra["audit"] = {
+            "registry": registry, "interrupted": outcome.interrupted,
+            "repositories": {r: {**c, "secrets": _per_repo_findings(result).get(r, 0)}
+                             for r, c in outcome.per_repo.items()}}
         text = report.render(result, show_secrets=show_secrets)
-        if format == "json":
-            doc = json.loads(text)
-            doc["audit"] = {"registry": registry, "interrupted": outcome.interrupted,
-                            "repositories": {
-                                r: {**c, "secrets": _per_repo_findings(result).get(r, 0)}
-                                for r, c in outcome.per_repo.items()}}
-            text = json.dumps(doc, indent=2, default=str) + "\n"
     except LeakscanError as exc:
         fail(str(exc), verbose)
     finally:
