@@ -1,0 +1,28 @@
+# leakscan's own image: `docker run --rm -v "$PWD:/src" leakscan scan .`
+FROM python:3.11-slim
+
+# git: `leakscan scan git` and the pre-commit hook read repositories with it
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /opt/leakscan
+COPY pyproject.toml README.md LICENSE ./
+COPY leakscan ./leakscan
+COPY patterns ./patterns
+# an editable install keeps the package next to patterns/ (the shipped rules are found there)
+RUN pip install -e . \
+ && leakscan --version \
+ && leakscan rules list >/dev/null \
+ && git config --system --add safe.directory '*'
+
+# scanned content is mounted here; run as an unprivileged user
+RUN useradd --create-home --uid 10001 leakscan
+USER leakscan
+WORKDIR /src
+ENTRYPOINT ["leakscan"]
+CMD ["--help"]
