@@ -1,0 +1,86 @@
+"""A single self-contained HTML file: the findings table and inline SVG bar charts.
+
+No scripts, no external resources: charts of findings by rule and by repository are SVG
+drawn here. Values are redacted unless ``show_secrets``; everything is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+
+from leakscan import __version__
+from leakscan.model import ScanResult
+from leakscan.report import register
+from leakscan.report.table import describe
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#f3f3f3} code{font-size:12px}
+.critical{color:#a00;font-weight:bold}.high{color:#c40}.medium{color:#a80}.low{color:#666}
+.charts{display:flex;flex-wrap:wrap;gap:2em} ul{margin:0;padding-left:1.2em}
+"""
+
+
+def bar_chart(title: str, counts: Counter[str], width: int = 520) -> str:
+    """A horizontal bar chart as inline SVG."""
+    items = counts.most_common(20)
+    if not items:
+        return f"<figure><figcaption>{escape(title)}</figcaption><p>none</p></figure>"
+    bar_h, label_w = 20, 220
+    top = max(n for _, n in items)
+    height = bar_h * len(items) + 10
+    rows = []
+    for i, (label, n) in enumerate(items):
+        y = i * bar_h + 5
+        w = max(1, int((width - label_w - 40) * n / top))
+        rows.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
+            f"{escape(label[:34])}</text>"
+            f'<rect x="{label_w}" y="{y + 2}" width="{w}" height="{bar_h - 4}" fill="#4a78c2">'
+            f"<title>{escape(label)}: {n}</title></rect>"
+            f'<text x="{label_w + w + 4}" y="{y + 14}" font-size="12">{n}</text>')
+    return (f"<figure><figcaption>{escape(title)}</figcaption>"
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'role="img">{"".join(rows)}</svg></figure>')
+
+
+class HtmlReporter:
+    def render(self, result: ScanResult, show_secrets: bool = False) -> str:
+        by_rule: Counter[str] = Counter(f.rule_id for f in result.findings)
+        by_repo: Counter[str] = Counter()
+        for f in result.findings:
+            repos = {str(loc.provenance.fields.get("repository") or
+                         loc.provenance.fields.get("image") or loc.provenance.kind)
+                     for loc in f.locations}
+            by_repo.update(repos)
+        rows = []
+        for f in result.findings:
+            value = f.secret if show_secrets and f.secret else f.redacted
+            locs = "".join(f"<li>{escape(describe(loc))}</li>" for loc in f.locations[:50])
+            if len(f.locations) > 50:
+                locs += f"<li>… and {len(f.locations) - 50} more</li>"
+            rows.append(
+                f'<tr><td class="{escape(f.severity)}">{escape(f.severity)}</td>'
+                f"<td>{escape(f.rule_name)}<br><code>{escape(f.rule_id)}</code></td>"
+                f"<td><code>{escape(value)}</code></td><td>{len(f.locations)}</td>"
+                f"<td><ul>{locs}</ul></td></tr>")
+        stats = result.stats.to_dict()
+        stat_text = ", ".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in stats.items())
+        errors = "".join(f"<li>{escape(e)}</li>" for e in result.errors)
+        return (
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>leakscan report</title><style>{_STYLE}</style></head><body>"
+            f"<h1>leakscan report</h1><p>leakscan {escape(__version__)} · "
+            f"{len(result.findings)} secret(s) · {stat_text}</p>"
+            f'<div class="charts">{bar_chart("Findings by rule", by_rule)}'
+            f'{bar_chart("Findings by repository", by_repo)}</div>'
+            + (f"<h2>Errors</h2><ul>{errors}</ul>" if errors else "")
+            + "<h2>Findings</h2><table><thead><tr><th>Severity</th><th>Rule</th>"
+            "<th>Secret</th><th>Locations</th><th>Where</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></body></html>\n")
+
+
+register("html", HtmlReporter)
