@@ -147,7 +147,9 @@ class OciStore(ImageStore):
             return
         if media not in MANIFEST_TYPES:
             raise ImageError(f"{self.name}: unknown manifest media type {str(media)[:100]!r}")
-        yield self._manifest(doc, digest, plat, platform, annotations)
+        image = self._manifest(doc, digest, plat, platform, annotations)
+        if platform_matches(image.platform, platform):  # the config tells when the index did not
+            yield image
 
     def _manifest(
         self, doc: dict[str, Any], digest: str, plat: str | None, want: str | None,
