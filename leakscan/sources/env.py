@@ -75,4 +75,4 @@ class EnvFileSource(Source):
             if not a.value.strip():
                 continue
             provenance = Provenance("env", {"file": self.file, "name": a.name}, line=a.line)
-            yield Blob(provenance, data=a.value.encode(), context=a.name)
+            yield Blob(provenance, data=a.value.encode("utf-8", "replace"), context=a.name)

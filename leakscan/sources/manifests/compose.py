@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from leakscan.sources.manifests.pairs import Pair, Problem, literal
+from leakscan.sources.manifests.pairs import Pair, Problem, literal, utf8
 from leakscan.sources.manifests.yamltree import LList, LMap, Scalar, Tree
 
 SERVICE_KEYS = {"image", "build", "environment", "env_file", "command", "ports", "volumes"}
@@ -37,7 +37,7 @@ def _entries(node: object, where: str, handled: set[int]) -> Iterator[Pair]:
             if isinstance(value, Scalar):
                 handled.add(id(value))
                 if literal(value.value):
-                    yield Pair(key, f"{where}[{key}]", (value.value or "").encode(),
+                    yield Pair(key, f"{where}[{key}]", utf8(value.value),
                                node.lines[key], "compose")
     elif isinstance(node, LList):
         for item in node:
@@ -47,4 +47,4 @@ def _entries(node: object, where: str, handled: set[int]) -> Iterator[Pair]:
             key, sep, value = item.value.partition("=")
             if sep and literal(value):  # KEY alone: the value comes from the host environment
                 key = key.strip()
-                yield Pair(key, f"{where}[{key}]", value.encode(), item.line, "compose")
+                yield Pair(key, f"{where}[{key}]", utf8(value), item.line, "compose")

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Iterator
 from typing import Any
 
-from leakscan.sources.manifests.pairs import Pair, Problem, literal, secretish
+from leakscan.sources.manifests.pairs import Pair, Problem, literal, secretish, utf8
 from leakscan.sources.manifests.yamltree import LList, LMap, Scalar, Tree
 
 MAX_DEPTH = 200
@@ -29,7 +29,7 @@ def tree_pairs(tree: Tree, kind: str, handled: set[int], prefix: str = "") -> It
                 sub = f"{path}.{key}" if path else key
                 if isinstance(value, Scalar):
                     if id(value) not in handled and secretish(key) and literal(value.value):
-                        yield Pair(key, sub, (value.value or "").encode(), node.lines[key], kind)
+                        yield Pair(key, sub, utf8(value.value), node.lines[key], kind)
                 else:
                     children.append((value, sub))
             stack.extend(reversed(children))
@@ -78,7 +78,7 @@ def _scalar_pairs(obj: Any, text: str, key_pattern: str, kind: str) -> Iterator[
             continue
         value_text = str(value)
         if literal(value_text):
-            yield Pair(key, path, value_text.encode(), locator.line(key), kind)
+            yield Pair(key, path, utf8(value_text), locator.line(key), kind)
 
 
 def json_pairs(text: str) -> Iterator[Pair | Problem]:
@@ -120,4 +120,4 @@ def ini_pairs(text: str) -> Iterator[Pair]:
             value = value[1:-1]
         if literal(value):
             path = f"{section}.{key}" if section else key
-            yield Pair(key, path, value.encode(), number, "ini")
+            yield Pair(key, path, utf8(value), number, "ini")

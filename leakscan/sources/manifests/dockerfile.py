@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from leakscan.sources.manifests.pairs import Pair, literal
+from leakscan.sources.manifests.pairs import Pair, literal, utf8
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$")
 _KV = re.compile(
@@ -61,35 +61,35 @@ def _env_arg(word: str, lines: list[tuple[int, str]]) -> Iterator[Pair]:
     if word == "ENV" and head and "=" not in head[0] and len(head) > 1:  # legacy ENV K V
         value = " ".join(p.strip().rstrip("\\").strip() for _, p in parts).split(None, 1)[1]
         if literal(value):
-            yield Pair(head[0], f"ENV[{head[0]}]", _unquote(value).encode(), first_no, "dockerfile")
+            yield Pair(head[0], f"ENV[{head[0]}]", utf8(_unquote(value)), first_no, "dockerfile")
         return
     for number, line in parts:
         for m in _KV.finditer(line.rstrip().rstrip("\\")):
             name, value = m.group(1), _unquote(m.group(2))
             if literal(value):
-                yield Pair(name, f"{word}[{name}]", value.encode(), number, "dockerfile")
+                yield Pair(name, f"{word}[{name}]", utf8(value), number, "dockerfile")
 
 
 def _inline(word: str, number: int, line: str) -> Iterator[Pair]:
     where = "comment" if word == "#" else word
     if "curl" in line:
         for m in _CURL_USER.finditer(line):
-            yield Pair("password", f"{where}[curl -u {m.group(2)}]", m.group(3).encode(), number,
+            yield Pair("password", f"{where}[curl -u {m.group(2)}]", utf8(m.group(3)), number,
                        "dockerfile")
     if "wget" in line:
         for m in _WGET_PASSWORD.finditer(line):
-            yield Pair("password", f"{where}[wget --password]", m.group(2).encode(), number,
+            yield Pair("password", f"{where}[wget --password]", utf8(m.group(2)), number,
                        "dockerfile")
     for m in _URL_CREDS.finditer(line):
         user, password = m.group(1), m.group(2)
         if password:
-            yield Pair("password", f"{where}[url {user}:…]", password.encode(), number,
+            yield Pair("password", f"{where}[url {user}:…]", utf8(password), number,
                        "dockerfile")
         elif user.lower() not in _URL_USERS:
-            yield Pair("token", f"{where}[url token]", user.encode(), number, "dockerfile")
+            yield Pair("token", f"{where}[url token]", utf8(user), number, "dockerfile")
     for m in _BUILD_ARG.finditer(line):
         name = m.group(1)
-        yield Pair(name, f"{where}[--build-arg {name}]", m.group(3).encode(), number,
+        yield Pair(name, f"{where}[--build-arg {name}]", utf8(m.group(3)), number,
                    "dockerfile")
 
 

@@ -7,7 +7,7 @@ import base64
 import binascii
 from collections.abc import Iterator
 
-from leakscan.sources.manifests.pairs import Pair, Problem, literal
+from leakscan.sources.manifests.pairs import Pair, Problem, literal, utf8
 from leakscan.sources.manifests.yamltree import LList, LMap, Scalar, Tree
 
 WORKLOADS = {
@@ -85,7 +85,7 @@ def _plain_map(
         if isinstance(node, Scalar):
             handled.add(id(node))
             if literal(node.value):
-                yield Pair(key, f"{prefix}{field}.{key}", (node.value or "").encode(),
+                yield Pair(key, f"{prefix}{field}.{key}", utf8(node.value),
                            data.lines[key], kind)
 
 
@@ -124,7 +124,7 @@ def _env(spec: LMap, where: str, kind: str, handled: set[int]) -> Iterator[Pair 
                 handled.add(id(value))
                 if literal(value.value):
                     yield Pair(name, f"{where}.{group}[{i}].env[{name}]",
-                               (value.value or "").encode(), entry.lines["value"], kind)
+                               utf8(value.value), entry.lines["value"], kind)
 
 
 def _kubeconfig(doc: LMap, handled: set[int], prefix: str) -> Iterator[Pair | Problem]:
@@ -150,4 +150,4 @@ def _kubeconfig(doc: LMap, handled: set[int], prefix: str) -> Iterator[Pair | Pr
                     continue
                 yield Pair(key, path, decoded, user.lines[key], "kubeconfig")
             else:
-                yield Pair(key, path, (node.value or "").encode(), user.lines[key], "kubeconfig")
+                yield Pair(key, path, utf8(node.value), user.lines[key], "kubeconfig")

@@ -41,3 +41,8 @@ def literal(value: str | None) -> bool:
 
 def secretish(key: str) -> bool:
     return bool(SECRETISH_KEY.search(key))
+
+
+def utf8(text: str | None) -> bytes:
+    """A value's bytes (lone surrogates from JSON escapes become U+FFFD)."""
+    return (text or "").encode("utf-8", "replace")

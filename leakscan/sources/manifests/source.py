@@ -21,7 +21,7 @@ from leakscan.sources.manifests.detect import FORCED, detect, is_dotenv_name
 from leakscan.sources.manifests.dockerfile import dockerfile_pairs
 from leakscan.sources.manifests.dotenv import parse_dotenv
 from leakscan.sources.manifests.kubernetes import is_k8s, k8s_pairs
-from leakscan.sources.manifests.pairs import Pair, Problem, literal
+from leakscan.sources.manifests.pairs import Pair, Problem, literal, utf8
 from leakscan.sources.manifests.yamltree import LMap, YamlError, load_documents
 
 log = logging.getLogger(__name__)
@@ -99,10 +99,15 @@ def structured_blobs(blob: Blob, force_kind: str | None = None) -> Iterator[Blob
             yield Skip(where, item.reason)
             continue
         fields = dict(blob.provenance.fields)
-        fields.update({"key": item.path, "manifest": item.kind, "document": document})
+        fields.update({"key": _clean(item.path), "manifest": item.kind, "document": document})
         provenance = Provenance(blob.provenance.kind, fields, line=item.line,
                                 vendor=blob.provenance.vendor)
-        yield Blob(provenance, data=item.value, context=item.name)
+        yield Blob(provenance, data=item.value, context=_clean(item.name))
+
+
+def _clean(text: str) -> str:
+    """Text that encodes as UTF-8 (JSON may carry lone surrogates such as ``\\ud800``)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _pairs(
@@ -113,7 +118,7 @@ def _pairs(
     elif parser == "dotenv":
         for a in parse_dotenv(text):
             if literal(a.value):
-                yield Pair(a.name, a.name, a.value.encode(), a.line, "dotenv")
+                yield Pair(a.name, a.name, utf8(a.value), a.line, "dotenv")
     elif parser == "json":
         yield from json_pairs(text)
     elif parser == "toml":
