@@ -175,3 +175,13 @@ def test_html_report(registry_server, world, tmp_path):
     html = out.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "app" in html
     assert world["token"] not in html and "<script src" not in html
+
+
+def test_scan_image_from_registry(registry_server, world):
+    for ref in (f"{registry_server.host}/app:v1", f"docker://{registry_server.host}/app:v1"):
+        result = CliRunner().invoke(app, ["scan", "image", ref, "--rules", str(world["rules"]),
+                                          "--format", "json", "--no-progress"])
+        assert result.exit_code == 1, result.output
+        doc = json.loads(result.stdout)
+        paths = {loc.get("path") for f in doc["findings"] for loc in f["locations"]}
+        assert "app/.env" in paths
