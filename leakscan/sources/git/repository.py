@@ -109,6 +109,16 @@ def last_line(stderr: bytes) -> str:
     return redact_url(text)
 
 
+def _clone_error(exc: git.GitCommandError) -> str:
+    """git's own reason from gitpython's quoted ``stderr: '...'`` text."""
+    stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
+    lines = [ln.strip().strip("'").strip() for ln in stderr.splitlines()]
+    lines = [re.sub(r"^stderr: '?", "", ln) for ln in lines]
+    fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    chosen = fatal[0] if fatal else next((ln for ln in reversed(lines) if ln), "")
+    return last_line(chosen.encode())
+
+
 @contextmanager
 def open_repository(target: str, need_work_tree: bool = False) -> Iterator[Repository]:
     """The repository at a path or URL; a URL is cloned into a temporary mirror, then removed."""
@@ -153,10 +163,7 @@ def _mirror(url: str) -> Iterator[Repository]:
         try:
             git.Repo.clone_from(url, dest, mirror=True, env=GIT_ENV).close()
         except git.GitCommandError as exc:
-            stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
-            raise SourceError(
-                f"{shown}: cannot clone: {last_line(stderr.encode())}"
-            ) from None
+            raise SourceError(f"{shown}: cannot clone: {_clone_error(exc)}") from None
         except (git.GitError, OSError) as exc:
             raise SourceError(f"{shown}: cannot clone: {type(exc).__name__}") from None
         yield Repository(git_dir=dest, work_tree=None, name=shown)

@@ -18,6 +18,7 @@ import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.archives import is_archive_name
@@ -282,7 +283,8 @@ class GitSource(Source):
                        digest=digest)
         else:
             reader.push_back(head)
-            yield Blob(locs[0].provenance, stream=reader, size=obj.size, digest=digest)
+            yield Blob(locs[0].provenance, stream=cast(IO[bytes], reader), size=obj.size,
+                       digest=digest)
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
 

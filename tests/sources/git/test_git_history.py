@@ -331,3 +331,17 @@ def test_pre_commit_hook_definition() -> None:
     (hook,) = [h for h in hooks if h["id"] == "leakscan"]
     assert hook["entry"] == "leakscan scan git --staged ."
     assert hook["language"] == "python" and hook["pass_filenames"] is False
+
+
+def test_corrupt_history_is_an_error_exit_2(repo: GitRepo, rules: Path) -> None:
+    token = github_token()
+    repo.commit("a", {"a.txt": f"{token}\n"})
+    repo.commit("b", {"sub/b.txt": "b\n"})
+    tree = repo.git("rev-parse", "HEAD:sub")
+    (repo.path / ".git" / "objects" / tree[:2] / tree[2:]).unlink()
+    result = CliRunner().invoke(app, ["scan", "git", str(repo.path), "-f", "json",
+                                      "--show-secrets", "--rules", str(rules)])
+    assert result.exit_code == 2, result.output
+    doc = json.loads(result.stdout)  # the report is still written
+    (error,) = doc["errors"]
+    assert "history walk stopped" in error and tree[:7] not in token
