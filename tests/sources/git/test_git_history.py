@@ -203,10 +203,10 @@ def test_same_content_on_two_branches_is_read_once(repo: GitRepo, rules: Path) -
     assert len(with_data) == len(set(with_data))
     # README.md and the shared file: two blobs read, in one cat-file process
     assert source.blob_reads == 2
-    assert doc["stats"]["cached_blobs"] >= 1
-    blobs_with_data = len(with_data) + sum(
-        1 for b in items if b.digest is None and b.data is not None)
-    assert doc["stats"]["blobs"] <= blobs_with_data
+    # scanned: README.md, the shared file and three commit messages; the second place of the
+    # shared file is a cache hit, not a second scan
+    assert doc["stats"]["blobs"] == 5
+    assert doc["stats"]["cached_blobs"] == 1
 
 
 def test_shallow_clone_warns_history_is_incomplete(repo: GitRepo, rules: Path,
@@ -344,4 +344,4 @@ def test_corrupt_history_is_an_error_exit_2(repo: GitRepo, rules: Path) -> None:
     assert result.exit_code == 2, result.output
     doc = json.loads(result.stdout)  # the report is still written
     (error,) = doc["errors"]
-    assert "history walk stopped" in error and tree[:7] not in token
+    assert "history walk stopped" in error
