@@ -158,7 +158,9 @@ def safe_path(name: str) -> str | None:
 def iter_layer(
     raw: IO[bytes], where: str, max_ratio: int = 200,
 ) -> Iterator[Entry | Skip]:
-    """The entries of a layer blob, in tar order; ImageError when it cannot be read."""
+    """The entries of a layer blob, in tar order; ImageError when it cannot be read.
+
+    A member that cannot be scanned is a :class:`Skip` whose ``where`` is its member name."""
     stream = _Inflated(raw, where, max_ratio)
     try:
         tar = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]
@@ -189,7 +191,7 @@ def iter_layer(
 def _entry(member: tarfile.TarInfo, tar: tarfile.TarFile, where: str) -> Entry | Skip | None:
     path = safe_path(member.name)
     if path is None:
-        return Skip(f"{where}:{member.name}", "member name climbs out of the layer (../)")
+        return Skip(member.name, "member name climbs out of the layer (../)")
     if path == "":
         return None
     head, base = posixpath.split(path)

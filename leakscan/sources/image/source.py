@@ -204,7 +204,7 @@ class ImageSource(Source):
         try:
             for entry in iter_layer(stream, where, options.max_ratio):
                 if isinstance(entry, Skip):
-                    path = entry.where.split(":", 1)[-1]
+                    path = entry.where
                     record.skips.append((path, entry.reason))
                     yield Skip(ctx.where(i, path), entry.reason)
                     continue
