@@ -152,7 +152,8 @@ class _Auditor:
 
     def audit_tag(self, repo: str, tag: str) -> None:
         digest = self.client.head_manifest(repo, tag)
-        if digest is None:
+        ref = digest or tag
+        if digest is None:  # a registry that does not tell: the body's digest
             digest = self.client.manifest(repo, tag).digest
         if not self.opts.rescan:
             done = self.state.done(self.registry, repo, tag, digest, self.rules_key)
@@ -162,7 +163,7 @@ class _Auditor:
                 self.stats.images_from_state += 1
                 return
         images: list[DoneImage] = []
-        for platform, manifest, doc in image_manifests(self.client, repo, digest,
+        for platform, manifest, doc in image_manifests(self.client, repo, ref,
                                                        self.opts.platform):
             images.append(self.audit_image(repo, tag, platform, manifest.digest, doc))
         self.state.mark_done(self.registry, repo, tag, digest, self.rules_key, images)
