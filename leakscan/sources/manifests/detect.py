@@ -21,11 +21,21 @@ def is_dotenv_name(name: str) -> bool:
     return lower in (".env", ".envrc") or lower.startswith(".env.") or lower.endswith(".env")
 
 
+_NOT_DOCKERFILE = (".go", ".py", ".md", ".rs", ".js", ".ts", ".java", ".txt", ".json", ".yaml",
+                   ".yml", ".sh", ".rb")
+
+
 def is_dockerfile_name(name: str) -> bool:
+    """``Dockerfile``, ``Dockerfile.prod``, ``Dockerfile-dev``, ``app.dockerfile``,
+    ``Containerfile`` (not ``dockerfile_parser.go`` nor ``Dockerfile.md``)."""
     lower = name.lower()
-    return (
-        lower.startswith(("dockerfile", "containerfile"))
-        or lower.endswith(".dockerfile")
+    if lower.endswith(".dockerfile"):
+        return True
+    if lower.endswith(_NOT_DOCKERFILE):
+        return False
+    return any(
+        lower == base or lower.startswith((base + ".", base + "-", base + "_"))
+        for base in ("dockerfile", "containerfile")
     )
 
 
