@@ -125,7 +125,7 @@ class TarFiles(BlobFiles):
             self._members: dict[str, tarfile.TarInfo] = {}
             for member in self._tar:
                 self._members[posixpath.normpath(member.name.lstrip("/"))] = member
-                self._tar.members.clear()
+                self._tar.members.clear()  # type: ignore[attr-defined]
         except FileNotFoundError:
             raise ImageError(f"{path}: no such file") from None
         except IsADirectoryError:

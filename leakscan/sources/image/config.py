@@ -66,8 +66,8 @@ def config_blobs(
     inner = config.get("config") or config.get("Config") or {}
     if not isinstance(inner, Mapping):
         inner = {}
-    for entry in inner.get("Env") or []:
-        entry = str(entry)
+    for raw_entry in inner.get("Env") or []:
+        entry = str(raw_entry)
         name, sep, value = entry.partition("=")
         p = prov(f"Env[{name}]")
         if sep and value:
@@ -79,9 +79,9 @@ def config_blobs(
             yield Blob(p, data=str(value).encode(), context=str(key))
             yield Blob(p, data=f"{key}={value}".encode())
     for key in ("Cmd", "Entrypoint"):
-        value = inner.get(key)
-        if value:
-            text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+        command = inner.get(key)
+        if command:
+            text = " ".join(map(str, command)) if isinstance(command, list) else str(command)
             yield Blob(prov(key), data=text.encode())
     if inner.get("User"):
         yield Blob(prov("User"), data=str(inner["User"]).encode(), context="User")

@@ -25,17 +25,17 @@ def container_blobs(attrs: Mapping[str, Any]) -> Iterator[Blob]:
     config = attrs.get("Config") or {}
     if not isinstance(config, Mapping):
         return
-    for entry in config.get("Env") or []:
-        entry = str(entry)
+    for raw_entry in config.get("Env") or []:
+        entry = str(raw_entry)
         var, sep, value = entry.partition("=")
         prov = Provenance("container-env", {"container": name, "name": var})
         if sep and value:
             yield Blob(prov, data=value.encode(), context=var)
         yield Blob(prov, data=entry.encode())
     for key in ("Cmd", "Entrypoint"):
-        value = config.get(key)
-        if value:
-            text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+        command = config.get(key)
+        if command:
+            text = " ".join(map(str, command)) if isinstance(command, list) else str(command)
             yield Blob(Provenance("container-config", {"container": name, "field": key}),
                        data=text.encode())
 

@@ -176,7 +176,7 @@ class DaemonStore(ImageStore):
         tar = self._save()
         try:
             for member in tar:
-                tar.members.clear()
+                tar.members.clear()  # type: ignore[attr-defined]
                 name = posixpath.normpath(member.name.lstrip("/"))
                 if not member.isreg():
                     continue

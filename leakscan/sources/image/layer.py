@@ -15,17 +15,23 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from leakscan.model import Skip
 from leakscan.sources.image.interface import ImageError
 
 log = logging.getLogger(__name__)
 
-try:  # ~4x faster inflate
-    from isal import igzip as _gzip_impl
-except ImportError:  # pragma: no cover - isal is a dependency, gzip the fallback
-    _gzip_impl = gzip  # type: ignore[assignment]
+
+
+def _gunzip(fileobj: Any) -> IO[bytes]:
+    """A gzip reader: isal's (~4x faster inflate) when installed, else the standard one."""
+    try:
+        from isal import igzip
+    except ImportError:  # pragma: no cover - isal is a dependency, gzip the fallback
+        return cast(IO[bytes], gzip.GzipFile(fileobj=fileobj, mode="rb"))
+    reader = igzip.IGzipFile(fileobj=fileobj, mode="rb")  # type: ignore[no-untyped-call]
+    return cast(IO[bytes], reader)
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -102,13 +108,13 @@ class _Inflated:
         )
         self._inner: IO[bytes]
         if self.compression == "gzip":
-            self._inner = _gzip_impl.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[arg-type]
+            self._inner = _gunzip(self._raw)
         elif self.compression == "zstd":
             import zstandard
 
-            self._inner = zstandard.ZstdDecompressor().stream_reader(  # type: ignore[assignment]
-                self._raw, read_across_frames=True
-            )
+            self._inner = cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(
+                cast(Any, self._raw), read_across_frames=True
+            ))
         else:
             self._inner = self._raw  # type: ignore[assignment]
 

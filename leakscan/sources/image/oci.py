@@ -186,7 +186,7 @@ class OciStore(ImageStore):
             annotations=notes,
         )
 
-    def open_blob(self, digest: str, size: int | None = None) -> IO[bytes]:  # type: ignore[override]
+    def open_blob(self, digest: str, size: int | None = None) -> IO[bytes]:
         rel = blob_path(digest, self.name)
         where = f"{self.name}: blob {digest}"
         if not self.files.exists(rel):

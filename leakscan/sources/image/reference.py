@@ -84,7 +84,7 @@ def open_store(ref: str, options: SourceOptions) -> ImageStore:
         if exc.name != "leakscan.sources.image.registry":
             raise
         raise ImageError(f"{ref}: registry support not available") from None
-    return RegistryStore(ref, options)  # type: ignore[no-any-return]
+    return RegistryStore(ref, options)
 
 
 def _must_exist(path: str, ref: str, want_dir: bool) -> None:

@@ -24,7 +24,7 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from leakscan.model import Blob, Provenance, Skip, Stats
 from leakscan.sources.filesystem import excluded, file_blobs
@@ -222,8 +222,8 @@ class ImageSource(Source):
                     files = None  # streamed: no digest up front, the layer is not reusable
                     prov = ctx.provenance(i, entry.path, state, False)
                     assert entry.content is not None
-                    yield from file_blobs(_Guarded(entry.content, where), entry.size,
-                                          entry.path, prov, options)
+                    guarded = cast(IO[bytes], _Guarded(entry.content, where))
+                    yield from file_blobs(guarded, entry.size, entry.path, prov, options)
                     continue
                 data = _read(entry, where)
                 algos = ctx.db.algorithms(entry.path)
