@@ -43,7 +43,9 @@ OVERLAP = 64 * 1024  # ...overlapping by this much, so a secret on an edge is st
 
 
 def is_generic(rule: Rule) -> bool:
-    return rule.id.startswith("leakscan.generic.") or "generic" in rule.tags
+    """Generic rules (by id, tag, or because they judge bare values by their key name) give
+    way to a specific rule that matched the same text."""
+    return rule.id.startswith("leakscan.generic.") or "generic" in rule.tags or bool(rule.context)
 
 
 @dataclass(slots=True)
