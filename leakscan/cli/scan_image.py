@@ -35,7 +35,7 @@ def scan_image(
     platform: Annotated[
         str | None,
         typer.Option("--platform", help="Only this platform of multi-platform images: "
-                     "os/arch[/variant] (default: all)."),
+                     "os/arch or os/arch/variant (default: all)."),
     ] = None,
     format: FormatOpt = "table",
     output: OutputOpt = None,

@@ -103,3 +103,13 @@ def test_references(tmp_path):
     assert parse_reference("registry.example/app:1").transport == "docker"
     with pytest.raises(ImageError):
         parse_reference("oci:")
+
+
+@pytest.mark.parametrize("command", ["image", "container"])
+def test_help_renders(command):
+    from typer.testing import CliRunner
+
+    from leakscan.cli import app
+
+    result = CliRunner().invoke(app, ["scan", command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.stdout
