@@ -49,6 +49,10 @@ def _merge_structured(finding: Finding, location: Location) -> bool:
     return False
 
 
+#: provenance kinds whose blobs are single values, where a line and column mean nothing
+VALUE_KINDS = frozenset({"env", "container-env", "image-config"})
+
+
 class FindingSet:
     """Accumulates matches from any number of blobs into findings."""
 
@@ -75,7 +79,9 @@ class FindingSet:
             self._by_fp[fp] = finding
             self._locations[fp] = set()
         line, column = match.line, match.column
-        if provenance.line is not None:
+        if provenance.kind in VALUE_KINDS and provenance.line is None:
+            line = column = None  # one value (an env entry, a config field): no position
+        elif provenance.line is not None:
             line, column = provenance.line + match.line - 1, None
         location = Location(provenance, line, column, match.decoded)
         key = (provenance.kind, tuple(sorted(map(str, provenance.fields.items()))), line, column)

@@ -83,7 +83,9 @@ def percent_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 def unicode_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
     for start, line in _lines_with(data, b"\\u"):
-        decoded = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)).encode("utf-8"), line)
+        decoded = _UNICODE_ESCAPE.sub(
+            lambda m: chr(int(m.group(1), 16)).encode("utf-8", "surrogatepass"), line
+        )
         if decoded != line:
             yield start, decoded
 

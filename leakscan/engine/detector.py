@@ -30,7 +30,7 @@ from leakscan.engine import decoders, filters
 from leakscan.engine.checksums import verify
 from leakscan.engine.database import FULL, KEYWORD, compile_rules
 from leakscan.engine.entropy import entropy
-from leakscan.model import Match
+from leakscan.model import CONFIDENCES, Match
 from leakscan.rules.loader import rules_digest
 from leakscan.rules.spec import Rule
 
@@ -81,6 +81,7 @@ class Detector:
         self._context_rules = [
             (i, regex.compile(r.context)) for i, r in enumerate(self.rules) if r.context
         ]
+        self._order = {r.id: i for i, r in enumerate(self.rules)}
         self.timeouts = 0  # precise matches cut off by the regex timeout
 
     # -- public -------------------------------------------------------------------------
@@ -149,7 +150,7 @@ class Detector:
             found.extend(self._precise_matches(index, data, rule_hits))
         if context is not None:
             found.extend(self._context_matches(data, context))
-        found = _drop_overlapping_generics(_dedupe(found))
+        found = _drop_overlapping_generics(_one_rule_per_span(_dedupe(found), self._order))
         decoded = self._decoded_matches(data, triggers, depth, found) if triggers else []
         return found, decoded
 
@@ -305,6 +306,27 @@ def _dedupe(cands: list[_Candidate]) -> list[_Candidate]:
             seen.add(key)
             out.append(c)
     return out
+
+
+def _one_rule_per_span(cands: list[_Candidate], order: dict[str, int]) -> list[_Candidate]:
+    """Two specific rules matching the very same text make one finding: the more confident
+    rule wins, and between equals the one loaded last (a team's own ``--rules`` over the
+    built-in ones)."""
+    best: dict[tuple[int, int], _Candidate] = {}
+    rest: list[_Candidate] = []
+    for c in cands:
+        if is_generic(c.rule):
+            rest.append(c)
+            continue
+        span = (c.start, c.end)
+        held = best.get(span)
+        if held is None or _strength(c, order) > _strength(held, order):
+            best[span] = c
+    return [*best.values(), *rest]
+
+
+def _strength(c: _Candidate, order: dict[str, int]) -> tuple[int, int]:
+    return (CONFIDENCES.index(c.rule.confidence), order.get(c.rule.id, 0))
 
 
 def _drop_overlapping_generics(cands: list[_Candidate]) -> list[_Candidate]:
