@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import regex
 
-_PREFIX = regex.compile(r"^[A-Za-z0-9]{1,12}[_-](?:[A-Za-z0-9]{1,6}[_-])?")
+# a token's type prefix (ghp_, xoxb-, sk-proj-, AKIA, AIza, SG.): shown, it says what leaked
+_PREFIX = regex.compile(
+    r"^(?:[A-Za-z0-9]{1,12}[_-](?:[A-Za-z0-9]{1,6}[_-])?|AKIA|ASIA|ABIA|ACCA|AIza|SG\.|eyJ)"
+)
 
 
 def redact(secret: str) -> str:

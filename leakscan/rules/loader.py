@@ -39,6 +39,7 @@ _OPTIONAL = {
     "allow",
     "description",
 }
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 _ID = regex.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -81,7 +82,7 @@ def _rule_files(roots: Iterable[Path]) -> list[Path]:
 
 def load_file(file: Path) -> list[Rule]:
     try:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{file}: cannot read rule file: {exc}") from None
     except yaml.YAMLError as exc:

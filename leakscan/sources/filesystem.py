@@ -20,6 +20,7 @@ from leakscan.sources.archives import is_archive_name, iter_archive
 from leakscan.sources.interface import Source, SourceError, SourceOptions
 
 SNIFF_BYTES = 8192
+_TEXT_BYTES = bytes([9, 10, 12, 13, 27, *range(32, 256)])  # deleted by translate: text
 
 
 def looks_binary(head: bytes) -> bool:
@@ -32,8 +33,8 @@ def looks_binary(head: bytes) -> bool:
         even, odd = head[0::2], head[1::2]
         utf16 = odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even)
         return not utf16
-    text = sum(1 for b in head if b >= 32 or b in (9, 10, 12, 13, 27))
-    return text / len(head) < 0.85
+    control = len(head.translate(None, _TEXT_BYTES))
+    return control / len(head) > 0.15
 
 
 def excluded(path: str, patterns: tuple[str, ...]) -> bool:
