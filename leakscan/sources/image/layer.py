@@ -130,9 +130,11 @@ class _Inflated:
             if isinstance(exc, ImageError):
                 raise
             raise ImageError(f"{self.where}: corrupt {self.compression} stream: {exc}") from None
-        except Exception as exc:  # zstandard.ZstdError and friends
-            if type(exc).__module__.startswith("zstandard"):
-                raise ImageError(f"{self.where}: corrupt zstd stream: {exc}") from None
+        except Exception as exc:  # zstandard.ZstdError, isal's IsalError and friends
+            if type(exc).__module__.startswith(("zstandard", "isal", "igzip")):
+                raise ImageError(
+                    f"{self.where}: corrupt {self.compression} stream: {exc}"
+                ) from None
             raise
         self.out += len(data)
         if self.out > MAX_LAYER_BYTES:
