@@ -71,9 +71,20 @@ def load_json(data: bytes, where: str) -> dict[str, Any]:
     return doc
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A JSON object field, or {} when the document holds something else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def _size(value: Any) -> int | None:
+    """A descriptor's size when it is a non-negative integer (else unknown)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else None
+
+
 def tag_matches(annotations: dict[str, str], tag: str) -> bool:
-    ref = annotations.get(REF_NAME, "")
-    name = annotations.get(CONTAINERD_NAME, "")
+    ref = str(_dict(annotations).get(REF_NAME, ""))
+    name = str(_dict(annotations).get(CONTAINERD_NAME, ""))
     return tag in (ref, name) or name.endswith(f":{tag}") or name.endswith(f"/{tag}")
 
 
@@ -125,7 +136,7 @@ class OciStore(ImageStore):
     ) -> Iterator[ResolvedImage]:
         if not isinstance(desc, dict) or "digest" not in desc:
             raise ImageError(f"{self.name}: malformed descriptor in an index")
-        annotations = desc.get("annotations") or {}
+        annotations = _dict(desc.get("annotations"))
         if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
             return
         plat = platform_of(desc.get("platform")) or plat
@@ -135,14 +146,15 @@ class OciStore(ImageStore):
             return
         digest = desc["digest"]
         check_digest(digest, self.name)
-        doc = self._blob_json(digest, desc.get("size"))
-        media = desc.get("mediaType") or doc.get("mediaType") or (
+        doc = self._blob_json(digest, _size(desc.get("size")))
+        media = str(desc.get("mediaType") or doc.get("mediaType") or (
             OCI_INDEX if "manifests" in doc else OCI_MANIFEST if "layers" in doc else ""
-        )
+        ))
         if media in INDEX_TYPES:
             if depth > 4:
                 raise ImageError(f"{self.name}: indexes nested too deep")
-            for sub in doc.get("manifests") or []:
+            subs = doc.get("manifests")
+            for sub in subs if isinstance(subs, list) else []:
                 yield from self._descriptor(sub, platform, depth + 1, plat)
             return
         if media not in MANIFEST_TYPES:
@@ -159,10 +171,13 @@ class OciStore(ImageStore):
         layers = doc.get("layers")
         if not isinstance(config, dict) or not isinstance(layers, list):
             raise ImageError(f"{self.name}: manifest {digest} lacks config or layers")
-        cfg = self._blob_json(config["digest"], config.get("size"))
+        check_digest(config.get("digest", ""), self.name)
+        cfg = self._blob_json(config["digest"], _size(config.get("size")))
         plat = plat or platform_of({"os": cfg.get("os"), "architecture": cfg.get("architecture"),
                                     "variant": cfg.get("variant")})
-        diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
+        diff_ids = _dict(cfg.get("rootfs")).get("diff_ids") or []
+        if not isinstance(diff_ids, list):
+            diff_ids = []
         refs = []
         for i, layer in enumerate(layers):
             if not isinstance(layer, dict):
@@ -171,12 +186,12 @@ class OciStore(ImageStore):
             refs.append(LayerRef(
                 digest=layer["digest"],
                 media_type=str(layer.get("mediaType", "")),
-                size=layer.get("size"),
-                diff_id=diff_ids[i] if i < len(diff_ids) and len(diff_ids) == len(layers)
+                size=_size(layer.get("size")),
+                diff_id=str(diff_ids[i]) if i < len(diff_ids) and len(diff_ids) == len(layers)
                 else None,
             ))
         notes = {str(k): str(v) for k, v in {**annotations,
-                                             **(doc.get("annotations") or {})}.items()}
+                                             **_dict(doc.get("annotations"))}.items()}
         return ResolvedImage(
             reference=self.reference,
             manifest_digest=digest,
