@@ -37,6 +37,7 @@ class ScanConfig:
     min_confidence: str = "low"
     fingerprint_key: bytes | None = None
     decode_depth: int = 2
+    regex_timeout: float = 1.0  # seconds per precise regex attempt (--regex-timeout)
     # per-run callback (blob bytes, their matches) -> matches kept; e.g. inline allow comments
     match_filter: Callable[[bytes, list[Match]], list[Match]] | None = None
     options: SourceOptions = field(default_factory=SourceOptions)
@@ -62,11 +63,13 @@ def load_detector(config: ScanConfig) -> Detector:
         config.enable,
         config.disable,
         config.decode_depth,
+        config.regex_timeout,
     )
     if key not in _DETECTORS:
         rules = load_rules(list(config.rule_paths), include_builtin=config.include_builtin)
         rules = select_rules(rules, config.enable, config.disable)
-        _DETECTORS[key] = Detector(rules, decode_depth=config.decode_depth)
+        _DETECTORS[key] = Detector(rules, decode_depth=config.decode_depth,
+                                   regex_timeout=config.regex_timeout)
     return _DETECTORS[key]
 
 

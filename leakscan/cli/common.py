@@ -64,6 +64,33 @@ FailOnOpt = Annotated[
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Config file (default: leakscan.toml).")
 ]
+# limits (docs/security.md): a limit hit is reported in the output's "skipped" list
+MaxFileSizeOpt = Annotated[
+    str | None,
+    typer.Option("--max-file-size", help="Skip (and report) files larger than this "
+                 "(bytes, or 10K/64M/1G; default 256M)."),
+]
+MaxLayerSizeOpt = Annotated[
+    str | None,
+    typer.Option("--max-layer-size", help="Images: stop a layer that inflates beyond this "
+                 "(default 64G)."),
+]
+MaxRatioOpt = Annotated[
+    int | None,
+    typer.Option("--max-ratio", help="Decompression ratio above which content is a bomb "
+                 "(default 200)."),
+]
+MaxArchiveDepthOpt = Annotated[
+    int | None,
+    typer.Option("--max-archive-depth", help="Open nested archives to this depth "
+                 "(default 3; 0 = do not open archives)."),
+]
+RegexTimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--regex-timeout", help="Seconds per precise regex attempt (default 1.0)."),
+]
+LIMIT_KEYS = ("max_file_size", "max_layer_size", "max_ratio", "max_archive_depth",
+              "regex_timeout")
 
 
 @dataclass(slots=True)
@@ -116,6 +143,45 @@ def setup_logging(verbose: int) -> None:
         logger.addHandler(handler)
 
 
+def parse_size(text: str, flag: str) -> int:
+    """``1048576``, ``512K``, ``64M``, ``1G`` (powers of 1024) → bytes; UsageError otherwise."""
+    from leakscan.errors import UsageError
+
+    value = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}.get(value[-1:], 1)
+    number = value[:-1] if scale > 1 else value
+    try:
+        size = int(float(number) * scale)
+    except ValueError:
+        raise UsageError(f"{flag}: not a size: {text!r} (e.g. 1048576, 512K, 64M, 1G)") from None
+    if size < 1:
+        raise UsageError(f"{flag} must be at least 1 byte")
+    return size
+
+
+def _apply_limits(opts: Options, source_options: SourceOptions, config: ScanConfig) -> None:
+    """The --max-* and --regex-timeout flags, when given (a flag left out keeps the default)."""
+    from leakscan.errors import UsageError
+
+    extra = opts.extra
+    if extra.get("max_file_size") is not None:
+        source_options.max_file_bytes = parse_size(extra["max_file_size"], "--max-file-size")
+    if extra.get("max_layer_size") is not None:
+        source_options.max_layer_bytes = parse_size(extra["max_layer_size"], "--max-layer-size")
+    if extra.get("max_ratio") is not None:
+        if extra["max_ratio"] < 2:
+            raise UsageError("--max-ratio must be at least 2")
+        source_options.max_ratio = extra["max_ratio"]
+    if extra.get("max_archive_depth") is not None:
+        if extra["max_archive_depth"] < 0:
+            raise UsageError("--max-archive-depth must be 0 or more")
+        source_options.archive_depth = extra["max_archive_depth"]
+    if extra.get("regex_timeout") is not None:
+        if not extra["regex_timeout"] > 0:
+            raise UsageError("--regex-timeout must be more than 0 seconds")
+        config.regex_timeout = float(extra["regex_timeout"])
+
+
 def scan_config(opts: Options) -> ScanConfig:
     """The engine configuration for these options (config file applied by its module)."""
     source_options = SourceOptions(exclude=opts.exclude, scan_binary=opts.scan_binary)
@@ -131,6 +197,7 @@ def scan_config(opts: Options) -> ScanConfig:
     key = os.environ.get("LEAKSCAN_FINGERPRINT_KEY")
     if key:
         config.fingerprint_key = key.encode()
+    _apply_limits(opts, source_options, config)
     return config
 
 

@@ -11,9 +11,11 @@ from leakscan.cli.common import (
     ConfigOpt,
     FailOnOpt,
     FormatOpt,
+    MaxFileSizeOpt,
     MinConfidenceOpt,
     NoProgressOpt,
     OutputOpt,
+    RegexTimeoutOpt,
     RulesOpt,
     ShowSecretsOpt,
     VerboseOpt,
@@ -39,6 +41,8 @@ def scan_env(
     baseline: BaselineOpt = None,
     fail_on: FailOnOpt = None,
     config: ConfigOpt = None,
+    max_file_size: MaxFileSizeOpt = None,
+    regex_timeout: RegexTimeoutOpt = None,
 ) -> None:
     """Scan environment variables: names and (redacted) values."""
     files = list(from_file or [])

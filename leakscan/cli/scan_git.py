@@ -12,9 +12,13 @@ from leakscan.cli.common import (
     ExcludeOpt,
     FailOnOpt,
     FormatOpt,
+    MaxArchiveDepthOpt,
+    MaxFileSizeOpt,
+    MaxRatioOpt,
     MinConfidenceOpt,
     NoProgressOpt,
     OutputOpt,
+    RegexTimeoutOpt,
     RulesOpt,
     ScanBinaryOpt,
     ShowSecretsOpt,
@@ -62,6 +66,10 @@ def scan_git(
     baseline: BaselineOpt = None,
     fail_on: FailOnOpt = None,
     config: ConfigOpt = None,
+    max_file_size: MaxFileSizeOpt = None,
+    max_ratio: MaxRatioOpt = None,
+    max_archive_depth: MaxArchiveDepthOpt = None,
+    regex_timeout: RegexTimeoutOpt = None,
 ) -> None:
     """Scan git history: every ref, each blob once, the commit that introduced it."""
     opts = options_from(**{k: v for k, v in locals().items() if k not in _GIT_KEYS})

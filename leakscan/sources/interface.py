@@ -33,6 +33,7 @@ class SourceOptions:
     archive_depth: int = 3  # nested archives (zip, jar, tar.gz...) opened to this depth
     archive_bytes: int = 512 * 1024 * 1024  # total bytes read out of one nested archive
     max_ratio: int = 200  # decompression ratio above which a member is a bomb
+    max_layer_bytes: int = 64 * 1024**3  # images: a layer inflating beyond this is a bomb
     platform: str | None = None  # images: os/arch[/variant]; None = all platforms
     force_kind: str | None = None  # manifests: k8s, compose, dockerfile, dotenv, helm (--as)
     # content keys already scanned in this run (or an earlier one, through a cache): a source

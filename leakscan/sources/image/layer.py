@@ -96,10 +96,12 @@ class _Counting:
 class _Inflated:
     """The decompressed stream with bomb limits; ``drain`` reads the raw blob to its end."""
 
-    def __init__(self, raw: IO[bytes], where: str, max_ratio: int) -> None:
+    def __init__(self, raw: IO[bytes], where: str, max_ratio: int,
+                 max_bytes: int = MAX_LAYER_BYTES) -> None:
         self._raw = _Counting(raw)
         self.where = where
         self.max_ratio = max_ratio
+        self.max_bytes = max_bytes
         self.out = 0
         head = self._peek()
         self.compression = (
@@ -137,8 +139,9 @@ class _Inflated:
                 ) from None
             raise
         self.out += len(data)
-        if self.out > MAX_LAYER_BYTES:
-            raise BombError(f"{self.where}: layer inflates beyond {MAX_LAYER_BYTES} bytes")
+        if self.out > self.max_bytes:
+            raise BombError(f"{self.where}: layer inflates beyond {self.max_bytes} bytes "
+                            "(--max-layer-size)")
         if (self.compression != "none" and self.out > RATIO_FLOOR
                 and self.out > self.max_ratio * max(self._raw.count, 1)):
             raise BombError(
@@ -164,12 +167,12 @@ def safe_path(name: str) -> str | None:
 
 
 def iter_layer(
-    raw: IO[bytes], where: str, max_ratio: int = 200,
+    raw: IO[bytes], where: str, max_ratio: int = 200, max_bytes: int = MAX_LAYER_BYTES,
 ) -> Iterator[Entry | Skip]:
     """The entries of a layer blob, in tar order; ImageError when it cannot be read.
 
     A member that cannot be scanned is a :class:`Skip` whose ``where`` is its member name."""
-    stream = _Inflated(raw, where, max_ratio)
+    stream = _Inflated(raw, where, max_ratio, max_bytes)
     try:
         tar = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]
     except tarfile.ReadError as exc:
