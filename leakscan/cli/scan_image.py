@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from leakscan.cli.common import (
     ScanBinaryOpt,
     ShowSecretsOpt,
     VerboseOpt,
+    fail,
     options_from,
     run_scan,
 )
@@ -49,15 +51,41 @@ def scan_image(
     baseline: BaselineOpt = None,
     fail_on: FailOnOpt = None,
     config: ConfigOpt = None,
+    username: Annotated[
+        str | None,
+        typer.Option("--username", "-u", help="Registry user (with --password-stdin; else "
+                     "LEAKSCAN_REGISTRY_USERNAME/PASSWORD, then ~/.docker/config.json)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the registry password from standard "
+                           "input."),
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Registries: allow plain HTTP and unverified TLS "
+                           "(also LEAKSCAN_REGISTRY_INSECURE=1)."),
+    ] = False,
 ) -> None:
     """Scan container images: every layer (deleted files too) and the image configuration."""
     refs = list(references)
-    opts = options_from(**{k: v for k, v in locals().items() if k not in ("references", "refs")})
+    opts = options_from(**{k: v for k, v in locals().items()
+                           if k not in ("references", "refs", "username", "password_stdin",
+                                        "insecure")})
+    password = None
+    if password_stdin:
+        if not username:
+            fail("--password-stdin needs --username")
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif username:
+        fail("--username needs --password-stdin (passwords are never taken as arguments)")
 
     def sources(options: SourceOptions) -> list[Source]:
+        from functools import partial
+
+        from leakscan.sources.image.reference import RegistryLogin, open_store
         from leakscan.sources.image.source import image_sources
 
-        return image_sources(refs, options)
+        login = RegistryLogin(username, password, insecure)
+        return image_sources(refs, options, partial(open_store, login=login))
 
     run_scan(sources, opts)
 

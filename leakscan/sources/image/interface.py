@@ -43,6 +43,9 @@ class ImageStore(ABC):
     """One image reference's manifests and blobs."""
 
     name: str = ""
+    #: blobs come over the network (a registry): the image source keeps layers in memory
+    #: between its two passes instead of downloading them twice
+    remote: bool = False
 
     @abstractmethod
     def images(self, platform: str | None = None) -> Iterator[ResolvedImage]:

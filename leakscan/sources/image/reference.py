@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from leakscan.sources.image.interface import ImageError, ImageStore
@@ -58,7 +58,19 @@ def parse_reference(ref: str) -> Reference:
     return Reference("docker", ref)
 
 
-def open_store(ref: str, options: SourceOptions) -> ImageStore:
+@dataclass(frozen=True, slots=True)
+class RegistryLogin:
+    """How to reach registries named in references (``--username``/``--password-stdin``,
+    ``--insecure``). Without a username the registry client falls back to
+    LEAKSCAN_REGISTRY_USERNAME/PASSWORD and then ~/.docker/config.json."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    insecure: bool = False
+
+
+def open_store(ref: str, options: SourceOptions,
+               login: RegistryLogin | None = None) -> ImageStore:
     """The store for a reference (raises ImageError when it cannot be opened)."""
     parsed = parse_reference(ref)
     if parsed.transport == "docker-archive":
@@ -84,7 +96,13 @@ def open_store(ref: str, options: SourceOptions) -> ImageStore:
         if exc.name != "leakscan.sources.image.registry":
             raise
         raise ImageError(f"{ref}: registry support not available") from None
-    return RegistryStore(ref, options)
+    if login is None:
+        return RegistryStore(ref, options)
+    from leakscan.sources.registry.auth import Credentials, RegistryAuth
+
+    creds = (Credentials(login.username, login.password or "")
+             if login.username and login.password is not None else None)
+    return RegistryStore(ref, options, auth=RegistryAuth(creds), insecure=login.insecure)
 
 
 def _must_exist(path: str, ref: str, want_dir: bool) -> None:

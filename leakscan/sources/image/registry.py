@@ -141,6 +141,8 @@ def _layers(doc: dict[str, Any], where: str) -> tuple[LayerRef, ...]:
 class RegistryStore(ImageStore):
     """One image reference in a registry."""
 
+    remote = True  # layers are spooled in memory by the image source, not downloaded twice
+
     def __init__(self, reference: str, options: SourceOptions, auth: RegistryAuth | None = None,
                  insecure: bool = False, client: RegistryClient | None = None) -> None:
         self.reference = reference

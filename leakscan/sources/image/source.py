@@ -10,9 +10,12 @@ Two passes over the layers of an image (both streamed, nothing written to disk):
    the layer and whether it is an unmodified vendor file.
 
 A local archive or layout is simply opened twice; the docker daemon is asked for
-``image.save()`` twice. A layer already scanned in this run (the same layer in another image
-or another reference of the same image) is not read again: its files are handed out by
-content digest and the scanner re-attaches their matches.
+``image.save()`` twice. A remote store (a registry) is downloaded once: each compressed layer
+is kept in memory between the passes while the image's layers fit in ``spool_bytes`` (256 MB
+by default); a layer beyond that bound is downloaded a second time, and counted. A layer
+already scanned in this run (the same layer in another image or another reference of the same
+image) is not read again: its files are handed out by content digest and the scanner
+re-attaches their matches.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ class RunState:
     layers: dict[str, LayerRecord] = field(default_factory=dict)
     layers_scanned: int = 0
     layers_reused: int = 0
+    layers_downloaded: int = 0  # remote layer blobs fetched (a layer fetched twice counts 2)
+    layers_refetched: int = 0  # remote layers downloaded a second time (over the spool bound)
 
 
 def open_layers(
@@ -82,6 +87,80 @@ def open_layers(
         yield (lambda i=i: i), store.open_blob(image.layers[i].digest)  # type: ignore[misc]
 
 
+#: compressed layer bytes of one remote image kept in memory between the two passes
+SPOOL_BYTES = 256 * 1024 * 1024
+
+
+class _Spool:
+    """Compressed layers of one remote image, read once and served to both passes."""
+
+    def __init__(self, store: ImageStore, image: ResolvedImage, budget: int,
+                 state: RunState) -> None:
+        self.store, self.image, self.state = store, image, state
+        self.left = budget
+        self.kept: dict[int, bytes] = {}
+
+    def _open(self, i: int) -> IO[bytes]:
+        self.state.layers_downloaded += 1
+        return self.store.open_blob(self.image.layers[i].digest)
+
+    def first(self, wanted: Sequence[int]) -> LayerStreams:
+        """Pass 1: download each layer, keeping it while the budget lasts."""
+        for i in wanted:
+            stream = self._open(i)
+            size = self.image.layers[i].size
+            if self.left <= 0 or (size is not None and size > self.left):
+                yield (lambda i=i: i), stream  # type: ignore[misc]
+                continue
+            data = stream.read(self.left + 1)
+            if len(data) > self.left:  # larger than announced: go on streaming, not kept
+                self.left = 0
+                yield (lambda i=i: i), cast(IO[bytes], _Chain(data, stream))  # type: ignore[misc]
+                continue
+            stream.read()  # at the end: the store has checked the digest
+            stream.close()
+            self.kept[i] = data
+            self.left -= len(data)
+            yield (lambda i=i: i), io.BytesIO(data)  # type: ignore[misc]
+
+    def second(self, wanted: Sequence[int]) -> LayerStreams:
+        """Pass 2: from memory (released as it goes), else a second download."""
+        for i in wanted:
+            data = self.kept.pop(i, None)
+            if data is not None:
+                yield (lambda i=i: i), io.BytesIO(data)  # type: ignore[misc]
+                continue
+            self.state.layers_refetched += 1
+            log.info("%s layer %d: over the %d-byte spool bound, downloaded again",
+                     self.image.reference, i, SPOOL_BYTES)
+            yield (lambda i=i: i), self._open(i)  # type: ignore[misc]
+
+
+class _Chain(io.RawIOBase):
+    """``head`` then the rest of ``tail``."""
+
+    def __init__(self, head: bytes, tail: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._tail = tail
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head.nbytes:
+            n = min(len(buffer), self._head.nbytes)
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._tail.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._tail.close()
+        super().close()
+
+
 def layer_key(layer: LayerRef) -> str:
     return layer.diff_id or layer.digest
 
@@ -92,12 +171,14 @@ class ImageSource(Source):
     def __init__(
         self, reference: str, options: SourceOptions, state: RunState | None = None,
         store_factory: Callable[[str, SourceOptions], ImageStore] | None = None,
+        spool_bytes: int | None = None,
     ) -> None:
         self.reference = reference
         self.name = reference
         self.options = options
         self.state = state or RunState()
         self._factory = store_factory
+        self.spool_bytes = SPOOL_BYTES if spool_bytes is None else spool_bytes
 
     def stats_into(self, stats: Stats) -> None:
         stats.layers_scanned = self.state.layers_scanned
@@ -126,10 +207,14 @@ class ImageSource(Source):
                        f"unknown layer media type {image.layers[i].media_type[:100]}")
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
         to_index = sorted({i for i, k in enumerate(keys) if k not in self.state.layers})
+        spool = (_Spool(store, image, self.spool_bytes, self.state)
+                 if getattr(store, "remote", False) else None)
         if to_index:
             self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
             found: list[tuple[Callable[[], int], LayerRecord]] = []
-            for locate, stream in open_layers(store, image, to_index):
+            first = (spool.first(to_index) if spool is not None
+                     else open_layers(store, image, to_index))
+            for locate, stream in first:
                 found.append((locate, self._index_layer(stream, f"{image.reference}")))
                 self.options.progress.advance(1)
             for locate, record in found:
@@ -161,7 +246,9 @@ class ImageSource(Source):
                 to_read.append(i)
         if to_read:
             self.options.progress.task(f"scan {image.reference}", len(to_read), "layer")
-            for locate, stream in open_layers(store, image, to_read, located=True):
+            second = (spool.second(to_read) if spool is not None
+                      else open_layers(store, image, to_read, located=True))
+            for locate, stream in second:
                 i = locate()
                 yield from self._scan_layer(ctx, i, records[i], stream)
                 self.state.layers_scanned += 1
@@ -323,7 +410,10 @@ def _drain(stream: IO[bytes]) -> None:
         pass
 
 
-def image_sources(references: Sequence[str], options: SourceOptions) -> list[Source]:
+def image_sources(
+    references: Sequence[str], options: SourceOptions,
+    store_factory: Callable[[str, SourceOptions], ImageStore] | None = None,
+) -> list[Source]:
     """One source per reference, sharing the layers read in this run."""
     state = RunState()
-    return [ImageSource(ref, options, state) for ref in references]
+    return [ImageSource(ref, options, state, store_factory) for ref in references]
