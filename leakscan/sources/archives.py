@@ -87,6 +87,9 @@ def _zip(
     budget = options.archive_bytes
     with archive:
         for info in archive.infolist():
+            if not info.filename:  # ZipInfo.is_dir() raises IndexError on an empty name
+                yield Skip(outer, "zip member with an empty name; not read")
+                continue
             if info.is_dir():
                 continue
             path, prov = _member(provenance, outer, info.filename)
