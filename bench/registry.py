@@ -1,0 +1,263 @@
+"""`leakscan audit` of a local registry: 50 tags over shared base layers, then again from the cache.
+
+Debian's docker-registry runs on a free loopback port with its storage in a temporary folder under
+bench/work/. Images are built in Python and pushed through the distribution API: every tag shares
+one ~45 MB (compressed) base layer (Python's standard library and shared libraries), each group of
+10 tags one ~4 MB runtime layer, and each tag has its own small application layer (a few with a
+synthetic secret). The shared layers are built once and kept under bench/work/registry-layers/.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import random
+import shutil
+import socket
+import string
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.common import WORK, stdlib_copy, timed
+
+REGISTRY_BIN = "/usr/bin/docker-registry"
+REPOS = 5
+TAGS_PER_REPO = 10
+BASE_BYTES = 120 * 1024 * 1024  # ~40 MB compressed
+RUNTIME_BYTES = 10 * 1024 * 1024
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+_B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _github_token(rng: random.Random) -> str:
+    body = "ghp_" + "".join(rng.choice(_B62) for _ in range(30))
+    n, tail = zlib.crc32(body.encode()), []
+    for _ in range(6):
+        n, r = divmod(n, 62)
+        tail.append(_B62[r])
+    return body + "".join(reversed(tail))
+
+
+def _layer(files: list[tuple[str, bytes]]) -> tuple[str, bytes]:
+    """(diff id, gzip'd tar), deterministic."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, data in files:
+            info = tarfile.TarInfo(path)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    raw = buf.getvalue()
+    return _sha(raw), gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+def _files(roots: list[Path], budget: int, prefix: str, step: int = 1,
+           offset: int = 0) -> list[tuple[str, bytes]]:
+    """Regular files under ``roots`` (every ``step``-th from ``offset``) up to ``budget`` bytes."""
+    out: list[tuple[str, bytes]] = []
+    total = 0
+    for root in roots:
+        paths = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+        for p in paths[offset::step]:
+            if total >= budget:
+                return out
+            try:
+                data = p.read_bytes()
+            except OSError:
+                continue
+            if len(data) > 8 * 1024 * 1024:
+                continue
+            out.append((prefix + p.relative_to(root.parent).as_posix(), data))
+            total += len(data)
+    return out
+
+
+def _cached_layer(name: str, build: Callable[[], list[tuple[str, bytes]]]) -> tuple[str, bytes]:
+    """A shared layer, built once and kept under bench/work/registry-layers/."""
+    folder = WORK / "registry-layers"
+    blob, meta = folder / f"{name}.tar.gz", folder / f"{name}.diffid"
+    if blob.exists() and meta.exists():
+        return meta.read_text(), blob.read_bytes()
+    diff_id, gz = _layer(build())
+    folder.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(gz)
+    meta.write_text(diff_id)
+    return diff_id, gz
+
+
+def _shared_layers() -> tuple[tuple[str, bytes], list[tuple[str, bytes]]]:
+    """The base layer (Python's stdlib and shared libraries, ~BASE_BYTES) and the runtimes."""
+    libs = [p for p in (Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"))
+            if p.is_dir()]
+    base = _cached_layer("base", lambda: _files([stdlib_copy(), *libs], BASE_BYTES, "usr/lib/"))
+    doc = [p for p in (Path("/usr/lib/python3"), Path("/usr/share/doc")) if p.is_dir()]
+    runtimes = [_cached_layer(f"runtime{v}",
+                              partial(_files, doc, RUNTIME_BYTES, f"opt/runtime{v}/", REPOS, v))
+                for v in range(REPOS)]
+    return base, runtimes
+
+
+@dataclass
+class Image:
+    manifest: bytes
+    config: bytes
+    layers: list[bytes]
+
+
+def _image(layers: list[tuple[str, bytes]], tag: str) -> Image:
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/usr/bin", f"TAG={tag}"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id for diff_id, _ in layers]},
+    }, sort_keys=True).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": _sha(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": _sha(gz), "size": len(gz)} for _, gz in layers],
+    }, sort_keys=True).encode()
+    return Image(manifest, config, [gz for _, gz in layers])
+
+
+def _push(session: requests.Session, url: str, name: str, tag: str, image: Image) -> None:
+    for data in [image.config, *image.layers]:
+        digest = _sha(data)
+        if session.head(f"{url}/v2/{name}/blobs/{digest}").status_code == 200:
+            continue
+        start = session.post(f"{url}/v2/{name}/blobs/uploads/")
+        start.raise_for_status()
+        location = start.headers["Location"]
+        if location.startswith("/"):
+            location = url + location
+        sep = "&" if "?" in location else "?"
+        session.put(f"{location}{sep}digest={digest}", data=data,
+                    headers={"Content-Type": "application/octet-stream"}).raise_for_status()
+    session.put(f"{url}/v2/{name}/manifests/{tag}", data=image.manifest,
+                headers={"Content-Type": OCI_MANIFEST}).raise_for_status()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _registry(tmp: Path) -> Iterator[str]:
+    """A docker-registry on loopback; yields host:port and always stops it."""
+    port = _free_port()
+    storage = tmp / "storage"
+    storage.mkdir()
+    cfg = tmp / "config.yml"
+    cfg.write_text("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                   f"storage:\n  filesystem:\n    rootdirectory: {storage}\n"
+                   f"http:\n  addr: 127.0.0.1:{port}\n")
+    with open(tmp / "registry.log", "wb") as log:
+        proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                break
+            except requests.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("docker-registry did not start: "
+                                       + (tmp / "registry.log").read_text()[-500:]) from None
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _populate(host: str) -> tuple[int, int, int]:
+    """Push the images; return (tags, unique layer bytes, layer bytes summed over tags)."""
+    rng = random.Random(4)
+    base, runtimes = _shared_layers()
+    session = requests.Session()
+    unique: dict[str, int] = {}
+    per_tag_total = 0
+    tags = 0
+    for r in range(REPOS):
+        for t in range(TAGS_PER_REPO):
+            tag = f"1.{t}"
+            app = f"# app {r}.{t}\nimport os\nPORT = {8000 + t}\n".encode() * 20
+            if t % 4 == 0:
+                app += f'GITHUB_TOKEN = "{_github_token(rng)}"\n'.encode()
+            layers = [base, runtimes[r], _layer([(f"app/service{r}/main.py", app)])]
+            image = _image(layers, f"{r}:{tag}")
+            _push(session, f"http://{host}", f"team{r}/service", tag, image)
+            for gz in image.layers:
+                unique[_sha(gz)] = len(gz)
+                per_tag_total += len(gz)
+            tags += 1
+    return tags, sum(unique.values()), per_tag_total
+
+
+def _audit(host: str, state: Path, report: Path) -> tuple[float, int, dict[str, Any]]:
+    run = timed([sys.executable, "-m", "leakscan.cli", "audit", host, "--insecure", "--state",
+                 str(state), "--no-progress", "-f", "json", "-o", str(report)])
+    data = json.loads(report.read_text()) if report.exists() else {}
+    stats = data.get("stats", {}) if isinstance(data, dict) else {}
+    findings = len(data.get("findings", [])) if isinstance(data, dict) else 0
+    digest = data.get("tool", {}).get("rules_digest") if isinstance(data, dict) else None
+    return run.seconds, run.returncode, {**stats, "findings": findings, "rules_digest": digest}
+
+
+def run() -> dict[str, float]:
+    if not Path(REGISTRY_BIN).exists():
+        print("registry: docker-registry is not installed; skipped")
+        return {}
+    WORK.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="registry-", dir=WORK))
+    try:
+        with _registry(tmp) as host:
+            started = time.perf_counter()
+            tags, unique_bytes, per_tag_bytes = _populate(host)
+            print(f"registry: {tags} tags in {REPOS} repositories pushed in "
+                  f"{time.perf_counter() - started:.1f}s; unique layer bytes "
+                  f"{unique_bytes / 1e6:.1f} MB, summed over tags {per_tag_bytes / 1e6:.1f} MB")
+            state = tmp / "state.sqlite"
+            first_s, rc1, first = _audit(host, state, tmp / "run1.json")
+            second_s, rc2, second = _audit(host, state, tmp / "run2.json")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for label, secs, rc, stats in (("first", first_s, rc1, first), ("second", second_s, rc2,
+                                                                     second)):
+        print(f"registry: {label} audit {secs:.2f}s, exit {rc}, "
+              f"{int(stats.get('bytes_downloaded', 0)) / 1e6:.1f} MB downloaded, "
+              f"{int(stats.get('bytes_skipped', 0)) / 1e6:.1f} MB skipped (cache), "
+              f"{stats.get('images', '?')} images, {stats.get('findings')} findings")
+    if first.get("rules_digest") != second.get("rules_digest"):
+        print("registry: WARNING: the rules changed between the two audits (patterns/ edited?): "
+              "the cache was rightly not reused; run again")
+    downloaded = int(first.get("bytes_downloaded", 0))
+    print(f"registry: first audit downloaded {downloaded / unique_bytes:.2f}x the unique layer "
+          f"bytes ({downloaded / per_tag_bytes:.2f}x of tags x layer sizes); aim ~1x unique")
+    speedup = first_s / second_s if second_s else float("inf")
+    print(f"registry: second audit (cache) is {speedup:.1f}x faster than the first; aim >= 20x")
+    return {"audit_first_s": first_s, "audit_second_s": second_s, "audit_speedup": speedup,
+            "audit_first_bytes": float(downloaded)}
