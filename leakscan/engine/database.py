@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import hyperscan
 import regex
 
+from leakscan.paths import cache_dir
 from leakscan.rules.spec import Rule
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ KEYWORD = "keyword"  # one of the rule's keywords
 DECODER_PATTERNS = {
     "base64": rb"[A-Za-z0-9+/]{20}[A-Za-z0-9+/]*={0,2}[^A-Za-z0-9+/=]",
     "hex": rb"[0-9a-fA-F]{32}[0-9a-fA-F]*[^0-9a-fA-F]",
-    "percent": rb"%[2-7][0-9A-Fa-f]",
-    "unicode": rb"\\u[0-9A-Fa-f]{4}",
+    "percent": rb"%(?:2[0-9A-F]|3[A-F]|40|5[BDE]|7[BCD])",  # URL-encoded punctuation
+    "unicode": rb"\\u00[0-7][0-9A-Fa-f]",  # escaped ASCII, as JSON encoders write = + / < >
 }
 SINGLE = {"percent", "unicode"}
 
@@ -41,13 +41,6 @@ SINGLE = {"percent", "unicode"}
 class Entry:
     rule_index: int  # -1 for decoder triggers
     how: str  # FULL, PREFILTER, KEYWORD or a decoder name
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("LEAKSCAN_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "leakscan"
-    )
-    return Path(base)
 
 
 def _hs_flags(rule: Rule, how: str) -> int:
@@ -59,9 +52,24 @@ def _hs_flags(rule: Rule, how: str) -> int:
     return flags
 
 
+_NAMED_GROUP = regex.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
+_WIDE_REPEAT = regex.compile(r"(?<!\\)\{(\d+),(\d+)\}\??")
+WIDE = 64  # bounded repeats at least this wide become open-ended in the Hyperscan pass
+
+
+def _open_wide_repeat(m: regex.Match[str]) -> str:
+    return f"{{{m.group(1)},}}" if int(m.group(2)) >= WIDE else m.group(0)
+
+
 def _hs_pattern(rule: Rule) -> bytes:
-    # Hyperscan does not know named groups: make them plain groups (same matches)
-    return regex.sub(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>", "(", rule.pattern).encode()
+    """The rule's pattern as Hyperscan takes it, as a superset of the precise pattern.
+
+    Named groups become plain groups (same matches). Wide bounded repeats (``[\\s\\S]{64,9000}``)
+    become open-ended: Hyperscan compiles them in a fraction of the time and memory, and the
+    precise ``regex`` pass, bounded by ``max_length``, still decides what matches.
+    """
+    pattern = _NAMED_GROUP.sub("(", rule.pattern)
+    return _WIDE_REPEAT.sub(_open_wide_repeat, pattern).encode()
 
 
 def _compiles(expression: bytes, flags: int) -> bool:
@@ -71,6 +79,33 @@ def _compiles(expression: bytes, flags: int) -> bool:
     except hyperscan.error:
         return False
     return True
+
+
+def _probe(rule: Rule) -> str:
+    """How one rule goes into the database: its pattern, a prefilter, or its keywords."""
+    pattern = _hs_pattern(rule)
+    if _compiles(pattern, _hs_flags(rule, FULL)):
+        return FULL
+    if _compiles(pattern, _hs_flags(rule, PREFILTER)):
+        return PREFILTER
+    return KEYWORD
+
+
+def _plan(rules: Sequence[Rule]) -> dict[str, str]:
+    """Modes of all rules: one combined compile when every pattern is taken as written (the
+    usual case), else a probe per rule."""
+    plain = [r for r in rules if not r.context]
+    db = hyperscan.Database()
+    try:
+        db.compile(
+            expressions=[_hs_pattern(r) for r in plain],
+            ids=list(range(len(plain))),
+            elements=len(plain),
+            flags=[_hs_flags(r, FULL) for r in plain],
+        )
+    except hyperscan.error:
+        return {r.id: _probe(r) for r in plain}
+    return {r.id: FULL for r in plain}
 
 
 @dataclass(slots=True)
@@ -97,19 +132,13 @@ def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) ->
             )
         except (OSError, ValueError):
             cached_plan = None
+    planned = cached_plan or _plan(rules)
     for index, rule in enumerate(rules):
         if rule.context:
             modes[rule.id] = "context"
             continue
         pattern = _hs_pattern(rule)
-        how = cached_plan.get(rule.id) if cached_plan else None
-        if how is None:
-            if _compiles(pattern, _hs_flags(rule, FULL)):
-                how = FULL
-            elif _compiles(pattern, _hs_flags(rule, PREFILTER)):
-                how = PREFILTER
-            else:
-                how = KEYWORD
+        how = planned.get(rule.id) or _probe(rule)
         modes[rule.id] = how
         if how == KEYWORD:
             for keyword in rule.keywords:

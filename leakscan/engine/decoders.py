@@ -74,15 +74,21 @@ def _lines_with(data: bytes, needle: bytes, limit: int = 200) -> Iterator[tuple[
         pos = data.find(needle, end)
 
 
+_URL_ESCAPE = re.compile(rb"%(?:2[0-9A-F]|3[A-F]|40|5[BDE]|7[BCD])")
+
+
 def percent_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Lines with URL-encoded punctuation (``%3D``, ``%2F``, ``%40``), decoded.
+
+    Uppercase escapes of punctuation only: ``%2d`` and ``%5s`` are format strings in code.
+    """
     for start, line in _lines_with(data, b"%"):
-        decoded = urllib.parse.unquote_to_bytes(line)
-        if decoded != line:
-            yield start, decoded
+        if _URL_ESCAPE.search(line):
+            yield start, urllib.parse.unquote_to_bytes(line)
 
 
 def unicode_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    for start, line in _lines_with(data, b"\\u"):
+    for start, line in _lines_with(data, b"\\u00"):
         decoded = _UNICODE_ESCAPE.sub(
             lambda m: chr(int(m.group(1), 16)).encode("utf-8", "surrogatepass"), line
         )

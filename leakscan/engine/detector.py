@@ -17,11 +17,12 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Generic, TypeVar
 
 import hyperscan
 import regex
@@ -35,9 +36,12 @@ from leakscan.rules.loader import rules_digest
 from leakscan.rules.spec import Rule
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REGEX_TIMEOUT = 1.0  # seconds per precise match attempt (catastrophic patterns are cut off)
 MAX_HITS_PER_RULE = 10_000  # hits beyond this in one blob are not examined
+MAX_REGIONS = 2000  # decoded regions examined per blob
+_SEPARATOR = b"\n\x00\n"  # between decoded regions scanned together
 WINDOW = 8 * 1024 * 1024  # streams are scanned in windows of this size...
 OVERLAP = 64 * 1024  # ...overlapping by this much, so a secret on an edge is still found
 
@@ -73,11 +77,12 @@ class Detector:
         self.regex_timeout = regex_timeout
         self.compiled = compile_rules(self.rules, self.digest, use_cache=use_cache)
         self._scratch = hyperscan.Scratch(self.compiled.database)
-        self._precise = [
-            regex.compile(r.pattern.encode(), regex.IGNORECASE if r.ignore_case else 0)
-            for r in self.rules
-        ]
-        self._allow = [[regex.compile(a) for a in r.allow] for r in self.rules]
+        # compiled on a rule's first hit: most runs never need most rules' precise pattern
+        self._precise = _Lazy(
+            lambda r: regex.compile(r.pattern.encode(), regex.IGNORECASE if r.ignore_case else 0),
+            self.rules,
+        )
+        self._allow = _Lazy(lambda r: [regex.compile(a) for a in r.allow], self.rules)
         self._context_rules = [
             (i, regex.compile(r.context)) for i, r in enumerate(self.rules) if r.context
         ]
@@ -229,39 +234,69 @@ class Detector:
             regions.extend(("percent", s, d) for s, d in decoders.percent_lines(data))
         if "unicode" in triggers:
             regions.extend(("unicode", s, d) for s, d in decoders.unicode_lines(data))
+        if not regions:
+            return []
+        # all decoded regions of this blob are scanned in one pass, apart by a separator;
+        # a match is then traced back to its region by offset (or line, for deeper ones)
+        regions = regions[:MAX_REGIONS]
+        buf = bytearray()
+        offsets: list[int] = []
+        first_lines: list[int] = []
+        lines = 1
+        for _, _, content in regions:
+            offsets.append(len(buf))
+            first_lines.append(lines)
+            buf += content
+            buf += _SEPARATOR
+            lines += content.count(b"\n") + _SEPARATOR.count(b"\n")
+        found, deeper = self._candidates(bytes(buf), None, depth + 1)
         known = {(c.rule.id, c.secret) for c in plain}
         out: list[Match] = []
-        for how, start, content in regions[:1000]:
-            found, deeper = self._candidates(content, None, depth + 1)
-            if not found and not deeper:
+        for c in found:
+            if (c.rule.id, c.secret) in known:
                 continue
+            known.add((c.rule.id, c.secret))
+            how, start, _ = regions[bisect.bisect_right(offsets, c.start) - 1]
             line, column = _line_col(data, start)
-            for c in found:
-                if (c.rule.id, c.secret) in known:
-                    continue
-                known.add((c.rule.id, c.secret))
-                out.append(_match(c, line, column, (how,)))
-            for m in deeper:
-                if (m.rule_id, m.secret) in known:
-                    continue
-                known.add((m.rule_id, m.secret))
-                out.append(
-                    Match(
-                        m.rule_id,
-                        m.secret,
-                        line,
-                        column,
-                        m.confidence,
-                        m.severity,
-                        (how, *m.decoded),
-                        m.context,
-                    )
+            out.append(_match(c, line, column, (how,)))
+        for m in deeper:
+            if (m.rule_id, m.secret) in known:
+                continue
+            known.add((m.rule_id, m.secret))
+            how, start, _ = regions[bisect.bisect_right(first_lines, m.line) - 1]
+            line, column = _line_col(data, start)
+            out.append(
+                Match(
+                    m.rule_id,
+                    m.secret,
+                    line,
+                    column,
+                    m.confidence,
+                    m.severity,
+                    (how, *m.decoded),
+                    m.context,
                 )
+            )
         return out
 
     def _to_match(self, data: bytes, c: _Candidate, decoded: tuple[str, ...]) -> Match:
         line, column = _line_col(data, c.start)
         return _match(c, line, column, decoded)
+
+
+class _Lazy(Generic[T]):
+    """A list whose items are made from the rules on first use."""
+
+    def __init__(self, make: Callable[[Rule], T], rules: Sequence[Rule]) -> None:
+        self._make = make
+        self._rules = rules
+        self._items: dict[int, T] = {}
+
+    def __getitem__(self, index: int) -> T:
+        item = self._items.get(index)
+        if item is None:
+            item = self._items[index] = self._make(self._rules[index])
+        return item
 
 
 def _match(c: _Candidate, line: int, column: int, decoded: tuple[str, ...]) -> Match:

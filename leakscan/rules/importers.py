@@ -26,8 +26,13 @@ import yaml
 
 from leakscan.errors import RuleError
 
-_SEVERITY = {"low": "low", "medium": "medium", "high": "high", "critical": "critical",
-             "info": "low"}
+_SEVERITY = {
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "critical": "critical",
+    "info": "low",
+}
 
 
 @dataclass(slots=True)
@@ -113,12 +118,16 @@ def build_rule(
         if m is None or not m.group(secret_group):
             raise RuleError("the pattern does not match the example given")
         examples.append({"text": text, "secret": m.group(secret_group)})
-    kw = [k for k in keywords if k] or [
-        longest_literal(pattern) or examples[0]["secret"][:4]
-    ]
+    kw = [k for k in keywords if k] or [longest_literal(pattern) or examples[0]["secret"][:4]]
     first = examples[0]
-    negative = next((n for n in _masked_negatives(first["text"], first["secret"], kw[0])
-                     if compiled.search(n) is None), None)
+    negative = next(
+        (
+            n
+            for n in _masked_negatives(first["text"], first["secret"], kw[0])
+            if compiled.search(n) is None
+        ),
+        None,
+    )
     if negative is None:
         raise RuleError("cannot derive a negative example (the pattern matches anything)")
     rule: dict[str, Any] = {
@@ -146,7 +155,9 @@ def _samples_for(examples: Mapping[str, Sequence[str]], foreign_id: str, rid: st
 
 
 def import_gitleaks(
-    text: str, source: str, examples: Mapping[str, Sequence[str]],
+    text: str,
+    source: str,
+    examples: Mapping[str, Sequence[str]],
     prefix: str = "imported.gitleaks.",
 ) -> ImportResult:
     try:
@@ -179,25 +190,29 @@ def import_gitleaks(
             words = allowlist.get("stopwords", []) or []
             allow.extend(f"(?i){regex.escape(str(w))}" for w in words)
         try:
-            out.rules.append(build_rule(
-                rid=rid,
-                name=str(raw.get("description") or fid),
-                pattern=pattern,
-                keywords=[str(k) for k in raw.get("keywords", []) or []],
-                secret_group=group,
-                samples=_samples_for(examples, fid, rid),
-                entropy=raw.get("entropy"),
-                allow=allow,
-                tags=["gitleaks", *[str(t) for t in raw.get("tags", []) or []]],
-                description=f"Imported from gitleaks rule {fid} ({source}).",
-            ))
+            out.rules.append(
+                build_rule(
+                    rid=rid,
+                    name=str(raw.get("description") or fid),
+                    pattern=pattern,
+                    keywords=[str(k) for k in raw.get("keywords", []) or []],
+                    secret_group=group,
+                    samples=_samples_for(examples, fid, rid),
+                    entropy=raw.get("entropy"),
+                    allow=allow,
+                    tags=["gitleaks", *[str(t) for t in raw.get("tags", []) or []]],
+                    description=f"Imported from gitleaks rule {fid} ({source}).",
+                )
+            )
         except RuleError as exc:
             out.left_out.append(f"{fid}: {exc}")
     return out
 
 
 def import_trufflehog3(
-    text: str, source: str, examples: Mapping[str, Sequence[str]],
+    text: str,
+    source: str,
+    examples: Mapping[str, Sequence[str]],
     prefix: str = "imported.trufflehog3.",
 ) -> ImportResult:
     try:
@@ -223,17 +238,19 @@ def import_trufflehog3(
             rid = f"{rid}-{seen[rid]}"
         severity = _SEVERITY.get(str(raw.get("severity", "medium")).lower(), "medium")
         try:
-            out.rules.append(build_rule(
-                rid=rid,
-                name=str(raw.get("message") or fid),
-                pattern=str(raw["pattern"]),
-                keywords=(),
-                secret_group=0,
-                samples=_samples_for(examples, fid, rid),
-                severity=severity,
-                tags=["trufflehog3"],
-                description=f"Imported from truffleHog3 rule {fid} ({source}).",
-            ))
+            out.rules.append(
+                build_rule(
+                    rid=rid,
+                    name=str(raw.get("message") or fid),
+                    pattern=str(raw["pattern"]),
+                    keywords=(),
+                    secret_group=0,
+                    samples=_samples_for(examples, fid, rid),
+                    severity=severity,
+                    tags=["trufflehog3"],
+                    description=f"Imported from truffleHog3 rule {fid} ({source}).",
+                )
+            )
         except RuleError as exc:
             out.left_out.append(f"{fid}: {exc}")
     return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import yaml
 
 from leakscan.errors import RuleError
 from leakscan.model import CONFIDENCES, SEVERITIES
+from leakscan.paths import cache_dir
 from leakscan.rules.spec import Example, NegativeExample, Rule
 
 #: the rules shipped with leakscan
@@ -60,7 +63,7 @@ def load_rules(paths: Sequence[Path] | None = None, include_builtin: bool = True
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for file in _rule_files(roots):
-        for rule in load_file(file):
+        for rule in _load_file_cached(file):
             if rule.id in seen:
                 raise RuleError(f"{file}: rule {rule.id}: id already defined in {seen[rule.id]}")
             seen[rule.id] = str(file)
@@ -80,9 +83,41 @@ def _rule_files(roots: Iterable[Path]) -> list[Path]:
     return files
 
 
+_CACHE_VERSION = b"rules-v1"
+
+
+def _load_file_cached(file: Path) -> list[Rule]:
+    """A rule file's rules, from a cache keyed by its path and content when it is valid.
+
+    Parsing and validating (compiling every pattern) costs more than the scan of a small
+    target; a file that did not change is not validated again.
+    """
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise RuleError(f"{file}: cannot read rule file: {exc.strerror}") from None
+    key = hashlib.sha256(_CACHE_VERSION + str(file).encode() + b"\0" + content).hexdigest()
+    cached = cache_dir() / "rules" / f"{key[:40]}.pickle"
+    try:
+        loaded = pickle.loads(cached.read_bytes())
+        if isinstance(loaded, list) and all(isinstance(r, Rule) for r in loaded):
+            return loaded
+    except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError):
+        pass
+    rules = load_file(file)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(rules))
+        tmp.replace(cached)
+    except OSError:
+        pass  # a read-only cache is fine: we validate every time
+    return rules
+
+
 def load_file(file: Path) -> list[Rule]:
     try:
-        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER)
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{file}: cannot read rule file: {exc}") from None
     except yaml.YAMLError as exc:
