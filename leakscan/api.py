@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from leakscan.engine.detector import Detector
 from leakscan.errors import LeakscanError
 from leakscan.findings import FindingSet
 from leakscan.model import Blob, Match, ScanResult, Skip, Stats
+from leakscan.parallel import START_AFTER_BYTES, BatchScanner, DetectorSpec, default_jobs
 from leakscan.progress import NoProgress, Progress
 from leakscan.rules.loader import load_rules
 from leakscan.rules.spec import Rule
@@ -40,6 +42,7 @@ class ScanConfig:
     regex_timeout: float = 1.0  # seconds per precise regex attempt (--regex-timeout)
     # per-run callback (blob bytes, their matches) -> matches kept; e.g. inline allow comments
     match_filter: Callable[[bytes, list[Match]], list[Match]] | None = None
+    jobs: int = 0  # worker processes for large scans; 0 = one per core (up to 4), 1 = none
     options: SourceOptions = field(default_factory=SourceOptions)
 
 
@@ -68,8 +71,9 @@ def load_detector(config: ScanConfig) -> Detector:
     if key not in _DETECTORS:
         rules = load_rules(list(config.rule_paths), include_builtin=config.include_builtin)
         rules = select_rules(rules, config.enable, config.disable)
-        _DETECTORS[key] = Detector(rules, decode_depth=config.decode_depth,
-                                   regex_timeout=config.regex_timeout)
+        _DETECTORS[key] = Detector(
+            rules, decode_depth=config.decode_depth, regex_timeout=config.regex_timeout
+        )
     return _DETECTORS[key]
 
 
@@ -87,9 +91,24 @@ class Scanner:
         self._cache: dict[tuple[str, str | None], list[Match]] = {}
         self.config.options.known = self.knows
         self.config.options.progress = self.progress
+        jobs = config.jobs or default_jobs()
+        self._batcher: BatchScanner | None = None
+        if jobs > 1:
+            spec = DetectorSpec(
+                rule_paths=config.rule_paths,
+                include_builtin=config.include_builtin,
+                enable=config.enable,
+                disable=config.disable,
+                decode_depth=config.decode_depth,
+                regex_timeout=config.regex_timeout,
+            )
+            self._batcher = BatchScanner(self.detector, jobs, spec)
+        self._serial_bytes = 0  # scanned before the pool starts
+        self._pending: dict[tuple[str, str | None], bytes] = {}  # key -> data, in a batch
+        self._queue: deque[tuple[Blob, tuple[str, str | None] | None]] = deque()
 
     def knows(self, digest: str) -> bool:
-        return (digest, None) in self._cache
+        return (digest, None) in self._cache or (digest, None) in self._pending
 
     def scan_blob(self, blob: Blob) -> list[Match]:
         """Matches of one blob (from the cache when its content was seen), recorded."""
@@ -139,17 +158,92 @@ class Scanner:
             for item in source.blobs():
                 if isinstance(item, Skip):
                     self.skipped.append(item)
+                elif self._parallel():
+                    self._enqueue(item)
                 else:
                     self.scan_blob(item)
+                    if item.data is not None:
+                        self._serial_bytes += len(item.data)
         except LeakscanError as exc:
             self.errors.append(str(exc))
             log.debug("source %s failed", source.name, exc_info=True)
+        finally:
+            self._drain()
         stats_into = getattr(source, "stats_into", None)
         if stats_into is not None:  # sources with their own counters (image layers)
             stats_into(self.stats)
 
+    # -- parallel scanning: in-memory blobs go to worker processes in batches; their
+    # -- locations are still recorded in the order the source gave them
+    def _parallel(self) -> bool:
+        return self._batcher is not None and (
+            self._serial_bytes >= START_AFTER_BYTES or bool(self._queue)
+        )
+
+    def _enqueue(self, blob: Blob) -> None:
+        assert self._batcher is not None
+        key: tuple[str, str | None] | None = None
+        if blob.data is not None:
+            digest = blob.digest or "sha256:" + hashlib.sha256(blob.data).hexdigest()
+            key = (digest, blob.context)
+            if key in self._cache or key in self._pending:
+                self.stats.cached_blobs += 1
+            else:
+                self._pending[key] = blob.data
+                self._batcher.submit(key, blob.data, blob.context)
+                self.stats.blobs += 1
+                self.stats.bytes += len(blob.data)
+        elif blob.stream is None and blob.digest is not None:
+            key = (blob.digest, blob.context)
+            if key in self._cache or key in self._pending:
+                self.stats.cached_blobs += 1
+            else:
+                key = None  # unknown content: scan_blob reports it
+        if key is None:
+            self._flush(wait=True)  # keep the order: earlier blobs are recorded first
+            self.scan_blob(blob)
+            return
+        self._queue.append((blob, key))
+        self._complete(self._batcher.ready(block=True))
+        self._flush()
+
+    def _complete(self, results: list[tuple[object, list[Match]]]) -> None:
+        for token, matches in results:
+            key = token  # the content key the batch item was submitted with
+            data = self._pending.pop(key)  # type: ignore[call-overload]
+            if self.config.match_filter is not None:
+                matches = self.config.match_filter(data, matches)
+            self._cache[key] = matches  # type: ignore[index]
+
+    def _flush(self, wait: bool = False) -> None:
+        while self._queue:
+            blob, key = self._queue[0]
+            if key not in self._cache:
+                if not wait or self._batcher is None:
+                    return
+                self._complete(self._batcher.drain())
+                if key not in self._cache:  # cannot happen; never spin on it
+                    log.warning("a scanned batch came back without this blob's result")
+                    self._cache[key] = []  # type: ignore[index]
+                continue
+            self._queue.popleft()
+            for match in self._cache[key]:  # type: ignore[index]
+                self.findings.add(match, blob.provenance)
+
+    def _drain(self) -> None:
+        if self._batcher is not None and (self._queue or self._pending):
+            self._complete(self._batcher.drain())
+            self._flush(wait=True)
+
+    def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
+
     def result(self, seconds: float) -> ScanResult:
         self.stats.seconds = seconds
+        if self._batcher is not None:
+            self.detector.timeouts += self._batcher.timeouts
+            self._batcher.timeouts = 0
         if self.detector.timeouts:
             self.skipped.append(
                 Skip("engine", f"{self.detector.timeouts} region(s) cut off by the regex timeout")
@@ -192,4 +286,6 @@ def scan(
             scanner.run(source)
     except LeakscanError as exc:
         scanner.errors.append(str(exc))
+    finally:
+        scanner.close()
     return scanner.result(time.monotonic() - started)

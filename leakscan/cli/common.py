@@ -61,36 +61,50 @@ FailOnOpt = Annotated[
     str | None,
     typer.Option("--fail-on", help="Exit 1 only for findings of this severity or above."),
 ]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="Worker processes for large scans (0: one per core, "
+        "1: none; default $LEAKSCAN_JOBS or 0).",
+    ),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Config file (default: leakscan.toml).")
 ]
 # limits (docs/security.md): a limit hit is reported in the output's "skipped" list
 MaxFileSizeOpt = Annotated[
     str | None,
-    typer.Option("--max-file-size", help="Skip (and report) files larger than this "
-                 "(bytes, or 10K/64M/1G; default 256M)."),
+    typer.Option(
+        "--max-file-size",
+        help="Skip (and report) files larger than this (bytes, or 10K/64M/1G; default 256M).",
+    ),
 ]
 MaxLayerSizeOpt = Annotated[
     str | None,
-    typer.Option("--max-layer-size", help="Images: stop a layer that inflates beyond this "
-                 "(default 64G)."),
+    typer.Option(
+        "--max-layer-size", help="Images: stop a layer that inflates beyond this (default 64G)."
+    ),
 ]
 MaxRatioOpt = Annotated[
     int | None,
-    typer.Option("--max-ratio", help="Decompression ratio above which content is a bomb "
-                 "(default 200)."),
+    typer.Option(
+        "--max-ratio", help="Decompression ratio above which content is a bomb (default 200)."
+    ),
 ]
 MaxArchiveDepthOpt = Annotated[
     int | None,
-    typer.Option("--max-archive-depth", help="Open nested archives to this depth "
-                 "(default 3; 0 = do not open archives)."),
+    typer.Option(
+        "--max-archive-depth",
+        help="Open nested archives to this depth (default 3; 0 = do not open archives).",
+    ),
 ]
 RegexTimeoutOpt = Annotated[
     float | None,
     typer.Option("--regex-timeout", help="Seconds per precise regex attempt (default 1.0)."),
 ]
-LIMIT_KEYS = ("max_file_size", "max_layer_size", "max_ratio", "max_archive_depth",
-              "regex_timeout")
+LIMIT_KEYS = ("max_file_size", "max_layer_size", "max_ratio", "max_archive_depth", "regex_timeout")
 
 
 @dataclass(slots=True)
@@ -198,7 +212,23 @@ def scan_config(opts: Options) -> ScanConfig:
     if key:
         config.fingerprint_key = key.encode()
     _apply_limits(opts, source_options, config)
+    config.jobs = _jobs(opts.extra.get("jobs"))
     return config
+
+
+def _jobs(flag: int | None) -> int:
+    """Worker processes: --jobs, else $LEAKSCAN_JOBS, else 0 (one per core)."""
+    if flag is not None:
+        value: object = flag
+    else:
+        value = os.environ.get("LEAKSCAN_JOBS", "0")
+    try:
+        jobs = int(value)  # type: ignore[call-overload]
+    except ValueError:
+        raise LeakscanError(f"--jobs / LEAKSCAN_JOBS must be a number, not {value!r}") from None
+    if jobs < 0:
+        raise LeakscanError("--jobs must be 0 (one per core) or more")
+    return jobs
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from leakscan.cli.common import (
     ExcludeOpt,
     FailOnOpt,
     FormatOpt,
+    JobsOpt,
     MinConfidenceOpt,
     NoProgressOpt,
     OutputOpt,
@@ -51,6 +52,7 @@ def scan_image(
     baseline: BaselineOpt = None,
     fail_on: FailOnOpt = None,
     config: ConfigOpt = None,
+    jobs: JobsOpt = None,
     username: Annotated[
         str | None,
         typer.Option("--username", "-u", help="Registry user (with --password-stdin; else "

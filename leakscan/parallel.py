@@ -1,0 +1,165 @@
+"""Blob batches scanned in a process pool: the parallel unit of content.
+
+The main process keeps reading sources (git cat-file, tar members, files) while worker
+processes run the detector over batches of in-memory blobs. Results come back in submission
+order, so findings and their locations are the same as in a serial run. The pool starts only
+once a run has scanned enough bytes for it to pay (small CI scans never start it), and a
+broken pool falls back to scanning in the main process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from leakscan.engine.detector import Detector
+from leakscan.model import Match
+
+log = logging.getLogger(__name__)
+
+BATCH_BYTES = 4 * 1024 * 1024  # a batch is sent when it holds this much content...
+BATCH_BLOBS = 512  # ...or this many blobs
+START_AFTER_BYTES = 24 * 1024 * 1024  # scanned serially before a pool is worth starting
+
+# the detector of a worker process (inherited when forked, else built by the initializer)
+_WORKER: Detector | None = None
+
+
+def default_jobs() -> int:
+    """Workers when the user does not say: none on a machine of 1-3 cores, where the main
+    process (reading git objects, inflating layers) already takes a core and the transfer of
+    batches costs more than a second worker gains (measured on 2 cores: git history 1.75 s
+    serial vs 2.09 s with 2 workers); up to 4 on larger machines."""
+    cores = os.cpu_count() or 1
+    return 1 if cores < 4 else min(4, cores - 1)
+
+
+def _init_worker(detector: Detector | None, build: Callable[[], Detector] | None) -> None:
+    global _WORKER
+    _WORKER = detector if detector is not None else build() if build else None
+
+
+class DetectorSpec:
+    """A picklable recipe for a detector (what a forkserver worker rebuilds from caches)."""
+
+    def __init__(self, **config: object) -> None:
+        self.config = config
+
+    def __call__(self) -> Detector:
+        from leakscan.api import ScanConfig, load_detector
+
+        return load_detector(ScanConfig(**self.config))  # type: ignore[arg-type]
+
+
+def _scan_batch(items: list[tuple[bytes, str | None]]) -> tuple[list[list[Match]], int]:
+    assert _WORKER is not None
+    before = _WORKER.timeouts
+    results = [_WORKER.scan(data, context) for data, context in items]
+    return results, _WORKER.timeouts - before
+
+
+@dataclass(slots=True)
+class _Batch:
+    items: list[tuple[bytes, str | None]] = field(default_factory=list)
+    tokens: list[object] = field(default_factory=list)
+    size: int = 0
+
+
+class BatchScanner:
+    """Scans (data, context) items in worker processes; results in submission order.
+
+    ``submit(token, data, context)`` queues an item; ``done`` yields ``(token, matches)`` for
+    items whose batch completed, oldest first. ``drain()`` waits for everything.
+    """
+
+    def __init__(
+        self, detector: Detector, jobs: int, build: Callable[[], Detector] | None = None
+    ) -> None:
+        self.detector = detector
+        self.jobs = jobs
+        self.build = build
+        self._pool: ProcessPoolExecutor | None = None
+        self._batch = _Batch()
+        self._inflight: deque[tuple[_Batch, Future[tuple[list[list[Match]], int]] | None]] = deque()
+        self.broken = False
+        self.timeouts = 0
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: safe with the threads some sources run (registry downloads, git
+            # readers); workers rebuild the detector from the on-disk caches in ~0.1 s
+            methods = multiprocessing.get_all_start_methods()
+            method = "forkserver" if "forkserver" in methods else "spawn"
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs,
+                mp_context=multiprocessing.get_context(method),
+                initializer=_init_worker,
+                initargs=(None, self.build),
+            )
+            log.debug("scanning in %d worker processes (%s)", self.jobs, method)
+        return self._pool
+
+    def submit(self, token: object, data: bytes, context: str | None) -> None:
+        batch = self._batch
+        batch.items.append((data, context))
+        batch.tokens.append(token)
+        batch.size += len(data)
+        if batch.size >= BATCH_BYTES or len(batch.items) >= BATCH_BLOBS:
+            self._send()
+
+    def _send(self) -> None:
+        batch, self._batch = self._batch, _Batch()
+        if not batch.items:
+            return
+        future: Future[tuple[list[list[Match]], int]] | None = None
+        if not self.broken:
+            try:
+                future = self._start().submit(_scan_batch, batch.items)
+            except Exception as exc:  # no pool (pickling, fork limits...): scan here
+                log.warning("worker processes unavailable (%s); scanning here", exc)
+                self.broken = True
+        self._inflight.append((batch, future))
+
+    def _finish(self, batch: _Batch, future: Future | None) -> list[tuple[object, list[Match]]]:
+        results: list[list[Match]] | None = None
+        if future is not None:
+            try:
+                results, timeouts = future.result()
+                self.timeouts += timeouts
+            except Exception as exc:  # a dead worker: its batch is scanned here
+                log.warning("a worker process failed (%s); scanning its batch here", exc)
+                self.broken = True
+        if results is None:
+            results = [self.detector.scan(data, context) for data, context in batch.items]
+        return list(zip(batch.tokens, results, strict=True))
+
+    def ready(self, block: bool = False) -> list[tuple[object, list[Match]]]:
+        """Results of completed batches (oldest first); with ``block``, wait while more than
+        two batches per worker are in flight, so memory stays bounded."""
+        out: list[tuple[object, list[Match]]] = []
+        while self._inflight:
+            batch, future = self._inflight[0]
+            too_many = len(self._inflight) > 2 * self.jobs
+            if future is not None and not future.done() and not (block and too_many):
+                break
+            self._inflight.popleft()
+            out.extend(self._finish(batch, future))
+        return out
+
+    def drain(self) -> list[tuple[object, list[Match]]]:
+        self._send()
+        out: list[tuple[object, list[Match]]] = []
+        while self._inflight:
+            batch, future = self._inflight.popleft()
+            out.extend(self._finish(batch, future))
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,51 @@
+"""Scanning in worker processes gives exactly the findings of a serial scan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leakscan import parallel
+from leakscan.cli import app
+from tests.helpers import aws_key_id, github_token, write_rules
+
+
+def test_parallel_scan_matches_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("leakscan.api.START_AFTER_BYTES", 0)
+    monkeypatch.setattr(parallel, "BATCH_BLOBS", 7)
+    rules = write_rules(tmp_path / "rules")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shared = github_token()
+    for i in range(60):
+        lines = [f"line {j}" for j in range(40)]
+        lines[i % 40] = f"token = {shared if i % 3 == 0 else github_token()}"
+        if i % 7 == 0:
+            lines.append(f"aws_access_key_id = {aws_key_id()}")
+        (tree / f"f{i:02}.txt").write_text("\n".join(lines) + "\n")
+    (tree / "dup.txt").write_text((tree / "f00.txt").read_text())  # same content twice
+    runner = CliRunner()
+    docs = []
+    for jobs in ("1", "2"):
+        result = runner.invoke(
+            app,
+            ["scan", str(tree), "--rules", str(rules), "-f", "json", "--show-secrets", "-j", jobs],
+        )
+        assert result.exit_code == 1, result.output
+        docs.append(json.loads(result.stdout))
+    serial, par = docs
+    assert par["findings"] == serial["findings"]
+    assert len(serial["findings"]) > 40
+    shared_finding = next(f for f in serial["findings"] if f.get("secret") == shared)
+    assert len(shared_finding["locations"]) == 21
+    assert par["stats"]["blobs"] == serial["stats"]["blobs"] == 60
+    assert par["stats"]["cached_blobs"] == serial["stats"]["cached_blobs"] == 1
+
+
+def test_bad_jobs_value_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("x")
+    result = CliRunner().invoke(app, ["scan", str(tmp_path / "x"), "-j", "-3"])
+    assert result.exit_code == 2
