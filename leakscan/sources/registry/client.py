@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ class RegistryClient:
     """One registry host. ``insecure`` allows plain HTTP and unverified TLS."""
 
     def __init__(self, registry: str, auth: RegistryAuth | None = None, *, insecure: bool = False,
-                 retries: int = 3, backoff: float = 0.5, timeout: float = 30.0,
+                 retries: int = 3, backoff: float = 0.5, timeout: float | None = None,
                  max_blob_bytes: int = 8 * 1024**3) -> None:
         scheme = ""
         if "://" in registry:
@@ -72,7 +73,7 @@ class RegistryClient:
         self.insecure = insecure
         self.retries = retries
         self.backoff = backoff
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else _env_timeout()
         self.max_blob_bytes = max_blob_bytes
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "leakscan"
@@ -312,6 +313,16 @@ class BlobStream(io.RawIOBase):
     def close(self) -> None:
         self._close_resp()
         super().close()
+
+
+def _env_timeout() -> float:
+    """Connect/read timeout in seconds: ``LEAKSCAN_REGISTRY_TIMEOUT`` (default 30)."""
+    text = os.environ.get("LEAKSCAN_REGISTRY_TIMEOUT", "")
+    try:
+        value = float(text) if text else 30.0
+    except ValueError:
+        value = 30.0
+    return value if value > 0 else 30.0
 
 
 def _bounded(resp: requests.Response, limit: int, what: str) -> bytes:
