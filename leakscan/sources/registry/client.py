@@ -102,10 +102,8 @@ class RegistryClient:
         try:
             self.session.get(f"https://{self.host}/v2/", timeout=self.timeout, verify=False)
             return "https"
-        except requests.exceptions.SSLError:
-            return "http"
-        except requests.ConnectionError:
-            return "http"
+        except (requests.exceptions.SSLError, requests.ConnectionError, requests.Timeout):
+            return "http"  # a plain-HTTP server may close, refuse or never answer a TLS hello
 
     def request(self, method: str, path: str, scope: str, *, headers: dict[str, str] | None = None,
                 stream: bool = False, params: dict[str, Any] | None = None,
