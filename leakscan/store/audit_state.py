@@ -76,5 +76,6 @@ class AuditState:
                               (*key, time.time()))
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLITE_FULL and others roll back by themselves
+                self.conn.execute("ROLLBACK")
             raise StoreError(f"audit state: {exc}") from None

@@ -106,5 +106,6 @@ class LayerCache:
                  for m in layer.matches])
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLITE_FULL and others roll back by themselves
+                self.conn.execute("ROLLBACK")
             raise StoreError(f"layer cache: {exc}") from None
