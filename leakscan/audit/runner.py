@@ -35,7 +35,7 @@ from leakscan.sources.image.whiteouts import LayerIndex, file_state
 from leakscan.sources.registry.auth import RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
 from leakscan.store.audit_state import AuditState, DoneImage
-from leakscan.store.db import connect
+from leakscan.store.db import StoreError, connect
 from leakscan.store.layer_cache import CachedLayer, CachedMatch, LayerCache
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class _Auditor:
                                        thread_name_prefix="leakscan-blob")
         self.per_repo: dict[str, dict[str, int]] = {}
         self.processed = 0
+        self.unsaved: str | None = None  # why the current tag's layers could not be cached
 
     # -- enumeration -----------------------------------------------------------------------
 
@@ -163,10 +164,17 @@ class _Auditor:
                 self.stats.images_from_state += 1
                 return
         images: list[DoneImage] = []
+        self.unsaved = None
         for platform, manifest, doc in image_manifests(self.client, repo, ref,
                                                        self.opts.platform):
             images.append(self.audit_image(repo, tag, platform, manifest.digest, doc))
-        self.state.mark_done(self.registry, repo, tag, digest, self.rules_key, images)
+        try:  # a full disk: the findings are reported; the tag is scanned again next time
+            if self.unsaved is not None:
+                raise StoreError(self.unsaved)
+            self.state.mark_done(self.registry, repo, tag, digest, self.rules_key, images)
+        except StoreError as exc:
+            self.scanner.errors.append(f"{self._name(repo, tag)}: findings reported but not "
+                                       f"saved in the state ({exc})")
         self.stats.images_scanned += 1
         self.processed += 1
         if self.opts.stop_after is not None and self.processed >= self.opts.stop_after:
@@ -219,13 +227,16 @@ class _Auditor:
             self.stats.bytes += scanned.bytes
             self.stats.layers_scanned += 1
             self.stats.bytes_downloaded += layer.size or 0
-            self.cache.put(layer.digest, self.rules_key, layer.size, CachedLayer(
-                scanned.entries,
-                [CachedMatch(p, m.rule_id,
-                             fingerprint(m.rule_id, m.secret, self.config.fingerprint_key),
-                             redact(m.secret), m.line, m.column, m.severity, m.confidence,
-                             m.decoded) for p, m in scanned.matches],
-                [(s.where, s.reason) for s in scanned.skipped]))
+            try:
+                self.cache.put(layer.digest, self.rules_key, layer.size, CachedLayer(
+                    scanned.entries,
+                    [CachedMatch(p, m.rule_id,
+                                 fingerprint(m.rule_id, m.secret, self.config.fingerprint_key),
+                                 redact(m.secret), m.line, m.column, m.severity, m.confidence,
+                                 m.decoded) for p, m in scanned.matches],
+                    [(s.where, s.reason) for s in scanned.skipped]))
+            except StoreError as exc:  # keep scanning: the findings are still reported
+                self.unsaved = str(exc)
             self.scanner.skipped.extend(scanned.skipped)
         for i in cached:
             self.stats.layers_reused += 1
