@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MAX_STALL = 60.0  # a stalled answer gives up by itself after this long
@@ -36,6 +37,7 @@ class FaultProxy:
     upstream: tuple[str, int]
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, fault
+    on_request: Callable[[str, str], None] | None = None  # called before each is answered
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -103,6 +105,8 @@ class FaultProxy:
                         return
                     body += more
                 fault = self._pick(method, path)
+                if self.on_request is not None:
+                    self.on_request(method, path)
                 if fault is not None and fault.kind == "status":
                     conn.sendall(f"HTTP/1.1 {fault.arg} Fault\r\nContent-Length: 0\r\n"
                                  "Connection: close\r\n\r\n".encode())
