@@ -62,7 +62,9 @@ def is_known_example(secret: str) -> bool:
 
 def is_repetitive(secret: str, min_distinct: int = 4) -> bool:
     """``xxxxxxxx``, ``aaaaBBBB``, ``abababab``: too few distinct characters."""
-    core = secret.split("_", 1)[-1] if len(secret) > 12 else secret
+    core = secret
+    if len(secret) > 12:  # judge a prefixed token (ghp_xxxx) by what follows its prefix
+        core = secret.split("_", 1)[-1] or secret
     return len(set(core)) < min(min_distinct, max(1, len(core) // 2))
 
 
