@@ -50,6 +50,7 @@ def test_is_placeholder_word(value: str, expected: bool) -> None:
         ("ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", True),
         ("abababab", True),
         ("Zp8Qw2Lk9XvB", False),
+        ("k9Lq2xzA77QwPz3m_", False),
     ],
 )
 def test_is_repetitive(value: str, expected: bool) -> None:
