@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,9 +179,12 @@ def _save(
 ) -> None:
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp")
+        # written aside and renamed: concurrent runs never read a half-written file
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(hyperscan.dumpb(database))
         tmp.replace(cache_file)
-        plan_file.write_text("".join(f"{k}\t{v}\n" for k, v in modes.items()))
+        tmp_plan = plan_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp_plan.write_text("".join(f"{k}\t{v}\n" for k, v in modes.items()))
+        tmp_plan.replace(plan_file)
     except OSError as exc:  # a read-only home is fine: we compile every time
         log.debug("cannot cache the compiled rules: %s", exc)
