@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +87,7 @@ def test_no_secret_in_any_output_log_or_cache(planted: dict[str, object],
     from leakscan.cli import app
 
     seen = b""
+    debug_log = b""
     for i, target in enumerate(_targets(planted)):
         # every format, in process (fast), into report files and stdout
         for fmt in FORMATS:
@@ -101,8 +104,11 @@ def test_no_secret_in_any_output_log_or_cache(planted: dict[str, object],
         proc = _run([*target, "--format", "jsonl", "--no-progress", "-vv",
                      "--rules", str(planted["rules"])], env, tmp_path)
         assert proc.returncode == 1, proc.stderr[-2000:]
+        debug_log += proc.stderr
         for name, secret in secrets.items():
             assert secret.encode() not in proc.stdout + proc.stderr, f"{name} leaked"
+    # the debug log was really on (the git walk logs at DEBUG), so the checks above can fail
+    assert b"leakscan: DEBUG:" in debug_log, debug_log[-2000:]
     for path, data in _files_under(cache).items():
         for name, secret in secrets.items():
             assert secret.encode() not in data, f"{name} leaked into {path}"
@@ -141,3 +147,59 @@ def test_image_scan_writes_no_temporary_files(planted: dict[str, object],
         assert secrets["image"].encode() not in data, path
         assert b"app/config.txt" not in data or path.suffix == ".json", path
     assert set(Path(str(planted["root"])).rglob("*")) == before
+
+
+# -- a real registry: debug logging through faults, and the audit state database -----------
+
+
+@pytest.fixture(scope="module")
+def leak_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from tests.plugins.registry import _start, api_push, make_image
+
+    tmp = tmp_path_factory.mktemp("leak-registry")
+    reg = _start(tmp, "leak")
+    secrets = {"layer": ghp_token(), "aws": aws_key_id(), "env": ghp_token()}
+    image = make_image([{"app/noise.bin": os.urandom(128 * 1024),
+                         "app/.env": (f"GITHUB_TOKEN={secrets['layer']}\n"
+                                      f"AWS_ACCESS_KEY_ID={secrets['aws']}\n").encode()}],
+                       env=[f"TOKEN={secrets['env']}", "PATH=/usr/bin"])
+    api_push(reg, "leak/app", "1", image)
+    yield {"reg": reg, "secrets": secrets, "layer": image.layer_digests[0],
+           "rules": write_rules(tmp / "rules")}
+    reg.proc.terminate()
+    reg.proc.wait(10)
+
+
+def test_no_secret_in_debug_log_through_faults_or_audit_state(
+        leak_registry: dict[str, Any], tmp_path: Path) -> None:
+    """-vv and LEAKSCAN_LOGLEVEL=DEBUG while the registry drops and fails requests (retry and
+    resume are logged), then an audit: neither the log nor the SQLite state (and its -wal and
+    -shm files) holds a planted secret."""
+    from tests.hardening.faultproxy import Fault, FaultProxy
+
+    reg = leak_registry["reg"]
+    host, port = reg.host.rsplit(":", 1)
+    secrets: dict[str, str] = leak_registry["secrets"]
+    env = {**os.environ, "LEAKSCAN_LOGLEVEL": "DEBUG", "LEAKSCAN_CACHE_DIR": str(tmp_path / "c"),
+           "LEAKSCAN_REGISTRY_TIMEOUT": "5"}
+    state = tmp_path / "state" / "audit.sqlite"
+    common = ["--format", "json", "--no-progress", "-vv", "--rules", str(leak_registry["rules"])]
+    with FaultProxy((host, int(port)), [Fault("cut", leak_registry["layer"], arg=30_000),
+                                        Fault("status", "/manifests/", arg=500)]) as proxy:
+        scan = _run(["scan", "image", f"{proxy.host}/leak/app:1", *common], env, tmp_path)
+        proxy.faults[:] = [Fault("cut", leak_registry["layer"], arg=30_000),
+                           Fault("status", "/v2/_catalog", arg=503)]
+        audit = _run(["audit", proxy.host, "--insecure", "--state", str(state), *common],
+                     env, tmp_path)
+    for proc in (scan, audit):
+        assert proc.returncode == 1, proc.stderr[-2000:]
+        assert b"leakscan: DEBUG:" in proc.stderr, proc.stderr[-2000:]
+        assert b"retry" in proc.stderr and b"resuming" in proc.stderr, proc.stderr[-2000:]
+        assert b'"fingerprint"' in proc.stdout  # findings were made
+    stored = {p: p.read_bytes() for p in state.parent.iterdir() if p.is_file()}
+    assert state in stored and len(stored[state]) > 0
+    blob = scan.stdout + scan.stderr + audit.stdout + audit.stderr
+    for name, secret in secrets.items():
+        assert secret.encode() not in blob, f"{name} leaked in the output or debug log"
+        for path, data in stored.items():
+            assert secret.encode() not in data, f"{name} leaked into {path.name}"
