@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
 
+from leakscan.engine.detector import is_generic
 from leakscan.engine.redact import redact
 from leakscan.model import CONFIDENCES, Finding, Location, Match, Provenance, rank
 from leakscan.rules.spec import Rule
@@ -42,7 +44,7 @@ def _merge_structured(finding: Finding, location: Location) -> bool:
     place = _place(location)
     for i, seen in enumerate(finding.locations):
         if _place(seen) == place:
-            if seen.provenance.line is None:
+            if seen.provenance.line is None and location.provenance.line is not None:
                 finding.locations[i] = Location(location.provenance, seen.line, seen.column,
                                                 seen.decoded or location.decoded)
             return True
@@ -100,13 +102,59 @@ class FindingSet:
             return
         existing.locations.extend(finding.locations)
 
+    def _is_generic(self, finding: Finding) -> bool:
+        rule = self._rules.get(finding.rule_id)
+        return rule is not None and is_generic(rule)
+
+    def _merged(self) -> list[Finding]:
+        """One finding per secret value where generic rules agree with another rule.
+
+        A generic rule (a password assignment, a secret-named key) that caught a value which a
+        specific rule also caught elsewhere (the AWS key in ``.env`` as text and as a
+        key's value) adds its locations to that finding instead of being a second finding;
+        so does the base64 form of a secret found decoded (a Kubernetes Secret's data value).
+        """
+        by_secret: dict[str, list[Finding]] = {}
+        for finding in self._by_fp.values():
+            if finding.secret is not None:
+                by_secret.setdefault(finding.secret, []).append(finding)
+        encoded = {
+            base64.b64encode(secret.encode()).decode(): group
+            for secret, group in by_secret.items()
+        }
+        dropped: set[str] = set()
+        for secret, group in by_secret.items():
+            generic = [f for f in group if self._is_generic(f)]
+            specific = [f for f in group if not self._is_generic(f)]
+            if secret in encoded and encoded[secret] is not group and generic == group:
+                keeper = max(encoded[secret], key=_strength)
+            elif specific:
+                keeper = max(specific, key=_strength)
+            elif len(generic) > 1:
+                keeper = max(generic, key=_strength)
+            else:
+                continue
+            for finding in generic:
+                if finding is keeper or finding.fingerprint in dropped:
+                    continue
+                dropped.add(finding.fingerprint)
+                for loc in finding.locations:
+                    if not _merge_structured(keeper, loc):
+                        keeper.locations.append(loc)
+        return [f for f in self._by_fp.values() if f.fingerprint not in dropped]
+
     def findings(self, min_confidence: str = "low") -> list[Finding]:
         floor = rank(min_confidence, CONFIDENCES)
         out = []
-        for finding in self._by_fp.values():
+        for finding in self._merged():
             if finding.locations and all(loc.provenance.vendor for loc in finding.locations):
                 finding.confidence = "low"  # vouched for by a package database: ranked low
             if rank(finding.confidence, CONFIDENCES) >= floor:
                 out.append(finding)
         severity_order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
         return sorted(out, key=lambda f: (severity_order[f.severity], f.rule_id, f.redacted))
+
+
+def _strength(finding: Finding) -> tuple[int, int]:
+    return (rank(finding.confidence, CONFIDENCES), len(finding.locations))
+

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -40,10 +41,19 @@ T = TypeVar("T")
 
 REGEX_TIMEOUT = 1.0  # seconds per precise match attempt (catastrophic patterns are cut off)
 MAX_HITS_PER_RULE = 10_000  # hits beyond this in one blob are not examined
+SHORT_SECRET_FACTOR = 0.85  # of the most entropy a secret of its length can have
+SHORT_SECRET_MIN = 3.0  # bits per character: scaled floors stop here
 MAX_REGIONS = 2000  # decoded regions examined per blob
 _SEPARATOR = b"\n\x00\n"  # between decoded regions scanned together
 WINDOW = 8 * 1024 * 1024  # streams are scanned in windows of this size...
 OVERLAP = 64 * 1024  # ...overlapping by this much, so a secret on an edge is still found
+
+
+def entropy_floor(floor: float, length: int) -> float:
+    """A rule's entropy floor, scaled down for short secrets: ``n`` characters carry at most
+    ``log2(n)`` bits each, so a random 14-character password (at most 3.81) must not be held
+    to a 3.5 floor meant for long tokens. Never below 3.0 bits: ``password`` stays out."""
+    return min(floor, max(SHORT_SECRET_MIN, SHORT_SECRET_FACTOR * math.log2(max(length, 2))))
 
 
 def is_generic(rule: Rule) -> bool:
@@ -202,7 +212,7 @@ class Detector:
                 yield from self._run_pattern(rule, index, self._precise[index], data, 0, len(data))
 
     def _accept(self, rule: Rule, index: int, secret: str) -> bool:
-        if rule.entropy and entropy(secret) < rule.entropy:
+        if rule.entropy and entropy(secret) < entropy_floor(rule.entropy, len(secret)):
             return False
         if not rule.multiline_secret and filters.is_placeholder(secret):
             return False
