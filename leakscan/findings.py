@@ -123,15 +123,20 @@ class FindingSet:
             for secret, group in by_secret.items()
         }
         dropped: set[str] = set()
+        order = {rule_id: i for i, rule_id in enumerate(self._rules)}
+
+        def strength(finding: Finding) -> tuple[int, int]:
+            return _strength(finding, order)
+
         for secret, group in by_secret.items():
             generic = [f for f in group if self._is_generic(f)]
             specific = [f for f in group if not self._is_generic(f)]
             if secret in encoded and encoded[secret] is not group and generic == group:
-                keeper = max(encoded[secret], key=_strength)
+                keeper = max(encoded[secret], key=strength)
             elif specific:
-                keeper = max(specific, key=_strength)
+                keeper = max(specific, key=strength)
             elif len(generic) > 1:
-                keeper = max(generic, key=_strength)
+                keeper = max(generic, key=strength)
             else:
                 continue
             for finding in generic:
@@ -155,6 +160,7 @@ class FindingSet:
         return sorted(out, key=lambda f: (severity_order[f.severity], f.rule_id, f.redacted))
 
 
-def _strength(finding: Finding) -> tuple[int, int]:
-    return (rank(finding.confidence, CONFIDENCES), len(finding.locations))
+def _strength(finding: Finding, order: dict[str, int]) -> tuple[int, int]:
+    """More confident first; between equals the rule loaded last (a team's own rules)."""
+    return (rank(finding.confidence, CONFIDENCES), order.get(finding.rule_id, -1))
 

@@ -53,7 +53,8 @@ def summary(result: ScanResult, per_repo: dict[str, dict[str, int]]) -> str:
             f"{s.images} image(s) in {s.repositories} repositories: {s.images_scanned} scanned, "
             f"{s.images_from_state} from the audit state, {s.images_failed} failed; layers "
             f"{s.layers_scanned} scanned, {s.layers_reused} reused; "
-            f"{s.bytes_downloaded} bytes downloaded, {s.bytes_skipped} bytes skipped (cache)")
+            f"{s.bytes_downloaded} bytes downloaded, {s.bytes_skipped} bytes skipped (cache)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -63,20 +64,27 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
 
 def audit(
     registry: Annotated[str, typer.Argument(help="Registry host[:port] (http:// or https://).")],
-    repo: Annotated[list[str] | None, typer.Option("--repo", help="Repository glob (repeat).")]
-    = None,
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="Repository glob (repeat).")
+    ] = None,
     tags: Annotated[str, typer.Option("--tags", help="all, latest or a tag glob.")] = "all",
-    platform: Annotated[str | None, typer.Option("--platform", help="os/arch, e.g. linux/amd64.")]
-    = None,
-    state: Annotated[Path | None, typer.Option(
-        "--state", help="SQLite state file (default under the user cache dir).")] = None,
-    rescan: Annotated[bool, typer.Option("--rescan", help="Re-resolve images already done.")]
-    = False,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="os/arch, e.g. linux/amd64.")
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="SQLite state file (default under the user cache dir)."),
+    ] = None,
+    rescan: Annotated[
+        bool, typer.Option("--rescan", help="Re-resolve images already done.")
+    ] = False,
     username: Annotated[str | None, typer.Option("--username", "-u")] = None,
-    password_stdin: Annotated[bool, typer.Option(
-        "--password-stdin", help="Read the password from standard input.")] = False,
-    insecure: Annotated[bool, typer.Option(
-        "--insecure", help="Allow plain HTTP and unverified TLS.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow plain HTTP and unverified TLS.")
+    ] = False,
     page_size: Annotated[int | None, typer.Option("--page-size", hidden=True)] = None,
     workers: Annotated[int, typer.Option("--workers", help="Download threads.")] = 4,
     format: FormatOpt = "table",
@@ -93,9 +101,15 @@ def audit(
     from leakscan.sources.registry.auth import Credentials, RegistryAuth
     from leakscan.store.db import default_state_path
 
-    opts = options_from(format=format, output=output, show_secrets=show_secrets,
-                        no_progress=no_progress, verbose=verbose,
-                        min_confidence=min_confidence, rules=rules)
+    opts = options_from(
+        format=format,
+        output=output,
+        show_secrets=show_secrets,
+        no_progress=no_progress,
+        verbose=verbose,
+        min_confidence=min_confidence,
+        rules=rules,
+    )
     setup_logging(verbose)
     creds = None
     if password_stdin:
@@ -107,16 +121,27 @@ def audit(
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         report = reporter(format)
-        aopts = AuditOptions(registry=registry, state=state or default_state_path(),
-                             repos=tuple(repo or ()), tags=tags, platform=platform,
-                             rescan=rescan, insecure=insecure, page_size=page_size,
-                             workers=workers)
+        aopts = AuditOptions(
+            registry=registry,
+            state=state or default_state_path(),
+            repos=tuple(repo or ()),
+            tags=tags,
+            platform=platform,
+            rescan=rescan,
+            insecure=insecure,
+            page_size=page_size,
+            workers=workers,
+        )
         outcome = run_audit(aopts, scan_config(opts), RegistryAuth(creds))
         result = outcome.result
         result.extra["audit"] = {
-            "registry": registry, "interrupted": outcome.interrupted,
-            "repositories": {r: {**c, "secrets": _per_repo_findings(result).get(r, 0)}
-                             for r, c in outcome.per_repo.items()}}
+            "registry": registry,
+            "interrupted": outcome.interrupted,
+            "repositories": {
+                r: {**c, "secrets": _per_repo_findings(result).get(r, 0)}
+                for r, c in outcome.per_repo.items()
+            },
+        }
         text = report.render(result, show_secrets=show_secrets)
     except LeakscanError as exc:
         fail(str(exc), verbose)

@@ -29,13 +29,12 @@ from leakscan.cli.common import (
 from leakscan.errors import LeakscanError
 from leakscan.policy.baseline import DEFAULT_NAME, Baseline, merge, parse_gitleaksignore
 
-baseline_app = typer.Typer(help="Accept the findings of today; fail only on new ones.",
-                           no_args_is_help=True)
+baseline_app = typer.Typer(
+    help="Accept the findings of today; fail only on new ones.", no_args_is_help=True
+)
 
 PathsArg = Annotated[list[str], typer.Argument(help="Files or directories to scan.")]
-BaselineOutOpt = Annotated[
-    Path, typer.Option("--output", "-o", help="The baseline file to write.")
-]
+BaselineOutOpt = Annotated[Path, typer.Option("--output", "-o", help="The baseline file to write.")]
 
 
 def _scan_findings(paths: list[str], **kwargs: object) -> Baseline:
@@ -75,8 +74,15 @@ def create(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Scan PATHs and accept every finding into a baseline file (no secrets are stored)."""
-    made = _scan_findings(paths, rules=rules, exclude=exclude, min_confidence=min_confidence,
-                          scan_binary=scan_binary, config=config, verbose=verbose)
+    made = _scan_findings(
+        paths,
+        rules=rules,
+        exclude=exclude,
+        min_confidence=min_confidence,
+        scan_binary=scan_binary,
+        config=config,
+        verbose=verbose,
+    )
     _write(made, output)
     typer.echo(f"baseline {output}: {len(made.entries)} finding(s) accepted", err=True)
 
@@ -98,8 +104,15 @@ def update(
 ) -> None:
     """Rescan PATHs: accept new findings, drop entries no longer found (unless --keep-stale)."""
     old = _load(output) if output.exists() else Baseline()
-    current = _scan_findings(paths, rules=rules, exclude=exclude, min_confidence=min_confidence,
-                             scan_binary=scan_binary, config=config, verbose=verbose)
+    current = _scan_findings(
+        paths,
+        rules=rules,
+        exclude=exclude,
+        min_confidence=min_confidence,
+        scan_binary=scan_binary,
+        config=config,
+        verbose=verbose,
+    )
     known = {e.fingerprint for e in old.entries}
     added = sum(1 for e in current.entries if e.fingerprint not in known)
     merged = merge(old, current, keep_stale)
@@ -124,8 +137,7 @@ def import_gitleaksignore(
     existing = _load(output) if output.exists() else Baseline()
     existing.entries.extend(imported.entries)
     _write(existing, output)
-    typer.echo(f"baseline {output}: {len(imported.entries)} entries imported from {file}",
-               err=True)
+    typer.echo(f"baseline {output}: {len(imported.entries)} entries imported from {file}", err=True)
 
 
 def _load(path: Path) -> Baseline:

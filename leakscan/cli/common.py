@@ -9,9 +9,12 @@ written).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import sys
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -312,3 +315,70 @@ def write_report(text: str, opts: Options) -> None:
         opts.output.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {opts.output}: {exc.strerror}")
+
+
+# -- the shared options, declared once -------------------------------------------------------
+# (name, annotated type, default) of every shared option, by group
+REPORT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("format", FormatOpt, "table"),
+    ("output", OutputOpt, None),
+    ("show_secrets", ShowSecretsOpt, False),
+    ("no_progress", NoProgressOpt, False),
+    ("verbose", VerboseOpt, 0),
+    ("min_confidence", MinConfidenceOpt, "low"),
+    ("rules", RulesOpt, None),
+    ("baseline", BaselineOpt, None),
+    ("fail_on", FailOnOpt, None),
+    ("config", ConfigOpt, None),
+    ("regex_timeout", RegexTimeoutOpt, None),
+)
+CONTENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("exclude", ExcludeOpt, None),
+    ("scan_binary", ScanBinaryOpt, False),
+    ("jobs", JobsOpt, None),
+    ("max_file_size", MaxFileSizeOpt, None),
+    ("max_ratio", MaxRatioOpt, None),
+    ("max_archive_depth", MaxArchiveDepthOpt, None),
+)
+LAYER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (("max_layer_size", MaxLayerSizeOpt, None),)
+
+
+def scan_options(
+    *groups: tuple[tuple[str, Any, Any], ...],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the shared options of ``groups`` (REPORT_OPTIONS always).
+
+    The command declares only its own arguments plus ``opts: Options``; the decorator adds
+    the shared options to the signature typer reads, and calls the command with them
+    gathered in ``opts`` (the command's own arguments land in ``opts.extra`` too).
+    """
+    shared = REPORT_OPTIONS + tuple(item for group in groups for item in group)
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(func, include_extras=True)
+        signature = inspect.signature(func)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in signature.parameters.values()
+            if p.name != "opts"
+        ]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+            for name, annotation, default in shared
+        ]
+        names = [name for name, _, _ in shared]
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            return func(opts=options_from(**values, **kwargs), **kwargs)
+
+        parameters = own + added
+        command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        del command.__wrapped__  # typer must read the signature above, not the function's
+        return command
+
+    return decorate

@@ -59,5 +59,3 @@ def show(
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
-
-

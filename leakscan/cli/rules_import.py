@@ -16,14 +16,18 @@ import typer
 from leakscan.cli.common import fail
 from leakscan.errors import LeakscanError
 
-import_app = typer.Typer(help="Import gitleaks or truffleHog3 rule files as leakscan rules.",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import gitleaks or truffleHog3 rule files as leakscan rules.", no_args_is_help=True
+)
 
 OutOpt = Annotated[Path, typer.Option("--output", "-o", help="The leakscan rule file to write.")]
 ExampleOpt = Annotated[
     list[str] | None,
-    typer.Option("--example", "-e",
-                 help="RULE-ID=TEXT: a sample the rule must find (repeatable; needed per rule)."),
+    typer.Option(
+        "--example",
+        "-e",
+        help="RULE-ID=TEXT: a sample the rule must find (repeatable; needed per rule).",
+    ),
 ]
 PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="Prefix of the new rule ids.")]
 
@@ -38,8 +42,9 @@ def _examples(pairs: list[str] | None) -> dict[str, list[str]]:
     return out
 
 
-def _run(tool: str, file: Path, output: Path, examples: list[str] | None,
-         prefix: str | None) -> None:
+def _run(
+    tool: str, file: Path, output: Path, examples: list[str] | None, prefix: str | None
+) -> None:
     from leakscan.engine.detector import Detector
     from leakscan.engine.selftest import check_rule
     from leakscan.rules import importers
@@ -52,11 +57,13 @@ def _run(tool: str, file: Path, output: Path, examples: list[str] | None,
     samples = _examples(examples)
     try:
         if tool == "gitleaks":
-            result = importers.import_gitleaks(text, str(file), samples,
-                                               prefix or "imported.gitleaks.")
+            result = importers.import_gitleaks(
+                text, str(file), samples, prefix or "imported.gitleaks."
+            )
         else:
-            result = importers.import_trufflehog3(text, str(file), samples,
-                                                  prefix or "imported.trufflehog3.")
+            result = importers.import_trufflehog3(
+                text, str(file), samples, prefix or "imported.trufflehog3."
+            )
         kept = []
         for i, raw in enumerate(result.rules):
             rule = parse_rule(raw, output, i)
@@ -77,8 +84,10 @@ def _run(tool: str, file: Path, output: Path, examples: list[str] | None,
         output.write_text(result.to_yaml(str(file), tool), encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}")
-    typer.echo(f"{len(result.rules)} rule(s) written to {output}, "
-               f"{len(result.left_out)} left out", err=True)
+    typer.echo(
+        f"{len(result.rules)} rule(s) written to {output}, {len(result.left_out)} left out",
+        err=True,
+    )
 
 
 @import_app.command("gitleaks")

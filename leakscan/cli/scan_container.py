@@ -7,41 +7,24 @@ from typing import Annotated
 import typer
 
 from leakscan.cli.common import (
-    BaselineOpt,
-    ConfigOpt,
-    FailOnOpt,
-    FormatOpt,
-    MinConfidenceOpt,
-    NoProgressOpt,
-    OutputOpt,
-    RulesOpt,
-    ShowSecretsOpt,
-    VerboseOpt,
-    options_from,
+    Options,
     run_scan,
+    scan_options,
 )
 from leakscan.sources.interface import Source, SourceOptions
 
 
+@scan_options()
 def scan_container(
     targets: Annotated[
         list[str],
         typer.Argument(help="Container ids or names; a docker inspect JSON file; - for stdin."),
     ],
-    format: FormatOpt = "table",
-    output: OutputOpt = None,
-    show_secrets: ShowSecretsOpt = False,
-    no_progress: NoProgressOpt = False,
-    verbose: VerboseOpt = 0,
-    min_confidence: MinConfidenceOpt = "low",
-    rules: RulesOpt = None,
-    baseline: BaselineOpt = None,
-    fail_on: FailOnOpt = None,
-    config: ConfigOpt = None,
+    opts: Options | None = None,
 ) -> None:
     """Scan the environment of running or stopped containers."""
     names = list(targets)
-    opts = options_from(**{k: v for k, v in locals().items() if k not in ("targets", "names")})
+    assert opts is not None
 
     def sources(options: SourceOptions) -> list[Source]:
         from leakscan.sources.image.container import container_source
@@ -52,5 +35,6 @@ def scan_container(
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:
-    scan_app.command("container", help="Scan a container's environment (SDK or docker inspect "
-                     "JSON).")(scan_container)
+    scan_app.command(
+        "container", help="Scan a container's environment (SDK or docker inspect JSON)."
+    )(scan_container)

@@ -7,32 +7,18 @@ from typing import Annotated
 import typer
 
 from leakscan.cli.common import (
-    BaselineOpt,
-    ConfigOpt,
-    ExcludeOpt,
-    FailOnOpt,
-    FormatOpt,
-    JobsOpt,
-    MaxArchiveDepthOpt,
-    MaxFileSizeOpt,
-    MaxRatioOpt,
-    MinConfidenceOpt,
-    NoProgressOpt,
-    OutputOpt,
-    RegexTimeoutOpt,
-    RulesOpt,
-    ScanBinaryOpt,
-    ShowSecretsOpt,
-    VerboseOpt,
+    CONTENT_OPTIONS,
+    Options,
     fail,
-    options_from,
     run_scan,
+    scan_options,
 )
 from leakscan.sources.interface import SourceOptions
 
 _GIT_KEYS = ("target", "branch", "max_depth", "range_", "since_commit", "all_objects", "staged")
 
 
+@scan_options(CONTENT_OPTIONS)
 def scan_git(
     target: Annotated[str, typer.Argument(help="Repository path or URL (cloned as a mirror).")],
     branch: Annotated[
@@ -55,26 +41,10 @@ def scan_git(
     staged: Annotated[
         bool, typer.Option("--staged", help="Scan the staged changes (pre-commit hook).")
     ] = False,
-    format: FormatOpt = "table",
-    output: OutputOpt = None,
-    show_secrets: ShowSecretsOpt = False,
-    no_progress: NoProgressOpt = False,
-    verbose: VerboseOpt = 0,
-    min_confidence: MinConfidenceOpt = "low",
-    rules: RulesOpt = None,
-    exclude: ExcludeOpt = None,
-    scan_binary: ScanBinaryOpt = False,
-    baseline: BaselineOpt = None,
-    fail_on: FailOnOpt = None,
-    config: ConfigOpt = None,
-    jobs: JobsOpt = None,
-    max_file_size: MaxFileSizeOpt = None,
-    max_ratio: MaxRatioOpt = None,
-    max_archive_depth: MaxArchiveDepthOpt = None,
-    regex_timeout: RegexTimeoutOpt = None,
+    opts: Options | None = None,
 ) -> None:
     """Scan git history: every ref, each blob once, the commit that introduced it."""
-    opts = options_from(**{k: v for k, v in locals().items() if k not in _GIT_KEYS})
+    assert opts is not None
     from leakscan.sources.git import GitOptions, GitSource
 
     if sum(bool(x) for x in (range_, since_commit, staged)) > 1:

@@ -8,22 +8,12 @@ from typing import Annotated
 import typer
 
 from leakscan.cli.common import (
-    BaselineOpt,
-    ConfigOpt,
-    ExcludeOpt,
-    FailOnOpt,
-    FormatOpt,
-    JobsOpt,
-    MinConfidenceOpt,
-    NoProgressOpt,
-    OutputOpt,
-    RulesOpt,
-    ScanBinaryOpt,
-    ShowSecretsOpt,
-    VerboseOpt,
+    CONTENT_OPTIONS,
+    LAYER_OPTIONS,
+    Options,
     fail,
-    options_from,
     run_scan,
+    scan_options,
 )
 from leakscan.sources.interface import Source, SourceOptions
 
@@ -33,45 +23,43 @@ REF_HELP = (
 )
 
 
+@scan_options(CONTENT_OPTIONS, LAYER_OPTIONS)
 def scan_image(
     references: Annotated[list[str], typer.Argument(help=REF_HELP)],
     platform: Annotated[
         str | None,
-        typer.Option("--platform", help="Only this platform of multi-platform images: "
-                     "os/arch or os/arch/variant (default: all)."),
+        typer.Option(
+            "--platform",
+            help="Only this platform of multi-platform images: "
+            "os/arch or os/arch/variant (default: all).",
+        ),
     ] = None,
-    format: FormatOpt = "table",
-    output: OutputOpt = None,
-    show_secrets: ShowSecretsOpt = False,
-    no_progress: NoProgressOpt = False,
-    verbose: VerboseOpt = 0,
-    min_confidence: MinConfidenceOpt = "low",
-    rules: RulesOpt = None,
-    exclude: ExcludeOpt = None,
-    scan_binary: ScanBinaryOpt = False,
-    baseline: BaselineOpt = None,
-    fail_on: FailOnOpt = None,
-    config: ConfigOpt = None,
-    jobs: JobsOpt = None,
     username: Annotated[
         str | None,
-        typer.Option("--username", "-u", help="Registry user (with --password-stdin; else "
-                     "LEAKSCAN_REGISTRY_USERNAME/PASSWORD, then ~/.docker/config.json)."),
+        typer.Option(
+            "--username",
+            "-u",
+            help="Registry user (with --password-stdin; else "
+            "LEAKSCAN_REGISTRY_USERNAME/PASSWORD, then ~/.docker/config.json).",
+        ),
     ] = None,
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the registry password from standard "
-                           "input."),
+        bool,
+        typer.Option("--password-stdin", help="Read the registry password from standard input."),
     ] = False,
     insecure: Annotated[
-        bool, typer.Option("--insecure", help="Registries: allow plain HTTP and unverified TLS "
-                           "(also LEAKSCAN_REGISTRY_INSECURE=1)."),
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Registries: allow plain HTTP and unverified TLS "
+            "(also LEAKSCAN_REGISTRY_INSECURE=1).",
+        ),
     ] = False,
+    opts: Options | None = None,
 ) -> None:
     """Scan container images: every layer (deleted files too) and the image configuration."""
     refs = list(references)
-    opts = options_from(**{k: v for k, v in locals().items()
-                           if k not in ("references", "refs", "username", "password_stdin",
-                                        "insecure")})
+    assert opts is not None
     password = None
     if password_stdin:
         if not username:
@@ -93,5 +81,6 @@ def scan_image(
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:
-    scan_app.command("image", help="Scan container images (archives, OCI layouts, daemon, "
-                     "registry).")(scan_image)
+    scan_app.command(
+        "image", help="Scan container images (archives, OCI layouts, daemon, registry)."
+    )(scan_image)
