@@ -50,8 +50,7 @@ def run() -> dict[str, float]:
     if betterleaks:
         theirs = timed(
             [
-                betterleaks,
-                "dir",
+                betterleaks,  # `betterleaks PATH` (its `dir` word is taken as a second target)
                 str(root),
                 "--no-banner",
                 "-s",
