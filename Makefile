@@ -36,8 +36,9 @@ test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(if $(TESTS),-k "$(TESTS)") $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check leakscan tests
-	$(BIN)/ruff format --check leakscan tests
+	$(BIN)/ruff check leakscan tests bench
+	$(BIN)/ruff format --check leakscan tests bench
+	$(BIN)/mypy leakscan
 
 bench: install
 	$(BIN)/pip install -q -e '.[dev,bench]'

@@ -52,13 +52,17 @@ def _secrets(rng: random.Random) -> dict[int, tuple[str, bytes | None]]:
     return {
         700: ("deploy/settings.py", f'GITHUB_TOKEN = "{gh1}"\nDEBUG = False\n'.encode()),
         705: ("deploy/settings.py", b'import os\nGITHUB_TOKEN = os.environ["GITHUB_TOKEN"]\n'),
-        2100: ("ci/upload.sh", f"#!/bin/sh\nexport AWS_ACCESS_KEY_ID={aws}\n"
-                               f"export AWS_SECRET_ACCESS_KEY={secret}\naws s3 sync . s3://b\n"
-               .encode()),
+        2100: (
+            "ci/upload.sh",
+            f"#!/bin/sh\nexport AWS_ACCESS_KEY_ID={aws}\n"
+            f"export AWS_SECRET_ACCESS_KEY={secret}\naws s3 sync . s3://b\n".encode(),
+        ),
         2140: ("ci/upload.sh", None),
-        3900: ("tools/release.py", f'import requests\nTOKEN = "{gh2}"\n'
-                                   f'requests.post("https://api.github.com", auth=("x", TOKEN))\n'
-               .encode()),
+        3900: (
+            "tools/release.py",
+            f'import requests\nTOKEN = "{gh2}"\n'
+            f'requests.post("https://api.github.com", auth=("x", TOKEN))\n'.encode(),
+        ),
         3901: ("tools/release.py", None),
     }
 
@@ -74,25 +78,31 @@ def _edit(rng: random.Random, content: bytes, donor: bytes) -> bytes:
     at = rng.randrange(len(lines))
     n = rng.randint(1, 4)
     start = rng.randrange(max(1, len(donor_lines) - n))
-    patch = donor_lines[start:start + n]
+    patch = donor_lines[start : start + n]
     kind = rng.random()
     if kind < 0.5:
-        lines[at:at + n] = patch
+        lines[at : at + n] = patch
     elif kind < 0.85 or len(lines) < 10:
         lines[at:at] = patch
     else:
-        del lines[at:at + n]
+        del lines[at : at + n]
     return b"\n".join(lines)
 
 
 def _generate(target: Path) -> None:
     rng = random.Random(5)
     root = stdlib_copy()
-    pool = sorted(p for p in root.rglob("*.py")
-                  if p.is_file() and not p.is_symlink() and 200 < p.stat().st_size <= MAX_FILE)
+    pool = sorted(
+        p
+        for p in root.rglob("*.py")
+        if p.is_file() and not p.is_symlink() and 200 < p.stat().st_size <= MAX_FILE
+    )
     rng.shuffle(pool)
-    sources = (((f"copy{k}/" if k else "") + p.relative_to(root).as_posix(), p)
-               for k in range(100) for p in pool)  # wraps around as a vendored copy
+    sources = (
+        ((f"copy{k}/" if k else "") + p.relative_to(root).as_posix(), p)
+        for k in range(100)
+        for p in pool
+    )  # wraps around as a vendored copy
     tree: dict[str, bytes] = {}
 
     def add_file() -> bytes:
@@ -104,8 +114,9 @@ def _generate(target: Path) -> None:
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp)], check=True)
-    proc = subprocess.Popen(["git", "-C", str(tmp), "fast-import", "--quiet"],
-                            stdin=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["git", "-C", str(tmp), "fast-import", "--quiet"], stdin=subprocess.PIPE
+    )
     assert proc.stdin is not None
     out = proc.stdin
     ts = 1_600_000_000
@@ -131,12 +142,19 @@ def _generate(target: Path) -> None:
                 ops.append(b"D %s\n" % path.encode())
             else:
                 ops.append(b"M 100644 inline %s\n" % path.encode() + _data(content))
-        who = rng.choice(["Ada <ada@example.com>", "Lin <lin@example.com>",
-                          "Sam <sam@example.com>", "Kim <kim@example.com>"])
+        who = rng.choice(
+            [
+                "Ada <ada@example.com>",
+                "Lin <lin@example.com>",
+                "Sam <sam@example.com>",
+                "Kim <kim@example.com>",
+            ]
+        )
         msg = f"Change {n}: update {len(ops)} file(s)\n".encode()
         out.write(b"commit refs/heads/main\n")
-        out.write(b"author %s %d +0000\ncommitter %s %d +0000\n"
-                  % (who.encode(), ts, who.encode(), ts))
+        out.write(
+            b"author %s %d +0000\ncommitter %s %d +0000\n" % (who.encode(), ts, who.encode(), ts)
+        )
         out.write(_data(msg))
         out.writelines(ops)
         out.write(b"\n")
@@ -172,11 +190,27 @@ def _count(path: Path, key: str | None) -> int | None:
 
 
 def _size(repo: Path) -> tuple[int, int, float]:
-    commits = int(subprocess.run(["git", "-C", str(repo), "rev-list", "--all", "--count"],
-                                 capture_output=True, text=True, check=True).stdout)
-    objs = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-all-objects",
-                           "--batch-check=%(objecttype) %(objectsize)"],
-                          capture_output=True, text=True, check=True).stdout.split("\n")
+    commits = int(
+        subprocess.run(
+            ["git", "-C", str(repo), "rev-list", "--all", "--count"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    objs = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objecttype) %(objectsize)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     blobs = [int(line.split()[1]) for line in objs if line.startswith("blob ")]
     return commits, len(blobs), sum(blobs) / 1e6
 
@@ -194,28 +228,61 @@ def run() -> dict[str, float]:
     empty.mkdir(parents=True, exist_ok=True)  # a first scan compiles and caches the rules database
     timed([sys.executable, "-m", "leakscan.cli", "scan", str(empty), "--no-progress"])
     commits, blobs, blob_mb = _size(repo)
-    print(f"git: {commits} commits, {blobs} unique blobs ({blob_mb:.0f} MB uncompressed); "
-          "each tool: best of 2 runs")
+    print(
+        f"git: {commits} commits, {blobs} unique blobs ({blob_mb:.0f} MB uncompressed); "
+        "each tool: best of 2 runs"
+    )
     reports = WORK / "git-reports"
     reports.mkdir(parents=True, exist_ok=True)
     ours_json = reports / "leakscan.json"
-    ours = _best([sys.executable, "-m", "leakscan.cli", "scan", "git", str(repo),
-                  "--no-progress", "-f", "json", "-o", str(ours_json)])
-    print(f"git: leakscan {ours.seconds:.2f}s, peak RSS {ours.peak_rss_mb:.0f} MB, "
-          f"exit {ours.returncode}, {_count(ours_json, 'findings')} findings")
+    ours = _best(
+        [
+            sys.executable,
+            "-m",
+            "leakscan.cli",
+            "scan",
+            "git",
+            str(repo),
+            "--no-progress",
+            "-f",
+            "json",
+            "-o",
+            str(ours_json),
+        ]
+    )
+    print(
+        f"git: leakscan {ours.seconds:.2f}s, peak RSS {ours.peak_rss_mb:.0f} MB, "
+        f"exit {ours.returncode}, {_count(ours_json, 'findings')} findings"
+    )
     out = {"leakscan_git_s": ours.seconds}
 
     kingfisher = tool("kingfisher")
     theirs = None
     if kingfisher:
         report = reports / "kingfisher.json"
-        run_ = _best([kingfisher, "scan", str(repo), "--git-history", "full", "--no-validate",
-                      "--no-update-check", "--format", "json", "-o", str(report)])
+        run_ = _best(
+            [
+                kingfisher,
+                "scan",
+                str(repo),
+                "--git-history",
+                "full",
+                "--no-validate",
+                "--no-update-check",
+                "--format",
+                "json",
+                "-o",
+                str(report),
+            ]
+        )
         theirs = out["kingfisher_git_s"] = run_.seconds
-        print(f"git: kingfisher {run_.seconds:.2f}s, exit {run_.returncode}, "
-              f"{_count(report, 'findings')} findings")
-    print(ratio_line("git vs kingfisher", ours.seconds, theirs, "kingfisher")
-          + " (aim: within 1.5x)")
+        print(
+            f"git: kingfisher {run_.seconds:.2f}s, exit {run_.returncode}, "
+            f"{_count(report, 'findings')} findings"
+        )
+    print(
+        ratio_line("git vs kingfisher", ours.seconds, theirs, "kingfisher") + " (aim: within 1.5x)"
+    )
 
     betterleaks = tool("betterleaks")
     theirs = None
@@ -223,8 +290,9 @@ def run() -> dict[str, float]:
         report = reports / "betterleaks.json"
         run_ = _best([betterleaks, "git", str(repo), "--no-banner", "-s", "-o", str(report)])
         theirs = out["betterleaks_git_s"] = run_.seconds
-        print(f"git: betterleaks {run_.seconds:.2f}s, exit {run_.returncode}, "
-              f"{_count(report, 'findings')} findings")
-    print(ratio_line("git vs betterleaks", ours.seconds, theirs, "betterleaks")
-          + " (aim: faster)")
+        print(
+            f"git: betterleaks {run_.seconds:.2f}s, exit {run_.returncode}, "
+            f"{_count(report, 'findings')} findings"
+        )
+    print(ratio_line("git vs betterleaks", ours.seconds, theirs, "betterleaks") + " (aim: faster)")
     return out

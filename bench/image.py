@@ -38,9 +38,11 @@ def _base62(value: int, width: int) -> str:
 def _secrets(rng: random.Random) -> dict[str, str]:
     body = "ghp_" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(30))
     aws = "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
-    return {"github": body + _base62(zlib.crc32(body.encode()), 6), "aws": aws,
-            "password": "".join(rng.choice(string.ascii_letters + string.digits)
-                                for _ in range(14))}
+    return {
+        "github": body + _base62(zlib.crc32(body.encode()), 6),
+        "aws": aws,
+        "password": "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(14)),
+    }
 
 
 def _python_files(cap: int) -> list[tuple[Path, str]]:
@@ -72,8 +74,11 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes | None) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _write_layer(path: Path, files: list[tuple[Path, str]] | None = None,
-                 planted: dict[str, bytes | None] | None = None) -> str:
+def _write_layer(
+    path: Path,
+    files: list[tuple[Path, str]] | None = None,
+    planted: dict[str, bytes | None] | None = None,
+) -> str:
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
         for source, name in files or ():
             tar.add(source, arcname=name, recursive=False)
@@ -97,14 +102,18 @@ def build_archive(target: Path = ARCHIVE) -> tuple[Path, dict[str, str]]:
     tmp.mkdir(parents=True)
     files = _python_files(CAP_BYTES)
     per = -(-len(files) // LAYERS)
-    chunks = [files[i:i + per] for i in range(0, len(files), per)]
+    chunks = [files[i : i + per] for i in range(0, len(files), per)]
     env = f"GITHUB_TOKEN={secrets['github']}\nAWS_ACCESS_KEY_ID={secrets['aws']}\n".encode()
     conf = f'[db]\npassword = "{secrets["password"]}"\n'.encode()
     specs: list[tuple[str, list[tuple[Path, str]] | None, dict[str, bytes | None] | None]] = [
-        (f"COPY python{i} /usr/local/lib/", chunk, None) for i, chunk in enumerate(chunks)]
+        (f"COPY python{i} /usr/local/lib/", chunk, None) for i, chunk in enumerate(chunks)
+    ]
     specs += [
-        ("COPY app /app", None, {"app/.env": env, "app/config.ini": conf,
-                                 "app/main.py": b"print('hello')\n"}),
+        (
+            "COPY app /app",
+            None,
+            {"app/.env": env, "app/config.ini": conf, "app/main.py": b"print('hello')\n"},
+        ),
         ("RUN rm /app/.env", None, {"app/.env": None}),
         ("COPY config.ini /app/config.ini", None, {"app/config.ini": b"[db]\nhost = db\n"}),
     ]
@@ -115,15 +124,20 @@ def build_archive(target: Path = ARCHIVE) -> tuple[Path, dict[str, str]]:
         diff_ids.append(_write_layer(layer_dir / "layer.tar", chunk, planted))
         layer_names.append(f"layer{i:02d}/layer.tar")
         history.append({"created": "2024-01-01T00:00:00Z", "created_by": created_by})
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "Cmd": ["python3"]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history,
-    }).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "Cmd": ["python3"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": history,
+        }
+    ).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     (tmp / config_name).write_bytes(config)
-    (tmp / "manifest.json").write_text(json.dumps(
-        [{"Config": config_name, "RepoTags": ["bench/python:1"], "Layers": layer_names}]))
+    (tmp / "manifest.json").write_text(
+        json.dumps([{"Config": config_name, "RepoTags": ["bench/python:1"], "Layers": layer_names}])
+    )
     partial = target.with_suffix(".tar.tmp")
     with tarfile.open(partial, "w") as outer:
         for name in ["manifest.json", config_name, *layer_names]:
@@ -137,20 +151,49 @@ def build_archive(target: Path = ARCHIVE) -> tuple[Path, dict[str, str]]:
 def run() -> dict[str, float]:
     archive, _secrets_planted = build_archive()
     size = archive.stat().st_size / 1e6
-    ours = timed([sys.executable, "-m", "leakscan.cli", "scan", "image",
-                  f"docker-archive:{archive}", "--no-progress", "-f", "json",
-                  "-o", "/dev/null"])
-    print(f"image: leakscan scan image of a {size:.0f} MB docker save archive: "
-          f"{ours.seconds:.2f}s ({size / ours.seconds:.0f} MB/s), peak RSS "
-          f"{ours.peak_rss_mb:.0f} MB, exit {ours.returncode}", flush=True)
+    ours = timed(
+        [
+            sys.executable,
+            "-m",
+            "leakscan.cli",
+            "scan",
+            "image",
+            f"docker-archive:{archive}",
+            "--no-progress",
+            "-f",
+            "json",
+            "-o",
+            "/dev/null",
+        ]
+    )
+    print(
+        f"image: leakscan scan image of a {size:.0f} MB docker save archive: "
+        f"{ours.seconds:.2f}s ({size / ours.seconds:.0f} MB/s), peak RSS "
+        f"{ours.peak_rss_mb:.0f} MB, exit {ours.returncode}",
+        flush=True,
+    )
     out = {"leakscan_image_s": ours.seconds, "leakscan_image_rss_mb": ours.peak_rss_mb}
     kingfisher = tool("kingfisher")
     theirs = None
     if kingfisher:
         # --no-limits: with its default content limits Kingfisher stops extracting this
         # archive part-way and fails ("layer01/layer.tar was not found"); leakscan reads it all
-        run_k = timed([kingfisher, "scan", "docker", "--archive", str(archive), "--no-validate",
-                       "--no-limits", "--format", "json", "--no-update-check", "-o", os.devnull])
+        run_k = timed(
+            [
+                kingfisher,
+                "scan",
+                "docker",
+                "--archive",
+                str(archive),
+                "--no-validate",
+                "--no-limits",
+                "--format",
+                "json",
+                "--no-update-check",
+                "-o",
+                os.devnull,
+            ]
+        )
         theirs = run_k.seconds
         print(f"image: kingfisher {run_k.seconds:.2f}s, exit {run_k.returncode}", flush=True)
         out["kingfisher_image_s"] = theirs

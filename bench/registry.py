@@ -72,8 +72,9 @@ def _layer(files: list[tuple[str, bytes]]) -> tuple[str, bytes]:
     return _sha(raw), gzip.compress(raw, compresslevel=6, mtime=0)
 
 
-def _files(roots: list[Path], budget: int, prefix: str, step: int = 1,
-           offset: int = 0) -> list[tuple[str, bytes]]:
+def _files(
+    roots: list[Path], budget: int, prefix: str, step: int = 1, offset: int = 0
+) -> list[tuple[str, bytes]]:
     """Regular files under ``roots`` (every ``step``-th from ``offset``) up to ``budget`` bytes."""
     out: list[tuple[str, bytes]] = []
     total = 0
@@ -108,13 +109,19 @@ def _cached_layer(name: str, build: Callable[[], list[tuple[str, bytes]]]) -> tu
 
 def _shared_layers() -> tuple[tuple[str, bytes], list[tuple[str, bytes]]]:
     """The base layer (Python's stdlib and shared libraries, ~BASE_BYTES) and the runtimes."""
-    libs = [p for p in (Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"))
-            if p.is_dir()]
+    libs = [
+        p
+        for p in (Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"))
+        if p.is_dir()
+    ]
     base = _cached_layer("base", lambda: _files([stdlib_copy(), *libs], BASE_BYTES, "usr/lib/"))
     doc = [p for p in (Path("/usr/lib/python3"), Path("/usr/share/doc")) if p.is_dir()]
-    runtimes = [_cached_layer(f"runtime{v}",
-                              partial(_files, doc, RUNTIME_BYTES, f"opt/runtime{v}/", REPOS, v))
-                for v in range(REPOS)]
+    runtimes = [
+        _cached_layer(
+            f"runtime{v}", partial(_files, doc, RUNTIME_BYTES, f"opt/runtime{v}/", REPOS, v)
+        )
+        for v in range(REPOS)
+    ]
     return base, runtimes
 
 
@@ -126,17 +133,35 @@ class Image:
 
 
 def _image(layers: list[tuple[str, bytes]], tag: str) -> Image:
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/usr/bin", f"TAG={tag}"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id for diff_id, _ in layers]},
-    }, sort_keys=True).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": _sha(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _sha(gz), "size": len(gz)} for _, gz in layers],
-    }, sort_keys=True).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": ["PATH=/usr/bin", f"TAG={tag}"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id for diff_id, _ in layers]},
+        },
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": _sha(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": _sha(gz),
+                    "size": len(gz),
+                }
+                for _, gz in layers
+            ],
+        },
+        sort_keys=True,
+    ).encode()
     return Image(manifest, config, [gz for _, gz in layers])
 
 
@@ -151,10 +176,16 @@ def _push(session: requests.Session, url: str, name: str, tag: str, image: Image
         if location.startswith("/"):
             location = url + location
         sep = "&" if "?" in location else "?"
-        session.put(f"{location}{sep}digest={digest}", data=data,
-                    headers={"Content-Type": "application/octet-stream"}).raise_for_status()
-    session.put(f"{url}/v2/{name}/manifests/{tag}", data=image.manifest,
-                headers={"Content-Type": OCI_MANIFEST}).raise_for_status()
+        session.put(
+            f"{location}{sep}digest={digest}",
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        ).raise_for_status()
+    session.put(
+        f"{url}/v2/{name}/manifests/{tag}",
+        data=image.manifest,
+        headers={"Content-Type": OCI_MANIFEST},
+    ).raise_for_status()
 
 
 def _free_port() -> int:
@@ -170,9 +201,11 @@ def _registry(tmp: Path) -> Iterator[str]:
     storage = tmp / "storage"
     storage.mkdir()
     cfg = tmp / "config.yml"
-    cfg.write_text("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                   f"storage:\n  filesystem:\n    rootdirectory: {storage}\n"
-                   f"http:\n  addr: 127.0.0.1:{port}\n")
+    cfg.write_text(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {storage}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
     with open(tmp / "registry.log", "wb") as log:
         proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=log, stderr=log)
     try:
@@ -183,8 +216,10 @@ def _registry(tmp: Path) -> Iterator[str]:
                 break
             except requests.ConnectionError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("docker-registry did not start: "
-                                       + (tmp / "registry.log").read_text()[-500:]) from None
+                    raise RuntimeError(
+                        "docker-registry did not start: "
+                        + (tmp / "registry.log").read_text()[-500:]
+                    ) from None
                 time.sleep(0.1)
         yield f"127.0.0.1:{port}"
     finally:
@@ -223,8 +258,23 @@ def _populate(host: str) -> tuple[int, int, int]:
 
 
 def _audit(host: str, state: Path, report: Path) -> tuple[float, int, dict[str, Any]]:
-    run = timed([sys.executable, "-m", "leakscan.cli", "audit", host, "--insecure", "--state",
-                 str(state), "--no-progress", "-f", "json", "-o", str(report)])
+    run = timed(
+        [
+            sys.executable,
+            "-m",
+            "leakscan.cli",
+            "audit",
+            host,
+            "--insecure",
+            "--state",
+            str(state),
+            "--no-progress",
+            "-f",
+            "json",
+            "-o",
+            str(report),
+        ]
+    )
     data = json.loads(report.read_text()) if report.exists() else {}
     stats = data.get("stats", {}) if isinstance(data, dict) else {}
     findings = len(data.get("findings", [])) if isinstance(data, dict) else 0
@@ -242,9 +292,11 @@ def run() -> dict[str, float]:
         with _registry(tmp) as host:
             started = time.perf_counter()
             tags, unique_bytes, per_tag_bytes = _populate(host)
-            print(f"registry: {tags} tags in {REPOS} repositories pushed in "
-                  f"{time.perf_counter() - started:.1f}s; unique layer bytes "
-                  f"{unique_bytes / 1e6:.1f} MB, summed over tags {per_tag_bytes / 1e6:.1f} MB")
+            print(
+                f"registry: {tags} tags in {REPOS} repositories pushed in "
+                f"{time.perf_counter() - started:.1f}s; unique layer bytes "
+                f"{unique_bytes / 1e6:.1f} MB, summed over tags {per_tag_bytes / 1e6:.1f} MB"
+            )
             empty = tmp / "empty"
             empty.mkdir()  # a first scan compiles and caches the rules database: not timed
             timed([sys.executable, "-m", "leakscan.cli", "scan", str(empty), "--no-progress"])
@@ -253,19 +305,31 @@ def run() -> dict[str, float]:
             second_s, rc2, second = _audit(host, state, tmp / "run2.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for label, secs, rc, stats in (("first", first_s, rc1, first), ("second", second_s, rc2,
-                                                                     second)):
-        print(f"registry: {label} audit {secs:.2f}s, exit {rc}, "
-              f"{int(stats.get('bytes_downloaded', 0)) / 1e6:.1f} MB downloaded, "
-              f"{int(stats.get('bytes_skipped', 0)) / 1e6:.1f} MB skipped (cache), "
-              f"{stats.get('images', '?')} images, {stats.get('findings')} findings")
+    for label, secs, rc, stats in (
+        ("first", first_s, rc1, first),
+        ("second", second_s, rc2, second),
+    ):
+        print(
+            f"registry: {label} audit {secs:.2f}s, exit {rc}, "
+            f"{int(stats.get('bytes_downloaded', 0)) / 1e6:.1f} MB downloaded, "
+            f"{int(stats.get('bytes_skipped', 0)) / 1e6:.1f} MB skipped (cache), "
+            f"{stats.get('images', '?')} images, {stats.get('findings')} findings"
+        )
     if first.get("rules_digest") != second.get("rules_digest"):
-        print("registry: WARNING: the rules changed between the two audits (patterns/ edited?): "
-              "the cache was rightly not reused; run again")
+        print(
+            "registry: WARNING: the rules changed between the two audits (patterns/ edited?): "
+            "the cache was rightly not reused; run again"
+        )
     downloaded = int(first.get("bytes_downloaded", 0))
-    print(f"registry: first audit downloaded {downloaded / unique_bytes:.2f}x the unique layer "
-          f"bytes ({downloaded / per_tag_bytes:.2f}x of tags x layer sizes); aim ~1x unique")
+    print(
+        f"registry: first audit downloaded {downloaded / unique_bytes:.2f}x the unique layer "
+        f"bytes ({downloaded / per_tag_bytes:.2f}x of tags x layer sizes); aim ~1x unique"
+    )
     speedup = first_s / second_s if second_s else float("inf")
     print(f"registry: second audit (cache) is {speedup:.1f}x faster than the first; aim >= 20x")
-    return {"audit_first_s": first_s, "audit_second_s": second_s, "audit_speedup": speedup,
-            "audit_first_bytes": float(downloaded)}
+    return {
+        "audit_first_s": first_s,
+        "audit_second_s": second_s,
+        "audit_speedup": speedup,
+        "audit_first_bytes": float(downloaded),
+    }

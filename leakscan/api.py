@@ -227,7 +227,7 @@ class Scanner:
                     self._cache[key] = []  # type: ignore[index]
                 continue
             self._queue.popleft()
-            for match in self._cache[key]:  # type: ignore[index]
+            for match in self._cache[key]:
                 self.findings.add(match, blob.provenance)
 
     def _drain(self) -> None:

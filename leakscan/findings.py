@@ -45,8 +45,9 @@ def _merge_structured(finding: Finding, location: Location) -> bool:
     for i, seen in enumerate(finding.locations):
         if _place(seen) == place:
             if seen.provenance.line is None and location.provenance.line is not None:
-                finding.locations[i] = Location(location.provenance, seen.line, seen.column,
-                                                seen.decoded or location.decoded)
+                finding.locations[i] = Location(
+                    location.provenance, seen.line, seen.column, seen.decoded or location.decoded
+                )
             return True
     return False
 
@@ -80,7 +81,8 @@ class FindingSet:
             )
             self._by_fp[fp] = finding
             self._locations[fp] = set()
-        line, column = match.line, match.column
+        line: int | None = match.line
+        column: int | None = match.column
         if provenance.kind in VALUE_KINDS and provenance.line is None:
             line = column = None  # one value (an env entry, a config field): no position
         elif provenance.line is not None:
@@ -119,8 +121,7 @@ class FindingSet:
             if finding.secret is not None:
                 by_secret.setdefault(finding.secret, []).append(finding)
         encoded = {
-            base64.b64encode(secret.encode()).decode(): group
-            for secret, group in by_secret.items()
+            base64.b64encode(secret.encode()).decode(): group for secret, group in by_secret.items()
         }
         dropped: set[str] = set()
         order = {rule_id: i for i, rule_id in enumerate(self._rules)}
@@ -163,4 +164,3 @@ class FindingSet:
 def _strength(finding: Finding, order: dict[str, int]) -> tuple[int, int]:
     """More confident first; between equals the rule loaded last (a team's own rules)."""
     return (rank(finding.confidence, CONFIDENCES), order.get(finding.rule_id, -1))
-

@@ -125,7 +125,9 @@ class BatchScanner:
                 self.broken = True
         self._inflight.append((batch, future))
 
-    def _finish(self, batch: _Batch, future: Future | None) -> list[tuple[object, list[Match]]]:
+    def _finish(
+        self, batch: _Batch, future: Future[tuple[list[list[Match]], int]] | None
+    ) -> list[tuple[object, list[Match]]]:
         results: list[list[Match]] | None = None
         if future is not None:
             try:

@@ -82,15 +82,19 @@ def _rule(rule_id: str, tags: tuple[str, ...] = ()):  # type: ignore[no-untyped-
 
 
 def test_generic_rule_agreeing_with_a_specific_one_adds_locations_not_a_finding() -> None:
-    fs = FindingSet([_rule("aws.key"), _rule("leakscan.generic.password"),
-                     _rule("ctx", ("generic",))])
+    fs = FindingSet(
+        [_rule("aws.key"), _rule("leakscan.generic.password"), _rule("ctx", ("generic",))]
+    )
     secret = "Zp8Qw2Lk9XvBn3TqZp8Qw2Lk9XvBn3TqAb12Cd34"
-    fs.add(Match("aws.key", secret, 3, 5, "high", "critical"),
-           Provenance("file", {"path": ".env"}))
-    fs.add(Match("leakscan.generic.password", secret, 1, 1, "low", "high"),
-           Provenance("image-config", {"image": "app", "field": "Env[PW]"}))
-    fs.add(Match("ctx", secret, 1, 1, "medium", "high"),
-           Provenance("file", {"path": ".env", "key": "AWS_SECRET"}, line=3))
+    fs.add(Match("aws.key", secret, 3, 5, "high", "critical"), Provenance("file", {"path": ".env"}))
+    fs.add(
+        Match("leakscan.generic.password", secret, 1, 1, "low", "high"),
+        Provenance("image-config", {"image": "app", "field": "Env[PW]"}),
+    )
+    fs.add(
+        Match("ctx", secret, 1, 1, "medium", "high"),
+        Provenance("file", {"path": ".env", "key": "AWS_SECRET"}, line=3),
+    )
     (finding,) = fs.findings()
     assert finding.rule_id == "aws.key"
     assert [loc.provenance.kind for loc in finding.locations] == ["file", "image-config"]
@@ -102,9 +106,13 @@ def test_base64_form_of_a_decoded_secret_is_not_a_second_finding() -> None:
     fs = FindingSet([_rule("leakscan.generic.password"), _rule("ctx", ("generic",))])
     secret = "Zp8Qw2#Lk9XvBn3"
     encoded = base64.b64encode(secret.encode()).decode()
-    fs.add(Match("leakscan.generic.password", encoded, 8, 13, "low", "high"),
-           Provenance("file", {"path": "secret.yaml"}))
-    fs.add(Match("ctx", secret, 1, 1, "medium", "high"),
-           Provenance("file", {"path": "secret.yaml", "key": "data.password"}, line=8))
+    fs.add(
+        Match("leakscan.generic.password", encoded, 8, 13, "low", "high"),
+        Provenance("file", {"path": "secret.yaml"}),
+    )
+    fs.add(
+        Match("ctx", secret, 1, 1, "medium", "high"),
+        Provenance("file", {"path": "secret.yaml", "key": "data.password"}, line=8),
+    )
     (finding,) = fs.findings()
     assert finding.secret == secret

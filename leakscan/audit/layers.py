@@ -40,8 +40,13 @@ class _Hashing:
         return True
 
 
-def scan_layer(raw: IO[bytes], where: str, detector: Detector, options: SourceOptions,
-               seen: dict[str, list[Match]]) -> ScannedLayer:
+def scan_layer(
+    raw: IO[bytes],
+    where: str,
+    detector: Detector,
+    options: SourceOptions,
+    seen: dict[str, list[Match]],
+) -> ScannedLayer:
     """Walk a layer blob and scan each regular file once per content (``seen`` by digest)."""
     out = ScannedLayer()
     for item in iter_layer(raw, where, options.max_ratio):
@@ -56,8 +61,9 @@ def scan_layer(raw: IO[bytes], where: str, detector: Detector, options: SourceOp
             continue
         if item.size > options.max_file_bytes:
             out.entries.append((item.path, item.kind, None))
-            out.skipped.append(Skip(f"{where}:{item.path}",
-                                    f"larger than {options.max_file_bytes} bytes"))
+            out.skipped.append(
+                Skip(f"{where}:{item.path}", f"larger than {options.max_file_bytes} bytes")
+            )
             continue
         if item.size <= options.in_memory_bytes:
             data = item.content.read()

@@ -68,10 +68,15 @@ class AuditStats(Stats):
 
     def to_dict(self) -> dict[str, Any]:
         out = Stats.to_dict(self)
-        out.update(images=self.images, images_scanned=self.images_scanned,
-                   images_from_state=self.images_from_state, images_failed=self.images_failed,
-                   repositories=self.repositories, bytes_downloaded=self.bytes_downloaded,
-                   bytes_skipped=self.bytes_skipped)
+        out.update(
+            images=self.images,
+            images_scanned=self.images_scanned,
+            images_from_state=self.images_from_state,
+            images_failed=self.images_failed,
+            repositories=self.repositories,
+            bytes_downloaded=self.bytes_downloaded,
+            bytes_skipped=self.bytes_skipped,
+        )
         return out
 
 
@@ -102,7 +107,8 @@ class _Auditor:
         self.detector = self.scanner.detector
         key = config.fingerprint_key
         self.rules_key = self.detector.digest + (
-            ":" + hashlib.sha256(key).hexdigest()[:16] if key else "")
+            ":" + hashlib.sha256(key).hexdigest()[:16] if key else ""
+        )
         self.rule_names = {r.id: r.name for r in self.detector.rules}
         self.client = RegistryClient(opts.registry, auth, insecure=opts.insecure)
         self.registry = self.client.host
@@ -110,8 +116,9 @@ class _Auditor:
         self.cache = LayerCache(conn)
         self.state = AuditState(conn)
         self.seen: dict[str, list[Match]] = {}
-        self.pool = ThreadPoolExecutor(max_workers=max(1, opts.workers),
-                                       thread_name_prefix="leakscan-blob")
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(1, opts.workers), thread_name_prefix="leakscan-blob"
+        )
         self.per_repo: dict[str, dict[str, int]] = {}
         self.processed = 0
         self.unsaved: str | None = None  # why the current tag's layers could not be cached
@@ -165,16 +172,16 @@ class _Auditor:
                 return
         images: list[DoneImage] = []
         self.unsaved = None
-        for platform, manifest, doc in image_manifests(self.client, repo, ref,
-                                                       self.opts.platform):
+        for platform, manifest, doc in image_manifests(self.client, repo, ref, self.opts.platform):
             images.append(self.audit_image(repo, tag, platform, manifest.digest, doc))
         try:  # a full disk: the findings are reported; the tag is scanned again next time
             if self.unsaved is not None:
                 raise StoreError(self.unsaved)
             self.state.mark_done(self.registry, repo, tag, digest, self.rules_key, images)
         except StoreError as exc:
-            self.scanner.errors.append(f"{self._name(repo, tag)}: findings reported but not "
-                                       f"saved in the state ({exc})")
+            self.scanner.errors.append(
+                f"{self._name(repo, tag)}: findings reported but not saved in the state ({exc})"
+            )
         self.stats.images_scanned += 1
         self.processed += 1
         if self.opts.stop_after is not None and self.processed >= self.opts.stop_after:
@@ -183,8 +190,9 @@ class _Auditor:
     def _name(self, repo: str, tag: str) -> str:
         return f"{self.registry}/{repo}:{tag}"
 
-    def audit_image(self, repo: str, tag: str, platform: str | None, image_digest: str,
-                    doc: dict[str, Any]) -> DoneImage:
+    def audit_image(
+        self, repo: str, tag: str, platform: str | None, image_digest: str, doc: dict[str, Any]
+    ) -> DoneImage:
         name = self._name(repo, tag)
         layers = _layers(doc, f"{name}@{image_digest}")
         config_digest = str((doc.get("config") or {}).get("digest", ""))
@@ -205,11 +213,20 @@ class _Auditor:
         for blob in config_blobs(cfg, name, image_digest, annotations):
             blob = _with(blob.provenance, repo, tag, platform, blob)
             for m in self.scanner.scan_blob(blob):
-                config_matches.append({
-                    "field": blob.provenance.fields.get("field"), "rule_id": m.rule_id,
-                    "fingerprint": fingerprint(m.rule_id, m.secret, self.config.fingerprint_key),
-                    "redacted": redact(m.secret), "line": m.line, "column": m.column,
-                    "severity": m.severity, "confidence": m.confidence})
+                config_matches.append(
+                    {
+                        "field": blob.provenance.fields.get("field"),
+                        "rule_id": m.rule_id,
+                        "fingerprint": fingerprint(
+                            m.rule_id, m.secret, self.config.fingerprint_key
+                        ),
+                        "redacted": redact(m.secret),
+                        "line": m.line,
+                        "column": m.column,
+                        "severity": m.severity,
+                        "confidence": m.confidence,
+                    }
+                )
         cached: dict[int, CachedLayer] = {}
         fresh: dict[int, ScannedLayer] = {}
         todo = []
@@ -228,26 +245,45 @@ class _Auditor:
             self.stats.layers_scanned += 1
             self.stats.bytes_downloaded += layer.size or 0
             try:
-                self.cache.put(layer.digest, self.rules_key, layer.size, CachedLayer(
-                    scanned.entries,
-                    [CachedMatch(p, m.rule_id,
-                                 fingerprint(m.rule_id, m.secret, self.config.fingerprint_key),
-                                 redact(m.secret), m.line, m.column, m.severity, m.confidence,
-                                 m.decoded) for p, m in scanned.matches],
-                    [(s.where, s.reason) for s in scanned.skipped]))
+                self.cache.put(
+                    layer.digest,
+                    self.rules_key,
+                    layer.size,
+                    CachedLayer(
+                        scanned.entries,
+                        [
+                            CachedMatch(
+                                p,
+                                m.rule_id,
+                                fingerprint(m.rule_id, m.secret, self.config.fingerprint_key),
+                                redact(m.secret),
+                                m.line,
+                                m.column,
+                                m.severity,
+                                m.confidence,
+                                m.decoded,
+                            )
+                            for p, m in scanned.matches
+                        ],
+                        [(s.where, s.reason) for s in scanned.skipped],
+                    ),
+                )
             except StoreError as exc:  # keep scanning: the findings are still reported
                 self.unsaved = str(exc)
             self.scanner.skipped.extend(scanned.skipped)
         for i in cached:
             self.stats.layers_reused += 1
             self.stats.bytes_skipped += layers[i].size or 0
-        layer_rows = [{"digest": ref.digest, "size": ref.size, "created_by": history[i]}
-                      for i, ref in enumerate(layers)]
+        layer_rows = [
+            {"digest": ref.digest, "size": ref.size, "created_by": history[i]}
+            for i, ref in enumerate(layers)
+        ]
         self._emit(repo, tag, platform, image_digest, layer_rows, cached, fresh)
         return DoneImage(image_digest, platform, layer_rows, config_matches)
 
-    def _downloads(self, repo: str,
-                   todo: list[tuple[int, LayerRef]]) -> Iterator[tuple[int, LayerRef, Any]]:
+    def _downloads(
+        self, repo: str, todo: list[tuple[int, LayerRef]]
+    ) -> Iterator[tuple[int, LayerRef, Any]]:
         """Layer blobs in order; small ones fetched ahead by threads, within a byte budget."""
         budget = self.opts.prefetch_bytes
         queue: list[tuple[int, LayerRef, Future[bytes] | None]] = []
@@ -274,8 +310,9 @@ class _Auditor:
             while queue:
                 i, layer, future = queue.pop(0)
                 if future is None:
-                    with io.BufferedReader(self.client.blob(repo, layer.digest, layer.size),
-                                           buffer_size=1 << 20) as stream:
+                    with io.BufferedReader(
+                        self.client.blob(repo, layer.digest, layer.size), buffer_size=1 << 20
+                    ) as stream:
                         yield i, layer, stream
                         while stream.read(1 << 20):  # the digest is checked at the end
                             pass
@@ -290,27 +327,54 @@ class _Auditor:
                     f.cancel()
 
     def _fetch(self, repo: str, layer: LayerRef) -> bytes:
-        with io.BufferedReader(self.client.blob(repo, layer.digest, layer.size),
-                               buffer_size=1 << 20) as stream:
+        with io.BufferedReader(
+            self.client.blob(repo, layer.digest, layer.size), buffer_size=1 << 20
+        ) as stream:
             return stream.read()
 
     # -- findings --------------------------------------------------------------------------
 
-    def _prov(self, repo: str, tag: str, platform: str | None, image_digest: str,
-              layers: list[dict[str, Any]], i: int, path: str,
-              index: list[LayerIndex]) -> Provenance:
+    def _prov(
+        self,
+        repo: str,
+        tag: str,
+        platform: str | None,
+        image_digest: str,
+        layers: list[dict[str, Any]],
+        i: int,
+        path: str,
+        index: list[LayerIndex],
+    ) -> Provenance:
         state = file_state(path, i, index)
-        return Provenance("image-layer", {
-            "image": self._name(repo, tag), "registry": self.registry, "repository": repo,
-            "tag": tag, "image_digest": image_digest, "platform": platform,
-            "layer_digest": layers[i]["digest"], "layer_index": i,
-            "created_by": layers[i].get("created_by"), "path": path, "state": state.state,
-            "deleted_in_layer": state.deleted_in_layer,
-            "overwritten_in_layer": state.overwritten_in_layer})
+        return Provenance(
+            "image-layer",
+            {
+                "image": self._name(repo, tag),
+                "registry": self.registry,
+                "repository": repo,
+                "tag": tag,
+                "image_digest": image_digest,
+                "platform": platform,
+                "layer_digest": layers[i]["digest"],
+                "layer_index": i,
+                "created_by": layers[i].get("created_by"),
+                "path": path,
+                "state": state.state,
+                "deleted_in_layer": state.deleted_in_layer,
+                "overwritten_in_layer": state.overwritten_in_layer,
+            },
+        )
 
-    def _emit(self, repo: str, tag: str, platform: str | None, image_digest: str,
-              layers: list[dict[str, Any]], cached: dict[int, CachedLayer],
-              fresh: dict[int, ScannedLayer]) -> None:
+    def _emit(
+        self,
+        repo: str,
+        tag: str,
+        platform: str | None,
+        image_digest: str,
+        layers: list[dict[str, Any]],
+        cached: dict[int, CachedLayer],
+        fresh: dict[int, ScannedLayer],
+    ) -> None:
         index = [LayerIndex() for _ in layers]
         for i, layer in list(cached.items()) + list(fresh.items()):
             for path, kind, _ in layer.entries:
@@ -322,14 +386,36 @@ class _Auditor:
         for i, hit in cached.items():
             for m in hit.matches:
                 prov = self._prov(repo, tag, platform, image_digest, layers, i, m.path, index)
-                self._add_cached(m.fingerprint, m.rule_id, m.redacted, m.severity,
-                                 m.confidence, Location(prov, m.line, m.column, m.decoded))
+                self._add_cached(
+                    m.fingerprint,
+                    m.rule_id,
+                    m.redacted,
+                    m.severity,
+                    m.confidence,
+                    Location(prov, m.line, m.column, m.decoded),
+                )
 
-    def _add_cached(self, fp: str, rule_id: str, redacted: str, severity: str,
-                    confidence: str, location: Location) -> None:
-        self.scanner.findings.add_cached(Finding(
-            fp, rule_id, self.rule_names.get(rule_id, rule_id), severity, confidence,
-            redacted, None, [location]))
+    def _add_cached(
+        self,
+        fp: str,
+        rule_id: str,
+        redacted: str,
+        severity: str,
+        confidence: str,
+        location: Location,
+    ) -> None:
+        self.scanner.findings.add_cached(
+            Finding(
+                fp,
+                rule_id,
+                self.rule_names.get(rule_id, rule_id),
+                severity,
+                confidence,
+                redacted,
+                None,
+                [location],
+            )
+        )
 
     def replay(self, repo: str, tag: str, image: DoneImage) -> None:
         """An image done earlier: findings rebuilt from the state and the layer cache."""
@@ -337,20 +423,38 @@ class _Auditor:
         for i, layer in enumerate(image.layers):
             hit = self.cache.get(layer["digest"], self.rules_key)
             if hit is None:  # the cache lost it: report nothing wrong, just what we can
-                self.scanner.skipped.append(Skip(f"{self._name(repo, tag)} layer {i}",
-                                                 "layer missing from the cache; use --rescan"))
+                self.scanner.skipped.append(
+                    Skip(
+                        f"{self._name(repo, tag)} layer {i}",
+                        "layer missing from the cache; use --rescan",
+                    )
+                )
                 continue
             cached[i] = hit
             self.stats.layers_reused += 1
             self.stats.bytes_skipped += layer.get("size") or 0
         self._emit(repo, tag, image.platform, image.image_digest, image.layers, cached, {})
         for m in image.config_matches:
-            prov = Provenance("image-config", {
-                "image": self._name(repo, tag), "registry": self.registry, "repository": repo,
-                "tag": tag, "image_digest": image.image_digest, "platform": image.platform,
-                "field": m.get("field")})
-            self._add_cached(m["fingerprint"], m["rule_id"], m["redacted"], m["severity"],
-                             m["confidence"], Location(prov, m.get("line"), m.get("column")))
+            prov = Provenance(
+                "image-config",
+                {
+                    "image": self._name(repo, tag),
+                    "registry": self.registry,
+                    "repository": repo,
+                    "tag": tag,
+                    "image_digest": image.image_digest,
+                    "platform": image.platform,
+                    "field": m.get("field"),
+                },
+            )
+            self._add_cached(
+                m["fingerprint"],
+                m["rule_id"],
+                m["redacted"],
+                m["severity"],
+                m["confidence"],
+                Location(prov, m.get("line"), m.get("column")),
+            )
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -365,8 +469,9 @@ def _with(prov: Provenance, repo: str, tag: str, platform: str | None, blob: Any
     return replace(blob, provenance=Provenance(prov.kind, fields, prov.line, prov.vendor))
 
 
-def run_audit(opts: AuditOptions, config: ScanConfig,
-              auth: RegistryAuth | None = None) -> AuditResult:
+def run_audit(
+    opts: AuditOptions, config: ScanConfig, auth: RegistryAuth | None = None
+) -> AuditResult:
     """Audit a registry. Per-image errors are in ``result.errors``; Ctrl-C stops cleanly."""
     started = time.monotonic()
     if opts.stop_after is None and os.environ.get("LEAKSCAN_AUDIT_STOP_AFTER"):

@@ -129,7 +129,7 @@ class Options:
 
 def options_from(**kwargs: Any) -> Options:
     """Build Options from a command's keyword arguments (unknown keys go to ``extra``)."""
-    known = set(Options.__slots__)  # type: ignore[attr-defined]
+    known = set(Options.__slots__)
     opts = Options()
     for key, value in kwargs.items():
         if key in known:
@@ -226,7 +226,7 @@ def _jobs(flag: int | None) -> int:
     else:
         value = os.environ.get("LEAKSCAN_JOBS", "0")
     try:
-        jobs = int(value)  # type: ignore[call-overload]
+        jobs = int(str(value))
     except ValueError:
         raise LeakscanError(f"--jobs / LEAKSCAN_JOBS must be a number, not {value!r}") from None
     if jobs < 0:

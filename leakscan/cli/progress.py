@@ -10,7 +10,7 @@ from tqdm import tqdm
 class TqdmProgress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self._bar: tqdm | None = None  # type: ignore[type-arg]
+        self._bar: tqdm | None = None
 
     def task(self, description: str, total: int | None = None, unit: str = "B") -> None:
         self.done()

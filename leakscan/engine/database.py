@@ -70,7 +70,7 @@ def _hs_pattern(rule: Rule) -> bytes:
     precise ``regex`` pass, bounded by ``max_length``, still decides what matches.
     """
     pattern = _NAMED_GROUP.sub("(", rule.pattern)
-    return _WIDE_REPEAT.sub(_open_wide_repeat, pattern).encode()
+    return str(_WIDE_REPEAT.sub(_open_wide_repeat, pattern)).encode()
 
 
 def _compiles(expression: bytes, flags: int) -> bool:
@@ -122,7 +122,8 @@ def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) ->
     flags: list[int] = []
     entries: list[Entry] = []
     modes: dict[str, str] = {}
-    plan_key = hashlib.sha256(digest.encode() + hyperscan.__version__.encode()).hexdigest()[:32]
+    engine_version = str(getattr(hyperscan, "__version__", "")).encode()
+    plan_key = hashlib.sha256(digest.encode() + engine_version).hexdigest()[:32]
     cache_file = cache_dir() / f"hsdb-{plan_key}.bin"
     plan_file = cache_dir() / f"hsdb-{plan_key}.plan"
     cached_plan: dict[str, str] | None = None

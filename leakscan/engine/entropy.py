@@ -7,8 +7,10 @@ import string
 
 # importing trufflehog3 renames the logging levels to ANSI-coloured "[D]", "[I]"... for the
 # whole process (its package __init__ sets up its own logger): keep leakscan's "DEBUG" etc.
-_LEVEL_NAMES = {level: logging.getLevelName(level) for level in (
-    logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)}
+_LEVEL_NAMES = {
+    level: logging.getLevelName(level)
+    for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+}
 from trufflehog3.helper import shannon_entropy  # noqa: E402
 
 for _level, _name in _LEVEL_NAMES.items():
@@ -21,12 +23,12 @@ PRINTABLE_ALPHABET = string.printable
 
 def entropy(secret: str) -> float:
     """Bits per character over printable ASCII (what per-rule floors are measured in)."""
-    return shannon_entropy(secret, PRINTABLE_ALPHABET)
+    return float(shannon_entropy(secret, PRINTABLE_ALPHABET))
 
 
 def base64_entropy(secret: str) -> float:
-    return shannon_entropy(secret, BASE64_ALPHABET)
+    return float(shannon_entropy(secret, BASE64_ALPHABET))
 
 
 def hex_entropy(secret: str) -> float:
-    return shannon_entropy(secret, HEX_ALPHABET)
+    return float(shannon_entropy(secret, HEX_ALPHABET))

@@ -34,8 +34,8 @@ def check_rule(detector: Detector, rule: Rule) -> list[ExampleFailure]:
         if ex.secret not in found:
             fail(f"example {n}: expected secret not found (found {len(found)} other match(es))")
     for n, neg in enumerate(rule.negative_examples, 1):
-        found = [m for m in detector.scan(neg.text.encode(), neg.context) if m.rule_id == rule.id]
-        if found:
+        hits = [m for m in detector.scan(neg.text.encode(), neg.context) if m.rule_id == rule.id]
+        if hits:
             fail(f"negative example {n}: matched, but must not")
     return failures
 

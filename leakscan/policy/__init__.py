@@ -18,8 +18,13 @@ log = logging.getLogger(__name__)
 
 __all__ = ["allow", "baseline", "config_file", "explicit", "install", "merge_config"]
 
-_DEFAULTS: dict[str, Any] = {"format": "table", "min_confidence": "low", "fail_on": None,
-                             "baseline": None, "no_foreign_allow": False}
+_DEFAULTS: dict[str, Any] = {
+    "format": "table",
+    "min_confidence": "low",
+    "fail_on": None,
+    "baseline": None,
+    "no_foreign_allow": False,
+}
 
 
 def explicit(name: str, value: Any) -> bool:
@@ -37,7 +42,7 @@ def explicit(name: str, value: Any) -> bool:
     if ctx is not None and name in ctx.params:
         source = ctx.get_parameter_source(name)
         return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-    return value != _DEFAULTS.get(name)
+    return bool(value != _DEFAULTS.get(name))
 
 
 def merge_config(config: Any, opts: Any) -> config_file.FileConfig:

@@ -70,8 +70,7 @@ def match_filter(foreign: bool = True) -> Callable[[bytes, list[Match]], list[Ma
         if not matches or not _has_marker(data, foreign):
             return matches
         lines = data.decode("utf-8", "replace").splitlines()
-        return [m for m in matches
-                if not allowed_at(lines, m.line, m.rule_id, foreign)]
+        return [m for m in matches if not allowed_at(lines, m.line, m.rule_id, foreign)]
 
     return drop_allowed
 

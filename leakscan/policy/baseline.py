@@ -127,13 +127,15 @@ class Baseline:
         for i, raw in enumerate(doc["entries"]):
             if not isinstance(raw, dict) or not isinstance(raw.get("locations", []), list):
                 raise BaselineError(f"{path}: entry #{i + 1} is not a mapping with locations")
-            entries.append(Entry(
-                fingerprint=raw.get("fingerprint"),
-                rule_id=raw.get("rule_id"),
-                redacted=raw.get("redacted"),
-                locations=[loc for loc in raw.get("locations", []) if isinstance(loc, dict)],
-                source=raw.get("source"),
-            ))
+            entries.append(
+                Entry(
+                    fingerprint=raw.get("fingerprint"),
+                    rule_id=raw.get("rule_id"),
+                    redacted=raw.get("redacted"),
+                    locations=[loc for loc in raw.get("locations", []) if isinstance(loc, dict)],
+                    source=raw.get("source"),
+                )
+            )
         return cls(entries)
 
 
@@ -150,16 +152,22 @@ def _rule_agrees(entry_rule: str | None, rule_id: str) -> bool:
     return "." not in entry_rule
 
 
-def _location_matches(want: dict[str, Any], rule: str | None, finding: Finding,
-                      loc: Location) -> bool:
+def _location_matches(
+    want: dict[str, Any], rule: str | None, finding: Finding, loc: Location
+) -> bool:
     path = loc.provenance.fields.get("path")
     if want.get("path") is None or path is None or not _same_path(str(want["path"]), str(path)):
         return False
     if want.get("line") is not None and loc.line != want["line"]:
         return False
     commit = loc.provenance.fields.get("commit")
-    if want.get("commit") and commit and not (
-        str(commit).startswith(str(want["commit"])) or str(want["commit"]).startswith(str(commit))
+    if (
+        want.get("commit")
+        and commit
+        and not (
+            str(commit).startswith(str(want["commit"]))
+            or str(want["commit"]).startswith(str(commit))
+        )
     ):
         return False
     return _rule_agrees(rule, finding.rule_id)
@@ -189,8 +197,14 @@ def apply(baseline: Baseline, result: ScanResult) -> tuple[ScanResult, Outcome]:
             continue
         locations = []
         for loc in finding.locations:
-            hit = next((e for e in by_place if any(
-                _location_matches(w, e.rule_id, finding, loc) for w in e.locations)), None)
+            hit = next(
+                (
+                    e
+                    for e in by_place
+                    if any(_location_matches(w, e.rule_id, finding, loc) for w in e.locations)
+                ),
+                None,
+            )
             if hit is None:
                 locations.append(loc)
             else:
@@ -204,7 +218,8 @@ def apply(baseline: Baseline, result: ScanResult) -> tuple[ScanResult, Outcome]:
     result.findings = kept
     for entry in outcome.stale:
         result.skipped.append(
-            Skip("baseline", f"stale entry (no longer found): {entry.describe()}"))
+            Skip("baseline", f"stale entry (no longer found): {entry.describe()}")
+        )
     return result, outcome
 
 
@@ -238,8 +253,10 @@ def parse_gitleaksignore(text: str, source: str = ".gitleaksignore") -> Baseline
             continue
         parts = line.split(":")
         if len(parts) < 3 or not parts[-1].isdigit():
-            raise BaselineError(f"{source}:{n}: not a gitleaks fingerprint "
-                                "(<commit>:<file>:<rule>:<line> or <file>:<rule>:<line>)")
+            raise BaselineError(
+                f"{source}:{n}: not a gitleaks fingerprint "
+                "(<commit>:<file>:<rule>:<line> or <file>:<rule>:<line>)"
+            )
         line_no, rule = int(parts[-1]), parts[-2]
         commit = None
         head = parts[:-2]

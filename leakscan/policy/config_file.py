@@ -112,8 +112,9 @@ def parse(table: dict[str, Any], path: Path | None = None) -> FileConfig:
     where = str(path) if path else "config"
     unknown = set(table) - set(KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(KEYS)})")
+        raise ConfigError(
+            f"{where}: unknown key(s): {', '.join(sorted(unknown))} (known: {', '.join(KEYS)})"
+        )
     base = path.parent if path else Path(".")
     out = FileConfig(path=path)
     for key in _LIST_KEYS:

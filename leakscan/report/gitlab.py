@@ -21,16 +21,23 @@ SCHEMA_VERSION = "15.0.7"
 _NAMESPACE = uuid.UUID("6f1c3c52-6a39-4d3c-9d0f-7a1c1e2c9b10")
 _SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low"}
 _TIME = "%Y-%m-%dT%H:%M:%S"
-_TOOL = {"id": "leakscan", "name": "leakscan", "version": __version__,
-         "vendor": {"name": "leakscan"}}
+_TOOL = {
+    "id": "leakscan",
+    "name": "leakscan",
+    "version": __version__,
+    "vendor": {"name": "leakscan"},
+}
 
 
 def _file(loc: Location) -> str:
     f = loc.provenance.fields
     path = f.get("path") or f.get("field") or f.get("name") or loc.provenance.kind
     if loc.provenance.kind in ("image-layer", "image-config") and f.get("image"):
-        return f"{f['image']}:{path}" if loc.provenance.kind == "image-layer" else (
-            f"{f['image']} {path}")
+        return (
+            f"{f['image']}:{path}"
+            if loc.provenance.kind == "image-layer"
+            else (f"{f['image']} {path}")
+        )
     return str(path)
 
 
@@ -49,21 +56,26 @@ def _vulnerability(finding: Any, loc: Location) -> dict[str, Any]:
         "category": "secret_detection",
         "name": finding.rule_name,
         "message": f"{finding.rule_name} in {describe(loc)}",
-        "description": (f"{finding.rule_name} ({finding.redacted}) found in {describe(loc)}; "
-                        f"confidence {finding.confidence}."),
+        "description": (
+            f"{finding.rule_name} ({finding.redacted}) found in {describe(loc)}; "
+            f"confidence {finding.confidence}."
+        ),
         "cve": f"{_file(loc)}:{finding.fingerprint}:{finding.rule_id}",
         "severity": _SEVERITY[finding.severity],
         "confidence": finding.confidence.capitalize(),
         "raw_source_code_extract": finding.redacted,
         "scanner": {"id": "leakscan", "name": "leakscan"},
         "location": location,
-        "identifiers": [{
-            "type": "leakscan_rule_id",
-            "name": f"leakscan rule {finding.rule_id}",
-            "value": finding.rule_id,
-        }],
-        "details": {"fingerprint": {"name": "fingerprint", "type": "text",
-                                    "value": finding.fingerprint}},
+        "identifiers": [
+            {
+                "type": "leakscan_rule_id",
+                "name": f"leakscan rule {finding.rule_id}",
+                "value": finding.rule_id,
+            }
+        ],
+        "details": {
+            "fingerprint": {"name": "fingerprint", "type": "text", "value": finding.fingerprint}
+        },
     }
 
 
@@ -73,8 +85,9 @@ class GitlabReporter:
         start = end - timedelta(seconds=result.stats.seconds)
         doc = {
             "version": SCHEMA_VERSION,
-            "vulnerabilities": [_vulnerability(f, loc) for f in result.findings
-                                for loc in f.locations],
+            "vulnerabilities": [
+                _vulnerability(f, loc) for f in result.findings for loc in f.locations
+            ],
             "scan": {
                 "analyzer": _TOOL,
                 "scanner": _TOOL,
@@ -82,8 +95,10 @@ class GitlabReporter:
                 "start_time": start.strftime(_TIME),
                 "end_time": end.strftime(_TIME),
                 "status": "failure" if result.errors else "success",
-                "messages": [{"level": "warn", "value": f"skipped {s.where}: {s.reason}"}
-                             for s in result.skipped]
+                "messages": [
+                    {"level": "warn", "value": f"skipped {s.where}: {s.reason}"}
+                    for s in result.skipped
+                ]
                 + [{"level": "fatal", "value": e} for e in result.errors],
             },
         }

@@ -41,10 +41,13 @@ def bar_chart(title: str, counts: Counter[str], width: int = 520) -> str:
             f"{escape(label[:34])}</text>"
             f'<rect x="{label_w}" y="{y + 2}" width="{w}" height="{bar_h - 4}" fill="#4a78c2">'
             f"<title>{escape(label)}: {n}</title></rect>"
-            f'<text x="{label_w + w + 4}" y="{y + 14}" font-size="12">{n}</text>')
-    return (f"<figure><figcaption>{escape(title)}</figcaption>"
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'role="img">{"".join(rows)}</svg></figure>')
+            f'<text x="{label_w + w + 4}" y="{y + 14}" font-size="12">{n}</text>'
+        )
+    return (
+        f"<figure><figcaption>{escape(title)}</figcaption>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img">{"".join(rows)}</svg></figure>'
+    )
 
 
 class HtmlReporter:
@@ -52,9 +55,14 @@ class HtmlReporter:
         by_rule: Counter[str] = Counter(f.rule_id for f in result.findings)
         by_repo: Counter[str] = Counter()
         for f in result.findings:
-            repos = {str(loc.provenance.fields.get("repository") or
-                         loc.provenance.fields.get("image") or loc.provenance.kind)
-                     for loc in f.locations}
+            repos = {
+                str(
+                    loc.provenance.fields.get("repository")
+                    or loc.provenance.fields.get("image")
+                    or loc.provenance.kind
+                )
+                for loc in f.locations
+            }
             by_repo.update(repos)
         rows = []
         for f in result.findings:
@@ -66,21 +74,24 @@ class HtmlReporter:
                 f'<tr><td class="{escape(f.severity)}">{escape(f.severity)}</td>'
                 f"<td>{escape(f.rule_name)}<br><code>{escape(f.rule_id)}</code></td>"
                 f"<td><code>{escape(value)}</code></td><td>{len(f.locations)}</td>"
-                f"<td><ul>{locs}</ul></td></tr>")
+                f"<td><ul>{locs}</ul></td></tr>"
+            )
         stats = result.stats.to_dict()
         stat_text = ", ".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in stats.items())
         errors = "".join(f"<li>{escape(e)}</li>" for e in result.errors)
         return (
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>leakscan report</title><style>{_STYLE}</style></head><body>"
             f"<h1>leakscan report</h1><p>leakscan {escape(__version__)} · "
             f"{len(result.findings)} secret(s) · {stat_text}</p>"
             f'<div class="charts">{bar_chart("Findings by rule", by_rule)}'
-            f'{bar_chart("Findings by repository", by_repo)}</div>'
+            f"{bar_chart('Findings by repository', by_repo)}</div>"
             + (f"<h2>Errors</h2><ul>{errors}</ul>" if errors else "")
             + "<h2>Findings</h2><table><thead><tr><th>Severity</th><th>Rule</th>"
             "<th>Secret</th><th>Locations</th><th>Where</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table></body></html>\n")
+            + "".join(rows)
+            + "</tbody></table></body></html>\n"
+        )
 
 
 register("html", HtmlReporter)

@@ -21,14 +21,20 @@ class JunitReporter:
             for loc in finding.locations:
                 tests += 1
                 failures += 1
-                case = ET.SubElement(suite, "testcase", classname=finding.rule_id,
-                                     name=describe(loc))
+                case = ET.SubElement(
+                    suite, "testcase", classname=finding.rule_id, name=describe(loc)
+                )
                 failure = ET.SubElement(
-                    case, "failure", type=finding.severity,
-                    message=f"{finding.rule_name} ({finding.severity}) in {describe(loc)}")
-                failure.text = (f"rule {finding.rule_id}\nvalue {value}\n"
-                                f"confidence {finding.confidence}\n"
-                                f"fingerprint {finding.fingerprint}\n")
+                    case,
+                    "failure",
+                    type=finding.severity,
+                    message=f"{finding.rule_name} ({finding.severity}) in {describe(loc)}",
+                )
+                failure.text = (
+                    f"rule {finding.rule_id}\nvalue {value}\n"
+                    f"confidence {finding.confidence}\n"
+                    f"fingerprint {finding.fingerprint}\n"
+                )
         for error in result.errors:
             tests += 1
             errors += 1

@@ -31,7 +31,9 @@ def _uri(loc: Location) -> str | None:
     return path.lstrip("/")
 
 
-def _result(finding_index: int, rule_index: int, f: Any, loc: Location, show: bool) -> dict:
+def _result(
+    finding_index: int, rule_index: int, f: Any, loc: Location, show: bool
+) -> dict[str, Any]:
     secret_text = f.secret if show and f.secret else f.redacted
     result: dict[str, Any] = {
         "ruleId": f.rule_id,

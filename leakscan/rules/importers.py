@@ -42,7 +42,7 @@ class ImportResult:
 
     def to_yaml(self, source: str, tool: str) -> str:
         doc = {"description": f"Imported from {tool} rules in {source}", "rules": self.rules}
-        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000)
+        return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000))
 
 
 def leakscan_id(prefix: str, foreign_id: str) -> str:
@@ -58,7 +58,7 @@ def go_to_regex(pattern: str) -> str:
 def longest_literal(pattern: str) -> str | None:
     """The longest literal run (3+ characters) the pattern always contains, if found."""
     try:
-        import re._parser as sre_parse  # type: ignore[import-not-found]
+        import re._parser as sre_parse
 
         parsed = sre_parse.parse(pattern)
     except Exception:  # not parseable by re: no literal derived

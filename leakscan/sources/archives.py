@@ -49,10 +49,11 @@ def iter_archive(
     try:
         raw = data
         if data.startswith(b"\x1f\x8b"):
-            raw = _gunzip(data, options)
-            if raw is None:
+            inflated = _gunzip(data, options)
+            if inflated is None:
                 yield Skip(outer, "compressed archive exceeds the size or ratio limit")
                 return
+            raw = inflated
         if raw[257:262] != b"ustar" and not name.lower().endswith(TAR_SUFFIXES):
             # a gzip'd single file (not a tar): scan its content
             if raw is not data:

@@ -13,7 +13,7 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.archives import is_archive_name, iter_archive
@@ -147,7 +147,7 @@ def file_blobs(
     if size <= options.in_memory_bytes:
         yield Blob(provenance, data=head + handle.read())
     else:
-        yield Blob(provenance, stream=_Prefixed(head, handle), size=size)
+        yield Blob(provenance, stream=cast(IO[bytes], _Prefixed(head, handle)), size=size)
 
 
 def _archive_magic(head: bytes) -> bool:

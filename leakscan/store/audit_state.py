@@ -45,35 +45,58 @@ class AuditState:
         except sqlite3.Error as exc:
             raise StoreError(f"audit state: {exc}") from None
 
-    def done(self, registry: str, repo: str, tag: str, digest: str,
-             rules_digest: str) -> list[DoneImage] | None:
+    def done(
+        self, registry: str, repo: str, tag: str, digest: str, rules_digest: str
+    ) -> list[DoneImage] | None:
         """The images of a finished (tag, digest), or None when it is not done."""
         key = (registry, repo, tag, digest, rules_digest)
         row = self.conn.execute(
             "SELECT 1 FROM audit_done WHERE registry=? AND repo=? AND tag=? AND digest=? "
-            "AND rules_digest=?", key).fetchone()
+            "AND rules_digest=?",
+            key,
+        ).fetchone()
         if row is None:
             return None
         rows = self.conn.execute(
             "SELECT image_digest, platform, layers, config_matches FROM audit_images WHERE "
             "registry=? AND repo=? AND tag=? AND digest=? AND rules_digest=? ORDER BY rowid",
-            key).fetchall()
+            key,
+        ).fetchall()
         return [DoneImage(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows]
 
-    def mark_done(self, registry: str, repo: str, tag: str, digest: str, rules_digest: str,
-                  images: list[DoneImage]) -> None:
+    def mark_done(
+        self,
+        registry: str,
+        repo: str,
+        tag: str,
+        digest: str,
+        rules_digest: str,
+        images: list[DoneImage],
+    ) -> None:
         key = (registry, repo, tag, digest, rules_digest)
         try:
             self.conn.execute("BEGIN")
             self.conn.execute(
                 "DELETE FROM audit_images WHERE registry=? AND repo=? AND tag=? AND digest=? "
-                "AND rules_digest=?", key)
+                "AND rules_digest=?",
+                key,
+            )
             self.conn.executemany(
                 "INSERT INTO audit_images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*key, i.image_digest, i.platform, json.dumps(i.layers),
-                  json.dumps(i.config_matches)) for i in images])
-            self.conn.execute("INSERT OR REPLACE INTO audit_done VALUES (?, ?, ?, ?, ?, ?)",
-                              (*key, time.time()))
+                [
+                    (
+                        *key,
+                        i.image_digest,
+                        i.platform,
+                        json.dumps(i.layers),
+                        json.dumps(i.config_matches),
+                    )
+                    for i in images
+                ],
+            )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO audit_done VALUES (?, ?, ?, ?, ?, ?)", (*key, time.time())
+            )
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.conn.in_transaction:  # SQLITE_FULL and others roll back by themselves

@@ -70,40 +70,71 @@ class LayerCache:
     def get(self, layer_digest: str, rules_digest: str) -> CachedLayer | None:
         row = self.conn.execute(
             "SELECT entries, skipped FROM layers WHERE layer_digest=? AND rules_digest=?",
-            (layer_digest, rules_digest)).fetchone()
+            (layer_digest, rules_digest),
+        ).fetchone()
         if row is None:
             return None
         rows = self.conn.execute(
             "SELECT path, rule_id, fingerprint, redacted, line, col, severity, confidence, "
             "decoded FROM layer_matches WHERE layer_digest=? AND rules_digest=? ORDER BY rowid",
-            (layer_digest, rules_digest)).fetchall()
-        matches = [CachedMatch(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
-                               tuple(json.loads(r[8]))) for r in rows]
+            (layer_digest, rules_digest),
+        ).fetchall()
+        matches = [
+            CachedMatch(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(json.loads(r[8])))
+            for r in rows
+        ]
         entries = [(e[0], e[1], e[2]) for e in json.loads(row[0])]
         skipped = [(s[0], s[1]) for s in json.loads(row[1])]
         return CachedLayer(entries, matches, skipped)
 
     def has(self, layer_digest: str, rules_digest: str) -> bool:
-        return self.conn.execute(
-            "SELECT 1 FROM layers WHERE layer_digest=? AND rules_digest=?",
-            (layer_digest, rules_digest)).fetchone() is not None
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM layers WHERE layer_digest=? AND rules_digest=?",
+                (layer_digest, rules_digest),
+            ).fetchone()
+            is not None
+        )
 
-    def put(self, layer_digest: str, rules_digest: str, size: int | None,
-            layer: CachedLayer) -> None:
+    def put(
+        self, layer_digest: str, rules_digest: str, size: int | None, layer: CachedLayer
+    ) -> None:
         """Store a scanned layer (one transaction: a layer is cached whole or not at all)."""
         try:
             self.conn.execute("BEGIN")
-            self.conn.execute("DELETE FROM layer_matches WHERE layer_digest=? AND rules_digest=?",
-                              (layer_digest, rules_digest))
+            self.conn.execute(
+                "DELETE FROM layer_matches WHERE layer_digest=? AND rules_digest=?",
+                (layer_digest, rules_digest),
+            )
             self.conn.execute(
                 "INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?)",
-                (layer_digest, rules_digest, size, json.dumps(layer.entries),
-                 json.dumps(layer.skipped)))
+                (
+                    layer_digest,
+                    rules_digest,
+                    size,
+                    json.dumps(layer.entries),
+                    json.dumps(layer.skipped),
+                ),
+            )
             self.conn.executemany(
                 "INSERT INTO layer_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(layer_digest, rules_digest, m.path, m.rule_id, m.fingerprint, m.redacted,
-                  m.line, m.column, m.severity, m.confidence, json.dumps(list(m.decoded)))
-                 for m in layer.matches])
+                [
+                    (
+                        layer_digest,
+                        rules_digest,
+                        m.path,
+                        m.rule_id,
+                        m.fingerprint,
+                        m.redacted,
+                        m.line,
+                        m.column,
+                        m.severity,
+                        m.confidence,
+                        json.dumps(list(m.decoded)),
+                    )
+                    for m in layer.matches
+                ],
+            )
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.conn.in_transaction:  # SQLITE_FULL and others roll back by themselves

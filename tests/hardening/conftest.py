@@ -11,8 +11,11 @@ import os
 from hypothesis import HealthCheck, settings
 
 _COMMON = {
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                              HealthCheck.function_scoped_fixture],
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
     "derandomize": False,
     "database": None,
 }

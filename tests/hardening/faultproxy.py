@@ -79,8 +79,11 @@ class FaultProxy:
     def _pick(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.method == method and fault.match in path and (
-                        fault.times is None or fault.hits < fault.times):
+                if (
+                    fault.method == method
+                    and fault.match in path
+                    and (fault.times is None or fault.hits < fault.times)
+                ):
                     fault.hits += 1
                     self.requests.append((method, path, fault.kind))
                     return fault
@@ -108,11 +111,16 @@ class FaultProxy:
                 if self.on_request is not None:
                     self.on_request(method, path)
                 if fault is not None and fault.kind == "status":
-                    conn.sendall(f"HTTP/1.1 {fault.arg} Fault\r\nContent-Length: 0\r\n"
-                                 "Connection: close\r\n\r\n".encode())
+                    conn.sendall(
+                        f"HTTP/1.1 {fault.arg} Fault\r\nContent-Length: 0\r\n"
+                        "Connection: close\r\n\r\n".encode()
+                    )
                     return
-                headers = [ln for ln in lines[1:] if ln and not ln.lower().startswith(
-                    (b"connection:", b"keep-alive:"))]
+                headers = [
+                    ln
+                    for ln in lines[1:]
+                    if ln and not ln.lower().startswith((b"connection:", b"keep-alive:"))
+                ]
                 request = b"\r\n".join([lines[0], *headers, b"Connection: close", b"", b""])
                 with socket.create_connection(self.upstream, timeout=10) as up:
                     up.sendall(request + body)
@@ -120,13 +128,17 @@ class FaultProxy:
         except OSError:
             return
 
-    def _relay(self, up: socket.socket, conn: socket.socket, fault: Fault | None,
-               method: str) -> None:
+    def _relay(
+        self, up: socket.socket, conn: socket.socket, fault: Fault | None, method: str
+    ) -> None:
         rhead, rbody = _read_message_head(up)
         if rhead is None:
             return
-        rlines = [ln for ln in rhead.split(b"\r\n") if not ln.lower().startswith(
-            (b"connection:", b"keep-alive:"))]
+        rlines = [
+            ln
+            for ln in rhead.split(b"\r\n")
+            if not ln.lower().startswith((b"connection:", b"keep-alive:"))
+        ]
         conn.sendall(b"\r\n".join([*rlines, b"Connection: close", b"", b""]))
         sent = 0
         corrupted = False

@@ -68,11 +68,15 @@ def write_rules(folder: Path) -> Path:
     return folder
 
 
-def run_sources(sources: Iterable[Source], rules: Path | None = None,
-                options: SourceOptions | None = None) -> ScanResult:
+def run_sources(
+    sources: Iterable[Source], rules: Path | None = None, options: SourceOptions | None = None
+) -> ScanResult:
     """Scan with the API. Any exception but a LeakscanError escapes (and fails the test)."""
-    config = ScanConfig(rule_paths=(rules,) if rules else (), include_builtin=rules is None,
-                        options=options or SourceOptions())
+    config = ScanConfig(
+        rule_paths=(rules,) if rules else (),
+        include_builtin=rules is None,
+        options=options or SourceOptions(),
+    )
     result = scan(list(sources), config)
     for skip in result.skipped:
         assert skip.where is not None and skip.reason, skip

@@ -48,16 +48,35 @@ def _save_archive(secret: str) -> tuple[bytes, dict[str, object]]:
     layer1 = _tar({"app/config.txt": f"token = {secret}\n".encode()})
     layer2 = _tar({"app/big.bin": os.urandom(512 * 1024)})
     diff_ids = ["sha256:" + _sha(layer1), "sha256:" + _sha(layer2)]
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    ).encode()
     cid = _sha(config)
-    manifest = json.dumps([{"Config": f"{cid}.json", "RepoTags": ["fake/app:1"],
-                            "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode()
-    archive = _tar({"l1/layer.tar": layer1, "l2/layer.tar": layer2, f"{cid}.json": config,
-                    "manifest.json": manifest})
-    inspect = {"Id": f"sha256:{cid}", "RepoTags": ["fake/app:1"], "RepoDigests": [],
-               "Os": "linux", "Architecture": "amd64",
-               "RootFS": {"Type": "layers", "Layers": diff_ids}}
+    manifest = json.dumps(
+        [
+            {
+                "Config": f"{cid}.json",
+                "RepoTags": ["fake/app:1"],
+                "Layers": ["l1/layer.tar", "l2/layer.tar"],
+            }
+        ]
+    ).encode()
+    archive = _tar(
+        {
+            "l1/layer.tar": layer1,
+            "l2/layer.tar": layer2,
+            f"{cid}.json": config,
+            "manifest.json": manifest,
+        }
+    )
+    inspect = {
+        "Id": f"sha256:{cid}",
+        "RepoTags": ["fake/app:1"],
+        "RepoDigests": [],
+        "Os": "linux",
+        "Architecture": "amd64",
+        "RootFS": {"Type": "layers", "Layers": diff_ids},
+    }
     return archive, inspect
 
 
@@ -98,8 +117,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
         elif path.endswith("/version"):
-            self._json({"ApiVersion": "1.41", "MinAPIVersion": "1.12", "Version": "24.0.0",
-                        "Os": "linux", "Arch": "amd64"})
+            self._json(
+                {
+                    "ApiVersion": "1.41",
+                    "MinAPIVersion": "1.12",
+                    "Version": "24.0.0",
+                    "Os": "linux",
+                    "Arch": "amd64",
+                }
+            )
         elif path.endswith("/json") and "/images/" in path:
             self._json(self.server.inspect)
         elif path.endswith("/get") and "/images/" in path:
@@ -121,8 +147,9 @@ def fake_daemon(tmp_path: Path) -> Iterator[_Server]:
     sock = tmp_path / "docker.sock"
     server = _Server(str(sock), _Handler)
     server.archive, server.inspect = _save_archive(ghp_token())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
     thread.start()
     yield server
     server.shutdown()
@@ -130,16 +157,34 @@ def fake_daemon(tmp_path: Path) -> Iterator[_Server]:
 
 
 @pytest.mark.parametrize("declare_length", [True, False], ids=["short-body", "eof"])
-def test_daemon_gone_mid_save(fake_daemon: _Server, tmp_path: Path,
-                              declare_length: bool) -> None:
+def test_daemon_gone_mid_save(fake_daemon: _Server, tmp_path: Path, declare_length: bool) -> None:
     fake_daemon.declare_length = declare_length
     fake_daemon.cut_at = len(fake_daemon.archive) // 2  # inside the big second layer
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'docker.sock'}",
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{tmp_path / 'docker.sock'}",
+        "PYTHONPATH": str(REPO),
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "leakscan.cli", "scan", "image", "docker-daemon:fake/app:1",
-         "--format", "json", "--no-progress", "--rules", str(write_rules(tmp_path / "rules"))],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "leakscan.cli",
+            "scan",
+            "image",
+            "docker-daemon:fake/app:1",
+            "--format",
+            "json",
+            "--no-progress",
+            "--rules",
+            str(write_rules(tmp_path / "rules")),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2, (proc.stdout[-2000:], proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("leakscan: error:")]

@@ -51,8 +51,13 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     assert real is not None
     root = tmp_path_factory.mktemp("gitfault")
     work = root / "repo"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+    }
     subprocess.run([real, "init", "-q", str(work)], check=True, env=env)
     secrets = []
     for i in range(30):  # one commit each, so blobs are read in several batches' worth
@@ -66,8 +71,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     shim = shim_dir / "git"
     shim.write_text(SHIM.format(python=sys.executable, real=real))
     shim.chmod(0o755)
-    return {"work": work, "secrets": secrets, "bin": shim_dir,
-            "rules": write_rules(root / "rules")}
+    return {"work": work, "secrets": secrets, "bin": shim_dir, "rules": write_rules(root / "rules")}
 
 
 def _scan(repo: dict[str, object], limit: int | None) -> subprocess.CompletedProcess[str]:
@@ -76,9 +80,25 @@ def _scan(repo: dict[str, object], limit: int | None) -> subprocess.CompletedPro
         env["PATH"] = f"{repo['bin']}{os.pathsep}{env['PATH']}"
         env["FAULT_GIT_BYTES"] = str(limit)
     return subprocess.run(
-        [sys.executable, "-m", "leakscan.cli", "scan", "git", str(repo["work"]), "--format",
-         "json", "--no-progress", "--show-secrets", "--rules", str(repo["rules"])],
-        env=env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "leakscan.cli",
+            "scan",
+            "git",
+            str(repo["work"]),
+            "--format",
+            "json",
+            "--no-progress",
+            "--show-secrets",
+            "--rules",
+            str(repo["rules"]),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_git_cat_file_dies_mid_stream(repo: dict[str, object]) -> None:

@@ -37,11 +37,11 @@ def fault_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     images: dict[str, Image] = {}
     for name, secret in secrets.items():
         noise = rng.randbytes(256 * 1024)  # incompressible: the layer blob is ~256 KiB
-        images[name] = make_image([{"app/noise.bin": noise,
-                                    "app/config.txt": f"token = {secret}\n".encode()}])
+        images[name] = make_image(
+            [{"app/noise.bin": noise, "app/config.txt": f"token = {secret}\n".encode()}]
+        )
         api_push(reg, f"faults/{name}", "1", images[name])
-    yield {"reg": reg, "secrets": secrets, "images": images,
-           "rules": write_rules(tmp / "rules")}
+    yield {"reg": reg, "secrets": secrets, "images": images, "rules": write_rules(tmp / "rules")}
     reg.proc.terminate()
     reg.proc.wait(10)
 
@@ -52,8 +52,11 @@ def _port(reg: Registry) -> tuple[str, int]:
 
 
 def _scan(args: list[str], rules: Path) -> tuple[int, str, str]:
-    res = CliRunner().invoke(app, [*args, "--format", "json", "--show-secrets", "--no-progress",
-                                   "--rules", str(rules)], catch_exceptions=False)
+    res = CliRunner().invoke(
+        app,
+        [*args, "--format", "json", "--show-secrets", "--no-progress", "--rules", str(rules)],
+        catch_exceptions=False,
+    )
     return res.exit_code, res.stdout, res.stderr
 
 
@@ -79,10 +82,12 @@ def _short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cut_connection_resumes_and_findings_are_complete(fault_registry: dict[str, Any]) -> None:
     image: Image = fault_registry["images"]["a"]
     layer = image.layer_digests[0]
-    with FaultProxy(_port(fault_registry["reg"]),
-                    [Fault("cut", layer, arg=40_000, times=2)]) as proxy:
-        code, out, err = _scan(["scan", "image", f"{proxy.host}/faults/a:1"],
-                               fault_registry["rules"])
+    with FaultProxy(
+        _port(fault_registry["reg"]), [Fault("cut", layer, arg=40_000, times=2)]
+    ) as proxy:
+        code, out, err = _scan(
+            ["scan", "image", f"{proxy.host}/faults/a:1"], fault_registry["rules"]
+        )
         assert code == 1, err
         assert _secrets_in(out) == {fault_registry["secrets"]["a"]}
         assert json.loads(out)["errors"] == []
@@ -90,11 +95,13 @@ def test_cut_connection_resumes_and_findings_are_complete(fault_registry: dict[s
 
 
 def test_http_500s_are_retried(fault_registry: dict[str, Any]) -> None:
-    with FaultProxy(_port(fault_registry["reg"]),
-                    [Fault("status", "/v2/", arg=500, times=2),
-                     Fault("status", "/blobs/", arg=503, times=1)]) as proxy:
-        code, out, err = _scan(["scan", "image", f"{proxy.host}/faults/b:1"],
-                               fault_registry["rules"])
+    with FaultProxy(
+        _port(fault_registry["reg"]),
+        [Fault("status", "/v2/", arg=500, times=2), Fault("status", "/blobs/", arg=503, times=1)],
+    ) as proxy:
+        code, out, err = _scan(
+            ["scan", "image", f"{proxy.host}/faults/b:1"], fault_registry["rules"]
+        )
         assert code == 1, err
         assert _secrets_in(out) == {fault_registry["secrets"]["b"]}
         assert sum(1 for *_, f in proxy.requests if f == "status") == 3
@@ -102,11 +109,14 @@ def test_http_500s_are_retried(fault_registry: dict[str, Any]) -> None:
 
 def test_stalled_blob_times_out_other_image_kept(fault_registry: dict[str, Any]) -> None:
     layer = fault_registry["images"]["a"].layer_digests[0]
-    with FaultProxy(_port(fault_registry["reg"]),
-                    [Fault("stall", layer, arg=10_000, times=None)]) as proxy:
+    with FaultProxy(
+        _port(fault_registry["reg"]), [Fault("stall", layer, arg=10_000, times=None)]
+    ) as proxy:
         started = time.monotonic()
-        code, out, err = _scan(["scan", "image", f"{proxy.host}/faults/a:1",
-                                f"{proxy.host}/faults/b:1"], fault_registry["rules"])
+        code, out, err = _scan(
+            ["scan", "image", f"{proxy.host}/faults/a:1", f"{proxy.host}/faults/b:1"],
+            fault_registry["rules"],
+        )
         elapsed = time.monotonic() - started
     assert code == 2, err
     assert elapsed < 30, elapsed
@@ -115,16 +125,18 @@ def test_stalled_blob_times_out_other_image_kept(fault_registry: dict[str, Any])
     errors = json.loads(out)["errors"]
     assert len(errors) == 1 and "faults/a" in errors[0], errors
     assert "timeout" in errors[0].lower() or "dropped" in errors[0].lower(), errors
-    assert any(line.startswith("leakscan: error:") and "faults/a" in line
-               for line in err.splitlines()), err
+    assert any(
+        line.startswith("leakscan: error:") and "faults/a" in line for line in err.splitlines()
+    ), err
 
 
 def test_altered_blob_fails_its_digest(fault_registry: dict[str, Any]) -> None:
     layer = fault_registry["images"]["c"].layer_digests[0]
-    with FaultProxy(_port(fault_registry["reg"]),
-                    [Fault("corrupt", layer, times=None)]) as proxy:
-        code, out, err = _scan(["scan", "image", f"{proxy.host}/faults/c:1",
-                                f"{proxy.host}/faults/b:1"], fault_registry["rules"])
+    with FaultProxy(_port(fault_registry["reg"]), [Fault("corrupt", layer, times=None)]) as proxy:
+        code, out, err = _scan(
+            ["scan", "image", f"{proxy.host}/faults/c:1", f"{proxy.host}/faults/b:1"],
+            fault_registry["rules"],
+        )
     assert code == 2, err
     assert "Traceback" not in err
     errors = json.loads(out)["errors"]
@@ -132,17 +144,20 @@ def test_altered_blob_fails_its_digest(fault_registry: dict[str, Any]) -> None:
     assert fault_registry["secrets"]["b"] in _secrets_in(out)
 
 
-def test_audit_fault_keeps_findings_then_resumes(fault_registry: dict[str, Any],
-                                                  tmp_path: Path) -> None:
+def test_audit_fault_keeps_findings_then_resumes(
+    fault_registry: dict[str, Any], tmp_path: Path
+) -> None:
     images: dict[str, Image] = fault_registry["images"]
     secrets: dict[str, str] = fault_registry["secrets"]
     state = tmp_path / "audit.sqlite"
     bad = images["b"].layer_digests[0]
-    with FaultProxy(_port(fault_registry["reg"]),
-                    [Fault("status", bad, arg=500, times=None)]) as proxy:
-        code, out, err = _scan(["audit", proxy.host, "--insecure", "--state", str(state),
-                                "--workers", "1"],
-                               fault_registry["rules"])
+    with FaultProxy(
+        _port(fault_registry["reg"]), [Fault("status", bad, arg=500, times=None)]
+    ) as proxy:
+        code, out, err = _scan(
+            ["audit", proxy.host, "--insecure", "--state", str(state), "--workers", "1"],
+            fault_registry["rules"],
+        )
         assert code == 2, err
         assert "Traceback" not in err
         doc = json.loads(out)
@@ -152,8 +167,9 @@ def test_audit_fault_keeps_findings_then_resumes(fault_registry: dict[str, Any],
         # the second audit, fault gone, through the same host (the state is keyed by it)
         proxy.faults.clear()
         proxy.requests.clear()
-        code, out, err = _scan(["audit", proxy.host, "--insecure", "--state", str(state)],
-                               fault_registry["rules"])
+        code, out, err = _scan(
+            ["audit", proxy.host, "--insecure", "--state", str(state)], fault_registry["rules"]
+        )
         assert code == 1, err
         doc = json.loads(out)
         found = _found_in(out)

@@ -28,8 +28,10 @@ pytestmark = pytest.mark.timeout(120)
 
 def test_state_path_that_cannot_be_created(fault_registry: dict[str, Any]) -> None:
     state = f"/proc/leakscan-{uuid.uuid4().hex}/audit.sqlite"
-    code, out, err = _scan(["audit", fault_registry["reg"].host, "--insecure", "--state", state],
-                           fault_registry["rules"])
+    code, out, err = _scan(
+        ["audit", fault_registry["reg"].host, "--insecure", "--state", state],
+        fault_registry["rules"],
+    )
     assert code == 2, (out[-1000:], err[-2000:])
     assert "Traceback" not in err
     lines = [ln for ln in err.splitlines() if ln.startswith("leakscan: error:")]
@@ -41,8 +43,11 @@ def test_state_path_that_cannot_be_created(fault_registry: dict[str, Any]) -> No
 def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "tiny"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -73,8 +78,10 @@ def test_state_disk_fills_mid_audit(fault_registry: dict[str, Any], tiny_tmpfs: 
             _fill(tiny_tmpfs)
 
     with FaultProxy(_port(fault_registry["reg"]), on_request=fill_on_second_image) as proxy:
-        code, out, err = _scan(["audit", proxy.host, "--insecure", "--state", str(state),
-                                "--workers", "1"], fault_registry["rules"])
+        code, out, err = _scan(
+            ["audit", proxy.host, "--insecure", "--state", str(state), "--workers", "1"],
+            fault_registry["rules"],
+        )
         assert filled
         assert code == 2, (out[-1000:], err[-2000:])
         assert "Traceback" not in err
@@ -86,8 +93,9 @@ def test_state_disk_fills_mid_audit(fault_registry: dict[str, Any], tiny_tmpfs: 
         assert all("full" in e or "state" in e or "cache" in e for e in doc["errors"]), doc
         os.unlink(tiny_tmpfs / "filler")
         proxy.requests.clear()
-        code, out, err = _scan(["audit", proxy.host, "--insecure", "--state", str(state)],
-                               fault_registry["rules"])
+        code, out, err = _scan(
+            ["audit", proxy.host, "--insecure", "--state", str(state)], fault_registry["rules"]
+        )
         assert code == 1, (out[-1000:], err[-2000:])
         assert _found_in(out) == found
         assert json.loads(out)["stats"]["images_from_state"] >= 1

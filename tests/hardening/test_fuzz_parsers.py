@@ -41,10 +41,14 @@ pytestmark = pytest.mark.timeout(120)
 # -- strategies ----------------------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True)
     | st.text(max_size=40),
-    lambda kids: st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=12), kids,
-                                                               max_size=5),
+    lambda kids: (
+        st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=12), kids, max_size=5)
+    ),
     max_leaves=25,
 )
 
@@ -61,7 +65,7 @@ def mutated(draw: Any, valid: bytes) -> bytes:
         if op == "flip":
             data[i] ^= 1 << draw(st.integers(0, 7))
         elif op == "cut":
-            del data[i: i + draw(st.integers(1, 64))]
+            del data[i : i + draw(st.integers(1, 64))]
         elif op == "insert":
             data[i:i] = draw(st.binary(min_size=1, max_size=32))
         else:
@@ -88,8 +92,13 @@ def _zip(members: list[tuple[str, bytes]]) -> bytes:
 
 
 _SECRET = ghp_token()
-_VALID_LAYER = _tar([("app/.env", f"TOKEN={_SECRET}\n".encode()), ("etc/.wh.passwd", b""),
-                     ("usr/lib/x.txt", b"hello\n" * 20)])
+_VALID_LAYER = _tar(
+    [
+        ("app/.env", f"TOKEN={_SECRET}\n".encode()),
+        ("etc/.wh.passwd", b""),
+        ("usr/lib/x.txt", b"hello\n" * 20),
+    ]
+)
 _COMPRESS = {
     "none": lambda b: b,
     "gzip": lambda b: gzip.compress(b, mtime=0),
@@ -104,13 +113,16 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # -- tar streams and compressed layers -----------------------------------------------------
 
+
 @given(how=st.sampled_from(sorted(_COMPRESS)), data=st.data())
 def test_fuzz_layer_stream(how: str, data: st.DataObject) -> None:
-    raw = data.draw(st.one_of(
-        st.binary(max_size=4096),
-        mutated(_COMPRESS[how](_VALID_LAYER)),
-        st.builds(_COMPRESS[how], mutated(_VALID_LAYER)),
-    ))
+    raw = data.draw(
+        st.one_of(
+            st.binary(max_size=4096),
+            mutated(_COMPRESS[how](_VALID_LAYER)),
+            st.builds(_COMPRESS[how], mutated(_VALID_LAYER)),
+        )
+    )
     try:
         for entry in iter_layer(io.BytesIO(raw), "fuzz-layer", max_ratio=200):
             content = getattr(entry, "content", None)
@@ -128,6 +140,7 @@ def test_fuzz_layer_stream(how: str, data: st.DataObject) -> None:
 
 # -- image manifests, indexes and configs ---------------------------------------------------
 
+
 def _oci_layout(root: Path, index: bytes, manifest: bytes, config: bytes, layer: bytes) -> None:
     import hashlib
 
@@ -143,23 +156,45 @@ def _valid_image() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], byte
     import hashlib
 
     layer = gzip.compress(_VALID_LAYER, mtime=0)
-    config = {"architecture": "amd64", "os": "linux", "config": {"Env": [f"T={_SECRET}"]},
-              "rootfs": {"type": "layers",
-                         "diff_ids": ["sha256:" + hashlib.sha256(_VALID_LAYER).hexdigest()]},
-              "history": [{"created_by": "COPY . /"}]}
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": [f"T={_SECRET}"]},
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": ["sha256:" + hashlib.sha256(_VALID_LAYER).hexdigest()],
+        },
+        "history": [{"created_by": "COPY . /"}],
+    }
     cfg = json.dumps(config).encode()
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           "digest": "sha256:" + hashlib.sha256(cfg).hexdigest(),
-                           "size": len(cfg)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
-                            "size": len(layer)}]}
-    mdata = json.dumps(manifest).encode()
-    index = {"schemaVersion": 2, "manifests": [{
+    manifest = {
+        "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": "sha256:" + hashlib.sha256(mdata).hexdigest(), "size": len(mdata),
-        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": "sha256:" + hashlib.sha256(cfg).hexdigest(),
+            "size": len(cfg),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+                "size": len(layer),
+            }
+        ],
+    }
+    mdata = json.dumps(manifest).encode()
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": "sha256:" + hashlib.sha256(mdata).hexdigest(),
+                "size": len(mdata),
+                "annotations": {"org.opencontainers.image.ref.name": "v1"},
+            }
+        ],
+    }
     return index, manifest, config, layer
 
 
@@ -173,11 +208,15 @@ def _poke(doc: Any, path: list[int], value: Any) -> Any:
     return doc
 
 
-@given(which=st.sampled_from(["index", "manifest", "config"]),
-       path=st.lists(st.integers(0, 20), max_size=5), value=json_values,
-       raw=st.none() | st.binary(max_size=300))
-def test_fuzz_oci_documents(which: str, path: list[int], value: Any, raw: bytes | None,
-                            rules: Path) -> None:
+@given(
+    which=st.sampled_from(["index", "manifest", "config"]),
+    path=st.lists(st.integers(0, 20), max_size=5),
+    value=json_values,
+    raw=st.none() | st.binary(max_size=300),
+)
+def test_fuzz_oci_documents(
+    which: str, path: list[int], value: Any, raw: bytes | None, rules: Path
+) -> None:
     import hashlib
 
     index, manifest, config, layer = _valid_image()
@@ -186,12 +225,19 @@ def test_fuzz_oci_documents(which: str, path: list[int], value: Any, raw: bytes 
     index, manifest, config = docs["index"], docs["manifest"], docs["config"]
     cfg = raw if raw is not None and which == "config" else json.dumps(config).encode()
     # keep the digests chained so that the mutated document is reached
-    if which != "config" and isinstance(manifest, dict) and isinstance(manifest.get("config"),
-                                                                        dict):
+    if (
+        which != "config"
+        and isinstance(manifest, dict)
+        and isinstance(manifest.get("config"), dict)
+    ):
         manifest["config"]["digest"] = "sha256:" + hashlib.sha256(cfg).hexdigest()
     mdata = raw if raw is not None and which == "manifest" else json.dumps(manifest).encode()
-    if (which != "index" and isinstance(index, dict) and isinstance(index.get("manifests"), list)
-            and index["manifests"]):
+    if (
+        which != "index"
+        and isinstance(index, dict)
+        and isinstance(index.get("manifests"), list)
+        and index["manifests"]
+    ):
         first = index["manifests"][0]
         if isinstance(first, dict):
             first["digest"] = "sha256:" + hashlib.sha256(mdata).hexdigest()
@@ -202,11 +248,16 @@ def test_fuzz_oci_documents(which: str, path: list[int], value: Any, raw: bytes 
         run_sources(image_sources([f"oci:{tmp}/oci"], SourceOptions()), rules)
 
 
-@given(manifest=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v)
-                                                                     .encode())),
-       extra=st.dictionaries(st.sampled_from(["repositories", "config.json", "layer.tar",
-                                              "index.json", "blobs/sha256/x"]),
-                             st.binary(max_size=200), max_size=3))
+@given(
+    manifest=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode())),
+    extra=st.dictionaries(
+        st.sampled_from(
+            ["repositories", "config.json", "layer.tar", "index.json", "blobs/sha256/x"]
+        ),
+        st.binary(max_size=200),
+        max_size=3,
+    ),
+)
 def test_fuzz_docker_archive(manifest: bytes, extra: dict[str, bytes], rules: Path) -> None:
     members = [("manifest.json", manifest), *extra.items()]
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,14 +271,18 @@ def test_fuzz_image_archive_bytes(data: bytes, rules: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "image.tar"
         archive.write_bytes(data)
-        run_sources(image_sources([f"docker-archive:{archive}", f"oci-archive:{archive}"],
-                                  SourceOptions()), rules)
+        run_sources(
+            image_sources([f"docker-archive:{archive}", f"oci-archive:{archive}"], SourceOptions()),
+            rules,
+        )
 
 
 # -- registry response headers -------------------------------------------------------------
 
-_HEADERISH = st.text(alphabet=st.sampled_from(list('Bearer realm="scope,service= \\\'<>;rel'
-                                                   'next:/ab\t\x00\u00e9')), max_size=200)
+_HEADERISH = st.text(
+    alphabet=st.sampled_from(list("Bearer realm=\"scope,service= \\'<>;relnext:/ab\t\x00\u00e9")),
+    max_size=200,
+)
 
 
 @given(header=st.one_of(st.text(max_size=200), _HEADERISH))
@@ -245,17 +300,32 @@ def test_fuzz_link_header(header: str) -> None:
 
 # -- manifests, .env files, config files ---------------------------------------------------
 
-_MANIFEST_NAMES = ["values.yaml", "docker-compose.yml", "Dockerfile", ".env", "config.json",
-                   "settings.toml", "app.ini", "deploy.yaml", "secret.yml", "app.properties"]
-_YAMLISH = st.text(alphabet=st.sampled_from(list("abcKEY_=:-&*<>[]{}|\"'#!\n \t$\\u00é1")),
-                   max_size=400)
-_VALID_K8S = (b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  token: "
-              b"Z2hwX2FiYw==\nstringData:\n  pw: &a hunter2xx\n  again: *a\n")
+_MANIFEST_NAMES = [
+    "values.yaml",
+    "docker-compose.yml",
+    "Dockerfile",
+    ".env",
+    "config.json",
+    "settings.toml",
+    "app.ini",
+    "deploy.yaml",
+    "secret.yml",
+    "app.properties",
+]
+_YAMLISH = st.text(
+    alphabet=st.sampled_from(list("abcKEY_=:-&*<>[]{}|\"'#!\n \t$\\u00é1")), max_size=400
+)
+_VALID_K8S = (
+    b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  token: "
+    b"Z2hwX2FiYw==\nstringData:\n  pw: &a hunter2xx\n  again: *a\n"
+)
 
 
-@given(name=st.sampled_from(_MANIFEST_NAMES),
-       data=st.one_of(st.binary(max_size=600), _YAMLISH.map(str.encode), mutated(_VALID_K8S)),
-       kind=st.sampled_from([None, "k8s", "compose", "dockerfile", "dotenv", "helm"]))
+@given(
+    name=st.sampled_from(_MANIFEST_NAMES),
+    data=st.one_of(st.binary(max_size=600), _YAMLISH.map(str.encode), mutated(_VALID_K8S)),
+    kind=st.sampled_from([None, "k8s", "compose", "dockerfile", "dotenv", "helm"]),
+)
 def test_fuzz_manifest_parsers(name: str, data: bytes, kind: str | None) -> None:
     blob = Blob(Provenance("file", {"path": name}), data=data)
     for item in structured_blobs(blob, kind):
@@ -282,9 +352,15 @@ _INNER = _zip([("conf/app.properties", f"token={_SECRET}\n".encode())])
 _NESTED = _tar([("lib/inner.jar", _INNER), ("readme.txt", b"hi\n")])
 
 
-@given(name=st.sampled_from(["a.zip", "a.jar", "a.tar", "a.tar.gz", "a.tgz", "a.gz", "a.whl"]),
-       data=st.one_of(st.binary(max_size=1024), mutated(_INNER), mutated(_NESTED),
-                      st.builds(gzip.compress, mutated(_NESTED))))
+@given(
+    name=st.sampled_from(["a.zip", "a.jar", "a.tar", "a.tar.gz", "a.tgz", "a.gz", "a.whl"]),
+    data=st.one_of(
+        st.binary(max_size=1024),
+        mutated(_INNER),
+        mutated(_NESTED),
+        st.builds(gzip.compress, mutated(_NESTED)),
+    ),
+)
 def test_fuzz_nested_archives(name: str, data: bytes, rules: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / name).write_bytes(data)
@@ -300,8 +376,7 @@ _VALID_RULES = (
 )
 
 
-@given(data=st.one_of(st.binary(max_size=400), _YAMLISH.map(str.encode),
-                      mutated(_VALID_RULES)))
+@given(data=st.one_of(st.binary(max_size=400), _YAMLISH.map(str.encode), mutated(_VALID_RULES)))
 def test_fuzz_rule_file(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "rules.yaml"
@@ -314,11 +389,23 @@ def test_fuzz_rule_file(data: bytes) -> None:
 
 # -- the engine on arbitrary bytes ---------------------------------------------------------
 
-_ENCODED = st.sampled_from([
-    b"dG9rZW49Z2hwX", b"%67%68%70%5f", b"\\u0067\\u0068\\u0070_", b"67687",
-    b"\xff\xfe", b"\xfe\xff", b"\x00", b"\\ud800", b"==", b"ghp_", b"AKIA",
-]).flatmap(lambda p: st.lists(st.one_of(st.just(p), st.binary(max_size=40)), max_size=12)
-           .map(b"".join))
+_ENCODED = st.sampled_from(
+    [
+        b"dG9rZW49Z2hwX",
+        b"%67%68%70%5f",
+        b"\\u0067\\u0068\\u0070_",
+        b"67687",
+        b"\xff\xfe",
+        b"\xfe\xff",
+        b"\x00",
+        b"\\ud800",
+        b"==",
+        b"ghp_",
+        b"AKIA",
+    ]
+).flatmap(
+    lambda p: st.lists(st.one_of(st.just(p), st.binary(max_size=40)), max_size=12).map(b"".join)
+)
 
 
 @given(data=st.one_of(st.binary(max_size=4096), _ENCODED))
@@ -339,10 +426,10 @@ def builtin_detector() -> Any:
     return load_detector(ScanConfig())  # compiled once (slow), outside the deadline
 
 
-@given(data=st.one_of(st.binary(max_size=4096), _ENCODED),
-       context=st.none() | st.text(max_size=20))
-def test_fuzz_detector_builtin_rules(data: bytes, context: str | None,
-                                     builtin_detector: Any) -> None:
+@given(data=st.one_of(st.binary(max_size=4096), _ENCODED), context=st.none() | st.text(max_size=20))
+def test_fuzz_detector_builtin_rules(
+    data: bytes, context: str | None, builtin_detector: Any
+) -> None:
     detector = builtin_detector
     for match in detector.scan(data, context):
         assert match.line >= 1

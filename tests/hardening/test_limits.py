@@ -35,9 +35,21 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 
 def _scan(rules: Path, target: Path, *flags: str) -> tuple[int, dict[str, Any], str]:
-    result = CliRunner().invoke(app, ["scan", "path", str(target), "--format", "json",
-                                      "--no-progress", "--rules", str(rules), *flags],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            "path",
+            str(target),
+            "--format",
+            "json",
+            "--no-progress",
+            "--rules",
+            str(rules),
+            *flags,
+        ],
+        catch_exceptions=False,
+    )
     return result.exit_code, json.loads(result.stdout or "{}"), result.stderr
 
 
@@ -107,7 +119,9 @@ def test_regex_timeout_is_reported(tmp_path: Path, rules: Path) -> None:
         "rules:\n  - id: test.hardening.backtracking\n    name: Catastrophic pattern\n"
         "    pattern: '(xq(?:a|a)+(?=y)y)'\n    keywords: [xqa]\n"
         "    examples:\n      - text: 'v = xqaay'\n        secret: xqaay\n"
-        "    negative_examples:\n      - 'xqb'\n", encoding="utf-8")
+        "    negative_examples:\n      - 'xqb'\n",
+        encoding="utf-8",
+    )
     root = tmp_path / "tree"
     root.mkdir()
     (root / "a.txt").write_text("xq" + "a" * 28 + "b\nv = xqaay\n")

@@ -43,10 +43,24 @@ def dockerd() -> Iterator[str]:
     host = f"unix://{sock}"
     log = (root / "dockerd.log").open("wb")
     proc = subprocess.Popen(
-        ["dockerd", "--storage-driver", "vfs", "--iptables=false", "--ip6tables=false",
-         "--bridge=none", "-H", host, "--data-root", str(root / "data"),
-         "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid")],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            "dockerd",
+            "--storage-driver",
+            "vfs",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "-H",
+            host,
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "--pidfile",
+            str(root / "docker.pid"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     old = os.environ.get("DOCKER_HOST")
     try:

@@ -54,9 +54,11 @@ def _start(tmp: Path, name: str, htpasswd: Path | None = None) -> Registry:
     port = free_port()
     root = tmp / f"{name}-storage"
     root.mkdir(parents=True)
-    config = (f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-              f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
-              f"http:\n  addr: 127.0.0.1:{port}\n")
+    config = (
+        f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
     if htpasswd is not None:
         config += f"auth:\n  htpasswd:\n    realm: test-realm\n    path: {htpasswd}\n"
     cfg = tmp / f"{name}.yml"
@@ -90,8 +92,9 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
 def registry_htpasswd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     require(shutil.which("htpasswd") is not None, "htpasswd (apache2-utils) is not installed")
     tmp = tmp_path_factory.mktemp("registry-auth")
-    line = subprocess.run(["htpasswd", "-Bbn", "user", "pass"], capture_output=True,
-                          check=True).stdout
+    line = subprocess.run(
+        ["htpasswd", "-Bbn", "user", "pass"], capture_output=True, check=True
+    ).stdout
     (tmp / "htpasswd").write_bytes(line.strip() + b"\n")
     reg = _start(tmp, "htpasswd", tmp / "htpasswd")
     reg.creds = ("user", "pass")
@@ -141,19 +144,36 @@ class Image:
 def make_image(layers: list[dict[str, bytes | None]], env: list[str] | None = None) -> Image:
     tars = [_tar_layer(files) for files in layers]
     blobs = [gzip.compress(t, mtime=0) for t in tars]
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Env": env or ["PATH=/usr/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [_sha(t) for t in tars]},
-        "history": [{"created_by": f"COPY layer{i} /"} for i in range(len(tars))],
-    }, sort_keys=True).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": _sha(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _sha(b), "size": len(b)} for b in blobs],
-    }, sort_keys=True).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": env or ["PATH=/usr/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [_sha(t) for t in tars]},
+            "history": [{"created_by": f"COPY layer{i} /"} for i in range(len(tars))],
+        },
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": _sha(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": _sha(b),
+                    "size": len(b),
+                }
+                for b in blobs
+            ],
+        },
+        sort_keys=True,
+    ).encode()
     return Image(manifest, config, blobs)
 
 
@@ -164,19 +184,35 @@ def build_oci(directory: Path, image: Image, tag: str = "latest") -> Path:
     for data in [image.manifest, image.config, *image.layers]:
         (blobs / _sha(data).split(":")[1]).write_bytes(data)
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (directory / "index.json").write_text(json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_INDEX,
-        "manifests": [{"mediaType": OCI_MANIFEST, "digest": image.digest,
-                       "size": len(image.manifest),
-                       "annotations": {"org.opencontainers.image.ref.name": tag}}],
-    }))
+    (directory / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [
+                    {
+                        "mediaType": OCI_MANIFEST,
+                        "digest": image.digest,
+                        "size": len(image.manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": tag},
+                    }
+                ],
+            }
+        )
+    )
     return directory
 
 
 def skopeo_push(layout: Path, tag: str, reg: Registry, name: str) -> None:
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
-    cmd = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
-           f"docker://{reg.host}/{name}:{tag}"]
+    cmd = [
+        "skopeo",
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        f"oci:{layout}:{tag}",
+        f"docker://{reg.host}/{name}:{tag}",
+    ]
     if reg.creds:
         cmd[3:3] = ["--dest-creds", ":".join(reg.creds)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -198,15 +234,20 @@ def api_push(reg: Registry, name: str, tag: str, image: Image) -> None:
         if location.startswith("/"):
             location = reg.url + location
         sep = "&" if "?" in location else "?"
-        done = session.put(f"{location}{sep}digest={digest}", data=data,
-                           headers={"Content-Type": "application/octet-stream"})
+        done = session.put(
+            f"{location}{sep}digest={digest}",
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         assert done.status_code == 201, done.text
-    put = session.put(f"{reg.url}/v2/{name}/manifests/{tag}", data=image.manifest,
-                      headers={"Content-Type": OCI_MANIFEST})
+    put = session.put(
+        f"{reg.url}/v2/{name}/manifests/{tag}",
+        data=image.manifest,
+        headers={"Content-Type": OCI_MANIFEST},
+    )
     assert put.status_code == 201, put.text
 
 
 def blob_path(reg: Registry, digest: str) -> Path:
     hexd = digest.split(":")[1]
-    return (reg.root / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexd[:2] / hexd
-            / "data")
+    return reg.root / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexd[:2] / hexd / "data"

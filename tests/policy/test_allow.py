@@ -13,8 +13,9 @@ from tests.policy.conftest import Project, secrets_in
 
 def test_allow_comments_in_yaml_python_shell_and_dockerfile(project: Project) -> None:
     keys = {name: aws_key_id() for name in ("yaml", "py", "sh", "docker", "above", "kept")}
-    project.write("k8s/deploy.yaml",
-                  f"env:\n  - name: AWS_KEY\n    value: {keys['yaml']}  # leakscan:allow\n")
+    project.write(
+        "k8s/deploy.yaml", f"env:\n  - name: AWS_KEY\n    value: {keys['yaml']}  # leakscan:allow\n"
+    )
     project.write("app/settings.py", f'KEY = "{keys["py"]}"  # leakscan:allow test.aws.key-id\n')
     project.write("scripts/run.sh", f"#!/bin/sh\nexport KEY={keys['sh']} # leakscan:allow\n")
     project.write("Dockerfile", f"FROM alpine\n# leakscan:allow\nENV KEY={keys['docker']}\n")
@@ -33,8 +34,17 @@ def test_allow_with_other_rule_ids_does_not_suppress(project: Project) -> None:
     assert code == 1 and len(report["findings"]) == 1
 
 
-@pytest.mark.parametrize("marker", ["gitleaks:allow", "betterleaks:allow", "kingfisher:ignore",
-                                    "trufflehog:ignore", "pragma: allowlist secret", "nosecret"])
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "gitleaks:allow",
+        "betterleaks:allow",
+        "kingfisher:ignore",
+        "trufflehog:ignore",
+        "pragma: allowlist secret",
+        "nosecret",
+    ],
+)
 def test_foreign_markers_honoured_and_can_be_turned_off(project: Project, marker: str) -> None:
     project.write("a.sh", f"export TOKEN={github_token()}  # {marker}\n")
     assert project.scan("a.sh").exit_code == 0

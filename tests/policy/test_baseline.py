@@ -64,12 +64,15 @@ def test_update_adds_new_and_drops_stale(project: Project) -> None:
 def test_gitleaksignore_import_matches_by_file_and_line(project: Project) -> None:
     project.write("src/config.py", f'# settings\nKEY = "{aws_key_id()}"\n')
     project.write("src/other.py", f'TOKEN = "{github_token()}"\n')
-    project.write(".gitleaksignore",
-                  "# accepted\n"
-                  "src/config.py:aws-access-token:2\n"
-                  "0123abcd4567:src/gone.py:generic-api-key:9\n")
-    imported = project.run("baseline", "import-gitleaksignore", ".gitleaksignore",
-                           "-o", "base.json")
+    project.write(
+        ".gitleaksignore",
+        "# accepted\n"
+        "src/config.py:aws-access-token:2\n"
+        "0123abcd4567:src/gone.py:generic-api-key:9\n",
+    )
+    imported = project.run(
+        "baseline", "import-gitleaksignore", ".gitleaksignore", "-o", "base.json"
+    )
     assert imported.exit_code == 0, imported.output
     code, report = project.scan_json("src", "--baseline", "base.json")
     assert code == 1  # other.py's token is not in the ignore file

@@ -40,8 +40,11 @@ def test_enable_rules_and_extra_rule_folder_from_pyproject(project: Project) -> 
     _plant(project)
     (project.root / "rules").rename(project.root / "team-rules")
     (project.root / "leakscan.toml").unlink()
-    project.write("pyproject.toml", '[project]\nname = "x"\n\n[tool.leakscan]\n'
-                  'rules = ["team-rules"]\nenable = ["test.aws.*"]\n')
+    project.write(
+        "pyproject.toml",
+        '[project]\nname = "x"\n\n[tool.leakscan]\n'
+        'rules = ["team-rules"]\nenable = ["test.aws.*"]\n',
+    )
     result = project.run("scan", "app", "--format", "json", "--no-progress")
     assert result.exit_code == 1, result.output
     assert set(_rules(json.loads(result.stdout))) == {"test.aws.key-id"}

@@ -32,7 +32,7 @@ description = "Files named secrets.txt"
 path = '''secrets\.txt$'''
 """
 
-TRUFFLEHOG3 = r'''
+TRUFFLEHOG3 = r"""
 - id: high-entropy
   message: High Entropy
   minlen: 20
@@ -43,7 +43,7 @@ TRUFFLEHOG3 = r'''
   message: Zeta Token
   pattern: "zeta_[0-9A-Z]{20}"
   severity: HIGH
-'''
+"""
 
 
 def test_gitleaks_import_finds_its_examples(project: Project) -> None:
@@ -51,9 +51,16 @@ def test_gitleaks_import_finds_its_examples(project: Project) -> None:
     sample_key = "acme_" + random_chars(24, string.ascii_lowercase + string.digits)
     widget = "wdg-" + random_chars(32, "0123456789abcdef")
     result = project.run(
-        "rules", "import", "gitleaks", "gitleaks.toml", "-o", "team/acme.yaml",
-        "--example", f'acme-api-key=ACME_KEY = "{sample_key}"',
-        "--example", f"widget-token=token: {widget}",
+        "rules",
+        "import",
+        "gitleaks",
+        "gitleaks.toml",
+        "-o",
+        "team/acme.yaml",
+        "--example",
+        f'acme-api-key=ACME_KEY = "{sample_key}"',
+        "--example",
+        f"widget-token=token: {widget}",
     )
     assert result.exit_code == 0, result.output
     assert "left out path-only" in result.output  # no regex: named, not silently dropped
@@ -66,8 +73,17 @@ def test_gitleaks_import_finds_its_examples(project: Project) -> None:
     live = "acme_" + random_chars(24, string.ascii_lowercase + string.digits)
     project.write("src/app.py", f'acme_key = "{live}"\n')
     project.write("src/stop.py", 'acme_key = "acme_examplekeyexamplekey1234"\n')  # stopword
-    found = project.run("scan", "src", "--rules", "team", "--format", "json",
-                        "--no-progress", "--config", "none.toml")
+    found = project.run(
+        "scan",
+        "src",
+        "--rules",
+        "team",
+        "--format",
+        "json",
+        "--no-progress",
+        "--config",
+        "none.toml",
+    )
     # --config points at a missing file: that is an error, not a silent default
     assert found.exit_code == 2
     project.write("leakscan.toml", 'rules = ["team"]\nenable = ["imported.*"]\n')
@@ -75,14 +91,23 @@ def test_gitleaks_import_finds_its_examples(project: Project) -> None:
     assert found.exit_code == 1, found.output
     doc = json.loads(found.stdout)
     assert [(f["rule_id"], f["redacted"][-4:]) for f in doc["findings"]] == [
-        ("imported.gitleaks.acme-api-key", live[-4:])]
+        ("imported.gitleaks.acme-api-key", live[-4:])
+    ]
 
 
 def test_trufflehog3_import_finds_its_examples(project: Project) -> None:
     project.write("th3.yml", TRUFFLEHOG3)
     token = "zeta_" + random_chars(20, string.ascii_uppercase + string.digits)
-    result = project.run("rules", "import", "trufflehog3", "th3.yml", "-o", "team/th3.yaml",
-                         "--example", f"zeta.token=ZETA={token}")
+    result = project.run(
+        "rules",
+        "import",
+        "trufflehog3",
+        "th3.yml",
+        "-o",
+        "team/th3.yaml",
+        "--example",
+        f"zeta.token=ZETA={token}",
+    )
     assert result.exit_code == 0, result.output
     assert "left out high-entropy" in result.output
     assert project.run("rules", "test", "team").exit_code == 0

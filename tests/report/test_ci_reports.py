@@ -52,21 +52,46 @@ def run(*args: str) -> Any:
 
 def _mixed_result() -> ScanResult:
     """Findings in a file, an image layer, image config and git: every location kind."""
-    finding = Finding("f" * 64, "test.github.pat", "Test GitHub token", "high", "high",
-                      "ghp_…abcd", "ghp_secret")
+    finding = Finding(
+        "f" * 64, "test.github.pat", "Test GitHub token", "high", "high", "ghp_…abcd", "ghp_secret"
+    )
     finding.locations = [
         Location(Provenance("file", {"path": "src/a.py"}), 2, 9),
-        Location(Provenance("image-layer", {"image": "app:1", "layer_digest": "sha256:ab",
-                                            "layer_index": 3, "path": "app/.env",
-                                            "state": "deleted"}), 4),
+        Location(
+            Provenance(
+                "image-layer",
+                {
+                    "image": "app:1",
+                    "layer_digest": "sha256:ab",
+                    "layer_index": 3,
+                    "path": "app/.env",
+                    "state": "deleted",
+                },
+            ),
+            4,
+        ),
         Location(Provenance("image-config", {"image": "app:1", "field": "Env[TOKEN]"})),
-        Location(Provenance("git", {"repo": ".", "commit": "c0ffee" * 6 + "abcd",
-                                    "path": "x.py"}), 7),
+        Location(
+            Provenance("git", {"repo": ".", "commit": "c0ffee" * 6 + "abcd", "path": "x.py"}), 7
+        ),
     ]
-    other = Finding("e" * 64, "test.aws.key-id", "Test AWS key id", "critical", "high",
-                    "…WXYZ", None, [Location(Provenance("file", {"path": "b.env"}), 1, 19)])
-    return ScanResult([other, finding], [Skip("big.bin", "too large")], Stats(blobs=3),
-                      errors=["registry unreachable"], rules_digest="sha256:00")
+    other = Finding(
+        "e" * 64,
+        "test.aws.key-id",
+        "Test AWS key id",
+        "critical",
+        "high",
+        "…WXYZ",
+        None,
+        [Location(Provenance("file", {"path": "b.env"}), 1, 19)],
+    )
+    return ScanResult(
+        [other, finding],
+        [Skip("big.bin", "too large")],
+        Stats(blobs=3),
+        errors=["registry unreachable"],
+        rules_digest="sha256:00",
+    )
 
 
 def test_sarif_validates_against_the_official_schema(tree: Path) -> None:
@@ -108,8 +133,9 @@ def test_gitlab_report_has_the_secret_detection_shape(tree: Path) -> None:
     assert token not in json.dumps(doc)
     mixed = json.loads(reporter("gitlab").render(_mixed_result()))
     assert mixed["scan"]["status"] == "failure"
-    assert any(v["location"]["commit"]["sha"].startswith("c0ffee")
-               for v in mixed["vulnerabilities"])
+    assert any(
+        v["location"]["commit"]["sha"].startswith("c0ffee") for v in mixed["vulnerabilities"]
+    )
 
 
 def test_junit_report_parses_with_one_failure_per_finding(tree: Path) -> None:
@@ -154,7 +180,11 @@ def test_ci_logs_have_no_progress_noise_and_a_short_summary(tree: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "CI": "true"}
     proc = subprocess.run(
         [sys.executable, "-m", "leakscan.cli", "scan", "src"],
-        capture_output=True, text=True, env=env, cwd=tree, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
+        timeout=120,
     )
     assert proc.returncode == 1, proc.stderr
     assert "\r" not in proc.stderr and "\r" not in proc.stdout

@@ -19,8 +19,8 @@ def test_json_report_validates_against_the_schema(tmp_path: Path) -> None:
     rules = write_rules(tmp_path / "rules")
     (tmp_path / "a.env").write_text(f"T={github_token()}\nK={aws_key_id()}\n")
     result = CliRunner().invoke(
-        app, ["scan", str(tmp_path / "a.env"), "--rules", str(rules), "-f", "json",
-              "--show-secrets"]
+        app,
+        ["scan", str(tmp_path / "a.env"), "--rules", str(rules), "-f", "json", "--show-secrets"],
     )
     doc = json.loads(result.stdout)
     jsonschema.validate(doc, SCHEMA)

@@ -70,8 +70,11 @@ def test_from_file_and_stdin(tmp_path: Path, rules_dir: Path) -> None:
         (["--from-file", str(env_file)], {}, str(env_file)),
         (["--from-file", "-"], {"input": text}, "-"),
     ):
-        result = runner.invoke(app, ["scan", "env", *args, "--rules", str(rules_dir), "-f",
-                                     "json", "--show-secrets"], **kwargs)
+        result = runner.invoke(
+            app,
+            ["scan", "env", *args, "--rules", str(rules_dir), "-f", "json", "--show-secrets"],
+            **kwargs,
+        )
         assert result.exit_code == 1, result.output
         found = {f["secret"]: f["locations"] for f in _json(result)["findings"]}
         assert found[secret] == [{"kind": "env", "file": where, "name": "DB_PASSWORD", "line": 2}]

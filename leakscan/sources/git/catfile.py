@@ -124,8 +124,11 @@ class CatFile:
             for oid in ids:
                 header = stdout.readline()
                 if not header:
-                    err = self._proc.stderr.read().decode("utf-8", "replace") if (
-                        self._proc.stderr) else ""
+                    err = (
+                        self._proc.stderr.read().decode("utf-8", "replace")
+                        if (self._proc.stderr)
+                        else ""
+                    )
                     raise SourceError(
                         f"{self._repo.name}: git cat-file stopped: {err.strip() or 'no output'}"
                     )

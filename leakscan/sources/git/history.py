@@ -38,8 +38,17 @@ def walk_history(
 ) -> Walk:
     """Walk the commits reachable from ``tips`` (fed on stdin) and ``revisions`` (arguments)."""
     args = [
-        "log", "--topo-order", "--raw", "-c", "--root", "--no-renames", "--no-abbrev", "-z",
-        "--no-ext-diff", "--no-textconv", "--format=%x01%H %P",
+        "log",
+        "--topo-order",
+        "--raw",
+        "-c",
+        "--root",
+        "--no-renames",
+        "--no-abbrev",
+        "-z",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--format=%x01%H %P",
     ]
     if max_count is not None:
         args.append(f"--max-count={max_count}")

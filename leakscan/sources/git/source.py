@@ -101,19 +101,27 @@ class GitSource(Source):
         for ref in refs:
             if ref.commit is None and ref.peeled_type not in ("blob", None) and not revisions:
                 yield Skip(f"{repo.name}:{ref.name}", f"points at a {ref.peeled_type}; not walked")
-        walk = walk_history(repo, revisions, tips, self.git.max_depth) if (
-            revisions or tips) else Walk()
+        walk = (
+            walk_history(repo, revisions, tips, self.git.max_depth)
+            if (revisions or tips)
+            else Walk()
+        )
         reach = Reachability(walk.order, walk.parents, refs)
         if reach.left_out:
-            yield Skip(repo.name, f"refs of a location: {reach.left_out} of {reach.total} refs "
-                                  "not tracked (large repository)")
+            yield Skip(
+                repo.name,
+                f"refs of a location: {reach.left_out} of {reach.total} refs "
+                "not tracked (large repository)",
+            )
         head = _head_tree(repo)
         with CatFile(repo) as cat:
             infos: dict[str, ObjectInfo] = {}
             for obj in cat.objects(walk.order):
                 if obj.type != "commit":
-                    yield Skip(f"{repo.name}:{obj.oid}", "commit object missing (partial or "
-                                                          "corrupt repository)")
+                    yield Skip(
+                        f"{repo.name}:{obj.oid}",
+                        "commit object missing (partial or corrupt repository)",
+                    )
                     continue
                 info = parse_object(obj.read_all())
                 infos[obj.oid] = info
@@ -139,11 +147,14 @@ class GitSource(Source):
                 dates.append(out.decode().strip())
         first = boundary[0][:12] if boundary else "?"
         when = f" ({min(dates)})" if dates else ""
-        return Skip(repo.name, f"shallow clone: history before commit {first}{when} "
-                               "is not scanned")
+        return Skip(repo.name, f"shallow clone: history before commit {first}{when} is not scanned")
 
     def _commit_fields(
-        self, repo: Repository, commit: str, info: ObjectInfo | None, reach: Reachability,
+        self,
+        repo: Repository,
+        commit: str,
+        info: ObjectInfo | None,
+        reach: Reachability,
         introducing: list[str],
     ) -> dict[str, object]:
         return {
@@ -163,23 +174,41 @@ class GitSource(Source):
                 continue
             info = parse_object(obj.read_all())
             if info.message.strip():
-                fields = {"repo": repo.name, "ref": ref.name, "tag_object": obj.oid,
-                          "author": info.person, "date": info.date, "path": None,
-                          "field": "tag-message"}
+                fields = {
+                    "repo": repo.name,
+                    "ref": ref.name,
+                    "tag_object": obj.oid,
+                    "author": info.person,
+                    "date": info.date,
+                    "path": None,
+                    "field": "tag-message",
+                }
                 yield Blob(Provenance("git", fields), data=info.message)
         # a tag may point straight at a blob: scan it too
-        blobs = {r.peeled if r.type == "tag" else r.oid: r for r in refs
-                 if (r.peeled_type if r.type == "tag" else r.type) == "blob"}
+        blobs = {
+            r.peeled if r.type == "tag" else r.oid: r
+            for r in refs
+            if (r.peeled_type if r.type == "tag" else r.type) == "blob"
+        }
         by_blob = {
-            oid: [_Loc(None, Provenance("git", {"repo": repo.name, "ref": ref.name,
-                                                "field": "tagged-blob"}),
-                       f"{repo.name}:{ref.name}")]
-            for oid, ref in blobs.items() if oid
+            oid: [
+                _Loc(
+                    None,
+                    Provenance("git", {"repo": repo.name, "ref": ref.name, "field": "tagged-blob"}),
+                    f"{repo.name}:{ref.name}",
+                )
+            ]
+            for oid, ref in blobs.items()
+            if oid
         }
         yield from self._emit(cat, by_blob)
 
     def _locations(
-        self, repo: Repository, walk: Walk, infos: dict[str, ObjectInfo], reach: Reachability,
+        self,
+        repo: Repository,
+        walk: Walk,
+        infos: dict[str, ObjectInfo],
+        reach: Reachability,
         head: dict[str, str],
     ) -> dict[str, list[_Loc]]:
         position = {c: i for i, c in enumerate(walk.order)}
@@ -201,27 +230,41 @@ class GitSource(Source):
             by_blob.setdefault(oid, []).append(_Loc(path, Provenance("git", fields), where))
         return by_blob
 
-    def _unreachable(
-        self, repo: Repository, cat: CatFile, seen: set[str]
-    ) -> Iterator[Blob | Skip]:
-        out = repo.run("cat-file", "--batch-all-objects", "--batch-check=%(objectname) "
-                       "%(objecttype)", "--unordered")
+    def _unreachable(self, repo: Repository, cat: CatFile, seen: set[str]) -> Iterator[Blob | Skip]:
+        out = repo.run(
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname) %(objecttype)",
+            "--unordered",
+        )
         by_blob: dict[str, list[_Loc]] = {}
         for line in out.decode().splitlines():
             oid, _, otype = line.partition(" ")
             if otype == "blob" and oid not in seen:
-                prov = Provenance("git", {"repo": repo.name, "object": oid,
-                                          "unreachable": True})
+                prov = Provenance("git", {"repo": repo.name, "object": oid, "unreachable": True})
                 by_blob[oid] = [_Loc(None, prov, f"{repo.name}:{oid[:12]}")]
         yield from self._emit(cat, by_blob)
 
     # --- staged ----------------------------------------------------------------------------
 
     def _staged(self, repo: Repository) -> Iterator[Blob | Skip]:
-        base = "HEAD" if repo.try_run("rev-parse", "--verify", "-q", "HEAD^{commit}") else (
-            _EMPTY_TREE)
-        out = repo.run("diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev",
-                       "--no-ext-diff", "--diff-filter=AMT", base, "--")
+        base = (
+            "HEAD"
+            if repo.try_run("rev-parse", "--verify", "-q", "HEAD^{commit}")
+            else (_EMPTY_TREE)
+        )
+        out = repo.run(
+            "diff",
+            "--cached",
+            "--raw",
+            "-z",
+            "--no-renames",
+            "--no-abbrev",
+            "--no-ext-diff",
+            "--diff-filter=AMT",
+            base,
+            "--",
+        )
         tokens = out.split(b"\0")
         by_blob: dict[str, list[_Loc]] = {}
         for meta, path_b in zip(tokens[0::2], tokens[1::2], strict=False):
@@ -256,15 +299,17 @@ class GitSource(Source):
     def _one(self, obj: CatObject, locs: list[_Loc]) -> Iterator[Blob | Skip]:
         digest = f"git:{obj.oid}"
         if obj.type is None or obj.reader is None:
-            yield Skip(locs[0].where, "object missing from the repository (partial clone or "
-                                      "corruption)")
+            yield Skip(
+                locs[0].where, "object missing from the repository (partial clone or corruption)"
+            )
             return
         if obj.type != "blob":
             return
         options = self.options
         if obj.size > options.max_file_bytes:
-            yield Skip(locs[0].where, f"larger than the file size limit "
-                                      f"({options.max_file_bytes} bytes)")
+            yield Skip(
+                locs[0].where, f"larger than the file size limit ({options.max_file_bytes} bytes)"
+            )
             return
         self.blob_reads += 1
         reader = obj.reader
@@ -273,18 +318,19 @@ class GitSource(Source):
         if any(is_archive_name(n) for n in names) or _archive_magic(head):
             data = head + reader.read(options.archive_bytes + 1 - len(head))
             for loc in locs:
-                yield from file_blobs(io.BytesIO(data), obj.size, loc.path or obj.oid,
-                                      loc.provenance, options)
+                yield from file_blobs(
+                    io.BytesIO(data), obj.size, loc.path or obj.oid, loc.provenance, options
+                )
             return
         if looks_binary(head) and not options.scan_binary:
             return
         if obj.size <= options.in_memory_bytes:
-            yield Blob(locs[0].provenance, data=head + reader.read(), size=obj.size,
-                       digest=digest)
+            yield Blob(locs[0].provenance, data=head + reader.read(), size=obj.size, digest=digest)
         else:
             reader.push_back(head)
-            yield Blob(locs[0].provenance, stream=cast(IO[bytes], reader), size=obj.size,
-                       digest=digest)
+            yield Blob(
+                locs[0].provenance, stream=cast(IO[bytes], reader), size=obj.size, digest=digest
+            )
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
 
@@ -302,8 +348,11 @@ def _range_sides(spec: str) -> list[str]:
 
 
 def _verify(repo: Repository, rev: str, message: str) -> None:
-    resolved = None if rev.startswith("-") else repo.try_run(
-        "rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
+    resolved = (
+        None
+        if rev.startswith("-")
+        else repo.try_run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
+    )
     if resolved is None:
         raise SourceError(f"{repo.name}: {message}: {rev}")
 

@@ -54,14 +54,17 @@ def build_args(created_by: str) -> list[tuple[str, str]]:
 
 
 def config_blobs(
-    config: Mapping[str, Any], image: str, image_digest: str | None,
+    config: Mapping[str, Any],
+    image: str,
+    image_digest: str | None,
     annotations: Mapping[str, str] | None = None,
 ) -> Iterator[Blob]:
     """The blobs of one image configuration."""
 
     def prov(field: str) -> Provenance:
-        return Provenance("image-config",
-                          {"image": image, "image_digest": image_digest, "field": field})
+        return Provenance(
+            "image-config", {"image": image, "image_digest": image_digest, "field": field}
+        )
 
     inner = config.get("config") or config.get("Config") or {}
     if not isinstance(inner, Mapping):

@@ -36,8 +36,10 @@ def container_blobs(attrs: Mapping[str, Any]) -> Iterator[Blob]:
         command = config.get(key)
         if command:
             text = " ".join(map(str, command)) if isinstance(command, list) else str(command)
-            yield Blob(Provenance("container-config", {"container": name, "field": key}),
-                       data=text.encode())
+            yield Blob(
+                Provenance("container-config", {"container": name, "field": key}),
+                data=text.encode(),
+            )
 
 
 class ContainerSource(Source):

@@ -69,8 +69,9 @@ class _Chunks(io.RawIOBase):
             except StopIteration:
                 return 0
             except Exception as exc:  # requests/urllib3 errors mid-stream
-                raise ImageError(f"{self._where}: docker save stream failed: {_short(exc)}")\
-                    from None
+                raise ImageError(
+                    f"{self._where}: docker save stream failed: {_short(exc)}"
+                ) from None
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
@@ -154,8 +155,9 @@ class DaemonStore(ImageStore):
             try:
                 entries = json.loads(data)
             except ValueError:
-                raise ImageError(f"{self.reference}: manifest.json in docker save is not JSON")\
-                    from None
+                raise ImageError(
+                    f"{self.reference}: manifest.json in docker save is not JSON"
+                ) from None
             for entry in entries if isinstance(entries, list) else []:
                 config = str(entry.get("Config", ""))
                 if self._config_hex and self._config_hex in config:
@@ -165,7 +167,10 @@ class DaemonStore(ImageStore):
             self._config = data
 
     def layer_streams(
-        self, image: ResolvedImage, wanted: Sequence[int], located: bool = False,
+        self,
+        image: ResolvedImage,
+        wanted: Sequence[int],
+        located: bool = False,
     ) -> Iterator[tuple[Callable[[], int], IO[bytes]]]:
         """Layers in archive order. ``located``: each layer's index must be known before it is
         read (the content pass); a save is read once more first if it is not known yet."""
@@ -180,8 +185,10 @@ class DaemonStore(ImageStore):
                 name = posixpath.normpath(member.name.lstrip("/"))
                 if not member.isreg():
                     continue
-                if name.endswith(".json") or name == "manifest.json" or (
-                    self._config_hex and name.endswith(self._config_hex)
+                if (
+                    name.endswith(".json")
+                    or name == "manifest.json"
+                    or (self._config_hex and name.endswith(self._config_hex))
                 ):
                     data = self._json_member(tar, member)
                     if data is not None:
@@ -222,8 +229,9 @@ class DaemonStore(ImageStore):
 
     def open_blob(self, digest: str) -> IO[bytes]:
         if digest.removeprefix("sha256:") != self._config_hex:
-            raise ImageError(f"{self.reference}: blob {digest} is not readable by itself from "
-                             "the daemon")
+            raise ImageError(
+                f"{self.reference}: blob {digest} is not readable by itself from the daemon"
+            )
         if self._config is None:
             for _ in self.layer_streams(self._resolved(), []):
                 pass

@@ -59,8 +59,11 @@ class DockerArchiveStore(ImageStore):
         entries = classic_entries(manifest, self.name)
         if self.select is not None:
             want = _normalise_tag(self.select)
-            entries = [e for e in entries
-                       if want in {_normalise_tag(str(t)) for t in e.get("RepoTags") or []}]
+            entries = [
+                e
+                for e in entries
+                if want in {_normalise_tag(str(t)) for t in e.get("RepoTags") or []}
+            ]
             if not entries:
                 raise ImageError(f"{self.name}: no image named {self.select!r} in the archive")
         for entry in entries:
@@ -95,14 +98,19 @@ class DockerArchiveStore(ImageStore):
             refs.append(LayerRef(diff_id, CLASSIC_LAYER, self.files.size(layer_path), diff_id))
         tags = entry.get("RepoTags") or []
         return ResolvedImage(
-            reference=self.reference if len(tags) <= 1 or self.select else
-            f"{self.reference} ({tags[0]})",
+            reference=self.reference
+            if len(tags) <= 1 or self.select
+            else f"{self.reference} ({tags[0]})",
             manifest_digest=None,
             config_digest=config_digest,
             layers=tuple(refs),
-            platform=platform_of({"os": config.get("os"),
-                                  "architecture": config.get("architecture"),
-                                  "variant": config.get("variant")}),
+            platform=platform_of(
+                {
+                    "os": config.get("os"),
+                    "architecture": config.get("architecture"),
+                    "variant": config.get("variant"),
+                }
+            ),
         )
 
     def open_blob(self, digest: str) -> IO[bytes]:

@@ -23,7 +23,6 @@ from leakscan.sources.image.interface import ImageError
 log = logging.getLogger(__name__)
 
 
-
 def _gunzip(fileobj: Any) -> IO[bytes]:
     """A gzip reader: isal's (~4x faster inflate) when installed, else the standard one."""
     try:
@@ -32,6 +31,7 @@ def _gunzip(fileobj: Any) -> IO[bytes]:
         return cast(IO[bytes], gzip.GzipFile(fileobj=fileobj, mode="rb"))
     reader = igzip.IGzipFile(fileobj=fileobj, mode="rb")  # type: ignore[no-untyped-call]
     return cast(IO[bytes], reader)
+
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -42,7 +42,13 @@ MAX_LAYER_BYTES = 64 * 1024**3
 RATIO_FLOOR = 64 * 1024**2
 
 FILE, DIR, SYMLINK, HARDLINK, WHITEOUT, OPAQUE, OTHER = (
-    "file", "dir", "symlink", "hardlink", "whiteout", "opaque", "other",
+    "file",
+    "dir",
+    "symlink",
+    "hardlink",
+    "whiteout",
+    "opaque",
+    "other",
 )
 
 
@@ -96,8 +102,9 @@ class _Counting:
 class _Inflated:
     """The decompressed stream with bomb limits; ``drain`` reads the raw blob to its end."""
 
-    def __init__(self, raw: IO[bytes], where: str, max_ratio: int,
-                 max_bytes: int = MAX_LAYER_BYTES) -> None:
+    def __init__(
+        self, raw: IO[bytes], where: str, max_ratio: int, max_bytes: int = MAX_LAYER_BYTES
+    ) -> None:
         self._raw = _Counting(raw)
         self.where = where
         self.max_ratio = max_ratio
@@ -105,7 +112,10 @@ class _Inflated:
         self.out = 0
         head = self._peek()
         self.compression = (
-            "gzip" if head.startswith(GZIP_MAGIC) else "zstd" if head.startswith(ZSTD_MAGIC)
+            "gzip"
+            if head.startswith(GZIP_MAGIC)
+            else "zstd"
+            if head.startswith(ZSTD_MAGIC)
             else "none"
         )
         self._inner: IO[bytes]
@@ -114,9 +124,12 @@ class _Inflated:
         elif self.compression == "zstd":
             import zstandard
 
-            self._inner = cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(
-                cast(Any, self._raw), read_across_frames=True
-            ))
+            self._inner = cast(
+                IO[bytes],
+                zstandard.ZstdDecompressor().stream_reader(
+                    cast(Any, self._raw), read_across_frames=True
+                ),
+            )
         else:
             self._inner = self._raw  # type: ignore[assignment]
 
@@ -140,10 +153,14 @@ class _Inflated:
             raise
         self.out += len(data)
         if self.out > self.max_bytes:
-            raise BombError(f"{self.where}: layer inflates beyond {self.max_bytes} bytes "
-                            "(--max-layer-size)")
-        if (self.compression != "none" and self.out > RATIO_FLOOR
-                and self.out > self.max_ratio * max(self._raw.count, 1)):
+            raise BombError(
+                f"{self.where}: layer inflates beyond {self.max_bytes} bytes (--max-layer-size)"
+            )
+        if (
+            self.compression != "none"
+            and self.out > RATIO_FLOOR
+            and self.out > self.max_ratio * max(self._raw.count, 1)
+        ):
             raise BombError(
                 f"{self.where}: layer inflates more than {self.max_ratio}:1 (decompression bomb)"
             )
@@ -167,7 +184,10 @@ def safe_path(name: str) -> str | None:
 
 
 def iter_layer(
-    raw: IO[bytes], where: str, max_ratio: int = 200, max_bytes: int = MAX_LAYER_BYTES,
+    raw: IO[bytes],
+    where: str,
+    max_ratio: int = 200,
+    max_bytes: int = MAX_LAYER_BYTES,
 ) -> Iterator[Entry | Skip]:
     """The entries of a layer blob, in tar order; ImageError when it cannot be read.
 

@@ -78,8 +78,7 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _size(value: Any) -> int | None:
     """A descriptor's size when it is a non-negative integer (else unknown)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
-        else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def tag_matches(annotations: dict[str, str], tag: str) -> bool:
@@ -119,8 +118,11 @@ class OciStore(ImageStore):
         if not isinstance(descriptors, list):
             raise ImageError(f"{self.name}: index.json has no manifests list")
         if self.tag is not None:
-            descriptors = [d for d in descriptors if isinstance(d, dict)
-                           and tag_matches(d.get("annotations") or {}, self.tag)]
+            descriptors = [
+                d
+                for d in descriptors
+                if isinstance(d, dict) and tag_matches(d.get("annotations") or {}, self.tag)
+            ]
             if not descriptors:
                 raise ImageError(f"{self.name}: no image tagged {self.tag!r} in the layout")
         found = False
@@ -132,7 +134,11 @@ class OciStore(ImageStore):
             raise ImageError(f"{self.name}: no image for platform {platform}")
 
     def _descriptor(
-        self, desc: Any, platform: str | None, depth: int, plat: str | None = None,
+        self,
+        desc: Any,
+        platform: str | None,
+        depth: int,
+        plat: str | None = None,
     ) -> Iterator[ResolvedImage]:
         if not isinstance(desc, dict) or "digest" not in desc:
             raise ImageError(f"{self.name}: malformed descriptor in an index")
@@ -147,9 +153,11 @@ class OciStore(ImageStore):
         digest = desc["digest"]
         check_digest(digest, self.name)
         doc = self._blob_json(digest, _size(desc.get("size")))
-        media = str(desc.get("mediaType") or doc.get("mediaType") or (
-            OCI_INDEX if "manifests" in doc else OCI_MANIFEST if "layers" in doc else ""
-        ))
+        media = str(
+            desc.get("mediaType")
+            or doc.get("mediaType")
+            or (OCI_INDEX if "manifests" in doc else OCI_MANIFEST if "layers" in doc else "")
+        )
         if media in INDEX_TYPES:
             if depth > 4:
                 raise ImageError(f"{self.name}: indexes nested too deep")
@@ -164,7 +172,11 @@ class OciStore(ImageStore):
             yield image
 
     def _manifest(
-        self, doc: dict[str, Any], digest: str, plat: str | None, want: str | None,
+        self,
+        doc: dict[str, Any],
+        digest: str,
+        plat: str | None,
+        want: str | None,
         annotations: dict[str, str],
     ) -> ResolvedImage:
         config = doc.get("config")
@@ -173,8 +185,13 @@ class OciStore(ImageStore):
             raise ImageError(f"{self.name}: manifest {digest} lacks config or layers")
         check_digest(config.get("digest", ""), self.name)
         cfg = self._blob_json(config["digest"], _size(config.get("size")))
-        plat = plat or platform_of({"os": cfg.get("os"), "architecture": cfg.get("architecture"),
-                                    "variant": cfg.get("variant")})
+        plat = plat or platform_of(
+            {
+                "os": cfg.get("os"),
+                "architecture": cfg.get("architecture"),
+                "variant": cfg.get("variant"),
+            }
+        )
         diff_ids = _dict(cfg.get("rootfs")).get("diff_ids") or []
         if not isinstance(diff_ids, list):
             diff_ids = []
@@ -183,15 +200,19 @@ class OciStore(ImageStore):
             if not isinstance(layer, dict):
                 raise ImageError(f"{self.name}: manifest {digest}: malformed layer descriptor")
             check_digest(layer.get("digest", ""), self.name)
-            refs.append(LayerRef(
-                digest=layer["digest"],
-                media_type=str(layer.get("mediaType", "")),
-                size=_size(layer.get("size")),
-                diff_id=str(diff_ids[i]) if i < len(diff_ids) and len(diff_ids) == len(layers)
-                else None,
-            ))
-        notes = {str(k): str(v) for k, v in {**annotations,
-                                             **_dict(doc.get("annotations"))}.items()}
+            refs.append(
+                LayerRef(
+                    digest=layer["digest"],
+                    media_type=str(layer.get("mediaType", "")),
+                    size=_size(layer.get("size")),
+                    diff_id=str(diff_ids[i])
+                    if i < len(diff_ids) and len(diff_ids) == len(layers)
+                    else None,
+                )
+            )
+        notes = {
+            str(k): str(v) for k, v in {**annotations, **_dict(doc.get("annotations"))}.items()
+        }
         return ResolvedImage(
             reference=self.reference,
             manifest_digest=digest,

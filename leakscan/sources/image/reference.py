@@ -69,8 +69,7 @@ class RegistryLogin:
     insecure: bool = False
 
 
-def open_store(ref: str, options: SourceOptions,
-               login: RegistryLogin | None = None) -> ImageStore:
+def open_store(ref: str, options: SourceOptions, login: RegistryLogin | None = None) -> ImageStore:
     """The store for a reference (raises ImageError when it cannot be opened)."""
     parsed = parse_reference(ref)
     if parsed.transport == "docker-archive":
@@ -100,8 +99,11 @@ def open_store(ref: str, options: SourceOptions,
         return RegistryStore(ref, options)
     from leakscan.sources.registry.auth import Credentials, RegistryAuth
 
-    creds = (Credentials(login.username, login.password or "")
-             if login.username and login.password is not None else None)
+    creds = (
+        Credentials(login.username, login.password or "")
+        if login.username and login.password is not None
+        else None
+    )
     return RegistryStore(ref, options, auth=RegistryAuth(creds), insecure=login.insecure)
 
 

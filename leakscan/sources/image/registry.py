@@ -24,10 +24,14 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ImageName", "RegistryStore", "image_manifests", "parse_name"]
 
-INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
-               "application/vnd.docker.distribution.manifest.list.v2+json")
-IMAGE_TYPES = ("application/vnd.oci.image.manifest.v1+json",
-               "application/vnd.docker.distribution.manifest.v2+json")
+INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+IMAGE_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
 
@@ -93,9 +97,9 @@ def _load(manifest: Manifest, where: str) -> dict[str, Any]:
     return doc
 
 
-def image_manifests(client: RegistryClient, repo: str, ref: str,
-                    platform: str | None = None) -> Iterator[tuple[str | None, Manifest,
-                                                                   dict[str, Any]]]:
+def image_manifests(
+    client: RegistryClient, repo: str, ref: str, platform: str | None = None
+) -> Iterator[tuple[str | None, Manifest, dict[str, Any]]]:
     """(platform, manifest, parsed) of each image a tag or digest names (indexes followed)."""
     where = f"{client.host}/{repo}:{ref}"
     top = client.manifest(repo, ref)
@@ -133,8 +137,13 @@ def _layers(doc: dict[str, Any], where: str) -> tuple[LayerRef, ...]:
         if not isinstance(layer, dict) or not isinstance(layer.get("digest"), str):
             raise ImageError(f"{where}: malformed layer entry")
         size = layer.get("size")
-        out.append(LayerRef(layer["digest"], str(layer.get("mediaType", "")),
-                            size if isinstance(size, int) else None))
+        out.append(
+            LayerRef(
+                layer["digest"],
+                str(layer.get("mediaType", "")),
+                size if isinstance(size, int) else None,
+            )
+        )
     return tuple(out)
 
 
@@ -143,8 +152,14 @@ class RegistryStore(ImageStore):
 
     remote = True  # layers are spooled in memory by the image source, not downloaded twice
 
-    def __init__(self, reference: str, options: SourceOptions, auth: RegistryAuth | None = None,
-                 insecure: bool = False, client: RegistryClient | None = None) -> None:
+    def __init__(
+        self,
+        reference: str,
+        options: SourceOptions,
+        auth: RegistryAuth | None = None,
+        insecure: bool = False,
+        client: RegistryClient | None = None,
+    ) -> None:
         self.reference = reference
         self.image = parse_name(reference)
         self.name = str(self.image)
@@ -152,8 +167,11 @@ class RegistryStore(ImageStore):
         # like docker: loopback registries may speak plain HTTP; others need insecure=True
         # (or LEAKSCAN_REGISTRY_INSECURE=1 when the caller has no flag for it)
         host = self.image.registry.rsplit(":", 1)[0]
-        insecure = insecure or host in ("localhost", "127.0.0.1", "[::1]") or \
-            os.environ.get("LEAKSCAN_REGISTRY_INSECURE", "") in ("1", "true", "yes")
+        insecure = (
+            insecure
+            or host in ("localhost", "127.0.0.1", "[::1]")
+            or os.environ.get("LEAKSCAN_REGISTRY_INSECURE", "") in ("1", "true", "yes")
+        )
         self.client = client or RegistryClient(self.image.registry, auth, insecure=insecure)
         self._configs: dict[str, bytes] = {}
 
@@ -164,8 +182,7 @@ class RegistryStore(ImageStore):
         repo = self.image.repository
         wanted = platform or self.options.platform
         found = False
-        for plat, manifest, doc in image_manifests(self.client, repo, self.image.reference,
-                                                   wanted):
+        for plat, manifest, doc in image_manifests(self.client, repo, self.image.reference, wanted):
             found = True
             where = f"{self.name}@{manifest.digest}"
             config = doc.get("config") or {}
@@ -181,15 +198,23 @@ class RegistryStore(ImageStore):
                 cfg = {}
             diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") if isinstance(cfg, dict) else None
             if isinstance(diff_ids, list) and len(diff_ids) == len(layers):
-                layers = tuple(LayerRef(ref.digest, ref.media_type, ref.size, str(d))
-                               for ref, d in zip(layers, diff_ids, strict=True))
+                layers = tuple(
+                    LayerRef(ref.digest, ref.media_type, ref.size, str(d))
+                    for ref, d in zip(layers, diff_ids, strict=True)
+                )
             if plat is None and isinstance(cfg, dict) and cfg.get("os"):
                 plat = f"{cfg.get('os')}/{cfg.get('architecture')}"
                 if cfg.get("variant"):
                     plat += f"/{cfg['variant']}"
             annotations = doc.get("annotations") or {}
-            yield ResolvedImage(self.reference, manifest.digest, config_digest, layers, plat,
-                                {str(k): str(v) for k, v in annotations.items()})
+            yield ResolvedImage(
+                self.reference,
+                manifest.digest,
+                config_digest,
+                layers,
+                plat,
+                {str(k): str(v) for k, v in annotations.items()},
+            )
         if not found:
             raise ImageError(f"{self.name}: no image for platform {wanted}")
 
@@ -199,8 +224,9 @@ class RegistryStore(ImageStore):
             with io.BufferedReader(raw, buffer_size=1 << 16) as stream:
                 data = stream.read(MAX_CONFIG_BYTES + 1)
                 if len(data) > MAX_CONFIG_BYTES:
-                    raise ImageError(f"{self.name}: image configuration larger than "
-                                     f"{MAX_CONFIG_BYTES} bytes")
+                    raise ImageError(
+                        f"{self.name}: image configuration larger than {MAX_CONFIG_BYTES} bytes"
+                    )
                 while stream.read(1 << 16):  # reach the end: the digest is checked there
                     pass
             self._configs[digest] = data

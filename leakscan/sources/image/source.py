@@ -74,7 +74,10 @@ class RunState:
 
 
 def open_layers(
-    store: ImageStore, image: ResolvedImage, wanted: Sequence[int], located: bool = False,
+    store: ImageStore,
+    image: ResolvedImage,
+    wanted: Sequence[int],
+    located: bool = False,
 ) -> LayerStreams:
     """Streams of the wanted layers (through the store's own sequential reader if it has one).
 
@@ -94,8 +97,9 @@ SPOOL_BYTES = 256 * 1024 * 1024
 class _Spool:
     """Compressed layers of one remote image, read once and served to both passes."""
 
-    def __init__(self, store: ImageStore, image: ResolvedImage, budget: int,
-                 state: RunState) -> None:
+    def __init__(
+        self, store: ImageStore, image: ResolvedImage, budget: int, state: RunState
+    ) -> None:
         self.store, self.image, self.state = store, image, state
         self.left = budget
         self.kept: dict[int, bytes] = {}
@@ -131,8 +135,12 @@ class _Spool:
                 yield (lambda i=i: i), io.BytesIO(data)  # type: ignore[misc]
                 continue
             self.state.layers_refetched += 1
-            log.info("%s layer %d: over the %d-byte spool bound, downloaded again",
-                     self.image.reference, i, SPOOL_BYTES)
+            log.info(
+                "%s layer %d: over the %d-byte spool bound, downloaded again",
+                self.image.reference,
+                i,
+                SPOOL_BYTES,
+            )
             yield (lambda i=i: i), self._open(i)  # type: ignore[misc]
 
 
@@ -169,7 +177,10 @@ class ImageSource(Source):
     """One image reference (all its platforms, or the chosen one)."""
 
     def __init__(
-        self, reference: str, options: SourceOptions, state: RunState | None = None,
+        self,
+        reference: str,
+        options: SourceOptions,
+        state: RunState | None = None,
         store_factory: Callable[[str, SourceOptions], ImageStore] | None = None,
         spool_bytes: int | None = None,
     ) -> None:
@@ -200,20 +211,29 @@ class ImageSource(Source):
 
     def _image(self, store: ImageStore, image: ResolvedImage) -> Iterator[Blob | Skip]:
         keys = [layer_key(layer) for layer in image.layers]
-        unknown = {i for i, layer in enumerate(image.layers)
-                   if layer.media_type and layer.media_type not in LAYER_TYPES}
+        unknown = {
+            i
+            for i, layer in enumerate(image.layers)
+            if layer.media_type and layer.media_type not in LAYER_TYPES
+        }
         for i in sorted(unknown):
-            yield Skip(f"{image.reference} layer {i} ({image.layers[i].digest})",
-                       f"unknown layer media type {image.layers[i].media_type[:100]}")
+            yield Skip(
+                f"{image.reference} layer {i} ({image.layers[i].digest})",
+                f"unknown layer media type {image.layers[i].media_type[:100]}",
+            )
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
         to_index = sorted({i for i, k in enumerate(keys) if k not in self.state.layers})
-        spool = (_Spool(store, image, self.spool_bytes, self.state)
-                 if getattr(store, "remote", False) else None)
+        spool = (
+            _Spool(store, image, self.spool_bytes, self.state)
+            if getattr(store, "remote", False)
+            else None
+        )
         if to_index:
             self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
             found: list[tuple[Callable[[], int], LayerRecord]] = []
-            first = (spool.first(to_index) if spool is not None
-                     else open_layers(store, image, to_index))
+            first = (
+                spool.first(to_index) if spool is not None else open_layers(store, image, to_index)
+            )
             for locate, stream in first:
                 found.append((locate, self._index_layer(stream, f"{image.reference}")))
                 self.options.progress.advance(1)
@@ -238,16 +258,18 @@ class ImageSource(Source):
             if record.bomb is not None:
                 yield Skip(f"{image.reference} layer {i}", record.bomb)
                 continue
-            if record.files is not None and all(self.options.known(f.digest)
-                                                for f in record.files):
+            if record.files is not None and all(self.options.known(f.digest) for f in record.files):
                 yield from self._reuse(ctx, i, record)
                 self.state.layers_reused += 1
             else:
                 to_read.append(i)
         if to_read:
             self.options.progress.task(f"scan {image.reference}", len(to_read), "layer")
-            second = (spool.second(to_read) if spool is not None
-                      else open_layers(store, image, to_read, located=True))
+            second = (
+                spool.second(to_read)
+                if spool is not None
+                else open_layers(store, image, to_read, located=True)
+            )
             for locate, stream in second:
                 i = locate()
                 yield from self._scan_layer(ctx, i, records[i], stream)
@@ -277,12 +299,17 @@ class ImageSource(Source):
             yield Skip(ctx.where(i, path), reason)
         for f in record.files or ():
             outer = f.path.split("!", 1)[0]
-            prov = ctx.provenance(i, f.path, file_state(outer, i, ctx.indexes),
-                                  ctx.db.vouches(outer, f.hashes))
+            prov = ctx.provenance(
+                i, f.path, file_state(outer, i, ctx.indexes), ctx.db.vouches(outer, f.hashes)
+            )
             yield Blob(prov, digest=f.digest)
 
     def _scan_layer(
-        self, ctx: _ImageContext, i: int, record: LayerRecord, stream: IO[bytes],
+        self,
+        ctx: _ImageContext,
+        i: int,
+        record: LayerRecord,
+        stream: IO[bytes],
     ) -> Iterator[Blob | Skip]:
         where = f"{ctx.image.reference} layer {i}"
         files: list[FileRecord] | None = []
@@ -325,11 +352,15 @@ class ImageSource(Source):
                     continue
                 for blob in file_blobs(io.BytesIO(data), entry.size, entry.path, prov, options):
                     if isinstance(blob, Blob) and blob.data is not None:
-                        blob_digest = digest if blob.data is data else (
-                            "sha256:" + hashlib.sha256(blob.data).hexdigest())
+                        blob_digest = (
+                            digest
+                            if blob.data is data
+                            else ("sha256:" + hashlib.sha256(blob.data).hexdigest())
+                        )
                         if files is not None:
-                            files.append(FileRecord(str(blob.provenance.fields["path"]),
-                                                    blob_digest, hashes))
+                            files.append(
+                                FileRecord(str(blob.provenance.fields["path"]), blob_digest, hashes)
+                            )
                         blob = replace(blob, digest=blob_digest)
                     elif isinstance(blob, Blob):
                         files = None
@@ -411,7 +442,8 @@ def _drain(stream: IO[bytes]) -> None:
 
 
 def image_sources(
-    references: Sequence[str], options: SourceOptions,
+    references: Sequence[str],
+    options: SourceOptions,
     store_factory: Callable[[str, SourceOptions], ImageStore] | None = None,
 ) -> list[Source]:
     """One source per reference, sharing the layers read in this run."""

@@ -37,8 +37,9 @@ def _entries(node: object, where: str, handled: set[int]) -> Iterator[Pair]:
             if isinstance(value, Scalar):
                 handled.add(id(value))
                 if literal(value.value):
-                    yield Pair(key, f"{where}[{key}]", utf8(value.value),
-                               node.lines[key], "compose")
+                    yield Pair(
+                        key, f"{where}[{key}]", utf8(value.value), node.lines[key], "compose"
+                    )
     elif isinstance(node, LList):
         for item in node:
             if not isinstance(item, Scalar) or item.value is None:

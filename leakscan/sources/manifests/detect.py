@@ -21,8 +21,21 @@ def is_dotenv_name(name: str) -> bool:
     return lower in (".env", ".envrc") or lower.startswith(".env.") or lower.endswith(".env")
 
 
-_NOT_DOCKERFILE = (".go", ".py", ".md", ".rs", ".js", ".ts", ".java", ".txt", ".json", ".yaml",
-                   ".yml", ".sh", ".rb")
+_NOT_DOCKERFILE = (
+    ".go",
+    ".py",
+    ".md",
+    ".rs",
+    ".js",
+    ".ts",
+    ".java",
+    ".txt",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".sh",
+    ".rb",
+)
 
 
 def is_dockerfile_name(name: str) -> bool:

@@ -74,23 +74,23 @@ def _inline(word: str, number: int, line: str) -> Iterator[Pair]:
     where = "comment" if word == "#" else word
     if "curl" in line:
         for m in _CURL_USER.finditer(line):
-            yield Pair("password", f"{where}[curl -u {m.group(2)}]", utf8(m.group(3)), number,
-                       "dockerfile")
+            yield Pair(
+                "password", f"{where}[curl -u {m.group(2)}]", utf8(m.group(3)), number, "dockerfile"
+            )
     if "wget" in line:
         for m in _WGET_PASSWORD.finditer(line):
-            yield Pair("password", f"{where}[wget --password]", utf8(m.group(2)), number,
-                       "dockerfile")
+            yield Pair(
+                "password", f"{where}[wget --password]", utf8(m.group(2)), number, "dockerfile"
+            )
     for m in _URL_CREDS.finditer(line):
         user, password = m.group(1), m.group(2)
         if password:
-            yield Pair("password", f"{where}[url {user}:…]", utf8(password), number,
-                       "dockerfile")
+            yield Pair("password", f"{where}[url {user}:…]", utf8(password), number, "dockerfile")
         elif user.lower() not in _URL_USERS:
             yield Pair("token", f"{where}[url token]", utf8(user), number, "dockerfile")
     for m in _BUILD_ARG.finditer(line):
         name = m.group(1)
-        yield Pair(name, f"{where}[--build-arg {name}]", utf8(m.group(3)), number,
-                   "dockerfile")
+        yield Pair(name, f"{where}[--build-arg {name}]", utf8(m.group(3)), number, "dockerfile")
 
 
 def _unquote(value: str) -> str:

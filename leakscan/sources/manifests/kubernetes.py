@@ -11,8 +11,14 @@ from leakscan.sources.manifests.pairs import Pair, Problem, literal, utf8
 from leakscan.sources.manifests.yamltree import LList, LMap, Scalar, Tree
 
 WORKLOADS = {
-    "Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "ReplicationController",
-    "Pod", "PodTemplate",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "ReplicaSet",
+    "ReplicationController",
+    "Pod",
+    "PodTemplate",
 }
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 KUBECONFIG_B64 = ("client-key-data",)
@@ -20,9 +26,11 @@ KUBECONFIG_PLAIN = ("token", "password")
 
 
 def is_k8s(doc: Tree) -> bool:
-    return isinstance(doc, LMap) and _text(doc.get("apiVersion")) is not None and _text(
-        doc.get("kind")
-    ) is not None
+    return (
+        isinstance(doc, LMap)
+        and _text(doc.get("apiVersion")) is not None
+        and _text(doc.get("kind")) is not None
+    )
 
 
 def k8s_pairs(doc: LMap, handled: set[int], prefix: str = "") -> Iterator[Pair | Problem]:
@@ -85,8 +93,7 @@ def _plain_map(
         if isinstance(node, Scalar):
             handled.add(id(node))
             if literal(node.value):
-                yield Pair(key, f"{prefix}{field}.{key}", utf8(node.value),
-                           data.lines[key], kind)
+                yield Pair(key, f"{prefix}{field}.{key}", utf8(node.value), data.lines[key], kind)
 
 
 def _pod_spec(doc: LMap, kind: str) -> tuple[LMap, str] | None:
@@ -123,8 +130,13 @@ def _env(spec: LMap, where: str, kind: str, handled: set[int]) -> Iterator[Pair 
                     continue
                 handled.add(id(value))
                 if literal(value.value):
-                    yield Pair(name, f"{where}.{group}[{i}].env[{name}]",
-                               utf8(value.value), entry.lines["value"], kind)
+                    yield Pair(
+                        name,
+                        f"{where}.{group}[{i}].env[{name}]",
+                        utf8(value.value),
+                        entry.lines["value"],
+                        kind,
+                    )
 
 
 def _kubeconfig(doc: LMap, handled: set[int], prefix: str) -> Iterator[Pair | Problem]:

@@ -33,9 +33,7 @@ def manifest_aware_source(path: str, options: SourceOptions) -> Source:
     if options.force_kind and options.force_kind not in FORCED:
         from leakscan.sources.interface import SourceError
 
-        raise SourceError(
-            f"--as {options.force_kind}: must be one of {', '.join(sorted(FORCED))}"
-        )
+        raise SourceError(f"--as {options.force_kind}: must be one of {', '.join(sorted(FORCED))}")
     return ManifestSource(path, options)
 
 
@@ -100,8 +98,9 @@ def structured_blobs(blob: Blob, force_kind: str | None = None) -> Iterator[Blob
             continue
         fields = dict(blob.provenance.fields)
         fields.update({"key": _clean(item.path), "manifest": item.kind, "document": document})
-        provenance = Provenance(blob.provenance.kind, fields, line=item.line,
-                                vendor=blob.provenance.vendor)
+        provenance = Provenance(
+            blob.provenance.kind, fields, line=item.line, vendor=blob.provenance.vendor
+        )
         yield Blob(provenance, data=item.value, context=_clean(item.name))
 
 
@@ -110,9 +109,7 @@ def _clean(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _pairs(
-    parser: str, hint: str | None, path: str, text: str
-) -> Iterator[Pair | Problem | int]:
+def _pairs(parser: str, hint: str | None, path: str, text: str) -> Iterator[Pair | Problem | int]:
     if parser == "dockerfile":
         yield from dockerfile_pairs(text)
     elif parser == "dotenv":

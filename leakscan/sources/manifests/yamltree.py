@@ -123,9 +123,9 @@ class _Converter:
         own: list[tuple[str, Tree, int]] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [
-                    value_node
-                ]
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
                 for src in sources:
                     sub = self.convert(src, depth + 1)
                     if isinstance(sub, LMap):

@@ -26,8 +26,13 @@ from leakscan.sources.interface import SourceError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Credentials", "RegistryAuth", "RegistryAuthError", "docker_credentials",
-           "parse_challenge"]
+__all__ = [
+    "Credentials",
+    "RegistryAuth",
+    "RegistryAuthError",
+    "docker_credentials",
+    "parse_challenge",
+]
 
 _TOKEN_MAX_BYTES = 1024 * 1024
 DOCKER_HUB = "registry-1.docker.io"
@@ -62,8 +67,7 @@ def docker_config_path() -> Path:
 
 
 def _host_keys(host: str) -> list[str]:
-    keys = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/",
-            f"https://{host}/v2/"]
+    keys = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"]
     if host in (DOCKER_HUB, "docker.io", "index.docker.io"):
         keys += ["https://index.docker.io/v1/", "index.docker.io", "docker.io"]
     return keys
@@ -72,8 +76,9 @@ def _host_keys(host: str) -> list[str]:
 def _from_helper(helper: str, host: str) -> Credentials | None:
     program = f"docker-credential-{helper}"
     try:
-        proc = subprocess.run([program, "get"], input=host.encode(), capture_output=True,
-                              timeout=30, check=False)
+        proc = subprocess.run(
+            [program, "get"], input=host.encode(), capture_output=True, timeout=30, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("credential helper %s failed: %s", program, type(exc).__name__)
         return None
@@ -145,8 +150,13 @@ class RegistryAuth:
     (or a 401 says they no longer work).
     """
 
-    def __init__(self, credentials: Credentials | None = None, *,
-                 use_docker_config: bool = True, use_env: bool = True) -> None:
+    def __init__(
+        self,
+        credentials: Credentials | None = None,
+        *,
+        use_docker_config: bool = True,
+        use_env: bool = True,
+    ) -> None:
         self._explicit = credentials
         self._use_docker_config = use_docker_config
         self._use_env = use_env
@@ -183,8 +193,9 @@ class RegistryAuth:
                     return {"Authorization": f"Bearer {token.value}"}
         return {}
 
-    def challenge(self, session: requests.Session, host: str, scope: str, header: str,
-                  verify: bool) -> bool:
+    def challenge(
+        self, session: requests.Session, host: str, scope: str, header: str, verify: bool
+    ) -> bool:
         """Handle a 401's challenge; True when a retry may now succeed."""
         scheme, params = parse_challenge(header)
         with self._lock:
@@ -203,8 +214,9 @@ class RegistryAuth:
             self._tokens[scope] = self._fetch_token(session, host, scope, params, verify)
             return True
 
-    def _fetch_token(self, session: requests.Session, host: str, scope: str,
-                     params: dict[str, str], verify: bool) -> _Token:
+    def _fetch_token(
+        self, session: requests.Session, host: str, scope: str, params: dict[str, str], verify: bool
+    ) -> _Token:
         query = {"service": params["service"]} if params.get("service") else {}
         wanted = scope or params.get("scope", "")
         if wanted:
@@ -213,15 +225,18 @@ class RegistryAuth:
         auth = (creds.username, creds.password) if creds else None
         realm = params["realm"]
         try:
-            resp = session.get(realm, params=query, auth=auth, timeout=30, verify=verify,
-                               stream=True)
+            resp = session.get(
+                realm, params=query, auth=auth, timeout=30, verify=verify, stream=True
+            )
             body = resp.raw.read(_TOKEN_MAX_BYTES + 1, decode_content=True)
         except requests.RequestException as exc:
-            raise RegistryAuthError(f"{host}: token service unreachable "
-                                    f"({type(exc).__name__})") from None
+            raise RegistryAuthError(
+                f"{host}: token service unreachable ({type(exc).__name__})"
+            ) from None
         if resp.status_code in (401, 403):
-            raise RegistryAuthError(f"{host}: the token service refused the credentials "
-                                    f"(HTTP {resp.status_code})")
+            raise RegistryAuthError(
+                f"{host}: the token service refused the credentials (HTTP {resp.status_code})"
+            )
         if resp.status_code != 200 or len(body) > _TOKEN_MAX_BYTES:
             raise RegistryAuthError(f"{host}: token service answered HTTP {resp.status_code}")
         try:

@@ -36,8 +36,13 @@ MANIFEST_TYPES = (
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_LIST_BYTES = 16 * 1024 * 1024
 _RETRY_STATUS = {429, 500, 502, 503, 504}
-_DROPPED = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-            urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError)
+_DROPPED = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+)
 
 
 class RegistryError(ImageError):
@@ -62,9 +67,17 @@ def _digest_ok(digest: str) -> bool:
 class RegistryClient:
     """One registry host. ``insecure`` allows plain HTTP and unverified TLS."""
 
-    def __init__(self, registry: str, auth: RegistryAuth | None = None, *, insecure: bool = False,
-                 retries: int = 3, backoff: float = 0.5, timeout: float | None = None,
-                 max_blob_bytes: int = 8 * 1024**3) -> None:
+    def __init__(
+        self,
+        registry: str,
+        auth: RegistryAuth | None = None,
+        *,
+        insecure: bool = False,
+        retries: int = 3,
+        backoff: float = 0.5,
+        timeout: float | None = None,
+        max_blob_bytes: int = 8 * 1024**3,
+    ) -> None:
         scheme = ""
         if "://" in registry:
             scheme, _, registry = registry.partition("://")
@@ -105,9 +118,17 @@ class RegistryClient:
         except (requests.exceptions.SSLError, requests.ConnectionError, requests.Timeout):
             return "http"  # a plain-HTTP server may close, refuse or never answer a TLS hello
 
-    def request(self, method: str, path: str, scope: str, *, headers: dict[str, str] | None = None,
-                stream: bool = False, params: dict[str, Any] | None = None,
-                ok: tuple[int, ...] = (200,)) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        scope: str,
+        *,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        params: dict[str, Any] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> requests.Response:
         """A request with auth, retries and backoff; raises RegistryError unless ``ok``."""
         url = path if path.startswith(("http://", "https://")) else self.base + path
         attempt = 0
@@ -116,9 +137,15 @@ class RegistryClient:
             sent = dict(headers or {})
             sent.update(self.auth.headers(self.host, scope))
             try:
-                resp = self.session.request(method, url, headers=sent, stream=stream,
-                                            params=params, timeout=self.timeout,
-                                            verify=not self.insecure)
+                resp = self.session.request(
+                    method,
+                    url,
+                    headers=sent,
+                    stream=stream,
+                    params=params,
+                    timeout=self.timeout,
+                    verify=not self.insecure,
+                )
             except _DROPPED as exc:
                 if attempt >= self.retries:
                     raise RegistryError(f"{self.host}: unreachable ({_why(exc)})") from None
@@ -130,11 +157,14 @@ class RegistryClient:
                 resp.close()
                 if header and not challenged:
                     challenged = True
-                    if self.auth.challenge(self.session, self.host, scope, header,
-                                           not self.insecure):
+                    if self.auth.challenge(
+                        self.session, self.host, scope, header, not self.insecure
+                    ):
                         continue
-                raise RegistryAuthError(f"{self.host}: unauthorized (HTTP 401) for "
-                                        f"{_what(scope)}; check the credentials")
+                raise RegistryAuthError(
+                    f"{self.host}: unauthorized (HTTP 401) for "
+                    f"{_what(scope)}; check the credentials"
+                )
             if resp.status_code in _RETRY_STATUS and attempt < self.retries:
                 attempt += 1
                 retry_after = resp.headers.get("Retry-After")
@@ -145,8 +175,11 @@ class RegistryClient:
                 status = resp.status_code
                 code = _error_code(resp)
                 resp.close()
-                raise RegistryError(f"{self.host}: HTTP {status}{code} for {_what(scope)} "
-                                    f"({method} {urlparse(url).path})", status)
+                raise RegistryError(
+                    f"{self.host}: HTTP {status}{code} for {_what(scope)} "
+                    f"({method} {urlparse(url).path})",
+                    status,
+                )
             return resp
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
@@ -166,8 +199,9 @@ class RegistryClient:
         yield from self._paged("/v2/_catalog", "registry:catalog:*", "repositories", page_size)
 
     def tags(self, repo: str, page_size: int | None = None) -> Iterator[str]:
-        yield from self._paged(f"/v2/{repo}/tags/list", f"repository:{repo}:pull", "tags",
-                               page_size)
+        yield from self._paged(
+            f"/v2/{repo}/tags/list", f"repository:{repo}:pull", "tags", page_size
+        )
 
     def _paged(self, path: str, scope: str, key: str, page_size: int | None) -> Iterator[str]:
         params: dict[str, Any] | None = {"n": page_size} if page_size else None
@@ -198,20 +232,30 @@ class RegistryClient:
     # -- manifests and blobs ---------------------------------------------------------------
 
     def manifest(self, repo: str, ref: str) -> Manifest:
-        resp = self.request("GET", f"/v2/{repo}/manifests/{ref}", f"repository:{repo}:pull",
-                            headers={"Accept": ", ".join(MANIFEST_TYPES)}, stream=True)
+        resp = self.request(
+            "GET",
+            f"/v2/{repo}/manifests/{ref}",
+            f"repository:{repo}:pull",
+            headers={"Accept": ", ".join(MANIFEST_TYPES)},
+            stream=True,
+        )
         data = _bounded(resp, MAX_MANIFEST_BYTES, f"manifest {repo}:{ref}")
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if ref.startswith("sha256:") and digest != ref:
-            raise RegistryError(f"{self.host}/{repo}@{ref}: manifest digest mismatch "
-                                f"(got {digest})")
+            raise RegistryError(
+                f"{self.host}/{repo}@{ref}: manifest digest mismatch (got {digest})"
+            )
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         return Manifest(data, media_type, digest)
 
     def head_manifest(self, repo: str, ref: str) -> str | None:
         """The manifest digest a tag points at, without the body (None when not told)."""
-        resp = self.request("HEAD", f"/v2/{repo}/manifests/{ref}", f"repository:{repo}:pull",
-                            headers={"Accept": ", ".join(MANIFEST_TYPES)})
+        resp = self.request(
+            "HEAD",
+            f"/v2/{repo}/manifests/{ref}",
+            f"repository:{repo}:pull",
+            headers={"Accept": ", ".join(MANIFEST_TYPES)},
+        )
         digest = resp.headers.get("Docker-Content-Digest")
         return digest if digest and _digest_ok(digest) else None
 
@@ -243,9 +287,14 @@ class BlobStream(io.RawIOBase):
 
     def _open(self) -> requests.Response:
         headers = {"Range": f"bytes={self.offset}-"} if self.offset else None
-        resp = self.client.request("GET", f"/v2/{self.repo}/blobs/{self.digest}",
-                                   f"repository:{self.repo}:pull", headers=headers,
-                                   stream=True, ok=(200, 206))
+        resp = self.client.request(
+            "GET",
+            f"/v2/{self.repo}/blobs/{self.digest}",
+            f"repository:{self.repo}:pull",
+            headers=headers,
+            stream=True,
+            ok=(200, 206),
+        )
         if self.offset and resp.status_code == 200:  # no Range support: skip what we have
             left = self.offset
             while left:
@@ -272,8 +321,9 @@ class BlobStream(io.RawIOBase):
             except _DROPPED as exc:
                 self._resp.close()
                 if self._resumes >= self.client.retries:
-                    raise RegistryError(f"{self._where()}: connection dropped "
-                                        f"({_why(exc)})") from None
+                    raise RegistryError(
+                        f"{self._where()}: connection dropped ({_why(exc)})"
+                    ) from None
                 self._resumes += 1
                 log.debug("%s: resuming at byte %d", self._where(), self.offset)
                 self.client._sleep(self._resumes, None)
@@ -285,9 +335,11 @@ class BlobStream(io.RawIOBase):
         limit = self.size if self.size is not None else self.client.max_blob_bytes
         if self.offset > limit:
             self._close_resp()
-            raise RegistryError(f"{self._where()}: body longer than "
-                                f"{'its declared size' if self.size is not None else 'the limit'}"
-                                f" ({limit} bytes)")
+            raise RegistryError(
+                f"{self._where()}: body longer than "
+                f"{'its declared size' if self.size is not None else 'the limit'}"
+                f" ({limit} bytes)"
+            )
         self._hash.update(chunk)
         n = len(chunk)
         view[:n] = chunk
@@ -297,8 +349,9 @@ class BlobStream(io.RawIOBase):
         self._done = True
         self._close_resp()
         if self.size is not None and self.offset != self.size:
-            raise RegistryError(f"{self._where()}: body ended at {self.offset} of "
-                                f"{self.size} bytes")
+            raise RegistryError(
+                f"{self._where()}: body ended at {self.offset} of {self.size} bytes"
+            )
         got = "sha256:" + self._hash.hexdigest()
         if got != self.digest:
             raise RegistryError(f"{self._where()}: digest mismatch (content is {got[:19]}…)")
@@ -332,7 +385,7 @@ def _bounded(resp: requests.Response, limit: int, what: str) -> bytes:
         resp.close()
     if len(data) > limit:
         raise RegistryError(f"{what}: body larger than {limit} bytes")
-    return data
+    return bytes(data)
 
 
 def _json(resp: requests.Response, limit: int, what: str) -> dict[str, Any]:
@@ -350,7 +403,7 @@ def _json(resp: requests.Response, limit: int, what: str) -> dict[str, Any]:
 
 def _next_link(header: str) -> str | None:
     for part in header.split(","):
-        m = re.match(r'\s*<([^>]*)>\s*;(.*)', part)
+        m = re.match(r"\s*<([^>]*)>\s*;(.*)", part)
         if m and re.search(r'rel="?next"?', m.group(2)):
             return m.group(1)
     return None
@@ -379,4 +432,3 @@ def _why(exc: BaseException) -> str:
     if "refused" in str(exc).lower():
         text += ": connection refused"
     return text
-

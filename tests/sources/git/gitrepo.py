@@ -32,7 +32,11 @@ class GitRepo:
     def git(self, *args: str) -> str:
         proc = subprocess.run(
             ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
-            cwd=self.path, env=self.env(), capture_output=True, text=True, check=False,
+            cwd=self.path,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")

@@ -45,8 +45,18 @@ def repo(tmp_path: Path) -> GitRepo:
 
 def scan(rules: Path, *args: str, code: int | None = 1) -> dict[str, Any]:
     result = CliRunner().invoke(
-        app, ["scan", "git", *args, "-f", "json", "--show-secrets", "--no-progress",
-              "--rules", str(rules)],
+        app,
+        [
+            "scan",
+            "git",
+            *args,
+            "-f",
+            "json",
+            "--show-secrets",
+            "--no-progress",
+            "--rules",
+            str(rules),
+        ],
     )
     if code is not None:
         assert result.exit_code == code, result.output
@@ -191,8 +201,7 @@ def test_same_content_on_two_branches_is_read_once(repo: GitRepo, rules: Path) -
     doc = scan(rules, str(repo.path))
     f = finding(doc, token)
     assert sorted(loc["path"] for loc in f["locations"]) == ["a/secret.env", "b/secret.env"]
-    assert {tuple(loc["refs"]) for loc in f["locations"]} == {("refs/heads/a",),
-                                                              ("refs/heads/b",)}
+    assert {tuple(loc["refs"]) for loc in f["locations"]} == {("refs/heads/a",), ("refs/heads/b",)}
     # through the source: the blob's bytes are handed over once, the other place by digest
     source = GitSource(str(repo.path), SourceOptions())
     items = [b for b in source.blobs() if isinstance(b, Blob)]
@@ -209,23 +218,25 @@ def test_same_content_on_two_branches_is_read_once(repo: GitRepo, rules: Path) -
     assert doc["stats"]["cached_blobs"] == 1
 
 
-def test_shallow_clone_warns_history_is_incomplete(repo: GitRepo, rules: Path,
-                                                   tmp_path: Path) -> None:
+def test_shallow_clone_warns_history_is_incomplete(
+    repo: GitRepo, rules: Path, tmp_path: Path
+) -> None:
     old, new = github_token(), github_token()
     repo.commit("old", {"old.txt": f"{old}\n"})
     repo.commit("new", {"new.txt": f"{new}\n"})
     clone = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
     doc = scan(rules, str(clone))
     assert secrets_of(doc) == {old, new}  # both still in the checked-out tree
     reasons = [s["reason"] for s in doc["skipped"]]
     assert any(r.startswith("shallow clone: history before commit") for r in reasons), reasons
 
 
-def test_range_and_since_commit_scan_only_what_the_branch_adds(
-    repo: GitRepo, rules: Path
-) -> None:
+def test_range_and_since_commit_scan_only_what_the_branch_adds(repo: GitRepo, rules: Path) -> None:
     before, added = github_token(), github_token()
     base = repo.commit("base", {"base.env": f"{before}\n"})
     repo.git("checkout", "-q", "-b", "pr")
@@ -294,12 +305,12 @@ def test_missing_object_is_reported_and_the_scan_goes_on(repo: GitRepo, rules: P
     repo.commit("a", {"a.txt": f"{token}\n", "b.txt": "will go missing\n"})
     oid = repo.git("rev-parse", "HEAD:b.txt")
     (repo.path / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
-    result = CliRunner().invoke(app, ["scan", "git", str(repo.path), "-f", "json",
-                                      "--show-secrets", "--rules", str(rules)])
+    result = CliRunner().invoke(
+        app, ["scan", "git", str(repo.path), "-f", "json", "--show-secrets", "--rules", str(rules)]
+    )
     doc = json.loads(result.stdout)
     assert token in secrets_of(doc)
-    assert any("object missing" in s["reason"] and "b.txt" in s["where"]
-               for s in doc["skipped"])
+    assert any("object missing" in s["reason"] and "b.txt" in s["where"] for s in doc["skipped"])
 
 
 @pytest.mark.parametrize(
@@ -339,8 +350,9 @@ def test_corrupt_history_is_an_error_exit_2(repo: GitRepo, rules: Path) -> None:
     repo.commit("b", {"sub/b.txt": "b\n"})
     tree = repo.git("rev-parse", "HEAD:sub")
     (repo.path / ".git" / "objects" / tree[:2] / tree[2:]).unlink()
-    result = CliRunner().invoke(app, ["scan", "git", str(repo.path), "-f", "json",
-                                      "--show-secrets", "--rules", str(rules)])
+    result = CliRunner().invoke(
+        app, ["scan", "git", str(repo.path), "-f", "json", "--show-secrets", "--rules", str(rules)]
+    )
     assert result.exit_code == 2, result.output
     doc = json.loads(result.stdout)  # the report is still written
     (error,) = doc["errors"]

@@ -77,8 +77,20 @@ def built_image(dockerd: str, tmp_path_factory: pytest.TempPathFactory) -> Built
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
     require(os.path.exists("/bin/busybox"), "busybox-static is not installed")
     work = tmp_path_factory.mktemp("image")
-    secrets = {k: token() for k in ("present", "deleted", "overwritten", "site", "node",
-                                    "env", "label", "buildarg", "container")}
+    secrets = {
+        k: token()
+        for k in (
+            "present",
+            "deleted",
+            "overwritten",
+            "site",
+            "node",
+            "env",
+            "label",
+            "buildarg",
+            "container",
+        )
+    }
     _docker("import", "-", "leakscan-test-base:1", input=rootfs_tar())
     ctx = work / "ctx"
     (ctx / "site" / "x").mkdir(parents=True)
@@ -100,9 +112,20 @@ def built_image(dockerd: str, tmp_path_factory: pytest.TempPathFactory) -> Built
     )
     env = dict(os.environ, DOCKER_BUILDKIT="0")
     proc = subprocess.run(
-        ["docker", "build", "-q", "--build-arg", f"NPM_TOKEN={secrets['buildarg']}",
-         "-t", "leakscan-test-app:1", "-t", "leakscan-test-app:2", str(ctx)],
-        capture_output=True, env=env,
+        [
+            "docker",
+            "build",
+            "-q",
+            "--build-arg",
+            f"NPM_TOKEN={secrets['buildarg']}",
+            "-t",
+            "leakscan-test-app:1",
+            "-t",
+            "leakscan-test-app:2",
+            str(ctx),
+        ],
+        capture_output=True,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     archive = work / "app.tar"
@@ -110,14 +133,33 @@ def built_image(dockerd: str, tmp_path_factory: pytest.TempPathFactory) -> Built
     oci_dir = work / "oci"
     oci_archive = work / "app-oci.tar"
     for dest in (f"oci:{oci_dir}:v1", f"oci-archive:{oci_archive}:v1"):
-        proc = subprocess.run(["skopeo", "copy", "-q", f"docker-archive:{archive}", dest],
-                              capture_output=True)
+        proc = subprocess.run(
+            ["skopeo", "copy", "-q", f"docker-archive:{archive}", dest], capture_output=True
+        )
         assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    _docker("create", "--name", "leakscan-test-c1", "-e", f"API_TOKEN={secrets['container']}",
-            "leakscan-test-base:1", "/bin/sh")
+    _docker(
+        "create",
+        "--name",
+        "leakscan-test-c1",
+        "-e",
+        f"API_TOKEN={secrets['container']}",
+        "leakscan-test-base:1",
+        "/bin/sh",
+    )
     return BuiltImage(
-        name="leakscan-test-app:1", archive=archive, oci_dir=oci_dir, oci_archive=oci_archive,
+        name="leakscan-test-app:1",
+        archive=archive,
+        oci_dir=oci_dir,
+        oci_archive=oci_archive,
         secrets=secrets,
-        layers={"present": 1, "deleted": 2, "overwritten": 3, "site": 4, "node": 5,
-                "rm": 6, "config2": 7, "echo": 8},
+        layers={
+            "present": 1,
+            "deleted": 2,
+            "overwritten": 3,
+            "site": 4,
+            "node": 5,
+            "rm": 6,
+            "config2": 7,
+            "echo": 8,
+        },
     )

@@ -64,6 +64,7 @@ def by_secret(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 # -- synthesized OCI layouts (no docker needed) ------------------------------------------------
 
+
 def tar_bytes(members: list[tuple[str, bytes | None]]) -> bytes:
     """A tar of (name, content) members; content None makes a directory."""
     import io
@@ -102,9 +103,13 @@ LAYER_MEDIA = {
 
 
 def write_oci_layout(
-    root: Path, layers: list[tuple[bytes, str]], config_extra: dict[str, Any] | None = None,
-    tag: str = "v1", history: list[dict[str, Any]] | None = None,
-    layer_media: list[str] | None = None, manifest_media: str | None = None,
+    root: Path,
+    layers: list[tuple[bytes, str]],
+    config_extra: dict[str, Any] | None = None,
+    tag: str = "v1",
+    history: list[dict[str, Any]] | None = None,
+    layer_media: list[str] | None = None,
+    manifest_media: str | None = None,
 ) -> dict[str, Any]:
     """Write an OCI layout with the given (uncompressed tar, compression) layers.
 
@@ -127,7 +132,8 @@ def write_oci_layout(
         media = layer_media[i] if layer_media else LAYER_MEDIA[how]
         descs.append({"mediaType": media, "digest": put(blob), "size": len(blob)})
     config = {
-        "architecture": "amd64", "os": "linux",
+        "architecture": "amd64",
+        "os": "linux",
         "config": {},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history or [{"created_by": f"step {i}"} for i in range(len(layers))],
@@ -137,22 +143,35 @@ def write_oci_layout(
     manifest = {
         "schemaVersion": 2,
         "mediaType": manifest_media or "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": put(cfg), "size": len(cfg)},
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": put(cfg),
+            "size": len(cfg),
+        },
         "layers": descs,
     }
     mdata = json.dumps(manifest).encode()
     mdigest = put(mdata)
-    index = {"schemaVersion": 2, "manifests": [{
-        "mediaType": manifest_media or "application/vnd.oci.image.manifest.v1+json",
-        "digest": mdigest, "size": len(mdata),
-        "annotations": {"org.opencontainers.image.ref.name": tag},
-        "platform": {"os": "linux", "architecture": "amd64"},
-    }]}
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": manifest_media or "application/vnd.oci.image.manifest.v1+json",
+                "digest": mdigest,
+                "size": len(mdata),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+                "platform": {"os": "linux", "architecture": "amd64"},
+            }
+        ],
+    }
     (root / "index.json").write_text(json.dumps(index))
     (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    return {"manifest": mdigest, "config": manifest["config"]["digest"],
-            "layers": [d["digest"] for d in descs], "diff_ids": diff_ids}
+    return {
+        "manifest": mdigest,
+        "config": manifest["config"]["digest"],
+        "layers": [d["digest"] for d in descs],
+        "diff_ids": diff_ids,
+    }
 
 
 def tar_dir(src: Path, dest: Path, extra: dict[str, bytes] | None = None) -> Path:

@@ -35,21 +35,44 @@ def scan(rules, *refs, extra=()):
 
 
 def good_layout(root: Path, secret: str):
-    return write_oci_layout(root, [(tar_bytes([("app/", None),
-                                                ("app/key.txt", f"k={secret}\n".encode())]),
-                                    "gzip")])
+    return write_oci_layout(
+        root, [(tar_bytes([("app/", None), ("app/key.txt", f"k={secret}\n".encode())]), "gzip")]
+    )
 
 
 def test_compressions_opaque_dirs_and_climbing_names(tmp_path, rules):
     s = {k: token() for k in ("gz", "zst", "plain", "hidden", "climb")}
     layers = [
-        (tar_bytes([("etc/", None), ("etc/app/", None),
+        (
+            tar_bytes(
+                [
+                    ("etc/", None),
+                    ("etc/app/", None),
                     ("etc/app/a.conf", f"t={s['gz']}".encode()),
-                    ("etc/app/old.conf", f"t={s['hidden']}".encode())]), "gzip"),
-        (tar_bytes([("srv/z.txt", f"t={s['zst']}".encode()),
-                    ("../../escape.txt", f"t={s['climb']}".encode())]), "zstd"),
-        (tar_bytes([("etc/app/", None), ("etc/app/.wh..wh..opq", b""),
-                    ("etc/app/a.conf", f"t={s['plain']}".encode())]), "none"),
+                    ("etc/app/old.conf", f"t={s['hidden']}".encode()),
+                ]
+            ),
+            "gzip",
+        ),
+        (
+            tar_bytes(
+                [
+                    ("srv/z.txt", f"t={s['zst']}".encode()),
+                    ("../../escape.txt", f"t={s['climb']}".encode()),
+                ]
+            ),
+            "zstd",
+        ),
+        (
+            tar_bytes(
+                [
+                    ("etc/app/", None),
+                    ("etc/app/.wh..wh..opq", b""),
+                    ("etc/app/a.conf", f"t={s['plain']}".encode()),
+                ]
+            ),
+            "none",
+        ),
     ]
     write_oci_layout(tmp_path / "oci", layers)
     code, doc, _ = scan(rules, f"oci:{tmp_path / 'oci'}:v1")
@@ -67,10 +90,16 @@ def test_compressions_opaque_dirs_and_climbing_names(tmp_path, rules):
 def test_newer_docker_save_oci_layout(tmp_path, rules):
     secret = token()
     digests = good_layout(tmp_path / "layout", secret)
-    manifest = [{"Config": "blobs/sha256/" + digests["config"][7:], "RepoTags": ["app:1"],
-                 "Layers": ["blobs/sha256/" + d[7:] for d in digests["layers"]]}]
-    archive = tar_dir(tmp_path / "layout", tmp_path / "save.tar",
-                      {"manifest.json": json.dumps(manifest).encode()})
+    manifest = [
+        {
+            "Config": "blobs/sha256/" + digests["config"][7:],
+            "RepoTags": ["app:1"],
+            "Layers": ["blobs/sha256/" + d[7:] for d in digests["layers"]],
+        }
+    ]
+    archive = tar_dir(
+        tmp_path / "layout", tmp_path / "save.tar", {"manifest.json": json.dumps(manifest).encode()}
+    )
     code, doc, _ = scan(rules, str(archive))  # a bare .tar is a docker-archive
     assert code == 1
     loc = by_secret(doc)[secret]["locations"][0]
@@ -97,13 +126,19 @@ def test_digest_mismatch(tmp_path, rules):
 
 
 def test_unknown_media_types(tmp_path, rules):
-    write_oci_layout(tmp_path / "m", [(tar_bytes([("a", b"x")]), "none")],
-                     manifest_media="application/vnd.example.thing+json")
+    write_oci_layout(
+        tmp_path / "m",
+        [(tar_bytes([("a", b"x")]), "none")],
+        manifest_media="application/vnd.example.thing+json",
+    )
     code, _, err = scan(rules, f"oci:{tmp_path / 'm'}")
     assert code == 2 and "unknown manifest media type" in err
     secret = token()
-    write_oci_layout(tmp_path / "l", [(tar_bytes([("a", f"{secret}".encode())]), "none")],
-                     layer_media=["application/vnd.example.blob"])
+    write_oci_layout(
+        tmp_path / "l",
+        [(tar_bytes([("a", f"{secret}".encode())]), "none")],
+        layer_media=["application/vnd.example.blob"],
+    )
     code, doc, _ = scan(rules, f"oci:{tmp_path / 'l'}")
     assert code == 0 and any("unknown layer media type" in s["reason"] for s in doc["skipped"])
 
@@ -134,9 +169,13 @@ def test_decompression_bomb_is_cut_off(tmp_path, rules, monkeypatch):
     monkeypatch.setattr(layer_module, "RATIO_FLOOR", 1024 * 1024)
     secret = token()
     bomb = tar_bytes([("zeros", b"\0" * (8 * 1024 * 1024))])
-    write_oci_layout(tmp_path / "oci", [
-        (tar_bytes([("ok.txt", f"t={secret}".encode())]), "gzip"), (bomb, "gzip"),
-    ])
+    write_oci_layout(
+        tmp_path / "oci",
+        [
+            (tar_bytes([("ok.txt", f"t={secret}".encode())]), "gzip"),
+            (bomb, "gzip"),
+        ],
+    )
     code, doc, _ = scan(rules, f"oci:{tmp_path / 'oci'}")
     assert code == 1 and secret in by_secret(doc)
     assert any("decompression bomb" in s["reason"] for s in doc["skipped"])

@@ -64,8 +64,11 @@ def test_config_fields_and_build_args(archive_report, built_image):
 
 
 def test_three_formats_in_one_run_share_layers(built_image, image_rules):
-    refs = [f"docker-archive:{built_image.archive}", f"oci:{built_image.oci_dir}:v1",
-            f"oci-archive:{built_image.oci_archive}"]
+    refs = [
+        f"docker-archive:{built_image.archive}",
+        f"oci:{built_image.oci_dir}:v1",
+        f"oci-archive:{built_image.oci_archive}",
+    ]
     code, doc, _ = scan(image_rules, *refs)
     assert code == 1
     layers = doc["stats"]["layers_scanned"]
@@ -79,8 +82,9 @@ def test_three_formats_in_one_run_share_layers(built_image, image_rules):
 
 
 def test_docker_daemon_two_tags(built_image, image_rules):
-    code, doc, _ = scan(image_rules, "docker-daemon:leakscan-test-app:1",
-                        "docker-daemon:leakscan-test-app:2")
+    code, doc, _ = scan(
+        image_rules, "docker-daemon:leakscan-test-app:1", "docker-daemon:leakscan-test-app:2"
+    )
     assert code == 1
     assert doc["stats"]["layers_scanned"] == 9 and doc["stats"]["layers_reused"] == 9
     over = by_secret(doc)[built_image.secrets["overwritten"]]
@@ -102,18 +106,26 @@ def test_container_by_sdk_and_by_inspect_json(built_image, image_rules):
     code, doc, _ = scan(image_rules, "leakscan-test-c1", cmd="container")
     assert code == 1
     loc = by_secret(doc)[secret]["locations"][0]
-    assert loc == {**loc, "kind": "container-env", "container": "leakscan-test-c1",
-                   "name": "API_TOKEN"}
-    inspect = subprocess.run(["docker", "inspect", "leakscan-test-c1"], capture_output=True,
-                             check=True, text=True).stdout
+    assert loc == {
+        **loc,
+        "kind": "container-env",
+        "container": "leakscan-test-c1",
+        "name": "API_TOKEN",
+    }
+    inspect = subprocess.run(
+        ["docker", "inspect", "leakscan-test-c1"], capture_output=True, check=True, text=True
+    ).stdout
     code, doc2, _ = scan(image_rules, "-", cmd="container", stdin=inspect)
     assert code == 1
     assert by_secret(doc2)[secret]["locations"] == by_secret(doc)[secret]["locations"]
 
 
 def test_daemon_errors_are_one_line(built_image, image_rules, monkeypatch):
-    code, doc, err = scan(image_rules, f"docker-archive:{built_image.archive}",
-                          "docker-daemon:leakscan-no-such-image:1")
+    code, doc, err = scan(
+        image_rules,
+        f"docker-archive:{built_image.archive}",
+        "docker-daemon:leakscan-no-such-image:1",
+    )
     assert code == 2 and by_secret(doc)  # findings made before the error are written
     assert "no such image in the docker daemon" in err and "Traceback" not in err
     code, _, err = scan(image_rules, "no-such-container-x", cmd="container")

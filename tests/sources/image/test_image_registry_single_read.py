@@ -38,8 +38,9 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
 def registry_htpasswd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     require(shutil.which("htpasswd") is not None, "htpasswd (apache2-utils) is not installed")
     tmp = tmp_path_factory.mktemp("single-read-auth")
-    line = subprocess.run(["htpasswd", "-Bbn", "user", "pass"], capture_output=True,
-                          check=True).stdout
+    line = subprocess.run(
+        ["htpasswd", "-Bbn", "user", "pass"], capture_output=True, check=True
+    ).stdout
     (tmp / "htpasswd").write_bytes(line.strip() + b"\n")
     reg = _start(tmp, "htpasswd", tmp / "htpasswd")
     reg.creds = ("user", "pass")
@@ -60,13 +61,20 @@ def planted() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def image(planted: dict[str, str]) -> Any:
-    return make_image([
-        {"app/present.txt": f"token = {planted['present']}\n".encode(),
-         "usr/lib/readme.txt": b"nothing here\n" * 100},
-        {"app/gone.txt": f"token = {planted['deleted']}\n".encode(),
-         "app/conf.ini": f"token = {planted['overwritten']}\n".encode()},
-        {"app/gone.txt": None, "app/conf.ini": b"token = none\n"},
-    ], env=[f"GH_TOKEN={planted['env']}"])
+    return make_image(
+        [
+            {
+                "app/present.txt": f"token = {planted['present']}\n".encode(),
+                "usr/lib/readme.txt": b"nothing here\n" * 100,
+            },
+            {
+                "app/gone.txt": f"token = {planted['deleted']}\n".encode(),
+                "app/conf.ini": f"token = {planted['overwritten']}\n".encode(),
+            },
+            {"app/gone.txt": None, "app/conf.ini": b"token = none\n"},
+        ],
+        env=[f"GH_TOKEN={planted['env']}"],
+    )
 
 
 @pytest.fixture
@@ -85,21 +93,37 @@ def blob_gets(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
 
 def _locations(doc: dict[str, Any]) -> set[tuple[Any, ...]]:
-    keys = ("path", "state", "layer_index", "created_by", "deleted_in_layer",
-            "overwritten_in_layer", "field")
-    return {(f["rule_id"] if "rule_id" in f else f.get("rule"),
-             *(loc.get(k) for k in keys))
-            for f in doc["findings"] for loc in f["locations"]}
+    keys = (
+        "path",
+        "state",
+        "layer_index",
+        "created_by",
+        "deleted_in_layer",
+        "overwritten_in_layer",
+        "field",
+    )
+    return {
+        (f["rule_id"] if "rule_id" in f else f.get("rule"), *(loc.get(k) for k in keys))
+        for f in doc["findings"]
+        for loc in f["locations"]
+    }
 
 
-def _scan(ref: str, rules: Path, *extra: str, stdin: str | None = None
-          ) -> tuple[int, dict[str, Any] | None, str]:
-    return run_cli(["scan", "image", ref, "--rules", str(rules), "--format", "json",
-                    "--no-progress", *extra], stdin=stdin)
+def _scan(
+    ref: str, rules: Path, *extra: str, stdin: str | None = None
+) -> tuple[int, dict[str, Any] | None, str]:
+    return run_cli(
+        ["scan", "image", ref, "--rules", str(rules), "--format", "json", "--no-progress", *extra],
+        stdin=stdin,
+    )
 
 
 def test_each_layer_downloaded_once_same_findings(
-    registry_server: Registry, image: Any, rules: Path, tmp_path: Path, blob_gets: Counter[str],
+    registry_server: Registry,
+    image: Any,
+    rules: Path,
+    tmp_path: Path,
+    blob_gets: Counter[str],
 ) -> None:
     name = f"single/{uuid.uuid4().hex[:8]}"
     api_push(registry_server, name, "v1", image)
@@ -109,8 +133,7 @@ def test_each_layer_downloaded_once_same_findings(
         assert blob_gets[digest] == 1, (digest, blob_gets)
     assert sum(blob_gets.values()) == len(image.layers) + 1  # and the config once
 
-    code_oci, doc_oci, err_oci = _scan(f"oci:{build_oci(tmp_path / 'layout', image)}:latest",
-                                       rules)
+    code_oci, doc_oci, err_oci = _scan(f"oci:{build_oci(tmp_path / 'layout', image)}:latest", rules)
     assert code_oci == 1 and doc_oci is not None, err_oci
     found = _locations(doc)
     assert found == _locations(doc_oci)
@@ -121,7 +144,10 @@ def test_each_layer_downloaded_once_same_findings(
 
 
 def test_over_the_spool_bound_downloads_again(
-    registry_server: Registry, image: Any, rules: Path, blob_gets: Counter[str],
+    registry_server: Registry,
+    image: Any,
+    rules: Path,
+    blob_gets: Counter[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name = f"spool/{uuid.uuid4().hex[:8]}"
@@ -137,8 +163,12 @@ def test_over_the_spool_bound_downloads_again(
 
 
 def test_username_password_stdin(
-    registry_htpasswd: Registry, image: Any, rules: Path, planted: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    registry_htpasswd: Registry,
+    image: Any,
+    rules: Path,
+    planted: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no credentials from the machine
     for var in ("LEAKSCAN_REGISTRY_USERNAME", "LEAKSCAN_REGISTRY_PASSWORD"):
@@ -150,8 +180,7 @@ def test_username_password_stdin(
     assert planted["present"] in str(doc) or doc["findings"]
 
     wrong = "wr0ng-" + uuid.uuid4().hex
-    code, doc, err = _scan(ref, rules, "--username", "user", "--password-stdin",
-                           stdin=wrong + "\n")
+    code, doc, err = _scan(ref, rules, "--username", "user", "--password-stdin", stdin=wrong + "\n")
     assert code == 2, err
     assert wrong not in err and wrong not in str(doc)
     assert err.strip().startswith("leakscan: error:") and "\n" not in err.strip()

@@ -58,8 +58,10 @@ def test_package_databases_vouch_only_for_unmodified_files():
     sha1 = base64.b64encode(hashlib.sha1(content).digest()).decode()
     db.add_db("lib/apk/db/installed", f"P:x\nF:usr/lib\nR:y.so\nZ:Q1{sha1}\n\n".encode())
     sha256 = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
-    db.add_db("usr/lib/python3/site-packages/p-1.dist-info/RECORD",
-              f"p/m.py,sha256={sha256},12\n".encode())
+    db.add_db(
+        "usr/lib/python3/site-packages/p-1.dist-info/RECORD",
+        f"p/m.py,sha256={sha256},12\n".encode(),
+    )
     for path in ("usr/bin/x", "usr/lib/y.so", "usr/lib/python3/site-packages/p/m.py"):
         hashes = {a: hashlib.new(a, content).hexdigest() for a in db.algorithms(path)}
         assert db.vouches(path, hashes), path
@@ -72,19 +74,28 @@ def test_package_databases_vouch_only_for_unmodified_files():
 
 def test_build_args_and_history():
     assert build_args("|2 NPM_TOKEN=abc 'B=two words' /bin/sh -c make") == [
-        ("NPM_TOKEN", "abc"), ("B", "two words")]
+        ("NPM_TOKEN", "abc"),
+        ("B", "two words"),
+    ]
     assert build_args("/bin/sh -c make") == []
-    config = {"history": [{"created_by": "ADD x /", "empty_layer": False},
-                          {"created_by": "ENV A=1", "empty_layer": True},
-                          {"created_by": "|1 T=s /bin/sh -c make"}],
-              "config": {"Env": ["DB_PASSWORD=hunter2", "EMPTY="], "User": "app"}}
+    config = {
+        "history": [
+            {"created_by": "ADD x /", "empty_layer": False},
+            {"created_by": "ENV A=1", "empty_layer": True},
+            {"created_by": "|1 T=s /bin/sh -c make"},
+        ],
+        "config": {"Env": ["DB_PASSWORD=hunter2", "EMPTY="], "User": "app"},
+    }
     assert layer_history(config, 2) == ["ADD x /", "|1 T=s /bin/sh -c make"]
     assert layer_history(config, 3) == [None, None, None]
     blobs = list(config_blobs(config, "img", None))
     env = [(b.data, b.context) for b in blobs if b.provenance.fields["field"] == "Env[DB_PASSWORD]"]
     assert env == [(b"hunter2", "DB_PASSWORD"), (b"DB_PASSWORD=hunter2", None)]
-    arg = [(b.data, b.context) for b in blobs
-           if b.provenance.fields["field"] == "History[2].created_by"]
+    arg = [
+        (b.data, b.context)
+        for b in blobs
+        if b.provenance.fields["field"] == "History[2].created_by"
+    ]
     assert (b"s", "T") in arg
 
 

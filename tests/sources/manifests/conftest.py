@@ -87,16 +87,42 @@ class Corpus:
 
 def build_corpus(root: Path) -> Corpus:
     c = Corpus(root)
-    s = {name: password() for name in (
-        "secret_data", "string_data", "deploy_env", "cron_env", "sts_init_env", "configmap",
-        "kube_token", "kube_password", "helm_values", "helm_prod", "compose_anchor",
-        "compose_list", "compose_map", "compose_build", "df_env_eq", "df_env_space", "df_arg",
-        "df_curl", "df_buildarg", "dotenv_export", "dotenv_single", "dotenv_plain", "json",
-        "toml", "ini", "yaml_config",
-    )}
+    s = {
+        name: password()
+        for name in (
+            "secret_data",
+            "string_data",
+            "deploy_env",
+            "cron_env",
+            "sts_init_env",
+            "configmap",
+            "kube_token",
+            "kube_password",
+            "helm_values",
+            "helm_prod",
+            "compose_anchor",
+            "compose_list",
+            "compose_map",
+            "compose_build",
+            "df_env_eq",
+            "df_env_space",
+            "df_arg",
+            "df_curl",
+            "df_buildarg",
+            "dotenv_export",
+            "dotenv_single",
+            "dotenv_plain",
+            "json",
+            "toml",
+            "ini",
+            "yaml_config",
+        )
+    }
     gh_secret, gh_kube, gh_clone = github_token(), github_token(), github_token()
     p = PLACEHOLDERS
-    c.write("k8s/app.yaml", f"""
+    c.write(
+        "k8s/app.yaml",
+        f"""
         apiVersion: v1
         kind: Secret
         metadata:
@@ -166,18 +192,28 @@ def build_corpus(root: Path) -> Corpus:
         data:
           SMTP_PASSWORD: {s["configmap"]}
           LOG_LEVEL: debug
-        """, [
-        (s["secret_data"], "password: ", "data.password"),
-        (gh_secret, "github: ", "data.github"),
-        (s["string_data"], "api_token:", "stringData.api_token"),
-        (s["deploy_env"], s["deploy_env"], "spec.template.spec.containers[0].env[DB_PASSWORD]"),
-        (s["cron_env"], "API_TOKEN",
-         "spec.jobTemplate.spec.template.spec.containers[0].env[API_TOKEN]"),
-        (s["sts_init_env"], s["sts_init_env"],
-         "spec.template.spec.initContainers[0].env[ADMIN_PASSWORD]"),
-        (s["configmap"], "SMTP_PASSWORD", "data.SMTP_PASSWORD"),
-    ])
-    c.write("k8s/kubeconfig", f"""
+        """,
+        [
+            (s["secret_data"], "password: ", "data.password"),
+            (gh_secret, "github: ", "data.github"),
+            (s["string_data"], "api_token:", "stringData.api_token"),
+            (s["deploy_env"], s["deploy_env"], "spec.template.spec.containers[0].env[DB_PASSWORD]"),
+            (
+                s["cron_env"],
+                "API_TOKEN",
+                "spec.jobTemplate.spec.template.spec.containers[0].env[API_TOKEN]",
+            ),
+            (
+                s["sts_init_env"],
+                s["sts_init_env"],
+                "spec.template.spec.initContainers[0].env[ADMIN_PASSWORD]",
+            ),
+            (s["configmap"], "SMTP_PASSWORD", "data.SMTP_PASSWORD"),
+        ],
+    )
+    c.write(
+        "k8s/kubeconfig",
+        f"""
         apiVersion: v1
         kind: Config
         clusters:
@@ -194,24 +230,36 @@ def build_corpus(root: Path) -> Corpus:
           - name: certs
             user:
               client-key-data: {_b64(gh_kube)}
-        """, [
-        (s["kube_token"], "token:", "users[admin].user.token"),
-        (s["kube_password"], "password:", "users[basic].user.password"),
-        (gh_kube, "client-key-data:", "users[certs].user.client-key-data"),
-    ])
+        """,
+        [
+            (s["kube_token"], "token:", "users[admin].user.token"),
+            (s["kube_password"], "password:", "users[basic].user.password"),
+            (gh_kube, "client-key-data:", "users[certs].user.client-key-data"),
+        ],
+    )
     c.write("chart/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n", [])
-    c.write("chart/values.yaml", f"""
+    c.write(
+        "chart/values.yaml",
+        f"""
         replicas: 2
         db:
           user: app
           password: {s["helm_values"]}
           passwordRef: "{p[2]}"
-        """, [(s["helm_values"], "password:", "db.password")])
-    c.write("chart/values-prod.yaml", f"""
+        """,
+        [(s["helm_values"], "password:", "db.password")],
+    )
+    c.write(
+        "chart/values-prod.yaml",
+        f"""
         auth:
           token: "{s["helm_prod"]}"
-        """, [(s["helm_prod"], "token:", "auth.token")])
-    c.write("chart/templates/secret.yaml", """
+        """,
+        [(s["helm_prod"], "token:", "auth.token")],
+    )
+    c.write(
+        "chart/templates/secret.yaml",
+        """
         apiVersion: v1
         kind: Secret
         data:
@@ -219,8 +267,12 @@ def build_corpus(root: Path) -> Corpus:
         {{- if .Values.extra }}
           extra: {{ .Values.extra }}
         {{- end }}
-        """, [])
-    c.write("deploy/docker-compose.yml", f"""
+        """,
+        [],
+    )
+    c.write(
+        "deploy/docker-compose.yml",
+        f"""
         x-common: &common
           environment:
             SHARED_SECRET: {s["compose_anchor"]}
@@ -244,13 +296,17 @@ def build_corpus(root: Path) -> Corpus:
               context: .
               args:
                 - NPM_TOKEN={s["compose_build"]}
-        """, [
-        (s["compose_anchor"], "SHARED_SECRET", "services.web.environment[SHARED_SECRET]"),
-        (s["compose_list"], "POSTGRES_PASSWORD", "services.db.environment[POSTGRES_PASSWORD]"),
-        (s["compose_map"], "API_SECRET", "services.api.environment[API_SECRET]"),
-        (s["compose_build"], "NPM_TOKEN", "services.api.build.args[NPM_TOKEN]"),
-    ])
-    c.write("deploy/Dockerfile", f"""
+        """,
+        [
+            (s["compose_anchor"], "SHARED_SECRET", "services.web.environment[SHARED_SECRET]"),
+            (s["compose_list"], "POSTGRES_PASSWORD", "services.db.environment[POSTGRES_PASSWORD]"),
+            (s["compose_map"], "API_SECRET", "services.api.environment[API_SECRET]"),
+            (s["compose_build"], "NPM_TOKEN", "services.api.build.args[NPM_TOKEN]"),
+        ],
+    )
+    c.write(
+        "deploy/Dockerfile",
+        f"""
         # syntax=docker/dockerfile:1
         # build: docker build --build-arg REGISTRY_TOKEN={s["df_buildarg"]} .
         FROM alpine:3.20
@@ -262,15 +318,19 @@ def build_corpus(root: Path) -> Corpus:
         RUN apk add curl git && \\
             curl -fsSL -u deploy:{s["df_curl"]} https://artifacts.example.org/app.tgz -o /a.tgz
         RUN git clone https://{gh_clone}@github.com/example/private.git /src
-        """, [
-        (s["df_buildarg"], "--build-arg", "comment[--build-arg REGISTRY_TOKEN]"),
-        (s["df_arg"], "ARG API_KEY", "ARG[API_KEY]"),
-        (s["df_env_space"], "ENV DB_PASSWORD", "ENV[DB_PASSWORD]"),
-        (s["df_env_eq"], "SECRET_KEY", "ENV[SECRET_KEY]"),
-        (s["df_curl"], "curl -fsSL", "RUN[curl -u deploy]"),
-        (gh_clone, "git clone", "RUN[url token]"),
-    ])
-    c.write("app/.env", f"""
+        """,
+        [
+            (s["df_buildarg"], "--build-arg", "comment[--build-arg REGISTRY_TOKEN]"),
+            (s["df_arg"], "ARG API_KEY", "ARG[API_KEY]"),
+            (s["df_env_space"], "ENV DB_PASSWORD", "ENV[DB_PASSWORD]"),
+            (s["df_env_eq"], "SECRET_KEY", "ENV[SECRET_KEY]"),
+            (s["df_curl"], "curl -fsSL", "RUN[curl -u deploy]"),
+            (gh_clone, "git clone", "RUN[url token]"),
+        ],
+    )
+    c.write(
+        "app/.env",
+        f"""
         # local settings
         export DB_PASSWORD="{s["dotenv_export"]}"  # from the vault
         REDIS_PASSWORD='{s["dotenv_single"]}'
@@ -279,12 +339,16 @@ def build_corpus(root: Path) -> Corpus:
         EMPTY_TOKEN=
         QUOTED_EMPTY_TOKEN=""
         LOG_LEVEL=debug
-        """, [
-        (s["dotenv_export"], "export DB_PASSWORD", "DB_PASSWORD"),
-        (s["dotenv_single"], "REDIS_PASSWORD", "REDIS_PASSWORD"),
-        (s["dotenv_plain"], "STRIPE_SECRET", "STRIPE_SECRET"),
-    ])
-    c.write("app/config.json", f"""
+        """,
+        [
+            (s["dotenv_export"], "export DB_PASSWORD", "DB_PASSWORD"),
+            (s["dotenv_single"], "REDIS_PASSWORD", "REDIS_PASSWORD"),
+            (s["dotenv_plain"], "STRIPE_SECRET", "STRIPE_SECRET"),
+        ],
+    )
+    c.write(
+        "app/config.json",
+        f"""
         {{
           "name": "app",
           "database": {{
@@ -293,28 +357,42 @@ def build_corpus(root: Path) -> Corpus:
           }},
           "token": ""
         }}
-        """, [(s["json"], '"password"', "database.password")])
-    c.write("app/config.toml", f"""
+        """,
+        [(s["json"], '"password"', "database.password")],
+    )
+    c.write(
+        "app/config.toml",
+        f"""
         title = "app"
         [smtp]
         host = "mail"
         password = "{s["toml"]}"
-        """, [(s["toml"], "password =", "smtp.password")])
-    c.write("app/settings.ini", f"""
+        """,
+        [(s["toml"], "password =", "smtp.password")],
+    )
+    c.write(
+        "app/settings.ini",
+        f"""
         [server]
         port = 8080
         [auth]
         ; comment
         secret = {s["ini"]}
-        """, [(s["ini"], "secret =", "auth.secret")])
-    c.write("app/settings.yaml", f"""
+        """,
+        [(s["ini"], "secret =", "auth.secret")],
+    )
+    c.write(
+        "app/settings.yaml",
+        f"""
         server:
           port: 8080
         mail:
           credentials:
             user: app
             password: {s["yaml_config"]}
-        """, [(s["yaml_config"], "password:", "mail.credentials.password")])
+        """,
+        [(s["yaml_config"], "password:", "mail.credentials.password")],
+    )
     return c
 
 

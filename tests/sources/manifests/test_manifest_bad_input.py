@@ -30,8 +30,9 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 
 
 def _scan(root: Path, rules_dir: Path) -> tuple[int, dict[str, Any], str]:
-    result = runner.invoke(app, ["scan", str(root), "--rules", str(rules_dir), "-f", "json",
-                                 "--show-secrets"])
+    result = runner.invoke(
+        app, ["scan", str(root), "--rules", str(rules_dir), "-f", "json", "--show-secrets"]
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output
     return result.exit_code, json.loads(result.stdout), result.output
@@ -46,7 +47,11 @@ def _found(doc: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
 
 def test_bad_manifests_are_skipped_and_the_scan_goes_on(tmp_path: Path, rules_dir: Path) -> None:
     in_bomb, in_broken, good_b64, good_plain, dotenv_token = (
-        github_token(), github_token(), password(), password(), github_token()
+        github_token(),
+        github_token(),
+        password(),
+        password(),
+        github_token(),
     )
     (tmp_path / "bomb.yaml").write_text(BOMB + f"token: {in_bomb}\n")
     (tmp_path / "recursive.yaml").write_text("a: &a [*a, *a]\n")

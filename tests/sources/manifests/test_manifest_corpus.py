@@ -39,8 +39,14 @@ def test_every_planted_secret_found_at_its_key_line(corpus: Corpus, report: dict
         where = str(corpus.root / plant.file)
         locs = [loc for loc in _locations(report, plant.secret) if loc["path"] == where]
         if not any(loc.get("line") == plant.line and loc.get("key") == plant.key for loc in locs):
-            missing.append((plant.file, plant.line, plant.key, [(loc.get("line"), loc.get("key"))
-                                                                for loc in locs]))
+            missing.append(
+                (
+                    plant.file,
+                    plant.line,
+                    plant.key,
+                    [(loc.get("line"), loc.get("key")) for loc in locs],
+                )
+            )
     assert not missing, missing
     assert len(corpus.planted) >= 29
 
@@ -85,10 +91,18 @@ def test_redacted_by_default(corpus: Corpus, rules_dir: Path) -> None:
     ("kind", "name", "text", "key"),
     [
         ("dotenv", "settings.txt", "DB_PASSWORD={secret}\n", "DB_PASSWORD"),
-        ("k8s", "secret.txt", "apiVersion: v1\nkind: Secret\nstringData:\n  token: {secret}\n",
-         "stringData.token"),
-        ("compose", "stack.txt", "services:\n  a:\n    environment:\n      - TOKEN={secret}\n",
-         "services.a.environment[TOKEN]"),
+        (
+            "k8s",
+            "secret.txt",
+            "apiVersion: v1\nkind: Secret\nstringData:\n  token: {secret}\n",
+            "stringData.token",
+        ),
+        (
+            "compose",
+            "stack.txt",
+            "services:\n  a:\n    environment:\n      - TOKEN={secret}\n",
+            "services.a.environment[TOKEN]",
+        ),
         ("dockerfile", "build.txt", "FROM x\nARG NPM_TOKEN={secret}\n", "ARG[NPM_TOKEN]"),
         ("helm", "prod.txt", "db:\n  password: {secret}\n", "db.password"),
     ],
@@ -125,6 +139,10 @@ def test_api_yields_structured_blobs(corpus: Corpus) -> None:
     items = [b for b in source.blobs() if isinstance(b, Blob)]
     assert items[0].context is None  # the file itself, for the text scan
     assert [b.context for b in items[1:]] == [
-        "DB_PASSWORD", "REDIS_PASSWORD", "STRIPE_SECRET", "REF_PASSWORD", "LOG_LEVEL"
+        "DB_PASSWORD",
+        "REDIS_PASSWORD",
+        "STRIPE_SECRET",
+        "REF_PASSWORD",
+        "LOG_LEVEL",
     ]
     assert all(b.provenance.line for b in items[1:])

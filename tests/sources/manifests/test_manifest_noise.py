@@ -75,8 +75,10 @@ def test_third_party_config_files_stay_quiet(tmp_path: Path) -> None:
     )
     for finding in findings[:20]:
         loc = finding["locations"][0]
-        print(f"  {finding['rule_id']}: {loc.get('path')}:{loc.get('line')} {loc.get('key', '')}",
-              file=sys.stderr)
+        print(
+            f"  {finding['rule_id']}: {loc.get('path')}:{loc.get('line')} {loc.get('key', '')}",
+            file=sys.stderr,
+        )
     assert len(findings) / megabytes < MAX_FINDINGS_PER_MB
 
 

@@ -31,25 +31,59 @@ def world(registry_server: Registry, tmp_path_factory: pytest.TempPathFactory) -
     base = {"etc/os-release": b"ID=test\n", "etc/base.conf": f"token: {base_token}\n".encode()}
     app_image = make_image(
         [base, {"app/.env": f"GITHUB_TOKEN={token}\n".encode()}, {"app/.env": None}],
-        env=[f"AWS_ACCESS_KEY_ID={aws}", "PATH=/usr/bin"])
+        env=[f"AWS_ACCESS_KEY_ID={aws}", "PATH=/usr/bin"],
+    )
     skopeo_push(build_oci(tmp / "app-oci", app_image, "v1"), "v1", registry_server, "app")
     for r in range(5):  # more repositories and tags than one page (n=2) holds
         small = make_image([{f"r{r}.txt": b"nothing\n"}])
         for t in range(5 if r == 0 else 1):
             api_push(registry_server, f"pag/r{r}", f"t{t}", small)
     for t in range(SHARED_TAGS):
-        api_push(registry_server, "shared/svc", f"v{t:02d}",
-                 make_image([base, {"srv/version": f"{t}\n".encode()}]))
-    return {"token": token, "aws": aws, "base_token": base_token, "rules": write_rules(tmp / "r"),
-            "tmp": tmp, "app": app_image}
+        api_push(
+            registry_server,
+            "shared/svc",
+            f"v{t:02d}",
+            make_image([base, {"srv/version": f"{t}\n".encode()}]),
+        )
+    return {
+        "token": token,
+        "aws": aws,
+        "base_token": base_token,
+        "rules": write_rules(tmp / "r"),
+        "tmp": tmp,
+        "app": app_image,
+    }
 
 
-def audit(reg: Registry, world: dict, state: Path, *args: str, input: str | None = None,
-          env: dict | None = None) -> tuple[int, dict, str]:
+def audit(
+    reg: Registry,
+    world: dict,
+    state: Path,
+    *args: str,
+    input: str | None = None,
+    env: dict | None = None,
+) -> tuple[int, dict, str]:
     out = state.parent / f"{state.name}-{len(list(state.parent.iterdir()))}.json"
-    result = CliRunner().invoke(app, [
-        "audit", reg.host, "--insecure", "--state", str(state), "--rules", str(world["rules"]),
-        "--no-progress", "--format", "json", "-o", str(out), *args], input=input, env=env)
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            reg.host,
+            "--insecure",
+            "--state",
+            str(state),
+            "--rules",
+            str(world["rules"]),
+            "--no-progress",
+            "--format",
+            "json",
+            "-o",
+            str(out),
+            *args,
+        ],
+        input=input,
+        env=env,
+    )
     doc = json.loads(out.read_text()) if out.exists() else {}
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
@@ -75,16 +109,23 @@ def test_audit_whole_registry_paginated_then_all_from_cache(registry_server, wor
     assert stats["layers_reused"] == (SHARED_TAGS + 1 - 1) + 4
     assert stats["bytes_downloaded"] > 0
     # the token introduced in layer 1 of app:v1 and deleted in layer 2
-    app_locs = [loc for f in doc["findings"] for loc in f["locations"]
-                if loc.get("repository") == "app" and loc["kind"] == "image-layer"]
+    app_locs = [
+        loc
+        for f in doc["findings"]
+        for loc in f["locations"]
+        if loc.get("repository") == "app" and loc["kind"] == "image-layer"
+    ]
     env_loc = [loc for loc in app_locs if loc["path"] == "app/.env"]
     assert env_loc and env_loc[0]["layer_index"] == 1 and env_loc[0]["state"] == "deleted"
     assert env_loc[0]["deleted_in_layer"] == 2
     assert env_loc[0]["layer_digest"] == world["app"].layer_digests[1]
     assert any(f["rule_id"] == "test.aws.key-id" for f in doc["findings"])
     # the base token: one finding, located in all 51 images
-    base_fp = [f for f in doc["findings"]
-               if any(loc.get("path") == "etc/base.conf" for loc in f["locations"])]
+    base_fp = [
+        f
+        for f in doc["findings"]
+        if any(loc.get("path") == "etc/base.conf" for loc in f["locations"])
+    ]
     assert len(base_fp) == 1
     assert {loc["repository"] for loc in base_fp[0]["locations"]} == {"app", "shared/svc"}
     assert len(base_fp[0]["locations"]) == SHARED_TAGS + 1
@@ -97,8 +138,9 @@ def test_audit_whole_registry_paginated_then_all_from_cache(registry_server, wor
     assert doc2["stats"]["layers_scanned"] == 0
     assert doc2["stats"]["images_from_state"] == doc2["stats"]["images"]
     assert doc2["stats"]["bytes_skipped"] > 0
-    assert {f["fingerprint"] for f in doc2["findings"]} == {f["fingerprint"]
-                                                            for f in doc["findings"]}
+    assert {f["fingerprint"] for f in doc2["findings"]} == {
+        f["fingerprint"] for f in doc["findings"]
+    }
     # --rescan resolves every image again but still downloads no layer
     code3, doc3, _ = audit(registry_server, world, state, "--rescan", "--repo", "shared/*")
     assert code3 == 1
@@ -115,8 +157,9 @@ def test_audit_whole_registry_paginated_then_all_from_cache(registry_server, wor
 
 def test_interrupted_audit_resumes(registry_server, world, tmp_path):
     state = tmp_path / "state.sqlite"
-    code, doc, output = audit(registry_server, world, state, "--repo", "shared/*",
-                              env={"LEAKSCAN_AUDIT_STOP_AFTER": "3"})
+    code, doc, output = audit(
+        registry_server, world, state, "--repo", "shared/*", env={"LEAKSCAN_AUDIT_STOP_AFTER": "3"}
+    )
     assert code == 2
     assert doc["audit"]["interrupted"] is True and "resume" in output
     assert doc["stats"]["images_scanned"] == 3
@@ -125,8 +168,11 @@ def test_interrupted_audit_resumes(registry_server, world, tmp_path):
     assert code == 1
     assert doc["stats"]["images_from_state"] == 3
     assert doc["stats"]["images_scanned"] == SHARED_TAGS - 3
-    base = [f for f in doc["findings"]
-            if any(loc.get("path") == "etc/base.conf" for loc in f["locations"])]
+    base = [
+        f
+        for f in doc["findings"]
+        if any(loc.get("path") == "etc/base.conf" for loc in f["locations"])
+    ]
     assert len(base[0]["locations"]) == SHARED_TAGS
 
 
@@ -140,12 +186,12 @@ def test_corrupt_blob_fails_that_image_and_audit_goes_on(registry_server, world,
     raw = bytearray(data.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     data.write_bytes(bytes(raw))
-    code, doc, output = audit(registry_server, world, tmp_path / "s.sqlite", "--repo",
-                              "faulty/*")
+    code, doc, output = audit(registry_server, world, tmp_path / "s.sqlite", "--repo", "faulty/*")
     assert code == 2
     assert "digest mismatch" in output and "faulty/corrupt" in output
-    assert any(loc.get("repository") == "faulty/good"
-               for f in doc["findings"] for loc in f["locations"])
+    assert any(
+        loc.get("repository") == "faulty/good" for f in doc["findings"] for loc in f["locations"]
+    )
     assert doc["stats"]["images_failed"] == 1
     assert any("digest mismatch" in e for e in doc["errors"])
 
@@ -155,8 +201,9 @@ def test_missing_tag_and_down_registry(registry_server, world, tmp_path):
     from leakscan.sources.image.registry import RegistryStore
     from leakscan.sources.interface import SourceOptions
 
-    store = RegistryStore(f"docker://{registry_server.host}/app:nope", SourceOptions(),
-                          insecure=True)
+    store = RegistryStore(
+        f"docker://{registry_server.host}/app:nope", SourceOptions(), insecure=True
+    )
     with pytest.raises(ImageError, match="404"):
         list(store.images())
     from tests.plugins.registry import free_port
@@ -168,9 +215,24 @@ def test_missing_tag_and_down_registry(registry_server, world, tmp_path):
 
 def test_html_report(registry_server, world, tmp_path):
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(app, [
-        "audit", registry_server.host, "--insecure", "--state", str(tmp_path / "s.sqlite"),
-        "--rules", str(world["rules"]), "--repo", "app", "--format", "html", "-o", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            registry_server.host,
+            "--insecure",
+            "--state",
+            str(tmp_path / "s.sqlite"),
+            "--rules",
+            str(world["rules"]),
+            "--repo",
+            "app",
+            "--format",
+            "html",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 1, result.output
     html = out.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "app" in html
@@ -179,8 +241,19 @@ def test_html_report(registry_server, world, tmp_path):
 
 def test_scan_image_from_registry(registry_server, world):
     for ref in (f"{registry_server.host}/app:v1", f"docker://{registry_server.host}/app:v1"):
-        result = CliRunner().invoke(app, ["scan", "image", ref, "--rules", str(world["rules"]),
-                                          "--format", "json", "--no-progress"])
+        result = CliRunner().invoke(
+            app,
+            [
+                "scan",
+                "image",
+                ref,
+                "--rules",
+                str(world["rules"]),
+                "--format",
+                "json",
+                "--no-progress",
+            ],
+        )
         assert result.exit_code == 1, result.output
         doc = json.loads(result.stdout)
         paths = {loc.get("path") for f in doc["findings"] for loc in f["locations"]}

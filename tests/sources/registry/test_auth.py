@@ -25,23 +25,46 @@ from tests.plugins.registry import Registry, api_push, make_image
 
 
 def _audit(host: str, tmp_path, *args: str, input: str | None = None):
-    return CliRunner().invoke(app, [
-        "audit", host, "--insecure", "--state", str(tmp_path / "s.sqlite"), "--no-progress",
-        "--rules", str(write_rules(tmp_path / "rules")), *args], input=input)
+    return CliRunner().invoke(
+        app,
+        [
+            "audit",
+            host,
+            "--insecure",
+            "--state",
+            str(tmp_path / "s.sqlite"),
+            "--no-progress",
+            "--rules",
+            str(write_rules(tmp_path / "rules")),
+            *args,
+        ],
+        input=input,
+    )
 
 
 @pytest.mark.registry
 def test_basic_auth_right_and_wrong_password(registry_htpasswd: Registry, tmp_path):
     token = github_token()
-    api_push(registry_htpasswd, "private/app", "1",
-             make_image([{"etc/app.env": f"GITHUB_TOKEN={token}\n".encode()}]))
-    ok = _audit(registry_htpasswd.host, tmp_path, "--username", "user", "--password-stdin",
-                input="pass\n")
+    api_push(
+        registry_htpasswd,
+        "private/app",
+        "1",
+        make_image([{"etc/app.env": f"GITHUB_TOKEN={token}\n".encode()}]),
+    )
+    ok = _audit(
+        registry_htpasswd.host, tmp_path, "--username", "user", "--password-stdin", input="pass\n"
+    )
     assert ok.exit_code == 1, ok.output
     assert "private/app" in ok.output and token not in ok.output
     wrong_pw = "wr0ng-Passw0rd-xyz"
-    bad = _audit(registry_htpasswd.host, tmp_path / "b", "--username", "user",
-                 "--password-stdin", input=wrong_pw + "\n")
+    bad = _audit(
+        registry_htpasswd.host,
+        tmp_path / "b",
+        "--username",
+        "user",
+        "--password-stdin",
+        input=wrong_pw + "\n",
+    )
     assert bad.exit_code == 2
     assert "401" in bad.output and wrong_pw not in bad.output
 
@@ -71,20 +94,33 @@ class _Fake(BaseHTTPRequestHandler):
             expected = "Basic " + base64.b64encode(b"bob:s3cret-pw").decode()
             if q["auth"] != expected:
                 return self._send(401, b"{}")
-            return self._send(200, json.dumps({"token": "tok-" + q.get("scope", ""),
-                                               "expires_in": 300}).encode())
+            return self._send(
+                200, json.dumps({"token": "tok-" + q.get("scope", ""), "expires_in": 300}).encode()
+            )
         want = self.path.split("?")[0]
-        if self.headers.get("Authorization", "") not in ("Bearer tok-registry:catalog:*",
-                                                          "Bearer tok-repository:x:pull"):
-            return self._send(401, b"{}", {"WWW-Authenticate": (
-                f'Bearer realm="http://{host}/token",service="fake",scope="x"')})
+        if self.headers.get("Authorization", "") not in (
+            "Bearer tok-registry:catalog:*",
+            "Bearer tok-repository:x:pull",
+        ):
+            return self._send(
+                401,
+                b"{}",
+                {
+                    "WWW-Authenticate": (
+                        f'Bearer realm="http://{host}/token",service="fake",scope="x"'
+                    )
+                },
+            )
         if want == "/v2/_catalog":
             return self._send(200, b'{"repositories": ["x"]}')
         if want == "/v2/x/tags/list":
             return self._send(200, b'{"name": "x", "tags": ["notjson", "endless"]}')
         if want == "/v2/x/manifests/notjson":
-            return self._send(200, b"<html>oops</html>",
-                              {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+            return self._send(
+                200,
+                b"<html>oops</html>",
+                {"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+            )
         if want == "/v2/x/manifests/endless":
             self.send_response(200)
             self.end_headers()
@@ -110,19 +146,32 @@ def fake() -> Iterator[str]:
 
 def test_bearer_flow_and_bad_manifests(fake: str, tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "nodocker"))
-    client = RegistryClient(fake, RegistryAuth(Credentials("bob", "s3cret-pw")), insecure=True,
-                            backoff=0.01)
+    client = RegistryClient(
+        fake, RegistryAuth(Credentials("bob", "s3cret-pw")), insecure=True, backoff=0.01
+    )
     assert list(client.catalog()) == ["x"]
     assert list(client.tags("x")) == ["notjson", "endless"]
     scopes = [q["scope"] for q in _Fake.token_requests]
     assert scopes == ["registry:catalog:*", "repository:x:pull"]
     assert all(q["service"] == "fake" for q in _Fake.token_requests)
     assert "s3cret-pw" not in repr(client.auth) and "s3cret-pw" not in repr(
-        Credentials("bob", "s3cret-pw"))
-    result = CliRunner().invoke(app, ["audit", fake, "--insecure", "--state",
-                                      str(tmp_path / "s.sqlite"), "--username", "bob",
-                                      "--password-stdin", "--no-progress"],
-                                input="s3cret-pw\n")
+        Credentials("bob", "s3cret-pw")
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            fake,
+            "--insecure",
+            "--state",
+            str(tmp_path / "s.sqlite"),
+            "--username",
+            "bob",
+            "--password-stdin",
+            "--no-progress",
+        ],
+        input="s3cret-pw\n",
+    )
     assert result.exit_code == 2
     assert "not JSON" in result.output and "larger than" in result.output
     assert "s3cret-pw" not in result.output
@@ -131,17 +180,27 @@ def test_bearer_flow_and_bad_manifests(fake: str, tmp_path, monkeypatch):
 def test_docker_config_auths_and_helpers(tmp_path, monkeypatch):
     helper = tmp_path / "bin" / "docker-credential-fake"
     helper.parent.mkdir()
-    helper.write_text('#!/bin/sh\nread host\necho "{\\"Username\\": \\"h-$host\\", '
-                      '\\"Secret\\": \\"hs\\"}"\n')
+    helper.write_text(
+        '#!/bin/sh\nread host\necho "{\\"Username\\": \\"h-$host\\", \\"Secret\\": \\"hs\\"}"\n'
+    )
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{helper.parent}:/usr/bin:/bin")
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({
-        "auths": {"a.example": {"auth": base64.b64encode(b"alice:pw1").decode()}},
-        "credHelpers": {"b.example": "fake"}, "credsStore": "fake"}))
+    config.write_text(
+        json.dumps(
+            {
+                "auths": {"a.example": {"auth": base64.b64encode(b"alice:pw1").decode()}},
+                "credHelpers": {"b.example": "fake"},
+                "credsStore": "fake",
+            }
+        )
+    )
     assert docker_credentials("a.example", config) == Credentials("alice", "pw1")
     assert docker_credentials("b.example", config) == Credentials("h-b.example", "hs")
     assert docker_credentials("c.example", config) == Credentials("h-c.example", "hs")
     scheme, params = parse_challenge('Bearer realm="https://a/token",service="reg",scope="x:y"')
-    assert scheme == "bearer" and params == {"realm": "https://a/token", "service": "reg",
-                                             "scope": "x:y"}
+    assert scheme == "bearer" and params == {
+        "realm": "https://a/token",
+        "service": "reg",
+        "scope": "x:y",
+    }
