@@ -154,21 +154,31 @@ class Scanner:
 
     def run(self, source: Source) -> None:
         """Scan every blob of a source; a source error is recorded and the run goes on."""
+        # sources that draw their own bars (images: per layer) say so; others get a bar of
+        # bytes scanned
+        own_progress = getattr(source, "reports_progress", False)
+        if not own_progress:
+            self.progress.task(f"scan {source.name}"[:60], None, "B")
         try:
             for item in source.blobs():
                 if isinstance(item, Skip):
                     self.skipped.append(item)
-                elif self._parallel():
+                    continue
+                if self._parallel():
                     self._enqueue(item)
                 else:
                     self.scan_blob(item)
                     if item.data is not None:
                         self._serial_bytes += len(item.data)
+                if not own_progress and item.data is not None:
+                    self.progress.advance(len(item.data))
         except LeakscanError as exc:
             self.errors.append(str(exc))
             log.debug("source %s failed", source.name, exc_info=True)
         finally:
             self._drain()
+            if not own_progress:
+                self.progress.done()
         stats_into = getattr(source, "stats_into", None)
         if stats_into is not None:  # sources with their own counters (image layers)
             stats_into(self.stats)

@@ -49,3 +49,30 @@ def test_bad_jobs_value_is_exit_2(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("x")
     result = CliRunner().invoke(app, ["scan", str(tmp_path / "x"), "-j", "-3"])
     assert result.exit_code == 2
+
+
+def test_progress_is_reported_per_source_in_bytes(tmp_path: Path) -> None:
+    from leakscan.api import ScanConfig, scan
+    from leakscan.sources.filesystem import FilesystemSource
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, object]] = []
+
+        def task(self, description: str, total: int | None = None, unit: str = "B") -> None:
+            self.calls.append(("task", description))
+
+        def advance(self, amount: int = 1) -> None:
+            self.calls.append(("advance", amount))
+
+        def done(self) -> None:
+            self.calls.append(("done", None))
+
+    (tmp_path / "a.txt").write_text("x" * 100)
+    (tmp_path / "b.txt").write_text("y" * 50)
+    rec = Recorder()
+    config = ScanConfig(rule_paths=(write_rules(tmp_path / "rules"),), include_builtin=False)
+    scan(lambda options: [FilesystemSource(str(tmp_path), options)], config, rec)
+    assert rec.calls[0] == ("task", f"scan {tmp_path}"[:60])
+    assert sum(a for kind, a in rec.calls if kind == "advance") >= 150  # type: ignore[misc]
+    assert rec.calls[-1] == ("done", None)

@@ -176,6 +176,8 @@ def layer_key(layer: LayerRef) -> str:
 class ImageSource(Source):
     """One image reference (all its platforms, or the chosen one)."""
 
+    reports_progress = True  # a bar per image pass, counted in layers
+
     def __init__(
         self,
         reference: str,
