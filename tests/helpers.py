@@ -44,8 +44,8 @@ rules:
     confidence: high
     severity: high
     examples:
-      - text: 'GITHUB_TOKEN=ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'
-        secret: 'ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'
+      - text: 'GITHUB_TOKEN=ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'  # leakscan:allow (synthetic test value)
+        secret: 'ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'  # leakscan:allow (synthetic test value)
     negative_examples: ['ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
   - id: test.aws.key-id
     name: Test AWS key id
@@ -54,7 +54,7 @@ rules:
     entropy: 3.0
     confidence: high
     severity: critical
-    examples: [{text: 'aws_access_key_id = AKIAQ4WZ7LRX2JHNSDKE', secret: AKIAQ4WZ7LRX2JHNSDKE}]
+    examples: [{text: 'aws_access_key_id = AKIAQ4WZ7LRX2JHNSDKE', secret: AKIAQ4WZ7LRX2JHNSDKE}]  # leakscan:allow (synthetic test value)
     negative_examples: ['AKIAIOSFODNN7EXAMPLE']
   - id: leakscan.generic.test-password
     name: Test password assignment
@@ -63,14 +63,14 @@ rules:
     entropy: 2.8
     confidence: medium
     severity: medium
-    examples: [{text: 'password = "k9Lq2xzA77Qw"', secret: 'k9Lq2xzA77Qw'}]
+    examples: [{text: 'password = "k9Lq2xzA77Qw"', secret: 'k9Lq2xzA77Qw'}]  # leakscan:allow (synthetic test value)
     negative_examples: ['password = "${DB_PASSWORD}"']
   - id: test.lookaround
     name: Test rule Hyperscan cannot take
     pattern: '(?<=zq_)([a-z0-9]{20})(?![a-z0-9])'
     keywords: [zq_]
     entropy: 3.0
-    examples: [{text: 'key zq_a8f3k2m9x7q1w5e4r6t0', secret: 'a8f3k2m9x7q1w5e4r6t0'}]
+    examples: [{text: 'key zq_a8f3k2m9x7q1w5e4r6t0', secret: 'a8f3k2m9x7q1w5e4r6t0'}]  # leakscan:allow (synthetic test value)
     negative_examples: ['zq_aaaaaaaaaaaaaaaaaaaa']
   - id: test.context
     name: Test secret-named value
@@ -78,7 +78,7 @@ rules:
     keywords: [x]
     context: '(?i)(pass|secret|token|key)'
     entropy: 2.8
-    examples: [{text: 'k9#Lq2!xzW', secret: 'k9#Lq2!xzW', context: DB_PASSWORD}]
+    examples: [{text: 'k9#Lq2!xzW', secret: 'k9#Lq2!xzW', context: DB_PASSWORD}]  # leakscan:allow (synthetic test value)
     negative_examples: [{text: '${DB_PASSWORD}', context: DB_PASSWORD}]
 """
 

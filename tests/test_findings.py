@@ -104,7 +104,7 @@ def test_base64_form_of_a_decoded_secret_is_not_a_second_finding() -> None:
     import base64
 
     fs = FindingSet([_rule("leakscan.generic.password"), _rule("ctx", ("generic",))])
-    secret = "Zp8Qw2#Lk9XvBn3"
+    secret = "Zp8Qw2#Lk9XvBn3"  # leakscan:allow (synthetic test value)
     encoded = base64.b64encode(secret.encode()).decode()
     fs.add(
         Match("leakscan.generic.password", encoded, 8, 13, "low", "high"),

@@ -1,7 +1,7 @@
 """Environment variables: the current process's, or ``KEY=VALUE`` lines from a file/stdin.
 
 One blob per variable: the value as content, the variable name as context (so generic
-detectors can judge ``DB_PASSWORD=k9#Lq2!xz``). Values are never logged.
+detectors can judge ``DB_PASSWORD=<value>``). Values are never logged.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ rules:
     tags: [generic]
     entropy: 2.8
     confidence: medium
-    examples: [{text: 'k9#Lq2!xzW', secret: 'k9#Lq2!xzW', context: DB_PASSWORD}]
+    examples: [{text: 'k9#Lq2!xzW', secret: 'k9#Lq2!xzW', context: DB_PASSWORD}]  # leakscan:allow (synthetic test value)
     negative_examples: [{text: '${DB_PASSWORD}', context: DB_PASSWORD}]
   - id: test.github
     name: Test GitHub token
@@ -35,8 +35,8 @@ rules:
     entropy: 3.0
     confidence: high
     examples:
-      - text: 'GITHUB_TOKEN=ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'
-        secret: 'ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'
+      - text: 'GITHUB_TOKEN=ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'  # leakscan:allow (synthetic test value)
+        secret: 'ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'  # leakscan:allow (synthetic test value)
     negative_examples: ['ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
 """
 
