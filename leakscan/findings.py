@@ -24,6 +24,13 @@ def fingerprint(rule_id: str, secret: str, key: bytes | None = None) -> str:
     return hashlib.sha256(message).hexdigest()
 
 
+def value_digest(value: str, key: bytes | None = None) -> str:
+    """A rule-independent digest of a secret value (HMAC when a fingerprint key is set)."""
+    if key:
+        return hmac.new(key, b"value\x00" + value.encode(), hashlib.sha256).hexdigest()
+    return hashlib.sha256(b"value\x00" + value.encode()).hexdigest()
+
+
 def secret_digest(secret: str) -> str:
     """A rule-independent digest of a secret (what stores keep instead of the secret)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -78,6 +85,10 @@ class FindingSet:
                 confidence=match.confidence,
                 redacted=redact(match.secret),
                 secret=match.secret,
+                secret_digest=value_digest(match.secret, self._key),
+                encoded_digest=value_digest(
+                    base64.b64encode(match.secret.encode()).decode(), self._key
+                ),
             )
             self._by_fp[fp] = finding
             self._locations[fp] = set()
@@ -116,13 +127,15 @@ class FindingSet:
         key's value) adds its locations to that finding instead of being a second finding;
         so does the base64 form of a secret found decoded (a Kubernetes Secret's data value).
         """
+        # grouped by digests of the value (not the value: restored findings have only those)
         by_secret: dict[str, list[Finding]] = {}
         for finding in self._by_fp.values():
-            if finding.secret is not None:
-                by_secret.setdefault(finding.secret, []).append(finding)
-        encoded = {
-            base64.b64encode(secret.encode()).decode(): group for secret, group in by_secret.items()
-        }
+            if finding.secret_digest is not None:
+                by_secret.setdefault(finding.secret_digest, []).append(finding)
+        encoded: dict[str, list[Finding]] = {}
+        for finding in self._by_fp.values():
+            if finding.encoded_digest is not None and finding.secret_digest is not None:
+                encoded.setdefault(finding.encoded_digest, by_secret[finding.secret_digest])
         dropped: set[str] = set()
         order = {rule_id: i for i, rule_id in enumerate(self._rules)}
 

@@ -129,6 +129,10 @@ class Finding:
     redacted: str
     secret: str | None
     locations: list[Location] = field(default_factory=list)
+    # digests of the secret and of its base64 form (keyed like the fingerprint): what caches
+    # keep, so that findings restored without the secret still merge as fresh ones do
+    secret_digest: str | None = None
+    encoded_digest: str | None = None
 
     def to_dict(self, show_secret: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
