@@ -7,6 +7,7 @@ skopeo pushes through the same flow; leakscan then scans and audits through it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -92,6 +93,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     # skopeo does the token flow itself (--dest-creds user:pass)
     _skopeo_push(build_oci(tmp / "oci", image, "v1"), "v1", reg, "team/app")
+    _skopeo_push(build_oci(tmp / "oci", image, "v1"), "v1", reg, "other/app")
     yield World(reg, tokens, write_rules(tmp / "rules"), secrets, tmp)
     reg.proc.terminate()
     reg.proc.wait(10)
@@ -193,14 +195,21 @@ def test_audit_through_the_token_flow(world: World, tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "DEBUG" in result.output  # the debug log was on (and is checked below)
     report = out.read_text()
-    assert "team/app" in report and "test.github.pat" in report and "test.aws.key-id" in report
+    assert (
+        "team/app" in report
+        and "other/app" in report
+        and "test.github.pat" in report
+        and "test.aws.key-id" in report
+    )
     for secret in world.secrets.values():
         assert secret not in report + result.output
     scopes = [r.scope for r in world.tokens.requests[before:]]
-    # the catalog needs its own scope; the repository is asked once for pull
-    assert scopes.count("registry:catalog:*") == 1, scopes
-    assert scopes.count("repository:team/app:pull") == 1, scopes
-    assert set(scopes) == {"registry:catalog:*", "repository:team/app:pull"}, scopes
+    # the catalog needs its own scope; each repository is asked once for pull
+    assert sorted(scopes) == [
+        "registry:catalog:*",
+        "repository:other/app:pull",
+        "repository:team/app:pull",
+    ], scopes
     _no_credentials(world, report + result.output)
 
 
@@ -246,3 +255,43 @@ def test_expired_token_is_refreshed(world: World, monkeypatch: pytest.MonkeyPatc
     assert list(client.tags("team/app")) == ["v1"]
     assert world.tokens.scopes()[before:] == ["repository:team/app:pull"] * 2
     client.close()
+
+
+def test_repository_without_access_fails_alone(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token service grants nothing on one repository: the real registry answers 401
+    insufficient_scope there; that image fails with a clear error, the audit scans the rest."""
+    monkeypatch.setattr(world.tokens, "deny", {"other/app"})
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            world.reg.host,
+            "--insecure",
+            "--username",
+            "user",
+            "--password-stdin",
+            "--state",
+            str(tmp_path / "s.sqlite"),
+            "--no-progress",
+            "--format",
+            "json",
+            "-o",
+            str(tmp_path / "audit.json"),
+            "--rules",
+            str(world.rules),
+        ],
+        input="pass\n",
+        env={"DOCKER_CONFIG": str(tmp_path / "no-docker-config")},
+    )
+    assert result.exit_code == 2, result.output
+    report = json.loads((tmp_path / "audit.json").read_text())
+    repos = report["audit"]["repositories"]
+    assert repos["team/app"]["images"] == 1 and not repos["team/app"].get("failed"), repos
+    assert repos["other/app"]["failed"] == 1, repos
+    assert any(f["rule_id"] == "test.github.pat" for f in report["findings"])
+    errors = result.output
+    assert "other/app" in errors and "401" in errors, errors[-3000:]
+    assert "Traceback" not in errors
+    _no_credentials(world, errors + json.dumps(report))

@@ -82,6 +82,7 @@ class TokenServer:
     lifetime: int = 300  # exp - iat of the JWTs, and expires_in
     requests: list[TokenRequest] = field(default_factory=list)
     issued: list[str] = field(default_factory=list, repr=False)  # every token handed out
+    deny: set[str] = field(default_factory=set)  # repositories the user gets no access to
     _server: ThreadingHTTPServer | None = None
 
     def __post_init__(self) -> None:
@@ -156,7 +157,12 @@ class TokenServer:
             "nbf": now - 1,
             "exp": now + self.lifetime,
             "jti": secrets.token_hex(12),
-            "access": [_access(s) for scope in scopes for s in scope.split(" ") if s],
+            "access": [
+                grant
+                for scope in scopes
+                for s in scope.split(" ")
+                if s and (grant := _access(s))["name"] not in self.deny
+            ],
         }
         token = self.sign(claims)
         with self._lock:
