@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -120,6 +120,8 @@ class _Auditor:
             max_workers=max(1, opts.workers), thread_name_prefix="leakscan-blob"
         )
         self.per_repo: dict[str, dict[str, int]] = {}
+        self._hits: dict[str, CachedLayer] = {}  # layer digest -> cache hit, this run
+        self._indexes: dict[str, LayerIndex] = {}  # layer digest -> its whiteout index
         self.processed = 0
         self.unsaved: str | None = None  # why the current tag's layers could not be cached
 
@@ -145,11 +147,16 @@ class _Auditor:
                 tags = [t for t in tags if t == "latest"]
             else:
                 tags = [t for t in tags if _tag_selected(t, self.opts.tags)]
-            for tag in tags:
+            # the tags' digests are asked for ahead, a few at a time (HEAD: no body)
+            # the first one alone, so that a token challenge for the repository is met once
+            heads = [self.pool.submit(self.client.head_manifest, repo, tag) for tag in tags[:1]]
+            wait(heads)
+            heads += [self.pool.submit(self.client.head_manifest, repo, tag) for tag in tags[1:]]
+            for tag, head in zip(tags, heads, strict=True):
                 counts["images"] += 1
                 self.stats.images += 1
                 try:
-                    self.audit_tag(repo, tag)
+                    self.audit_tag(repo, tag, head)
                 except LeakscanError as exc:
                     self.stats.images_failed += 1
                     counts["failed"] += 1
@@ -158,8 +165,8 @@ class _Auditor:
 
     # -- one tag ---------------------------------------------------------------------------
 
-    def audit_tag(self, repo: str, tag: str) -> None:
-        digest = self.client.head_manifest(repo, tag)
+    def audit_tag(self, repo: str, tag: str, head: Future[str | None] | None = None) -> None:
+        digest = head.result() if head is not None else self.client.head_manifest(repo, tag)
         ref = digest or tag
         if digest is None:  # a registry that does not tell: the body's digest
             digest = self.client.manifest(repo, tag).digest
@@ -231,7 +238,7 @@ class _Auditor:
         fresh: dict[int, ScannedLayer] = {}
         todo = []
         for i, layer in enumerate(layers):
-            hit = self.cache.get(layer.digest, self.rules_key)
+            hit = self._cached(layer.digest)
             if hit is not None:
                 cached[i] = hit
             else:
@@ -375,10 +382,13 @@ class _Auditor:
         cached: dict[int, CachedLayer],
         fresh: dict[int, ScannedLayer],
     ) -> None:
+        if not any(hit.matches for hit in cached.values()) and not any(
+            scanned.matches for scanned in fresh.values()
+        ):
+            return  # nothing to place: the whiteout indexes are not needed
         index = [LayerIndex() for _ in layers]
         for i, layer in list(cached.items()) + list(fresh.items()):
-            for path, kind, _ in layer.entries:
-                index[i].add(path, kind)
+            index[i] = self._index(layers[i]["digest"], layer.entries)
         for i, scanned in fresh.items():
             for path, match in scanned.matches:
                 prov = self._prov(repo, tag, platform, image_digest, layers, i, path, index)
@@ -394,6 +404,25 @@ class _Auditor:
                     m.confidence,
                     Location(prov, m.line, m.column, m.decoded),
                 )
+
+    def _cached(self, digest: str) -> CachedLayer | None:
+        """The layer cache's entry for a layer, read once per run (layers are shared)."""
+        hit = self._hits.get(digest)
+        if hit is None:
+            hit = self.cache.get(digest, self.rules_key)
+            if hit is not None:
+                self._hits[digest] = hit
+        return hit
+
+    def _index(self, digest: str, entries: list[tuple[str, str, str | None]]) -> LayerIndex:
+        """A layer's whiteout index, built once per run per layer digest (read-only after)."""
+        index = self._indexes.get(digest)
+        if index is None:
+            index = LayerIndex()
+            for path, kind, _ in entries:
+                index.add(path, kind)
+            self._indexes[digest] = index
+        return index
 
     def _add_cached(
         self,
@@ -421,7 +450,7 @@ class _Auditor:
         """An image done earlier: findings rebuilt from the state and the layer cache."""
         cached: dict[int, CachedLayer] = {}
         for i, layer in enumerate(image.layers):
-            hit = self.cache.get(layer["digest"], self.rules_key)
+            hit = self._cached(layer["digest"])
             if hit is None:  # the cache lost it: report nothing wrong, just what we can
                 self.scanner.skipped.append(
                     Skip(
