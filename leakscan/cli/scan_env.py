@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from leakscan.cli.common import MaxFileSizeOpt, Options, run_scan, scan_options
-from leakscan.sources.env import EnvFileSource, ProcessEnvSource
 from leakscan.sources.interface import Source, SourceOptions
 
 
@@ -24,6 +23,8 @@ def scan_env(
     assert opts is not None
 
     def sources(options: SourceOptions) -> list[Source]:
+        from leakscan.sources.env import EnvFileSource, ProcessEnvSource  # only when used
+
         if files:
             return [EnvFileSource(f, options) for f in files]
         return [ProcessEnvSource(options)]
