@@ -8,6 +8,7 @@ skopeo pushes through the same flow; leakscan then scans and audits through it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -169,8 +170,8 @@ def test_scan_image_through_the_token_flow(world: World, tmp_path: Path) -> None
 def test_audit_through_the_token_flow(world: World, tmp_path: Path) -> None:
     before = len(world.tokens.requests)
     out = tmp_path / "audit.json"
-    result = CliRunner().invoke(
-        app,
+    proc = _cli(
+        world,
         [
             "audit",
             world.reg.host,
@@ -180,8 +181,6 @@ def test_audit_through_the_token_flow(world: World, tmp_path: Path) -> None:
             "--password-stdin",
             "--state",
             str(tmp_path / "state.sqlite"),
-            "--rules",
-            str(world.rules),
             "--no-progress",
             "--format",
             "json",
@@ -189,20 +188,16 @@ def test_audit_through_the_token_flow(world: World, tmp_path: Path) -> None:
             str(out),
             "-vv",
         ],
-        input="pass\n",
-        env={"DOCKER_CONFIG": str(tmp_path / "no-docker-config")},
+        "pass",
+        tmp_path,
     )
-    assert result.exit_code == 1, result.output
-    assert "DEBUG" in result.output  # the debug log was on (and is checked below)
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
+    assert "DEBUG" in proc.stderr  # the debug log was on (and is checked below)
     report = out.read_text()
-    assert (
-        "team/app" in report
-        and "other/app" in report
-        and "test.github.pat" in report
-        and "test.aws.key-id" in report
-    )
+    assert "team/app" in report and "other/app" in report and "test.github.pat" in report
+    assert "test.aws.key-id" in report
     for secret in world.secrets.values():
-        assert secret not in report + result.output
+        assert secret not in report + proc.stdout + proc.stderr
     scopes = [r.scope for r in world.tokens.requests[before:]]
     # the catalog needs its own scope; each repository is asked once for pull
     assert sorted(scopes) == [
@@ -210,7 +205,7 @@ def test_audit_through_the_token_flow(world: World, tmp_path: Path) -> None:
         "repository:other/app:pull",
         "repository:team/app:pull",
     ], scopes
-    _no_credentials(world, report + result.output)
+    _no_credentials(world, report + proc.stdout + proc.stderr)
 
 
 def test_wrong_password_exits_2_with_one_line(world: World, tmp_path: Path) -> None:
@@ -263,6 +258,9 @@ def test_repository_without_access_fails_alone(
     """The token service grants nothing on one repository: the real registry answers 401
     insufficient_scope there; that image fails with a clear error, the audit scans the rest."""
     monkeypatch.setattr(world.tokens, "deny", {"other/app"})
+    # in-process (fast): the CLI's log handler is made afresh on this run's stderr
+    monkeypatch.setattr(logging.getLogger("leakscan"), "handlers", [])
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
     result = CliRunner().invoke(
         app,
         [
@@ -283,7 +281,6 @@ def test_repository_without_access_fails_alone(
             str(world.rules),
         ],
         input="pass\n",
-        env={"DOCKER_CONFIG": str(tmp_path / "no-docker-config")},
     )
     assert result.exit_code == 2, result.output
     report = json.loads((tmp_path / "audit.json").read_text())
@@ -292,6 +289,7 @@ def test_repository_without_access_fails_alone(
     assert repos["other/app"]["failed"] == 1, repos
     assert any(f["rule_id"] == "test.github.pat" for f in report["findings"])
     errors = result.output
+    assert f"leakscan: error: other/app: {world.reg.host}: unauthorized (HTTP 401)" in errors
     assert "other/app" in errors and "401" in errors, errors[-3000:]
     assert "Traceback" not in errors
     _no_credentials(world, errors + json.dumps(report))
