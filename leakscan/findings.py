@@ -31,6 +31,12 @@ def value_digest(value: str, key: bytes | None = None) -> str:
     return hashlib.sha256(b"value\x00" + value.encode()).hexdigest()
 
 
+def value_digests(secret: str, key: bytes | None = None) -> tuple[str, str]:
+    """Digests of a secret and of its base64 form: what caches keep to merge findings."""
+    encoded = base64.b64encode(secret.encode()).decode()
+    return value_digest(secret, key), value_digest(encoded, key)
+
+
 def secret_digest(secret: str) -> str:
     """A rule-independent digest of a secret (what stores keep instead of the secret)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -85,11 +91,8 @@ class FindingSet:
                 confidence=match.confidence,
                 redacted=redact(match.secret),
                 secret=match.secret,
-                secret_digest=value_digest(match.secret, self._key),
-                encoded_digest=value_digest(
-                    base64.b64encode(match.secret.encode()).decode(), self._key
-                ),
             )
+            finding.secret_digest, finding.encoded_digest = value_digests(match.secret, self._key)
             self._by_fp[fp] = finding
             self._locations[fp] = set()
         line: int | None = match.line
@@ -114,6 +117,8 @@ class FindingSet:
             self._locations[finding.fingerprint] = set()
             return
         existing.locations.extend(finding.locations)
+        existing.secret_digest = existing.secret_digest or finding.secret_digest
+        existing.encoded_digest = existing.encoded_digest or finding.encoded_digest
 
     def _is_generic(self, finding: Finding) -> bool:
         rule = self._rules.get(finding.rule_id)

@@ -26,7 +26,7 @@ from leakscan.api import ScanConfig, Scanner
 from leakscan.audit.layers import ScannedLayer, scan_layer
 from leakscan.engine.redact import redact
 from leakscan.errors import LeakscanError
-from leakscan.findings import fingerprint
+from leakscan.findings import fingerprint, value_digests
 from leakscan.model import Finding, Location, Match, Provenance, ScanResult, Skip, Stats
 from leakscan.sources.image.config import config_blobs, layer_history
 from leakscan.sources.image.interface import LayerRef
@@ -232,6 +232,13 @@ class _Auditor:
                         "column": m.column,
                         "severity": m.severity,
                         "confidence": m.confidence,
+                        **dict(
+                            zip(
+                                ("secret_digest", "encoded_digest"),
+                                value_digests(m.secret, self.config.fingerprint_key),
+                                strict=True,
+                            )
+                        ),
                     }
                 )
         cached: dict[int, CachedLayer] = {}
@@ -269,6 +276,7 @@ class _Auditor:
                                 m.severity,
                                 m.confidence,
                                 m.decoded,
+                                *value_digests(m.secret, self.config.fingerprint_key),
                             )
                             for p, m in scanned.matches
                         ],
@@ -403,6 +411,7 @@ class _Auditor:
                     m.severity,
                     m.confidence,
                     Location(prov, m.line, m.column, m.decoded),
+                    (m.secret_digest, m.encoded_digest),
                 )
 
     def _cached(self, digest: str) -> CachedLayer | None:
@@ -432,6 +441,7 @@ class _Auditor:
         severity: str,
         confidence: str,
         location: Location,
+        digests: tuple[str | None, str | None] = (None, None),
     ) -> None:
         self.scanner.findings.add_cached(
             Finding(
@@ -443,6 +453,8 @@ class _Auditor:
                 redacted,
                 None,
                 [location],
+                secret_digest=digests[0],
+                encoded_digest=digests[1],
             )
         )
 
@@ -483,6 +495,7 @@ class _Auditor:
                 m["severity"],
                 m["confidence"],
                 Location(prov, m.get("line"), m.get("column")),
+                (m.get("secret_digest"), m.get("encoded_digest")),
             )
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from leakscan.store.db import StoreError
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS layers (
+CREATE TABLE IF NOT EXISTS layers_v2 (
   layer_digest TEXT NOT NULL,
   rules_digest TEXT NOT NULL,
   size INTEGER,
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS layers (
   skipped TEXT NOT NULL,   -- JSON [[where, reason], ...]
   PRIMARY KEY (layer_digest, rules_digest)
 );
-CREATE TABLE IF NOT EXISTS layer_matches (
+CREATE TABLE IF NOT EXISTS layer_matches_v2 (
   layer_digest TEXT NOT NULL,
   rules_digest TEXT NOT NULL,
   path TEXT NOT NULL,
@@ -33,9 +33,11 @@ CREATE TABLE IF NOT EXISTS layer_matches (
   col INTEGER,
   severity TEXT NOT NULL,
   confidence TEXT NOT NULL,
-  decoded TEXT NOT NULL
+  decoded TEXT NOT NULL,
+  secret_digest TEXT,      -- digests of the value and of its base64 form (never the value)
+  encoded_digest TEXT
 );
-CREATE INDEX IF NOT EXISTS layer_matches_key ON layer_matches (layer_digest, rules_digest);
+CREATE INDEX IF NOT EXISTS layer_matches_v2_key ON layer_matches_v2 (layer_digest, rules_digest);
 """
 
 
@@ -50,6 +52,8 @@ class CachedMatch:
     severity: str
     confidence: str
     decoded: tuple[str, ...] = ()
+    secret_digest: str | None = None
+    encoded_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +73,21 @@ class LayerCache:
 
     def get(self, layer_digest: str, rules_digest: str) -> CachedLayer | None:
         row = self.conn.execute(
-            "SELECT entries, skipped FROM layers WHERE layer_digest=? AND rules_digest=?",
+            "SELECT entries, skipped FROM layers_v2 WHERE layer_digest=? AND rules_digest=?",
             (layer_digest, rules_digest),
         ).fetchone()
         if row is None:
             return None
         rows = self.conn.execute(
             "SELECT path, rule_id, fingerprint, redacted, line, col, severity, confidence, "
-            "decoded FROM layer_matches WHERE layer_digest=? AND rules_digest=? ORDER BY rowid",
+            "decoded, secret_digest, encoded_digest FROM layer_matches_v2 "
+            "WHERE layer_digest=? AND rules_digest=? ORDER BY rowid",
             (layer_digest, rules_digest),
         ).fetchall()
         matches = [
-            CachedMatch(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(json.loads(r[8])))
+            CachedMatch(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(json.loads(r[8])), r[9], r[10]
+            )
             for r in rows
         ]
         entries = [(e[0], e[1], e[2]) for e in json.loads(row[0])]
@@ -90,7 +97,7 @@ class LayerCache:
     def has(self, layer_digest: str, rules_digest: str) -> bool:
         return (
             self.conn.execute(
-                "SELECT 1 FROM layers WHERE layer_digest=? AND rules_digest=?",
+                "SELECT 1 FROM layers_v2 WHERE layer_digest=? AND rules_digest=?",
                 (layer_digest, rules_digest),
             ).fetchone()
             is not None
@@ -103,11 +110,11 @@ class LayerCache:
         try:
             self.conn.execute("BEGIN")
             self.conn.execute(
-                "DELETE FROM layer_matches WHERE layer_digest=? AND rules_digest=?",
+                "DELETE FROM layer_matches_v2 WHERE layer_digest=? AND rules_digest=?",
                 (layer_digest, rules_digest),
             )
             self.conn.execute(
-                "INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO layers_v2 VALUES (?, ?, ?, ?, ?)",
                 (
                     layer_digest,
                     rules_digest,
@@ -117,7 +124,7 @@ class LayerCache:
                 ),
             )
             self.conn.executemany(
-                "INSERT INTO layer_matches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO layer_matches_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         layer_digest,
@@ -131,6 +138,8 @@ class LayerCache:
                         m.severity,
                         m.confidence,
                         json.dumps(list(m.decoded)),
+                        m.secret_digest,
+                        m.encoded_digest,
                     )
                     for m in layer.matches
                 ],

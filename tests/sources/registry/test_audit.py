@@ -141,6 +141,7 @@ def test_audit_whole_registry_paginated_then_all_from_cache(registry_server, wor
     assert {f["fingerprint"] for f in doc2["findings"]} == {
         f["fingerprint"] for f in doc["findings"]
     }
+    assert len(doc2["findings"]) == len(doc["findings"])  # merged alike from the cache
     # --rescan resolves every image again but still downloads no layer
     code3, doc3, _ = audit(registry_server, world, state, "--rescan", "--repo", "shared/*")
     assert code3 == 1
@@ -151,7 +152,7 @@ def test_audit_whole_registry_paginated_then_all_from_cache(registry_server, wor
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("state.sqlite*"))
     for secret in (world["token"], world["aws"], world["base_token"]):
         assert secret.encode() not in blob
-    rows = sqlite3.connect(state).execute("SELECT redacted FROM layer_matches").fetchall()
+    rows = sqlite3.connect(state).execute("SELECT redacted FROM layer_matches_v2").fetchall()
     assert rows
 
 
