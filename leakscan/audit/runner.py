@@ -63,6 +63,7 @@ class AuditStats(Stats):
     images_from_state: int = 0
     images_failed: int = 0
     repositories: int = 0
+    repositories_failed: int = 0  # whose tag list could not be read
     bytes_downloaded: int = 0
     bytes_skipped: int = 0
 
@@ -74,6 +75,7 @@ class AuditStats(Stats):
             images_from_state=self.images_from_state,
             images_failed=self.images_failed,
             repositories=self.repositories,
+            repositories_failed=self.repositories_failed,
             bytes_downloaded=self.bytes_downloaded,
             bytes_skipped=self.bytes_skipped,
         )
@@ -142,6 +144,7 @@ class _Auditor:
             except LeakscanError as exc:
                 self.scanner.errors.append(f"{repo}: {exc}")
                 counts["failed"] += 1
+                self.stats.repositories_failed += 1
                 continue
             if self.opts.tags == "latest":
                 tags = [t for t in tags if t == "latest"]

@@ -51,7 +51,13 @@ def summary(result: ScanResult, per_repo: dict[str, dict[str, int]]) -> str:
     if isinstance(s, AuditStats):
         lines.append(
             f"{s.images} image(s) in {s.repositories} repositories: {s.images_scanned} scanned, "
-            f"{s.images_from_state} from the audit state, {s.images_failed} failed; layers "
+            f"{s.images_from_state} from the audit state, {s.images_failed} failed"
+            + (
+                f" (and {s.repositories_failed} repositories whose tags could not be listed)"
+                if s.repositories_failed
+                else ""
+            )
+            + "; layers "
             f"{s.layers_scanned} scanned, {s.layers_reused} reused; "
             f"{s.bytes_downloaded} bytes downloaded, {s.bytes_skipped} bytes skipped (cache)"
         )

@@ -287,6 +287,7 @@ def test_repository_without_access_fails_alone(
     repos = report["audit"]["repositories"]
     assert repos["team/app"]["images"] == 1 and not repos["team/app"].get("failed"), repos
     assert repos["other/app"]["failed"] == 1, repos
+    assert report["stats"]["repositories_failed"] == 1  # counted in the totals too
     assert any(f["rule_id"] == "test.github.pat" for f in report["findings"])
     errors = result.output
     assert f"leakscan: error: other/app: {world.reg.host}: unauthorized (HTTP 401)" in errors
