@@ -12,8 +12,11 @@ import re
 import urllib.parse
 from collections.abc import Iterator
 
-B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-HEX_CHARS = frozenset(b"0123456789abcdefABCDEF")
+B64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+HEX_BYTES = b"0123456789abcdefABCDEF"
+B64_CHARS = frozenset(B64_BYTES)
+HEX_CHARS = frozenset(HEX_BYTES)
+_NOT_PRINTABLE = bytes(b for b in range(256) if not (32 <= b < 127 or b in (9, 10, 13)))
 MAX_DECODED = 1024 * 1024  # bytes of decoded content per region
 _UNICODE_ESCAPE = re.compile(rb"\\u([0-9A-Fa-f]{4})")
 
@@ -21,12 +24,23 @@ _UNICODE_ESCAPE = re.compile(rb"\\u([0-9A-Fa-f]{4})")
 def printable_ratio(data: bytes) -> float:
     if not data:
         return 0.0
-    good = sum(1 for b in data if 32 <= b < 127 or b in (9, 10, 13))
-    return good / len(data)
+    return len(data.translate(None, _NOT_PRINTABLE)) / len(data)
 
 
 def looks_textual(data: bytes) -> bool:
     return len(data) >= 8 and printable_ratio(data) >= 0.9
+
+
+def _run_start(data: bytes, stop: int, alphabet: bytes) -> int:
+    """Where the run of ``alphabet`` bytes ending at ``stop`` starts (at most MAX_DECODED)."""
+    size = 256
+    while True:  # look back in growing windows: most runs are short
+        lo = max(0, stop - size)
+        window = data[lo:stop]
+        run = len(window) - len(window.rstrip(alphabet))
+        if run < len(window) or lo == 0 or size >= MAX_DECODED:
+            return stop - run
+        size *= 16
 
 
 def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
@@ -34,9 +48,7 @@ def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
     stop = end
     while stop > 0 and data[stop - 1] == 0x3D:  # '='
         stop -= 1
-    start = stop
-    while start > 0 and data[start - 1] in B64_CHARS and stop - start < MAX_DECODED:
-        start -= 1
+    start = _run_start(data, stop, B64_BYTES)
     run = data[start:end]
     if len(run) < 20:
         return None
@@ -49,9 +61,7 @@ def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
 
 
 def hex_run(data: bytes, end: int) -> tuple[int, bytes] | None:
-    start = end
-    while start > 0 and data[start - 1] in HEX_CHARS and end - start < MAX_DECODED:
-        start -= 1
+    start = _run_start(data, end, HEX_BYTES)
     run = data[start:end]
     if len(run) < 32 or len(run) % 2:
         return None
