@@ -11,7 +11,9 @@ from tests.policy.conftest import Project
 def _plant(project: Project) -> None:
     project.write("app/a.py", f'TOKEN = "{github_token()}"\n')  # high, confidence high
     project.write("app/b.env", f"AWS_ACCESS_KEY_ID={aws_key_id()}\n")  # critical
-    project.write("app/db.ini", 'password = "k9Lq2xzA77Qw"\n')  # medium, confidence medium; leakscan:allow (test literal)
+    project.write(
+        "app/db.ini", 'password = "k9Lq2xzA77Qw"\n'
+    )  # medium, confidence medium; leakscan:allow (test literal)
     project.write("app/vendor/c.env", f"AWS_ACCESS_KEY_ID={aws_key_id()}\n")
 
 
@@ -51,7 +53,9 @@ def test_enable_rules_and_extra_rule_folder_from_pyproject(project: Project) -> 
 
 
 def test_fail_on_and_format_from_file_and_flags_override(project: Project) -> None:
-    project.write("app/db.ini", 'password = "k9Lq2xzA77Qw"\n')  # medium only; leakscan:allow (test literal)
+    project.write(
+        "app/db.ini", 'password = "k9Lq2xzA77Qw"\n'
+    )  # medium only; leakscan:allow (test literal)
     project.config('fail_on = "high"\nformat = "json"\n')
     result = project.scan("app")
     assert result.exit_code == 0  # a medium finding does not fail the build
