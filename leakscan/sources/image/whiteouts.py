@@ -60,12 +60,13 @@ def file_state(path: str, layer: int, layers: Sequence[LayerIndex]) -> FileState
     parents = _parents(path)
     for later in range(layer + 1, len(layers)):
         idx = layers[later]
-        if path in idx.whiteouts or any(p in idx.whiteouts for p in parents):
+        # set operations in C: this runs for every file of every layer
+        if path in idx.whiteouts or not idx.whiteouts.isdisjoint(parents):
             return FileState(DELETED, deleted_in_layer=later)
-        if any(p in idx.opaques for p in parents):
+        if not idx.opaques.isdisjoint(parents):
             if path in idx.entries:
                 return FileState(OVERWRITTEN, overwritten_in_layer=later)
             return FileState(DELETED, deleted_in_layer=later)
-        if path in idx.entries or any(p in idx.nondirs for p in parents):
+        if path in idx.entries or not idx.nondirs.isdisjoint(parents):
             return FileState(OVERWRITTEN, overwritten_in_layer=later)
     return _PRESENT
