@@ -8,6 +8,7 @@ distribution API directly (fast, for many tags).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -80,27 +81,37 @@ def _start(tmp: Path, name: str, htpasswd: Path | None = None) -> Registry:
     return Registry(f"127.0.0.1:{port}", root, proc)
 
 
+@contextlib.contextmanager
+def running_registry(tmp: Path, htpasswd: bool = False) -> Iterator[Registry]:
+    """A docker-registry on a free loopback port (with Basic auth user/pass when asked),
+    stopped on exit."""
+    if htpasswd:
+        require(shutil.which("htpasswd") is not None, "htpasswd (apache2-utils) is not installed")
+        line = subprocess.run(
+            ["htpasswd", "-Bbn", "user", "pass"], capture_output=True, check=True
+        ).stdout
+        (tmp / "htpasswd").write_bytes(line.strip() + b"\n")
+        reg = _start(tmp, "htpasswd", tmp / "htpasswd")
+        reg.creds = ("user", "pass")
+    else:
+        reg = _start(tmp, "open")
+    try:
+        yield reg
+    finally:
+        reg.proc.terminate()
+        reg.proc.wait(10)
+
+
 @pytest.fixture(scope="session")
 def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    reg = _start(tmp_path_factory.mktemp("registry"), "open")
-    yield reg
-    reg.proc.terminate()
-    reg.proc.wait(10)
+    with running_registry(tmp_path_factory.mktemp("registry")) as reg:
+        yield reg
 
 
 @pytest.fixture(scope="session")
 def registry_htpasswd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    require(shutil.which("htpasswd") is not None, "htpasswd (apache2-utils) is not installed")
-    tmp = tmp_path_factory.mktemp("registry-auth")
-    line = subprocess.run(
-        ["htpasswd", "-Bbn", "user", "pass"], capture_output=True, check=True
-    ).stdout
-    (tmp / "htpasswd").write_bytes(line.strip() + b"\n")
-    reg = _start(tmp, "htpasswd", tmp / "htpasswd")
-    reg.creds = ("user", "pass")
-    yield reg
-    reg.proc.terminate()
-    reg.proc.wait(10)
+    with running_registry(tmp_path_factory.mktemp("registry-auth"), htpasswd=True) as reg:
+        yield reg
 
 
 # -- images built in Python ---------------------------------------------------------------

@@ -3,8 +3,6 @@ an OCI layout; registry login flags (--username/--password-stdin, env) on `scan 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -15,8 +13,7 @@ import pytest
 
 import leakscan.sources.image.source as image_source
 from leakscan.sources.registry.client import RegistryClient
-from tests.conftest import require
-from tests.plugins.registry import Registry, _start, api_push, build_oci, make_image
+from tests.plugins.registry import Registry, api_push, build_oci, make_image, running_registry
 from tests.sources.image.helpers import run_cli, token, write_rules
 
 pytestmark = pytest.mark.registry
@@ -28,25 +25,14 @@ pytestmark = pytest.mark.registry
 
 @pytest.fixture(scope="module")
 def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    reg = _start(tmp_path_factory.mktemp("single-read-registry"), "open")
-    yield reg
-    reg.proc.terminate()
-    reg.proc.wait(10)
+    with running_registry(tmp_path_factory.mktemp("single-read-registry")) as reg:
+        yield reg
 
 
 @pytest.fixture(scope="module")
 def registry_htpasswd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    require(shutil.which("htpasswd") is not None, "htpasswd (apache2-utils) is not installed")
-    tmp = tmp_path_factory.mktemp("single-read-auth")
-    line = subprocess.run(
-        ["htpasswd", "-Bbn", "user", "pass"], capture_output=True, check=True
-    ).stdout
-    (tmp / "htpasswd").write_bytes(line.strip() + b"\n")
-    reg = _start(tmp, "htpasswd", tmp / "htpasswd")
-    reg.creds = ("user", "pass")
-    yield reg
-    reg.proc.terminate()
-    reg.proc.wait(10)
+    with running_registry(tmp_path_factory.mktemp("single-read-auth"), htpasswd=True) as reg:
+        yield reg
 
 
 @pytest.fixture(scope="module")
