@@ -20,6 +20,7 @@ from leakscan.cli.common import (
     VerboseOpt,
     fail,
     options_from,
+    read_password,
     scan_config,
     setup_logging,
     write_report,
@@ -117,13 +118,8 @@ def audit(
         rules=rules,
     )
     setup_logging(verbose)
-    creds = None
-    if password_stdin:
-        if not username:
-            fail("--password-stdin needs --username")
-        creds = Credentials(username, sys.stdin.readline().rstrip("\r\n"))
-    elif username:
-        fail("--username needs --password-stdin (passwords are never taken as arguments)")
+    password = read_password(username, password_stdin)
+    creds = Credentials(username, password) if username and password is not None else None
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         report = reporter(format)

@@ -382,3 +382,15 @@ def scan_options(
         return command
 
     return decorate
+
+
+def read_password(username: str | None, password_stdin: bool) -> str | None:
+    """The registry password from standard input (``--password-stdin``), never from an
+    argument; ``None`` when no login was asked for. A half-given login exits 2."""
+    if password_stdin:
+        if not username:
+            fail("--password-stdin needs --username")
+        return sys.stdin.readline().rstrip("\r\n")
+    if username:
+        fail("--username needs --password-stdin (passwords are never taken as arguments)")
+    return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -11,7 +10,7 @@ from leakscan.cli.common import (
     CONTENT_OPTIONS,
     LAYER_OPTIONS,
     Options,
-    fail,
+    read_password,
     run_scan,
     scan_options,
 )
@@ -60,13 +59,7 @@ def scan_image(
     """Scan container images: every layer (deleted files too) and the image configuration."""
     refs = list(references)
     assert opts is not None
-    password = None
-    if password_stdin:
-        if not username:
-            fail("--password-stdin needs --username")
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif username:
-        fail("--username needs --password-stdin (passwords are never taken as arguments)")
+    password = read_password(username, password_stdin)
 
     def sources(options: SourceOptions) -> list[Source]:
         from functools import partial
