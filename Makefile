@@ -30,6 +30,8 @@ demo: install
 	-$(BIN)/leakscan scan fixtures/demo/manifests --no-progress
 	-$(BIN)/leakscan scan image docker-archive:fixtures/demo/build/app-image.tar --no-progress
 	-$(BIN)/leakscan scan git fixtures/demo/build/repo --no-progress
+	@echo "== all three in one run: a secret found in several sources is one finding"
+	-$(BIN)/leakscan scan fixtures/demo/manifests git:fixtures/demo/build/repo docker-archive:fixtures/demo/build/app-image.tar --no-progress
 	@echo "demo done (exit code 1 above means: secrets found, as planted)"
 
 test: install

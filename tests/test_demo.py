@@ -67,3 +67,15 @@ def test_git_history(demo: Path) -> None:
     (loc,) = finding["locations"]
     assert finding["rule_id"] == "leakscan.stripe.secret-key"
     assert loc["path"] == "deploy.sh" and loc["in_head"] is False
+
+
+def test_one_run_over_all_sources_dedups_across_them(demo: Path) -> None:
+    doc = scan(
+        str(demo / "manifests"),
+        f"git:{demo / 'build' / 'repo'}",
+        f"docker-archive:{demo / 'build' / 'app-image.tar'}",
+    )
+    kinds = {f["rule_id"]: {loc["kind"] for loc in f["locations"]} for f in doc["findings"]}
+    assert kinds["leakscan.stripe.secret-key"] == {"file", "git"}
+    assert kinds["leakscan.aws.access-key-id"] == {"file", "image-layer"}
+    assert kinds["leakscan.generic.secret-named-value"] == {"file", "image-config"}

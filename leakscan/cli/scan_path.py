@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -9,21 +10,55 @@ import typer
 from leakscan.cli.common import CONTENT_OPTIONS, Options, run_scan, scan_options
 from leakscan.sources.interface import Source, SourceOptions
 
+#: target prefixes that name an image (skopeo's transport words) or a repository's history
+IMAGE_TRANSPORTS = ("docker-archive:", "oci:", "oci-archive:", "docker-daemon:", "docker://")
+GIT_PREFIX = "git:"
+
 
 def path_sources(paths: list[str], options: SourceOptions) -> list[Source]:
-    """Sources for paths: manifests are recognised by the manifest source when present."""
+    """Sources for targets, in order: files and directories (manifests recognised), and, by
+    prefix, images (``docker-archive:x.tar``, ``oci:dir`` ...) and git history
+    (``git:PATH|URL``), so that one run dedups a secret across all of them. An existing
+    path always wins over a prefix reading."""
+    out: list[Source] = []
+    images: list[str] = []
+    for target in paths:
+        if target != "-" and os.path.exists(target):
+            out.append(_file_source(target, options))
+        elif target.startswith(IMAGE_TRANSPORTS):
+            images.append(target)
+        elif target.startswith(GIT_PREFIX):
+            from leakscan.sources.git import GitOptions, GitSource
+
+            out.append(GitSource(target[len(GIT_PREFIX) :], options, GitOptions()))
+        else:
+            out.append(_file_source(target, options))
+    if images:
+        from leakscan.sources.image.source import image_sources
+
+        out.extend(image_sources(images, options))  # one run state: shared layers once
+    return out
+
+
+def _file_source(target: str, options: SourceOptions) -> Source:
     try:
         from leakscan.sources.manifests import manifest_aware_source
     except ImportError:  # manifests support not installed in this tree
         from leakscan.sources.filesystem import FilesystemSource
 
-        return [FilesystemSource(p, options) for p in paths]
-    return [manifest_aware_source(p, options) for p in paths]
+        return FilesystemSource(target, options)
+    return manifest_aware_source(target, options)
 
 
 @scan_options(CONTENT_OPTIONS)
 def scan_path(
-    paths: Annotated[list[str], typer.Argument(help="Files or directories; - for stdin.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or directories; - for stdin; also images (docker-archive:x.tar, "
+            "oci:DIR ...) and git history (git:PATH|URL), deduplicated together."
+        ),
+    ],
     no_foreign_allow: Annotated[
         bool,
         typer.Option(
