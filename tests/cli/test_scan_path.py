@@ -84,8 +84,9 @@ def test_output_file(tmp_path: Path, rules_dir: Path) -> None:
 
 def test_min_confidence_filters(tmp_path: Path, rules_dir: Path) -> None:
     (tmp_path / "x").write_text(
+        # leakscan:allow (synthetic test value)
         'password = "Zp8Qw2Lk9XvB"\n'
-    )  # leakscan:allow (synthetic test value)
+    )
     assert scan(str(tmp_path / "x"), "--rules", str(rules_dir)).exit_code == 1
     high = scan(str(tmp_path / "x"), "--rules", str(rules_dir), "--min-confidence", "high")
     assert high.exit_code == 0

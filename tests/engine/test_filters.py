@@ -74,9 +74,8 @@ def test_is_code_reference(value: str, expected: bool) -> None:
 
 def test_known_example_keys() -> None:
     assert filters.is_known_example("AKIAIOSFODNN7EXAMPLE")
-    assert not filters.is_known_example(
-        "AKIAQ4WZ7LRX2JHNSDKE"
-    )  # leakscan:allow (synthetic test value)
+    synthetic = "AKIAQ4WZ7LRX2JHNSDKE"  # leakscan:allow (synthetic test value)
+    assert not filters.is_known_example(synthetic)
 
 
 @pytest.mark.parametrize(

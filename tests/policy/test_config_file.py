@@ -7,13 +7,13 @@ import json
 from tests.helpers import aws_key_id, github_token
 from tests.policy.conftest import Project
 
+DB_INI = 'password = "k9Lq2xzA77Qw"\n'  # leakscan:allow (test literal)
+
 
 def _plant(project: Project) -> None:
     project.write("app/a.py", f'TOKEN = "{github_token()}"\n')  # high, confidence high
     project.write("app/b.env", f"AWS_ACCESS_KEY_ID={aws_key_id()}\n")  # critical
-    project.write(
-        "app/db.ini", 'password = "k9Lq2xzA77Qw"\n'
-    )  # medium, confidence medium; leakscan:allow (test literal)
+    project.write("app/db.ini", DB_INI)  # medium, confidence medium
     project.write("app/vendor/c.env", f"AWS_ACCESS_KEY_ID={aws_key_id()}\n")
 
 
@@ -53,9 +53,7 @@ def test_enable_rules_and_extra_rule_folder_from_pyproject(project: Project) -> 
 
 
 def test_fail_on_and_format_from_file_and_flags_override(project: Project) -> None:
-    project.write(
-        "app/db.ini", 'password = "k9Lq2xzA77Qw"\n'
-    )  # medium only; leakscan:allow (test literal)
+    project.write("app/db.ini", DB_INI)  # medium only
     project.config('fail_on = "high"\nformat = "json"\n')
     result = project.scan("app")
     assert result.exit_code == 0  # a medium finding does not fail the build

@@ -46,9 +46,8 @@ def test_binary_files_are_skipped_unless_asked(tmp_path: Path) -> None:
 def test_nested_archives_are_opened_to_a_bounded_depth(tmp_path: Path) -> None:
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as z:
-        z.writestr(
-            "conf/app.properties", "db.password=Zp8Qw2Lk9XvB\n"
-        )  # leakscan:allow (synthetic test value)
+        # leakscan:allow (synthetic test value)
+        z.writestr("conf/app.properties", "db.password=Zp8Qw2Lk9XvB\n")
     tar_bytes = io.BytesIO()
     with tarfile.open(fileobj=tar_bytes, mode="w") as t:
         info = tarfile.TarInfo("lib/app.jar")
