@@ -94,6 +94,8 @@ class InspectSource(Source):
         items = doc if isinstance(doc, list) else [doc]
         if not all(isinstance(i, dict) for i in items):
             raise ImageError(f"{where}: not docker inspect JSON (objects expected)")
+        if not any("Config" in i or "Id" in i for i in items):
+            raise ImageError(f"{where}: not docker inspect JSON (no Config or Id)")
         for item in items:
             yield from container_blobs(item)
 

@@ -194,3 +194,13 @@ def test_registry_reference_without_registry_support(rules, monkeypatch):
     monkeypatch.setitem(sys.modules, "leakscan.sources.image.registry", None)
     code, _, err = scan(rules, "docker://localhost:1/app:1")
     assert code == 2 and "registry support not available" in err
+
+
+def test_json_that_is_not_docker_inspect_is_exit_2() -> None:
+    from typer.testing import CliRunner
+
+    from leakscan.cli import app
+
+    result = CliRunner().invoke(app, ["scan", "container", "-"], input='{"name": "x"}')
+    assert result.exit_code == 2
+    assert "not docker inspect JSON" in result.output and "Traceback" not in result.output
