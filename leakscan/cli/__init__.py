@@ -39,15 +39,25 @@ for _name in _COMMAND_MODULES:
     _module.register(app, scan_app)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from leakscan import __version__
 
         typer.echo(f"leakscan {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        is_eager=True,
+        callback=_print_version,
+    ),
+) -> None:
+    """Find hard-coded credentials in images, registries, manifests, env and git history."""
 
 
 def main() -> None:
