@@ -113,6 +113,7 @@ class _Converter:
             seq.extend(self.convert(item, depth + 1) for item in node.value)
             return seq
         mapping = LMap(line)
+        assert isinstance(node, yaml.MappingNode)  # the only other node kind
         for key, value, key_line in self._pairs(node, depth):
             mapping[key] = value
             mapping.lines[key] = key_line
