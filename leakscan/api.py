@@ -175,6 +175,9 @@ class Scanner:
         except LeakscanError as exc:
             self.errors.append(str(exc))
             log.debug("source %s failed", source.name, exc_info=True)
+        except Exception as exc:  # a bug or an input nobody foresaw: keep what was found
+            self.errors.append(f"{source.name}: unexpected {type(exc).__name__}: {exc}")
+            log.debug("source %s failed unexpectedly", source.name, exc_info=True)
         finally:
             self._drain()
             if not own_progress:

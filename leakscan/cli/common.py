@@ -293,7 +293,9 @@ def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Op
         if opts.verbose >= 2:
             log.exception("error")
         fail(str(exc), opts.verbose)
-    except (OSError, ValueError, RuntimeError) as exc:  # a bug or an unforeseen input
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug or an unforeseen input: one line, never a traceback
         if opts.verbose >= 2:
             log.exception("unexpected error")
         fail(f"unexpected {type(exc).__name__}: {exc} (run with -vv for details)")

@@ -178,3 +178,33 @@ def test_rules_list_and_show(rules_dir: Path) -> None:
     assert "checksum:    github" in shown.output
     missing = runner.invoke(app, ["rules", "show", "no.such.rule"])
     assert missing.exit_code == 2
+
+
+def test_unexpected_error_in_a_source_keeps_other_findings(
+    tmp_path: Path, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in one source is one error line and exit 2; what other sources found is kept."""
+    from leakscan.sources import filesystem
+
+    real = filesystem.FilesystemSource.blobs
+
+    def broken(self):  # type: ignore[no-untyped-def]
+        if self.target.endswith("bad"):
+            raise KeyError("boom")
+        yield from real(self)
+
+    monkeypatch.setattr(filesystem.FilesystemSource, "blobs", broken)
+    monkeypatch.setattr(
+        "leakscan.cli.scan_path._file_source",
+        lambda target, options: filesystem.FilesystemSource(target, options),
+    )
+    (tmp_path / "good").write_text(github_token())
+    (tmp_path / "bad").write_text("x")
+    result = scan(
+        str(tmp_path / "good"), str(tmp_path / "bad"), "--rules", str(rules_dir), "-f", "json"
+    )
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    doc = json.loads(result.stdout)
+    assert len(doc["findings"]) == 1
+    assert doc["errors"] == [f"{tmp_path / 'bad'}: unexpected KeyError: 'boom'"]
