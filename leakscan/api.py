@@ -299,6 +299,8 @@ def scan(
             scanner.run(source)
     except LeakscanError as exc:
         scanner.errors.append(str(exc))
+    except KeyboardInterrupt:  # Ctrl-C: what was found so far is still reported
+        scanner.errors.append("interrupted: the scan did not complete")
     finally:
         scanner.close()
     return scanner.result(time.monotonic() - started)

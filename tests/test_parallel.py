@@ -76,3 +76,25 @@ def test_progress_is_reported_per_source_in_bytes(tmp_path: Path) -> None:
     assert rec.calls[0] == ("task", f"scan {tmp_path}"[:60])
     assert sum(a for kind, a in rec.calls if kind == "advance") >= 150  # type: ignore[misc]
     assert rec.calls[-1] == ("done", None)
+
+
+def test_interrupted_scan_still_reports_what_it_found(tmp_path: Path) -> None:
+    from collections.abc import Iterator
+
+    from leakscan.api import ScanConfig, scan
+    from leakscan.model import Blob, Provenance, Skip
+    from leakscan.sources.interface import Source
+
+    token = github_token()
+
+    class Interrupted(Source):
+        name = "interrupted"
+
+        def blobs(self) -> Iterator[Blob | Skip]:
+            yield Blob(Provenance("file", {"path": "a"}), data=f"t={token}\n".encode())
+            raise KeyboardInterrupt
+
+    config = ScanConfig(rule_paths=(write_rules(tmp_path / "rules"),), include_builtin=False)
+    result = scan([Interrupted()], config)
+    assert [f.secret for f in result.findings] == [token]
+    assert result.errors == ["interrupted: the scan did not complete"]
