@@ -14,8 +14,8 @@ WORKDIR /opt/leakscan
 COPY pyproject.toml README.md LICENSE ./
 COPY leakscan ./leakscan
 COPY patterns ./patterns
-# an editable install keeps the package next to patterns/ (the shipped rules are found there)
-RUN pip install -e . \
+# the rules in patterns/ are installed as data (share/leakscan/patterns)
+RUN pip install . \
  && leakscan --version \
  && leakscan rules list >/dev/null \
  && git config --system --add safe.directory '*'
