@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from typing import IO
 
 from leakscan.engine.detector import Detector
-from leakscan.model import Match, Skip
-from leakscan.sources.filesystem import SNIFF_BYTES, excluded, looks_binary
+from leakscan.model import Match, Provenance, Skip
+from leakscan.sources.archives import is_archive_name
+from leakscan.sources.filesystem import (
+    SNIFF_BYTES,
+    archive_magic,
+    excluded,
+    file_blobs,
+    looks_binary,
+)
 from leakscan.sources.image.layer import FILE, iter_layer
 from leakscan.sources.interface import SourceOptions
 
@@ -45,7 +53,7 @@ def scan_layer(
     where: str,
     detector: Detector,
     options: SourceOptions,
-    seen: dict[str, list[Match]],
+    seen: dict[str, list[tuple[str, Match]]],
 ) -> ScannedLayer:
     """Walk a layer blob and scan each regular file once per content (``seen`` by digest)."""
     out = ScannedLayer()
@@ -69,15 +77,12 @@ def scan_layer(
             data = item.content.read()
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
             out.entries.append((item.path, item.kind, digest))
-            matches = seen.get(digest)
-            if matches is None:
-                if not options.scan_binary and looks_binary(data[:SNIFF_BYTES]):
-                    matches = []
-                else:
-                    matches = detector.scan(data)
-                    out.files += 1
-                    out.bytes += len(data)
-                seen[digest] = matches
+            found = seen.get(digest)
+            if found is None:
+                found = _scan_content(data, item.path, detector, options, out)
+                seen[digest] = found
+            out.matches.extend((item.path + suffix, m) for suffix, m in found)
+            continue
         else:
             head = item.content.read(SNIFF_BYTES)
             stream = _Hashing(item.content, head)
@@ -92,3 +97,32 @@ def scan_layer(
             out.entries.append((item.path, item.kind, "sha256:" + stream.hash.hexdigest()))
         out.matches.extend((item.path, m) for m in matches)
     return out
+
+
+def _scan_content(
+    data: bytes, path: str, detector: Detector, options: SourceOptions, out: ScannedLayer
+) -> list[tuple[str, Match]]:
+    """Matches of one file's bytes as (path suffix, match): ``""`` for the file itself,
+    ``"!inner/path"`` for a member of an archive it is (jar, war, zip, whl, tgz...)."""
+    head = data[:SNIFF_BYTES]
+    if not (is_archive_name(path) or archive_magic(head)):
+        if not options.scan_binary and looks_binary(head):
+            return []
+        out.files += 1
+        out.bytes += len(data)
+        return [("", m) for m in detector.scan(data)]
+    found: list[tuple[str, Match]] = []
+    for blob in file_blobs(
+        io.BytesIO(data), len(data), path, Provenance("file", {"path": path}), options
+    ):
+        if isinstance(blob, Skip):
+            out.skipped.append(blob)
+            continue
+        content = (
+            blob.data if blob.data is not None else (blob.stream.read() if blob.stream else b"")
+        )
+        suffix = str(blob.provenance.fields["path"])[len(path) :]
+        out.files += 1
+        out.bytes += len(content)
+        found.extend((suffix, m) for m in detector.scan(content))
+    return found

@@ -117,7 +117,7 @@ class _Auditor:
         conn = connect(opts.state)
         self.cache = LayerCache(conn)
         self.state = AuditState(conn)
-        self.seen: dict[str, list[Match]] = {}
+        self.seen: dict[str, list[tuple[str, Match]]] = {}
         self.pool = ThreadPoolExecutor(
             max_workers=max(1, opts.workers), thread_name_prefix="leakscan-blob"
         )
@@ -363,7 +363,8 @@ class _Auditor:
         path: str,
         index: list[LayerIndex],
     ) -> Provenance:
-        state = file_state(path, i, index)
+        # a member of an archive ("app.jar!x/y") shares the fate of the archive file
+        state = file_state(path.split("!", 1)[0], i, index)
         return Provenance(
             "image-layer",
             {

@@ -131,7 +131,7 @@ def file_blobs(
 ) -> Iterator[Blob | Skip]:
     """The blobs of one file's content: itself, or the members of an archive it is."""
     head = handle.read(SNIFF_BYTES)
-    if is_archive_name(name) or _archive_magic(head):
+    if is_archive_name(name) or archive_magic(head):
         if depth >= options.archive_depth:
             yield Skip(name, f"nested archive deeper than {options.archive_depth} levels")
             return
@@ -150,7 +150,7 @@ def file_blobs(
         yield Blob(provenance, stream=cast(IO[bytes], _Prefixed(head, handle)), size=size)
 
 
-def _archive_magic(head: bytes) -> bool:
+def archive_magic(head: bytes) -> bool:
     return head.startswith((b"PK\x03\x04", b"\x1f\x8b")) or head[257:262] == b"ustar"
 
 

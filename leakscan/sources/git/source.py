@@ -22,7 +22,13 @@ from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.archives import is_archive_name
-from leakscan.sources.filesystem import SNIFF_BYTES, excluded, file_blobs, looks_binary
+from leakscan.sources.filesystem import (
+    SNIFF_BYTES,
+    archive_magic,
+    excluded,
+    file_blobs,
+    looks_binary,
+)
 from leakscan.sources.git.catfile import CatFile, CatObject
 from leakscan.sources.git.history import Walk, walk_history
 from leakscan.sources.git.objects import ObjectInfo, parse_object
@@ -315,7 +321,7 @@ class GitSource(Source):
         reader = obj.reader
         head = reader.read(SNIFF_BYTES)
         names = [loc.path or "" for loc in locs]
-        if any(is_archive_name(n) for n in names) or _archive_magic(head):
+        if any(is_archive_name(n) for n in names) or archive_magic(head):
             data = head + reader.read(options.archive_bytes + 1 - len(head))
             for loc in locs:
                 yield from file_blobs(
@@ -333,10 +339,6 @@ class GitSource(Source):
             )
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
-
-
-def _archive_magic(head: bytes) -> bool:
-    return head.startswith((b"PK\x03\x04", b"\x1f\x8b")) or head[257:262] == b"ustar"
 
 
 def _range_sides(spec: str) -> list[str]:
