@@ -112,42 +112,28 @@ class Scanner:
 
     def scan_blob(self, blob: Blob) -> list[Match]:
         """Matches of one blob (from the cache when its content was seen), recorded."""
-        key_digest = blob.digest
-        if blob.data is not None:
-            if key_digest is None:
-                key_digest = "sha256:" + hashlib.sha256(blob.data).hexdigest()
-            key = (key_digest, blob.context)
-            matches = self._cache.get(key)
-            if matches is None:
-                matches = self.detector.scan(blob.data, blob.context)
-                if self.config.match_filter is not None:
-                    matches = self.config.match_filter(blob.data, matches)
-                self._cache[key] = matches
-                self.stats.blobs += 1
-                self.stats.bytes += len(blob.data)
-            else:
-                self.stats.cached_blobs += 1
-        elif blob.stream is not None:
-            cached = self._cache.get((key_digest, blob.context)) if key_digest else None
-            if cached is not None:
-                matches = cached
-                self.stats.cached_blobs += 1
-            else:
-                counter = _ByteCounter()
-                matches = self.detector.scan_stream(blob.stream, blob.context, counter)
-                self.stats.blobs += 1
-                self.stats.bytes += counter.total
-                if key_digest:
-                    self._cache[(key_digest, blob.context)] = matches
-        elif key_digest is not None:
-            found = self._cache.get((key_digest, blob.context))
-            if found is None:
-                self.skipped.append(Skip(_where(blob), "content not available to scan"))
-                return []
-            matches = found
+        key = _content_key(blob)
+        matches = self._cache.get(key) if key is not None else None
+        if matches is not None:
             self.stats.cached_blobs += 1
+        elif blob.data is not None:
+            matches = self.detector.scan(blob.data, blob.context)
+            if self.config.match_filter is not None:
+                matches = self.config.match_filter(blob.data, matches)
+            self.stats.blobs += 1
+            self.stats.bytes += len(blob.data)
+        elif blob.stream is not None:
+            counter = _ByteCounter()
+            matches = self.detector.scan_stream(blob.stream, blob.context, counter)
+            self.stats.blobs += 1
+            self.stats.bytes += counter.total
+        elif key is not None:  # only a digest, of content this run never saw
+            self.skipped.append(Skip(_where(blob), "content not available to scan"))
+            return []
         else:
             return []
+        if key is not None:
+            self._cache[key] = matches
         for match in matches:
             self.findings.add(match, blob.provenance)
         return matches
@@ -195,23 +181,16 @@ class Scanner:
 
     def _enqueue(self, blob: Blob) -> None:
         assert self._batcher is not None
-        key: tuple[str, str | None] | None = None
-        if blob.data is not None:
-            digest = blob.digest or "sha256:" + hashlib.sha256(blob.data).hexdigest()
-            key = (digest, blob.context)
-            if key in self._cache or key in self._pending:
-                self.stats.cached_blobs += 1
-            else:
-                self._pending[key] = blob.data
-                self._batcher.submit(key, blob.data, blob.context)
-                self.stats.blobs += 1
-                self.stats.bytes += len(blob.data)
-        elif blob.stream is None and blob.digest is not None:
-            key = (blob.digest, blob.context)
-            if key in self._cache or key in self._pending:
-                self.stats.cached_blobs += 1
-            else:
-                key = None  # unknown content: scan_blob reports it
+        key = _content_key(blob)
+        if key is not None and (key in self._cache or key in self._pending):
+            self.stats.cached_blobs += 1
+        elif key is not None and blob.data is not None:
+            self._pending[key] = blob.data
+            self._batcher.submit(key, blob.data, blob.context)
+            self.stats.blobs += 1
+            self.stats.bytes += len(blob.data)
+        else:
+            key = None  # a stream, or unknown content: scan_blob handles (and reports) it
         if key is None:
             self._flush(wait=True)  # keep the order: earlier blobs are recorded first
             self.scan_blob(blob)
@@ -276,6 +255,15 @@ class _ByteCounter:
 
     def __call__(self, n: int) -> None:
         self.total += n
+
+
+def _content_key(blob: Blob) -> tuple[str, str | None] | None:
+    """What a blob's matches are cached by: its content digest (computed for bytes in memory)
+    and key name; ``None`` for a stream whose digest the source did not give."""
+    digest = blob.digest
+    if digest is None and blob.data is not None:
+        digest = "sha256:" + hashlib.sha256(blob.data).hexdigest()
+    return (digest, blob.context) if digest is not None else None
 
 
 def _where(blob: Blob) -> str:

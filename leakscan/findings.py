@@ -37,11 +37,6 @@ def value_digests(secret: str, key: bytes | None = None) -> tuple[str, str]:
     return value_digest(secret, key), value_digest(encoded, key)
 
 
-def secret_digest(secret: str) -> str:
-    """A rule-independent digest of a secret (what stores keep instead of the secret)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 # fields a structured value adds to its file's provenance (leakscan.sources.manifests)
 _STRUCTURED_FIELDS = frozenset({"key", "manifest", "document"})
 

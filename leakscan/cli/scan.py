@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from typer import _click as click
 from typer.core import TyperGroup
@@ -30,7 +28,3 @@ scan_app = typer.Typer(
     help="Scan files, directories, images, git history, env. `leakscan scan PATH` scans a path.",
     no_args_is_help=True,
 )
-
-
-def _unused(*_: Any) -> None:  # keeps typer from collapsing a one-command group
-    return None

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 FULL = "full"  # the rule's own pattern
 PREFILTER = "prefilter"  # a superset of the pattern
 KEYWORD = "keyword"  # one of the rule's keywords
+CONTEXT = "context"  # not in the database: runs on structured values only
 
 # content that the decoders look at (base64 / hex runs, percent and \u escapes)
 # base64 and hex runs end at a delimiter, so each run reports one end offset
@@ -92,23 +93,6 @@ def _probe(rule: Rule) -> str:
     return KEYWORD
 
 
-def _plan(rules: Sequence[Rule]) -> dict[str, str]:
-    """Modes of all rules: one combined compile when every pattern is taken as written (the
-    usual case), else a probe per rule."""
-    plain = [r for r in rules if not r.context]
-    db = hyperscan.Database()
-    try:
-        db.compile(
-            expressions=[_hs_pattern(r) for r in plain],
-            ids=list(range(len(plain))),
-            elements=len(plain),
-            flags=[_hs_flags(r, FULL) for r in plain],
-        )
-    except hyperscan.error:
-        return {r.id: _probe(r) for r in plain}
-    return {r.id: FULL for r in plain}
-
-
 @dataclass(slots=True)
 class CompiledRules:
     database: hyperscan.Database
@@ -116,62 +100,72 @@ class CompiledRules:
     modes: dict[str, str]  # rule id -> FULL / PREFILTER / KEYWORD / CONTEXT
 
 
-def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) -> CompiledRules:
-    """Compile (or load from the cache) the database of ``rules``."""
+def _assemble(
+    rules: Sequence[Rule], modes: dict[str, str]
+) -> tuple[list[bytes], list[int], list[Entry]]:
+    """The database's expressions, flags and entries for rules in the given modes."""
     expressions: list[bytes] = []
     flags: list[int] = []
     entries: list[Entry] = []
-    modes: dict[str, str] = {}
-    engine_version = str(getattr(hyperscan, "__version__", "")).encode()
-    plan_key = hashlib.sha256(digest.encode() + engine_version).hexdigest()[:32]
-    cache_file = cache_dir() / f"hsdb-{plan_key}.bin"
-    plan_file = cache_dir() / f"hsdb-{plan_key}.plan"
-    cached_plan: dict[str, str] | None = None
-    if use_cache and plan_file.exists() and cache_file.exists():
-        try:
-            cached_plan = dict(
-                line.split("\t", 1) for line in plan_file.read_text().splitlines() if line
-            )
-        except (OSError, ValueError):
-            cached_plan = None
-    planned = cached_plan or _plan(rules)
     for index, rule in enumerate(rules):
-        if rule.context:
-            modes[rule.id] = "context"
+        how = modes[rule.id]
+        if how == CONTEXT:
             continue
-        pattern = _hs_pattern(rule)
-        how = planned.get(rule.id) or _probe(rule)
-        modes[rule.id] = how
         if how == KEYWORD:
             for keyword in rule.keywords:
                 expressions.append(regex.escape(keyword).encode())
                 flags.append(_hs_flags(rule, KEYWORD))
                 entries.append(Entry(index, KEYWORD))
         else:
-            expressions.append(pattern)
+            expressions.append(_hs_pattern(rule))
             flags.append(_hs_flags(rule, how))
             entries.append(Entry(index, how))
     for name, expr in DECODER_PATTERNS.items():
         expressions.append(expr)
         flags.append(hyperscan.HS_FLAG_SINGLEMATCH if name in SINGLE else 0)
         entries.append(Entry(-1, name))
+    return expressions, flags, entries
 
-    database: hyperscan.Database | None = None
-    if cached_plan is not None:
+
+def _compile(expressions: list[bytes], flags: list[int]) -> hyperscan.Database:
+    database = hyperscan.Database()
+    database.compile(
+        expressions=expressions,
+        ids=list(range(len(expressions))),
+        elements=len(expressions),
+        flags=flags,
+    )
+    return database
+
+
+def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) -> CompiledRules:
+    """Compile (or load from the cache) the database of ``rules``.
+
+    The usual case costs one compile: every pattern as written. Only when that fails is each
+    rule probed for the mode Hyperscan takes it in (prefilter, keywords), then compiled again.
+    """
+    engine_version = str(getattr(hyperscan, "__version__", "")).encode()
+    plan_key = hashlib.sha256(digest.encode() + engine_version).hexdigest()[:32]
+    cache_file = cache_dir() / f"hsdb-{plan_key}.bin"
+    plan_file = cache_dir() / f"hsdb-{plan_key}.plan"
+    if use_cache and plan_file.exists() and cache_file.exists():
         try:
-            database = hyperscan.loadb(cache_file.read_bytes(), hyperscan.HS_MODE_BLOCK)
-        except (OSError, hyperscan.error):
-            database = None
-    if database is None:
-        database = hyperscan.Database()
-        database.compile(
-            expressions=expressions,
-            ids=list(range(len(expressions))),
-            elements=len(expressions),
-            flags=flags,
-        )
-        if use_cache:
-            _save(cache_file, plan_file, database, modes)
+            modes = dict(line.split("\t", 1) for line in plan_file.read_text().splitlines() if line)
+            if all(rule.id in modes for rule in rules):
+                database = hyperscan.loadb(cache_file.read_bytes(), hyperscan.HS_MODE_BLOCK)
+                return CompiledRules(database, _assemble(rules, modes)[2], modes)
+        except (OSError, ValueError, hyperscan.error):
+            pass  # a damaged cache: compile again
+    modes = {rule.id: CONTEXT if rule.context else FULL for rule in rules}
+    expressions, flags, entries = _assemble(rules, modes)
+    try:
+        database = _compile(expressions, flags)
+    except hyperscan.error:
+        modes = {rule.id: CONTEXT if rule.context else _probe(rule) for rule in rules}
+        expressions, flags, entries = _assemble(rules, modes)
+        database = _compile(expressions, flags)
+    if use_cache:
+        _save(cache_file, plan_file, database, modes)
     return CompiledRules(database, entries, modes)
 
 

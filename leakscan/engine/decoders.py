@@ -15,7 +15,6 @@ from collections.abc import Iterator
 B64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 HEX_BYTES = b"0123456789abcdefABCDEF"
 B64_CHARS = frozenset(B64_BYTES)
-HEX_CHARS = frozenset(HEX_BYTES)
 _NOT_PRINTABLE = bytes(b for b in range(256) if not (32 <= b < 127 or b in (9, 10, 13)))
 MAX_DECODED = 1024 * 1024  # bytes of decoded content per region
 _UNICODE_ESCAPE = re.compile(rb"\\u([0-9A-Fa-f]{4})")

@@ -115,26 +115,21 @@ class Detector:
         matches: list[Match] = []
         seen: set[tuple[str, str, int]] = set()
         line_base = 0  # newlines before the current window
-        offset = 0  # absolute offset of the current window
-        tail = b""
-        while True:
-            chunk = stream.read(WINDOW)
-            if not chunk and not tail:
-                break
+        tail = b""  # the end of the previous window, scanned again with the next chunk
+        chunk = stream.read(WINDOW)
+        while chunk:
             window = tail + chunk
             for m in self.scan(window, context):
                 key = (m.rule_id, m.secret, line_base + m.line)
-                if key in seen:
-                    continue
-                seen.add(key)
-                matches.append(_shift(m, line_base))
+                if key not in seen:  # a secret inside the overlap is met twice
+                    seen.add(key)
+                    matches.append(_shift(m, line_base))
             if on_bytes is not None:
                 on_bytes(len(chunk))
-            if not chunk:
-                break
-            tail = window[-OVERLAP:] if len(window) > OVERLAP else window
-            line_base += window.count(b"\n", 0, len(window) - len(tail))
-            offset += len(window) - len(tail)
+            chunk = stream.read(WINDOW)
+            if chunk:
+                tail = window[-OVERLAP:]
+                line_base += window.count(b"\n", 0, len(window) - len(tail))
         return matches
 
     # -- internals ----------------------------------------------------------------------

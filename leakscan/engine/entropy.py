@@ -16,19 +16,9 @@ from trufflehog3.helper import shannon_entropy  # noqa: E402
 for _level, _name in _LEVEL_NAMES.items():
     logging.addLevelName(_level, _name)
 
-BASE64_ALPHABET = string.ascii_letters + string.digits + "+/=-_"
-HEX_ALPHABET = string.hexdigits
 PRINTABLE_ALPHABET = string.printable
 
 
 def entropy(secret: str) -> float:
     """Bits per character over printable ASCII (what per-rule floors are measured in)."""
     return float(shannon_entropy(secret, PRINTABLE_ALPHABET))
-
-
-def base64_entropy(secret: str) -> float:
-    return float(shannon_entropy(secret, BASE64_ALPHABET))
-
-
-def hex_entropy(secret: str) -> float:
-    return float(shannon_entropy(secret, HEX_ALPHABET))
