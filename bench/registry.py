@@ -11,14 +11,11 @@ bench/work/registry-layers/.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import random
 import shutil
-import socket
 import string
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -26,7 +23,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,21 +30,16 @@ from typing import Any
 import requests
 
 from bench.common import WORK, stdlib_copy, timed
+from tests.support.oci import REGISTRY_BIN, oci_image, push, sha, start_registry, stop_registry
 
-REGISTRY_BIN = "/usr/bin/docker-registry"
 REPOS = 5
 TAGS_PER_REPO = 10
 BASE_BYTES = 120 * 1024 * 1024  # ~40 MB compressed
 RUNTIME_BYTES = 10 * 1024 * 1024
 APP_BYTES = 2 * 1024 * 1024  # each tag's own code and vendored libraries
 TAGS = REPOS * TAGS_PER_REPO
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 _B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _github_token(rng: random.Random) -> str:
@@ -69,7 +60,7 @@ def _layer(files: list[tuple[str, bytes]]) -> tuple[str, bytes]:
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             tar.addfile(info, io.BytesIO(data))
     raw = buf.getvalue()
-    return _sha(raw), gzip.compress(raw, compresslevel=6, mtime=0)
+    return sha(raw), gzip.compress(raw, compresslevel=6, mtime=0)
 
 
 def _files(
@@ -125,110 +116,14 @@ def _shared_layers() -> tuple[tuple[str, bytes], list[tuple[str, bytes]]]:
     return base, runtimes
 
 
-@dataclass
-class Image:
-    manifest: bytes
-    config: bytes
-    layers: list[bytes]
-
-
-def _image(layers: list[tuple[str, bytes]], tag: str) -> Image:
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Env": ["PATH=/usr/bin", f"TAG={tag}"]},
-            "rootfs": {"type": "layers", "diff_ids": [diff_id for diff_id, _ in layers]},
-        },
-        sort_keys=True,
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": _sha(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _sha(gz),
-                    "size": len(gz),
-                }
-                for _, gz in layers
-            ],
-        },
-        sort_keys=True,
-    ).encode()
-    return Image(manifest, config, [gz for _, gz in layers])
-
-
-def _push(session: requests.Session, url: str, name: str, tag: str, image: Image) -> None:
-    for data in [image.config, *image.layers]:
-        digest = _sha(data)
-        if session.head(f"{url}/v2/{name}/blobs/{digest}").status_code == 200:
-            continue
-        start = session.post(f"{url}/v2/{name}/blobs/uploads/")
-        start.raise_for_status()
-        location = start.headers["Location"]
-        if location.startswith("/"):
-            location = url + location
-        sep = "&" if "?" in location else "?"
-        session.put(
-            f"{location}{sep}digest={digest}",
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
-        ).raise_for_status()
-    session.put(
-        f"{url}/v2/{name}/manifests/{tag}",
-        data=image.manifest,
-        headers={"Content-Type": OCI_MANIFEST},
-    ).raise_for_status()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _registry(tmp: Path) -> Iterator[str]:
     """A docker-registry on loopback; yields host:port and always stops it."""
-    port = _free_port()
-    storage = tmp / "storage"
-    storage.mkdir()
-    cfg = tmp / "config.yml"
-    cfg.write_text(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {storage}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    with open(tmp / "registry.log", "wb") as log:
-        proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=log, stderr=log)
+    host, _, proc = start_registry(tmp, "bench")
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "docker-registry did not start: "
-                        + (tmp / "registry.log").read_text()[-500:]
-                    ) from None
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
+        yield host
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_registry(proc)
 
 
 def _populate(host: str) -> tuple[int, int, int]:
@@ -248,10 +143,10 @@ def _populate(host: str) -> tuple[int, int, int]:
                 app += f'GITHUB_TOKEN = "{_github_token(rng)}"\n'.encode()
             vendored = _files([stdlib], APP_BYTES, f"app/service{r}/vendor/", TAGS, tags)
             layers = [base, runtimes[r], _layer([(f"app/service{r}/main.py", app), *vendored])]
-            image = _image(layers, f"{r}:{tag}")
-            _push(session, f"http://{host}", f"team{r}/service", tag, image)
+            image = oci_image(layers, ["PATH=/usr/bin", f"TAG={r}:{tag}"])
+            push(session, f"http://{host}", f"team{r}/service", tag, image)
             for gz in image.layers:
-                unique[_sha(gz)] = len(gz)
+                unique[sha(gz)] = len(gz)
                 per_tag_total += len(gz)
             tags += 1
     return tags, sum(unique.values()), per_tag_total

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import io
 import json
 import shutil
-import socket
 import subprocess
 import tarfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +23,21 @@ import pytest
 import requests
 
 from tests.conftest import require
+from tests.support.oci import (
+    OCI_MANIFEST,
+    REGISTRY_BIN,
+    Image,
+    free_port,
+    oci_image,
+    push,
+    start_registry,
+    stop_registry,
+)
+from tests.support.oci import sha as _sha
 
-REGISTRY_BIN = "/usr/bin/docker-registry"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+__all__ = ["OCI_MANIFEST", "REGISTRY_BIN", "Image", "free_port"]  # re-exported for tests
+
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -52,33 +54,12 @@ class Registry:
 
 def _start(tmp: Path, name: str, htpasswd: Path | None = None) -> Registry:
     require(Path(REGISTRY_BIN).exists(), "docker-registry is not installed")
-    port = free_port()
-    root = tmp / f"{name}-storage"
-    root.mkdir(parents=True)
-    config = (
-        f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    if htpasswd is not None:
-        config += f"auth:\n  htpasswd:\n    realm: test-realm\n    path: {htpasswd}\n"
-    cfg = tmp / f"{name}.yml"
-    cfg.write_text(config)
-    log = open(tmp / f"{name}.log", "wb")
-    proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            break
-        except requests.ConnectionError:
-            if proc.poll() is not None:
-                pytest.fail(f"docker-registry exited: {(tmp / f'{name}.log').read_text()}")
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("docker-registry did not start")
-    return Registry(f"127.0.0.1:{port}", root, proc)
+    auth = f"auth:\n  htpasswd:\n    realm: test-realm\n    path: {htpasswd}\n" if htpasswd else ""
+    try:
+        host, root, proc = start_registry(tmp, name, auth)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    return Registry(host, root, proc)
 
 
 @contextlib.contextmanager
@@ -98,8 +79,7 @@ def running_registry(tmp: Path, htpasswd: bool = False) -> Iterator[Registry]:
     try:
         yield reg
     finally:
-        reg.proc.terminate()
-        reg.proc.wait(10)
+        stop_registry(reg.proc)
 
 
 @pytest.fixture(scope="session")
@@ -133,59 +113,13 @@ def _tar_layer(files: dict[str, bytes | None]) -> bytes:
     return buf.getvalue()
 
 
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@dataclass
-class Image:
-    manifest: bytes
-    config: bytes
-    layers: list[bytes]  # gzip'd blobs
-
-    @property
-    def digest(self) -> str:
-        return _sha(self.manifest)
-
-    @property
-    def layer_digests(self) -> list[str]:
-        return [_sha(b) for b in self.layers]
-
-
 def make_image(layers: list[dict[str, bytes | None]], env: list[str] | None = None) -> Image:
     tars = [_tar_layer(files) for files in layers]
-    blobs = [gzip.compress(t, mtime=0) for t in tars]
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Env": env or ["PATH=/usr/bin"]},
-            "rootfs": {"type": "layers", "diff_ids": [_sha(t) for t in tars]},
-            "history": [{"created_by": f"COPY layer{i} /"} for i in range(len(tars))],
-        },
-        sort_keys=True,
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": _sha(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _sha(b),
-                    "size": len(b),
-                }
-                for b in blobs
-            ],
-        },
-        sort_keys=True,
-    ).encode()
-    return Image(manifest, config, blobs)
+    return oci_image(
+        [(_sha(t), gzip.compress(t, mtime=0)) for t in tars],
+        env or ["PATH=/usr/bin"],
+        [f"COPY layer{i} /" for i in range(len(tars))],
+    )
 
 
 def build_oci(directory: Path, image: Image, tag: str = "latest") -> Path:
@@ -235,28 +169,7 @@ def api_push(reg: Registry, name: str, tag: str, image: Image) -> None:
     session = requests.Session()
     if reg.creds:
         session.auth = reg.creds
-    for data in [image.config, *image.layers]:
-        digest = _sha(data)
-        if session.head(f"{reg.url}/v2/{name}/blobs/{digest}").status_code == 200:
-            continue
-        start = session.post(f"{reg.url}/v2/{name}/blobs/uploads/")
-        assert start.status_code == 202, start.text
-        location = start.headers["Location"]
-        if location.startswith("/"):
-            location = reg.url + location
-        sep = "&" if "?" in location else "?"
-        done = session.put(
-            f"{location}{sep}digest={digest}",
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        assert done.status_code == 201, done.text
-    put = session.put(
-        f"{reg.url}/v2/{name}/manifests/{tag}",
-        data=image.manifest,
-        headers={"Content-Type": OCI_MANIFEST},
-    )
-    assert put.status_code == 201, put.text
+    push(session, reg.url, name, tag, image)
 
 
 def blob_path(reg: Registry, digest: str) -> Path:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 from typer.testing import CliRunner
 
 from leakscan.cli import app
@@ -27,9 +26,10 @@ from leakscan.sources.registry.auth import Credentials, RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
 from tests.conftest import require
 from tests.helpers import aws_key_id, github_token, password, write_rules
-from tests.plugins.registry import REGISTRY_BIN, Registry, build_oci, free_port, make_image
+from tests.plugins.registry import REGISTRY_BIN, Registry, build_oci, make_image
 from tests.plugins.registry import skopeo_push as _skopeo_push
 from tests.sources.registry.tokenserver import ISSUER, SERVICE, TokenServer, make_key_and_cert
+from tests.support.oci import start_registry, stop_registry
 
 pytestmark = pytest.mark.registry
 REPO = Path(__file__).resolve().parents[3]
@@ -45,31 +45,15 @@ class World:
 
 
 def _start_registry(tmp: Path, tokens: TokenServer) -> Registry:
-    port = free_port()
-    root = tmp / "storage"
-    root.mkdir()
-    cfg = tmp / "registry.yml"
-    cfg.write_text(
-        f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+    auth = (
         f"auth:\n  token:\n    realm: {tokens.realm}\n    service: {SERVICE}\n"
         f"    issuer: {ISSUER}\n    rootcertbundle: {tokens.cert}\n"
     )
-    log_path = tmp / "registry.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            return Registry(f"127.0.0.1:{port}", root, proc, ("user", "pass"))
-        except requests.ConnectionError:
-            if proc.poll() is not None:
-                pytest.fail(f"docker-registry exited: {log_path.read_text()}")
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("docker-registry did not start")
+    try:
+        host, root, proc = start_registry(tmp, "token", auth)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    return Registry(host, root, proc, ("user", "pass"))
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +80,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     _skopeo_push(build_oci(tmp / "oci", image, "v1"), "v1", reg, "team/app")
     _skopeo_push(build_oci(tmp / "oci", image, "v1"), "v1", reg, "other/app")
     yield World(reg, tokens, write_rules(tmp / "rules"), secrets, tmp)
-    reg.proc.terminate()
-    reg.proc.wait(10)
+    stop_registry(reg.proc)
     tokens.stop()
 
 
