@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from leakscan.engine.detector import Detector
 from leakscan.errors import LeakscanError
@@ -58,16 +59,22 @@ def select_rules(
     return [r for r in out if not any(fnmatchcase(r.id, g) for g in disable)]
 
 
+def detector_settings(config: ScanConfig) -> dict[str, Any]:
+    """The parts of a configuration that make its detector (its identity in the cache, and
+    what a worker process rebuilds it from)."""
+    return {
+        "rule_paths": config.rule_paths,
+        "include_builtin": config.include_builtin,
+        "enable": config.enable,
+        "disable": config.disable,
+        "decode_depth": config.decode_depth,
+        "regex_timeout": config.regex_timeout,
+    }
+
+
 def load_detector(config: ScanConfig) -> Detector:
     """The detector for a configuration's rules (compiled once per process)."""
-    key = (
-        config.rule_paths,
-        config.include_builtin,
-        config.enable,
-        config.disable,
-        config.decode_depth,
-        config.regex_timeout,
-    )
+    key = tuple(detector_settings(config).values())
     if key not in _DETECTORS:
         rules = load_rules(list(config.rule_paths), include_builtin=config.include_builtin)
         rules = select_rules(rules, config.enable, config.disable)
@@ -94,14 +101,7 @@ class Scanner:
         jobs = config.jobs or default_jobs()
         self._batcher: BatchScanner | None = None
         if jobs > 1:
-            spec = DetectorSpec(
-                rule_paths=config.rule_paths,
-                include_builtin=config.include_builtin,
-                enable=config.enable,
-                disable=config.disable,
-                decode_depth=config.decode_depth,
-                regex_timeout=config.regex_timeout,
-            )
+            spec = DetectorSpec(**detector_settings(config))
             self._batcher = BatchScanner(self.detector, jobs, spec)
         self._serial_bytes = 0  # scanned before the pool starts
         self._pending: dict[tuple[str, str | None], bytes] = {}  # key -> data, in a batch

@@ -8,7 +8,7 @@ blob into :class:`Match` objects; ``findings`` groups matches by (rule, secret) 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import IO, Any
 
 CONFIDENCES = ("low", "medium", "high")
@@ -159,14 +159,10 @@ class Stats:
     layers_reused: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "blobs": self.blobs,
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "cached_blobs": self.cached_blobs,
-            "layers_scanned": self.layers_scanned,
-            "layers_reused": self.layers_reused,
-        }
+        """Every counter (subclasses' too), seconds rounded to milliseconds."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["seconds"] = round(self.seconds, 3)
+        return out
 
 
 @dataclass(slots=True)

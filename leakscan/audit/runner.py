@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import os
 import time
@@ -28,7 +27,7 @@ from leakscan.engine.redact import redact
 from leakscan.errors import LeakscanError
 from leakscan.findings import fingerprint, value_digests
 from leakscan.model import Finding, Location, Match, Provenance, ScanResult, Skip, Stats
-from leakscan.sources.image.config import config_blobs, layer_history
+from leakscan.sources.image.config import config_blobs, layer_history, parse_config
 from leakscan.sources.image.interface import LayerRef
 from leakscan.sources.image.registry import MAX_CONFIG_BYTES, _layers, image_manifests
 from leakscan.sources.image.whiteouts import LayerIndex, file_state
@@ -66,20 +65,6 @@ class AuditStats(Stats):
     repositories_failed: int = 0  # whose tag list could not be read
     bytes_downloaded: int = 0
     bytes_skipped: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        out = Stats.to_dict(self)
-        out.update(
-            images=self.images,
-            images_scanned=self.images_scanned,
-            images_from_state=self.images_from_state,
-            images_failed=self.images_failed,
-            repositories=self.repositories,
-            repositories_failed=self.repositories_failed,
-            bytes_downloaded=self.bytes_downloaded,
-            bytes_skipped=self.bytes_skipped,
-        )
-        return out
 
 
 @dataclass(slots=True)
@@ -211,12 +196,7 @@ class _Auditor:
         if len(data) > MAX_CONFIG_BYTES:
             raise LeakscanError(f"{name}: image configuration too large")
         raw.read()
-        try:
-            cfg = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            raise LeakscanError(f"{name}: image configuration is not JSON") from None
-        if not isinstance(cfg, dict):
-            raise LeakscanError(f"{name}: image configuration is not a JSON object")
+        cfg = parse_config(data, name)
         history = layer_history(cfg, len(layers))
         config_matches: list[dict[str, Any]] = []
         annotations = doc.get("annotations") or {}

@@ -8,11 +8,12 @@ disk or a tar archive read in place, never unpacked).
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import re
 import tarfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from leakscan.sources.image.interface import ImageError
 
@@ -172,3 +173,14 @@ class TarFiles(BlobFiles):
 def blob_path(digest: str, where: str) -> str:
     algo, hexdigest = check_digest(digest, where)
     return f"blobs/{algo}/{hexdigest}"
+
+
+def load_json(data: bytes, where: str) -> dict[str, Any]:
+    """A JSON object (an image manifest, index or config) or a clear ImageError."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise ImageError(f"{where} is not JSON") from None
+    if not isinstance(doc, dict):
+        raise ImageError(f"{where} is not a JSON object")
+    return doc

@@ -8,7 +8,6 @@ values; each is scanned whole and each build arg on its own with its name as con
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -105,12 +104,6 @@ def config_blobs(
 
 
 def parse_config(data: bytes, where: str) -> dict[str, Any]:
-    from leakscan.sources.image.interface import ImageError
+    from leakscan.sources.image.blobs import load_json
 
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise ImageError(f"{where}: image configuration is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise ImageError(f"{where}: image configuration is not a JSON object")
-    return doc
+    return load_json(data, f"{where}: image configuration")

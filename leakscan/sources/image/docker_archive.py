@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from leakscan.sources.image.blobs import TarFiles, Verified, check_digest, read_json_blob
+from leakscan.sources.image.blobs import TarFiles, Verified, check_digest, load_json, read_json_blob
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
-from leakscan.sources.image.oci import OciStore, load_json, platform_matches, platform_of
+from leakscan.sources.image.oci import OciStore, platform_matches, platform_of
 
 CLASSIC_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 

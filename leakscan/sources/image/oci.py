@@ -8,7 +8,6 @@ attestation manifests (buildx provenance/SBOM) are not images and are left out.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from typing import IO, Any
@@ -18,6 +17,7 @@ from leakscan.sources.image.blobs import (
     Verified,
     blob_path,
     check_digest,
+    load_json,
     read_json_blob,
 )
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
@@ -59,16 +59,6 @@ def platform_matches(have: str | None, want: str | None) -> bool:
         return True
     h, w = have.split("/"), want.split("/")
     return h[: len(w)] == w if len(w) >= 2 else h[0] == w[0]
-
-
-def load_json(data: bytes, where: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise ImageError(f"{where}: not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise ImageError(f"{where}: not a JSON object")
-    return doc
 
 
 def _dict(value: Any) -> dict[str, Any]:

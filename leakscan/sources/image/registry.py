@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from leakscan.sources.image.blobs import load_json
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
 from leakscan.sources.interface import SourceOptions
 from leakscan.sources.registry.auth import DOCKER_HUB, RegistryAuth
@@ -88,13 +89,7 @@ def _platform_matches(found: str | None, wanted: str | None) -> bool:
 
 
 def _load(manifest: Manifest, where: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(manifest.data)
-    except (ValueError, UnicodeDecodeError):
-        raise ImageError(f"{where}: the manifest is not JSON") from None
-    if not isinstance(doc, dict):
-        raise ImageError(f"{where}: the manifest is not a JSON object")
-    return doc
+    return load_json(manifest.data, f"{where}: the manifest")
 
 
 def image_manifests(
