@@ -98,6 +98,8 @@ def test_generic_rule_agreeing_with_a_specific_one_adds_locations_not_a_finding(
     (finding,) = fs.findings()
     assert finding.rule_id == "aws.key"
     assert [loc.provenance.kind for loc in finding.locations] == ["file", "image-config"]
+    (again,) = fs.findings()  # asking twice merges nothing twice
+    assert [loc.provenance.kind for loc in again.locations] == ["file", "image-config"]
 
 
 def test_base64_form_of_a_decoded_secret_is_not_a_second_finding() -> None:
