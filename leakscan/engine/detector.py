@@ -155,6 +155,8 @@ class Detector:
             if data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:  # a final run: no delimiter
                 triggers["base64"].append(len(data) + 1)
                 triggers["hex"].append(len(data) + 1)
+        if not hits and not triggers and context is None:
+            return [], []  # the usual case for most of a repository's blobs
         found: list[_Candidate] = []
         for index, rule_hits in hits.items():
             found.extend(self._precise_matches(index, data, rule_hits))

@@ -20,6 +20,8 @@ from leakscan.sources.interface import SourceError
 
 log = logging.getLogger(__name__)
 
+_READ_AT_ONCE = 1 << 20  # objects smaller than this are read in one call
+
 
 @dataclass(slots=True)
 class CatObject:
@@ -137,6 +139,14 @@ class CatFile:
                     yield CatObject(oid, None, 0)
                     continue
                 size = int(parts[2])
+                if size < _READ_AT_ONCE:  # the usual source file: one read, no stream
+                    data = stdout.read(size + 1)
+                    if len(data) != size + 1 or data[-1] != 0x0A:
+                        raise SourceError(f"{self._repo.name}: git cat-file output out of step")
+                    reader = BoundedReader(stdout, 0)
+                    reader.push_back(data[:-1])
+                    yield CatObject(parts[0], parts[1], size, reader)
+                    continue
                 reader = BoundedReader(stdout, size)
                 yield CatObject(parts[0], parts[1], size, reader)
                 reader.drain()

@@ -4,7 +4,8 @@ A single ``git log --raw -c --no-renames`` process lists, for each commit, the b
 at each path. A non-merge commit introduces every blob it adds or changes. A merge commit is
 shown in combined form (``-c``): only the paths whose result differs from *every* parent are
 listed, so a blob is attributed to a merge only when the merge itself made it (a conflict
-resolution, an "evil" merge) and not when it came in from one side. Renames are not followed:
+resolution, an "evil" merge) and not when it came in from one side. The blob each commit
+replaced is kept too (:mod:`.delta` scans only what changed). Renames are not followed:
 a renamed file is the same blob at a new path, i.e. one more location of the same content.
 """
 
@@ -19,6 +20,7 @@ from leakscan.sources.git.repository import Repository, last_line
 log = logging.getLogger(__name__)
 
 _NULL = "0" * 40
+_NULL_B = b"0" * 40
 _SUBMODULE = "160000"
 
 
@@ -30,6 +32,9 @@ class Walk:
     parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # (blob id, path) -> commits that wrote this blob at this path
     introduced: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # blob id -> the blobs it replaced, one per commit that wrote it (None: a new file, or a
+    # merge's own result, which has no single predecessor)
+    bases: dict[str, set[str | None]] = field(default_factory=dict)
     error: str | None = None  # git failed part-way (a corrupt or missing object)
 
 
@@ -98,7 +103,7 @@ def _tokens(stream: object) -> Iterator[bytes]:
 
 def _parse(tokens: Iterator[bytes], walk: Walk) -> None:
     commit: str | None = None
-    introduced = walk.introduced
+    introduced, bases = walk.introduced, walk.bases
     for token in tokens:
         if token.startswith(b"\n"):
             token = token[1:]
@@ -125,3 +130,8 @@ def _parse(tokens: Iterator[bytes], walk: Walk) -> None:
             continue
         path = path_token.decode("utf-8", "replace")
         introduced.setdefault((oid, path), []).append(commit)
+        base: str | None = None
+        if nparents == 1 and oids[0] != _NULL_B and modes[0][:2] in (b"10", b"12"):
+            base = oids[0].decode()
+        if base != oid:  # a mode change writes the same blob again: nothing to compare
+            bases.setdefault(oid, set()).add(base)

@@ -91,6 +91,7 @@ class Reachability:
             for parent in parents.get(commit, ()):
                 bits[parent] = bits.get(parent, 0) | mine
         self._bits = bits
+        self._names: dict[int, list[str]] = {}  # few distinct ref sets: names made once each
 
     def bits(self, commits: Iterable[str]) -> int:
         out = 0
@@ -99,6 +100,12 @@ class Reachability:
         return out
 
     def names_of(self, bits: int) -> list[str]:
+        cached = self._names.get(bits)
+        if cached is None:
+            cached = self._names[bits] = self._names_of(bits)
+        return list(cached)
+
+    def _names_of(self, bits: int) -> list[str]:
         names = []
         i = 0
         while bits:

@@ -21,9 +21,16 @@ from pathlib import Path
 
 import git
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 from leakscan.sources.interface import SourceError
 
 log = logging.getLogger(__name__)
+
+_PIPE_BYTES = 1 << 20
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _SCP = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
@@ -83,13 +90,16 @@ class Repository:
         return proc.stdout if proc.returncode == 0 else None
 
     def popen(self, args: Sequence[str], stdin: bool = False) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             self.command(*args),
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=self.env(),
         )
+        if proc.stdout is not None:
+            _widen_pipe(proc.stdout.fileno())
+        return proc
 
     def is_shallow(self) -> bool:
         return (self.git_dir / "shallow").is_file()
@@ -100,6 +110,17 @@ class Repository:
         except OSError:
             return []
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let git run ahead of the reader by up to a megabyte (Linux; elsewhere nothing)."""
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setpipe is None:
+        return
+    try:
+        fcntl.fcntl(fd, setpipe, _PIPE_BYTES)
+    except OSError:  # above the system's limit: the default pipe does too
+        pass
 
 
 def last_line(stderr: bytes) -> str:

@@ -5,8 +5,12 @@
    (:mod:`.history`); the oldest by committer date is *the* introducing commit of a location,
    and the refs of a location are those reaching any commit that introduced it (:mod:`.refs`);
 3. one ``git cat-file --batch`` process reads the commit and annotated-tag objects (author,
-   date, message: messages are scanned too) and then each unique blob once; a blob found at
-   several paths is yielded once with its bytes and then as ``Blob(digest=...)`` locations.
+   date, message: messages are scanned too) and then each unique blob once, oldest first; a
+   blob found at several paths is yielded once with its bytes and then as
+   ``Blob(digest=...)`` locations;
+4. a blob that edits the one before it at its path has only its changed lines scanned
+   (:mod:`.delta`): a secret is reported at the commit that wrote it, not at every later edit
+   of the file. HEAD's blobs are scanned whole in a full scan, so a secret still there says so.
 
 ``--range``/``--since-commit``/``--branch``/``--max-depth`` narrow the walk; ``--all-objects``
 adds objects no ref reaches; ``--staged`` scans the index's changes against HEAD instead.
@@ -30,6 +34,7 @@ from leakscan.sources.filesystem import (
     looks_binary,
 )
 from leakscan.sources.git.catfile import CatFile, CatObject
+from leakscan.sources.git.delta import Base, BaseCache, delta
 from leakscan.sources.git.history import Walk, walk_history
 from leakscan.sources.git.objects import ObjectInfo, parse_object
 from leakscan.sources.git.refs import Reachability, Ref, list_refs
@@ -39,6 +44,7 @@ from leakscan.sources.interface import Source, SourceError, SourceOptions
 log = logging.getLogger(__name__)
 
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_BASE_BUDGET = 256 * 1024 * 1024  # bytes of earlier blob versions kept to compare with
 
 
 @dataclass(slots=True)
@@ -138,7 +144,13 @@ class GitSource(Source):
             if not revisions:
                 yield from self._tags(repo, cat, refs)
             by_blob = self._locations(repo, walk, infos, reach, head)
-            yield from self._emit(cat, by_blob)
+            # a narrowed walk reports what it adds; a full one also tells what HEAD still holds
+            whole = (
+                set()
+                if (self.git.range or self.git.since_commit or self.git.max_depth)
+                else set(head.values())
+            )
+            yield from self._emit(cat, by_blob, self._bases(walk, by_blob, whole))
             if self.git.all_objects:
                 yield from self._unreachable(repo, cat, {oid for oid, _ in walk.introduced})
         if walk.error:
@@ -225,7 +237,8 @@ class GitSource(Source):
             return (info.time if info else 0, -position.get(commit, 0))
 
         by_blob: dict[str, list[_Loc]] = {}
-        for (oid, path), commits in walk.introduced.items():
+        # oldest first: a blob is read before the blobs that replace it (see _bases)
+        for (oid, path), commits in reversed(walk.introduced.items()):
             if self.options.exclude and excluded(path, self.options.exclude):
                 continue
             first = min(commits, key=age)
@@ -235,6 +248,24 @@ class GitSource(Source):
             where = f"{repo.name}:{path}@{first[:12]}"
             by_blob.setdefault(oid, []).append(_Loc(path, Provenance("git", fields), where))
         return by_blob
+
+    @staticmethod
+    def _bases(walk: Walk, by_blob: dict[str, list[_Loc]], whole: set[str]) -> dict[str, str]:
+        """Blob -> the one blob it replaced, for blobs whose changed lines alone are scanned.
+
+        Not for a blob that is also a new file somewhere, a merge's own result, or written over
+        different predecessors; nor for one in ``whole`` (HEAD's blobs in a full scan: a
+        secret written long ago and still there is then reported as present in HEAD).
+        """
+        out: dict[str, str] = {}
+        for oid in by_blob:
+            bases = walk.bases.get(oid)
+            if bases is None or len(bases) != 1 or oid in whole:
+                continue
+            (base,) = bases
+            if base is not None:
+                out[oid] = base
+        return out
 
     def _unreachable(self, repo: Repository, cat: CatFile, seen: set[str]) -> Iterator[Blob | Skip]:
         out = repo.run(
@@ -290,19 +321,58 @@ class GitSource(Source):
 
     # --- blob contents ---------------------------------------------------------------------
 
-    def _emit(self, cat: CatFile, by_blob: dict[str, list[_Loc]]) -> Iterator[Blob | Skip]:
-        """Each blob read once; its other locations follow as digest-only blobs."""
-        wanted = []
+    def _emit(
+        self,
+        cat: CatFile,
+        by_blob: dict[str, list[_Loc]],
+        bases: dict[str, str] | None = None,
+    ) -> Iterator[Blob | Skip]:
+        """Each blob read once; its other locations follow as digest-only blobs.
+
+        A blob with a base in ``bases`` has only its changed lines scanned (:mod:`.delta`);
+        a base that is not scanned itself (older than ``--range``) is read just to compare.
+        """
+        bases = bases or {}
+        plan: list[tuple[str, bool]] = []  # (blob id, scanned?) in reading order
+        planned: set[str] = set()
         for oid, locs in by_blob.items():
             if self.options.known(f"git:{oid}"):
                 for loc in locs:
                     yield Blob(loc.provenance, digest=f"git:{oid}")
-            else:
-                wanted.append(oid)
-        for obj in cat.objects(wanted):
-            yield from self._one(obj, by_blob[obj.oid])
+                continue
+            base = bases.get(oid)
+            if base is not None and base not in by_blob and base not in planned:
+                plan.append((base, False))
+                planned.add(base)
+            plan.append((oid, True))
+            planned.add(oid)
+        cache = BaseCache(
+            (bases[oid] for oid, scanned in plan if scanned and oid in bases), _BASE_BUDGET
+        )
+        for obj, (oid, scanned) in zip(cat.objects([oid for oid, _ in plan]), plan, strict=True):
+            if not scanned:
+                self._keep_base(obj, cache)
+                continue
+            base = bases.get(oid)
+            old = cache.take(base) if base is not None else None
+            yield from self._one(obj, by_blob[oid], cache, old, base)
 
-    def _one(self, obj: CatObject, locs: list[_Loc]) -> Iterator[Blob | Skip]:
+    def _keep_base(self, obj: CatObject, cache: BaseCache) -> None:
+        """Read a blob only to compare its successors with (it is not scanned)."""
+        if obj.type != "blob" or obj.reader is None or obj.size > self.options.in_memory_bytes:
+            return
+        data = obj.reader.read()
+        if self.options.scan_binary or not looks_binary(data[:SNIFF_BYTES]):
+            cache.keep(obj.oid, delta(None, data)[1])
+
+    def _one(
+        self,
+        obj: CatObject,
+        locs: list[_Loc],
+        cache: BaseCache | None = None,
+        old: Base | None = None,
+        base: str | None = None,
+    ) -> Iterator[Blob | Skip]:
         digest = f"git:{obj.oid}"
         if obj.type is None or obj.reader is None:
             yield Skip(
@@ -331,7 +401,13 @@ class GitSource(Source):
         if looks_binary(head) and not options.scan_binary:
             return
         if obj.size <= options.in_memory_bytes:
-            yield Blob(locs[0].provenance, data=head + reader.read(), size=obj.size, digest=digest)
+            data = head + reader.read()
+            if cache is not None and (old is not None or cache.wanted(obj.oid)):
+                part, as_base = delta(old, data)
+                cache.keep(obj.oid, as_base)
+                if part is not None:
+                    data, digest = part, f"git:{obj.oid}^{base}"
+            yield Blob(locs[0].provenance, data=data, size=len(data), digest=digest)
         else:
             reader.push_back(head)
             yield Blob(

@@ -1,0 +1,158 @@
+"""What a blob adds to the version it replaced: the changed lines, with line numbers kept.
+
+A commit that edits one line of a file writes a new blob that is otherwise the old one. Every
+line of the old blob has been scanned already (in that blob, or in the one before it, down to
+the version that added the file, which is scanned whole), so of the new blob only the lines
+between the first and the last change need scanning. The rest of the blob is replaced by its
+newline characters, so line and column numbers of what is found stay those of the real file,
+and the finding is placed at the commit that really wrote the line, not at every later edit.
+
+``changed_span`` finds that span (common prefix and suffix, compared in C-sized steps);
+``delta`` decides what of a blob to scan; ``BaseCache`` keeps the bytes of blobs that later
+blobs are compared with, no longer than they are needed and within a memory budget.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_STEP = 4096
+_FILTER_LINES = 8  # a changed span this long is filtered line by line against the old one
+
+# Contents that span lines (a PEM block) are found only when scanned whole.
+MULTILINE_MARKERS = (b"-----BEGIN ",)
+
+
+def _prefix(a: bytes, b: bytes) -> int:
+    """Length of the common prefix of ``a`` and ``b``."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n:
+        j = min(i + _STEP, n)
+        if a[i:j] != b[i:j]:
+            lo, hi = i, j  # a[:lo] == b[:lo], a[:hi] != b[:hi]
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if a[lo:mid] == b[lo:mid]:
+                    lo = mid
+                else:
+                    hi = mid
+            return lo
+        i = j
+    return n
+
+
+def _suffix(a: bytes, b: bytes, limit: int) -> int:
+    """Length of the common suffix of ``a`` and ``b``, at most ``limit``."""
+    la, lb = len(a), len(b)
+    i = 0
+    while i < limit:
+        j = min(i + _STEP, limit)
+        if a[la - j : la - i] != b[lb - j : lb - i]:
+            lo, hi = i, j  # common suffix of length lo, not of length hi
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if a[la - mid : la - lo] == b[lb - mid : lb - lo]:
+                    lo = mid
+                else:
+                    hi = mid
+            return lo
+        i = j
+    return limit
+
+
+def changed_span(old: bytes, new: bytes) -> tuple[int, int]:
+    """The byte span of ``new``, widened to whole lines, that differs from ``old``.
+
+    Outside the span ``new`` is byte for byte a prefix or suffix of ``old``. The line holding
+    the first change and the line holding the last are always inside (also for a pure deletion,
+    which can join two lines into one).
+    """
+    start = _prefix(old, new)
+    tail = _suffix(old, new, min(len(old), len(new)) - start)
+    end = len(new) - tail
+    line_start = new.rfind(b"\n", 0, start) + 1
+    line_end = new.find(b"\n", max(end, start))
+    return line_start, len(new) if line_end < 0 else line_end
+
+
+def masked(new: bytes, span: tuple[int, int]) -> bytes:
+    """``new`` with everything outside ``span`` reduced to its newlines."""
+    start, end = span
+    return b"\n" * new.count(b"\n", 0, start) + new[start:end]
+
+
+def multiline(data: bytes) -> bool:
+    """Whether ``data`` holds content that is found only when scanned whole (a PEM block)."""
+    return any(marker in data for marker in MULTILINE_MARKERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """A blob kept to compare its successors with."""
+
+    data: bytes
+    multiline: bool
+
+
+def delta(old: Base | None, new: bytes) -> tuple[bytes | None, Base]:
+    """What to scan of ``new`` (``None``: all of it) and ``new`` as a base for later blobs.
+
+    Of the changed span, lines that ``old`` also holds there (between two edits far apart)
+    are blanked too. The blob is scanned whole when what is left is more than half of it, or
+    when a multi-line secret could be cut by the mask. When ``old`` holds no such marker,
+    ``new`` can hold one only inside the span, so the whole blob is searched only when needed.
+    """
+    if old is None:
+        return None, Base(new, multiline(new))
+    start, end = changed_span(old.data, new)
+    part = new[start:end]
+    marker = multiline(new) if old.multiline else multiline(part)
+    as_base = Base(new, marker)
+    if marker:
+        return None, as_base
+    if part.count(b"\n") >= _FILTER_LINES:
+        before = set(old.data[start : len(old.data) - (len(new) - end)].split(b"\n"))
+        part = b"\n".join(b"" if line in before else line for line in part.split(b"\n"))
+    if len(part) * 2 > len(new):
+        return None, as_base
+    return b"\n" * new.count(b"\n", 0, start) + part, as_base
+
+
+class BaseCache:
+    """Bytes of the blobs that later blobs are compared with.
+
+    ``uses`` counts, per base blob, the blobs still to come that are compared with it; a base
+    is dropped after its last use. Beyond ``budget`` bytes a base is not kept (its successors
+    are then scanned whole: slower, never less complete).
+    """
+
+    def __init__(self, uses: Iterable[str], budget: int) -> None:
+        self._uses = Counter(uses)
+        self._budget = budget
+        self._held = 0
+        self._data: dict[str, Base] = {}
+
+    def wanted(self, oid: str) -> bool:
+        return self._uses[oid] > 0
+
+    def keep(self, oid: str, base: Base) -> None:
+        size = len(base.data)
+        if self._uses[oid] > 0 and oid not in self._data and self._held + size <= self._budget:
+            self._data[oid] = base
+            self._held += size
+
+    def take(self, oid: str) -> Base | None:
+        """The base's bytes (``None`` when not kept); counts one use."""
+        data = self._data.get(oid)
+        left = self._uses[oid] - 1
+        if left > 0:
+            self._uses[oid] = left
+        else:
+            self._uses.pop(oid, None)
+            if data is not None:
+                del self._data[oid]
+                self._held -= len(data.data)
+        return data

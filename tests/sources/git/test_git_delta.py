@@ -1,0 +1,210 @@
+"""A blob that edits an earlier version is scanned for its changed lines only.
+
+What a user sees: a secret is reported at the commit that wrote it (not at every later commit
+that edited some other line of the file), still "in HEAD" when it is, at the right line; a
+range scan reports only what the range adds; nothing is missed (multi-line keys, lost bases).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from leakscan.cli import app
+from leakscan.sources.git import source as git_source
+from leakscan.sources.git.delta import Base, BaseCache, changed_span, delta, masked
+from tests.conftest import require
+from tests.helpers import github_token, write_rules
+from tests.sources.git.gitrepo import GitRepo
+
+RULE = "test.github.pat"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(autouse=True)
+def _git() -> None:
+    require(shutil.which("git") is not None, "git is not installed")
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    return write_rules(tmp_path / "rules")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "repo")
+
+
+def scan(*args: str, code: int = 1) -> dict[str, Any]:
+    result = CliRunner().invoke(
+        app, ["scan", "git", *args, "-f", "json", "--show-secrets", "--no-progress"]
+    )
+    assert result.exit_code == code, result.output
+    return json.loads(result.stdout)
+
+
+def places(doc: dict[str, Any], secret: str) -> set[tuple[str, str, int, bool]]:
+    (found,) = [f for f in doc["findings"] if f.get("secret") == secret]
+    return {(loc["path"], loc["commit"], loc["line"], loc["in_head"]) for loc in found["locations"]}
+
+
+def lines(n: int, tag: str = "line") -> list[str]:
+    return [f"{tag} {i}: nothing secret here" for i in range(1, n + 1)]
+
+
+def text(body: list[str]) -> str:
+    return "\n".join(body) + "\n"
+
+
+def test_later_edits_elsewhere_keep_the_commit_that_wrote_the_secret(
+    repo: GitRepo, rules: Path
+) -> None:
+    token = github_token()
+    body = lines(40)
+    body[1] = f"GITHUB_TOKEN={token}"
+    wrote = repo.commit("add settings", {"settings.env": text(body)})
+    for n in range(3):  # three commits edit other lines; the token stays
+        body[20 + n] = f"line {21 + n}: edited {n}"
+        last = repo.commit(f"edit {n}", {"settings.env": text(body)})
+    doc = scan(str(repo.path), "--rules", str(rules))
+    # where it was written, and (HEAD is scanned whole) that it is still there
+    assert places(doc, token) == {
+        ("settings.env", wrote, 2, False),
+        ("settings.env", last, 2, True),
+    }
+
+
+def test_a_secret_removed_by_an_edit_is_not_in_head(repo: GitRepo, rules: Path) -> None:
+    token = github_token()
+    body = lines(30)
+    body[10] = f"token: {token}"
+    wrote = repo.commit("add", {"app.yaml": text(body)})
+    body[10] = "token: ${TOKEN}"
+    repo.commit("use the environment", {"app.yaml": text(body)})
+    body[25] = "line 26: edited"
+    repo.commit("edit", {"app.yaml": text(body)})
+    assert places(scan(str(repo.path), "--rules", str(rules)), token) == {
+        ("app.yaml", wrote, 11, False)
+    }
+
+
+def test_secrets_written_by_edits_are_at_their_commit_and_line(repo: GitRepo, rules: Path) -> None:
+    first, second = github_token(), github_token()
+    body = lines(60)
+    repo.commit("add", {"config.py": text(body)})
+    body.insert(29, f"TOKEN = '{first}'")  # becomes line 30
+    one = repo.commit("one", {"config.py": text(body)})
+    body[4] = "line 5: changed"  # two changes far apart in one commit: all between is scanned
+    body[55] = f"OTHER = '{second}'"  # line 56
+    two = repo.commit("two", {"config.py": text(body)})
+    body[0] = "line 1: changed"
+    repo.commit("three", {"config.py": text(body)})
+    doc = scan(str(repo.path), "--rules", str(rules))
+    head = repo.git("rev-parse", "HEAD")
+    assert places(doc, first) == {("config.py", one, 30, False), ("config.py", head, 30, True)}
+    assert places(doc, second) == {("config.py", two, 56, False), ("config.py", head, 56, True)}
+
+
+def test_a_range_reports_what_it_adds_not_what_the_files_it_edits_held(
+    repo: GitRepo, rules: Path
+) -> None:
+    old, new = github_token(), github_token()
+    body = lines(20)
+    body[2] = f"OLD_TOKEN={old}"
+    base = repo.commit("base", {"deploy.env": text(body)})
+    repo.git("checkout", "-q", "-b", "pr")
+    body[15] = "line 16: the pull request edits this line"
+    repo.commit("pr edit", {"deploy.env": text(body)})
+    doc = scan(str(repo.path), "--rules", str(rules), "--range", f"{base}..pr", code=0)
+    assert doc["findings"] == []  # the file's old token is not the pull request's doing
+    body[17] = f"NEW_TOKEN={new}"
+    added = repo.commit("pr adds a token", {"deploy.env": text(body)})
+    doc = scan(str(repo.path), "--rules", str(rules), "--range", f"{base}..pr")
+    assert [f["secret"] for f in doc["findings"]] == [new]
+    assert places(doc, new) == {("deploy.env", added, 18, True)}
+
+
+def _pem() -> str:
+    rows = base64.b64encode(os.urandom(48 * 12)).decode()
+    body = "\n".join(rows[i : i + 64] for i in range(0, len(rows), 64))
+    return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
+
+
+def test_a_key_changed_in_one_line_of_its_block_is_still_found(repo: GitRepo) -> None:
+    key = _pem()
+    repo.commit("add key", {"deploy/id_rsa": key, "README.md": "readme\n"})
+    rows = key.split("\n")
+    rows[4] = base64.b64encode(os.urandom(48)).decode()  # one row of the block replaced
+    other = "\n".join(rows)
+    repo.commit("rotate (badly)", {"deploy/id_rsa": other})
+    repo.commit("remove it", {"deploy/id_rsa": None})  # not in HEAD: not scanned whole
+    doc = scan(str(repo.path))
+    found = {f["secret"] for f in doc["findings"] if f["rule_id"] == "leakscan.private-key.rsa"}
+    assert found == {key.rstrip("\n"), other.rstrip("\n")}
+
+
+def test_without_room_to_keep_earlier_versions_every_version_is_scanned_whole(
+    repo: GitRepo, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = github_token()
+    body = lines(20)
+    body[0] = f"T={token}"
+    commits = [repo.commit("add", {"a.env": text(body)})]
+    for n in range(2):
+        body[10 + n] = f"edit {n}"
+        commits.append(repo.commit(f"edit {n}", {"a.env": text(body)}))
+    monkeypatch.setattr(git_source, "_BASE_BUDGET", 0)
+    doc = scan(str(repo.path), "--rules", str(rules))
+    assert {c for _, c, _, _ in places(doc, token)} == set(commits)  # slower, as complete
+
+
+# --- the span itself ---------------------------------------------------------------------
+
+_TEXT = st.lists(st.sampled_from(["", "a", "b", "ab", "key=1", "x\ty", "é"]), max_size=12).map(
+    lambda parts: "\n".join(parts).encode()
+)
+
+
+@given(_TEXT, _TEXT)
+def test_changed_span_leaves_only_old_text_outside(old: bytes, new: bytes) -> None:
+    start, end = changed_span(old, new)
+    assert 0 <= start <= end <= len(new)
+    assert start == 0 or new[start - 1 : start] == b"\n"  # whole lines
+    assert end == len(new) or new[end : end + 1] == b"\n"
+    assert old.startswith(new[:start])
+    assert old.endswith(new[end:])
+    assert len(new[:start]) + len(new[end:]) <= len(old)  # prefix and suffix do not overlap
+    out = masked(new, (start, end))
+    assert out.count(b"\n") == new[:end].count(b"\n")  # line numbers are kept
+    assert out.endswith(new[start:end])
+
+
+def test_span_of_an_edit_in_a_long_file_is_its_line() -> None:
+    old = "".join(f"{i:05d} {'x' * 90}\n" for i in range(2000)).encode()  # > one 4 KB step
+    new = old.replace(b"01234 x", b"01234 Y", 1)
+    start, end = changed_span(old, new)
+    assert new[start:end] == b"01234 Y" + b"x" * 89
+    part, as_base = delta(Base(old, False), new)
+    assert part is not None and part.count(b"\n") == 1234 and as_base.data is new
+
+
+def test_base_cache_drops_a_base_after_its_last_use() -> None:
+    cache = BaseCache(["a", "a", "b"], budget=10)
+    cache.keep("a", Base(b"12345", False))
+    cache.keep("b", Base(b"123456", False))  # over the budget: not kept
+    cache.keep("c", Base(b"1", False))  # nobody compares with it
+    assert cache.take("b") is None
+    first = cache.take("a")
+    assert first is not None and first.data == b"12345"
+    assert cache.take("a") is not None and cache.take("a") is None
