@@ -31,8 +31,11 @@ class CatObject:
     type: str | None
     size: int
     reader: BoundedReader | None = None
+    data: bytes | None = None  # the whole object, when it was small enough to read at once
 
     def read_all(self) -> bytes:
+        if self.data is not None:
+            return self.data
         return self.reader.read() if self.reader is not None else b""
 
 
@@ -144,8 +147,9 @@ class CatFile:
                     if len(data) != size + 1 or data[-1] != 0x0A:
                         raise SourceError(f"{self._repo.name}: git cat-file output out of step")
                     reader = BoundedReader(stdout, 0)
-                    reader.push_back(data[:-1])
-                    yield CatObject(parts[0], parts[1], size, reader)
+                    data = data[:-1]
+                    reader.push_back(data)
+                    yield CatObject(parts[0], parts[1], size, reader, data)
                     continue
                 reader = BoundedReader(stdout, size)
                 yield CatObject(parts[0], parts[1], size, reader)

@@ -96,6 +96,7 @@ class Repository:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=self.env(),
+            bufsize=_PIPE_BYTES,  # fewer, larger reads of git's bulk output
         )
         if proc.stdout is not None:
             _widen_pipe(proc.stdout.fileno())

@@ -388,31 +388,51 @@ class GitSource(Source):
             )
             return
         self.blob_reads += 1
-        reader = obj.reader
-        head = reader.read(SNIFF_BYTES)
-        names = [loc.path or "" for loc in locs]
-        if any(is_archive_name(n) for n in names) or archive_magic(head):
+        data = obj.data  # small objects are read at once: no copies
+        if data is None:
+            reader = obj.reader
+            head = reader.read(SNIFF_BYTES)
+            archive = any(is_archive_name(loc.path or "") for loc in locs) or archive_magic(head)
+            if not archive and obj.size > options.in_memory_bytes:  # streamed
+                if looks_binary(head) and not options.scan_binary:
+                    return
+                reader.push_back(head)
+                stream = cast(IO[bytes], reader)
+                yield Blob(locs[0].provenance, stream=stream, size=obj.size, digest=digest)
+                for loc in locs[1:]:
+                    yield Blob(loc.provenance, digest=digest)
+                return
             data = head + reader.read(options.archive_bytes + 1 - len(head))
+        yield from self._in_memory(obj.oid, data, obj.size, locs, cache, old, base)
+
+    def _in_memory(
+        self,
+        oid: str,
+        data: bytes,
+        size: int,
+        locs: list[_Loc],
+        cache: BaseCache | None,
+        old: Base | None,
+        base: str | None,
+    ) -> Iterator[Blob | Skip]:
+        """A blob whose bytes are in memory: an archive's members, or text (its changed lines
+        when it has a base)."""
+        digest = f"git:{oid}"
+        head = data[:SNIFF_BYTES]
+        if any(is_archive_name(loc.path or "") for loc in locs) or archive_magic(head):
             for loc in locs:
                 yield from file_blobs(
-                    io.BytesIO(data), obj.size, loc.path or obj.oid, loc.provenance, options
+                    io.BytesIO(data), size, loc.path or oid, loc.provenance, self.options
                 )
             return
-        if looks_binary(head) and not options.scan_binary:
+        if looks_binary(head) and not self.options.scan_binary:
             return
-        if obj.size <= options.in_memory_bytes:
-            data = head + reader.read()
-            if cache is not None and (old is not None or cache.wanted(obj.oid)):
-                part, as_base = delta(old, data)
-                cache.keep(obj.oid, as_base)
-                if part is not None:
-                    data, digest = part, f"git:{obj.oid}^{base}"
-            yield Blob(locs[0].provenance, data=data, size=len(data), digest=digest)
-        else:
-            reader.push_back(head)
-            yield Blob(
-                locs[0].provenance, stream=cast(IO[bytes], reader), size=obj.size, digest=digest
-            )
+        if cache is not None and (old is not None or cache.wanted(oid)):
+            part, as_base = delta(old, data)
+            cache.keep(oid, as_base)
+            if part is not None:
+                data, digest = part, f"git:{oid}^{base}"
+        yield Blob(locs[0].provenance, data=data, size=len(data), digest=digest)
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
 
