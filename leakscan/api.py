@@ -104,7 +104,8 @@ class Scanner:
             spec = DetectorSpec(**detector_settings(config))
             self._batcher = BatchScanner(self.detector, jobs, spec)
         self._serial_bytes = 0  # scanned before the pool starts
-        self._pending: dict[tuple[str, str | None], bytes] = {}  # key -> data, in a batch
+        # key -> the text allow comments are looked for in, while its batch is scanned
+        self._pending: dict[tuple[str, str | None], bytes] = {}
         self._queue: deque[tuple[Blob, tuple[str, str | None] | None]] = deque()
 
     def knows(self, digest: str) -> bool:
@@ -119,7 +120,8 @@ class Scanner:
         elif blob.data is not None:
             matches = self.detector.scan(blob.data, blob.context)
             if self.config.match_filter is not None:
-                matches = self.config.match_filter(blob.data, matches)
+                text = blob.text if blob.text is not None else blob.data
+                matches = self.config.match_filter(text, matches)
             self.stats.blobs += 1
             self.stats.bytes += len(blob.data)
         elif blob.stream is not None:
@@ -185,7 +187,7 @@ class Scanner:
         if key is not None and (key in self._cache or key in self._pending):
             self.stats.cached_blobs += 1
         elif key is not None and blob.data is not None:
-            self._pending[key] = blob.data
+            self._pending[key] = blob.text if blob.text is not None else blob.data
             self._batcher.submit(key, blob.data, blob.context)
             self.stats.blobs += 1
             self.stats.bytes += len(blob.data)
@@ -202,9 +204,9 @@ class Scanner:
     def _complete(self, results: list[tuple[object, list[Match]]]) -> None:
         for token, matches in results:
             key = token  # the content key the batch item was submitted with
-            data = self._pending.pop(key)  # type: ignore[call-overload]
+            text = self._pending.pop(key)  # type: ignore[call-overload]
             if self.config.match_filter is not None:
-                matches = self.config.match_filter(data, matches)
+                matches = self.config.match_filter(text, matches)
             self._cache[key] = matches  # type: ignore[index]
 
     def _flush(self, wait: bool = False) -> None:

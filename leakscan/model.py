@@ -61,6 +61,9 @@ class Blob:
     ``digest`` is the content key (``sha256:<hex>`` of the bytes, or ``git:<blob id>``); when
     absent the scanner computes it. ``context`` is the key name of a structured value
     (``DB_PASSWORD``, a Secret's data key): it lets generic detectors judge a bare value.
+    ``text`` is the whole text when ``data`` holds only part of its lines (a git blob's
+    changed lines, the rest blanked): allow comments are looked for in it, so a marker on
+    the unchanged line above a changed one still counts.
     """
 
     provenance: Provenance
@@ -69,6 +72,7 @@ class Blob:
     size: int | None = None
     digest: str | None = None
     context: str | None = None
+    text: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,22 @@ def test_a_range_reports_what_it_adds_not_what_the_files_it_edits_held(
     assert places(doc, new) == {("deploy.env", added, 18, True)}
 
 
+def test_an_allow_comment_on_the_unchanged_line_above_still_counts(
+    repo: GitRepo, rules: Path
+) -> None:
+    allowed, flagged = github_token(), github_token()
+    marked, plain = lines(30), lines(30)
+    marked[9] = "# leakscan:allow test.github.pat (a fixture)"
+    repo.commit("add", {"marked.py": text(marked), "plain.py": text(plain)})
+    # only the line below the marker changes (the same edit in a file without a marker)
+    marked[10], plain[10] = f"TOKEN = '{allowed}'", f"TOKEN = '{flagged}'"
+    repo.commit("tokens", {"marked.py": text(marked), "plain.py": text(plain)})
+    marked[10] = plain[10] = "line 11: gone"  # not in HEAD, which is scanned whole
+    repo.commit("drop them", {"marked.py": text(marked), "plain.py": text(plain)})
+    doc = scan(str(repo.path), "--rules", str(rules))
+    assert [f["secret"] for f in doc["findings"]] == [flagged]
+
+
 def _pem() -> str:
     rows = base64.b64encode(os.urandom(48 * 12)).decode()
     body = "\n".join(rows[i : i + 64] for i in range(0, len(rows), 64))
