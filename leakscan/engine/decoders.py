@@ -47,7 +47,17 @@ def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
     stop = end
     while stop > 0 and data[stop - 1] == 0x3D:  # '='
         stop -= 1
-    start = _run_start(data, stop, B64_BYTES)
+    # most runs are short identifiers (``ResourceNotFoundException``): settle those from a
+    # small window before looking further back
+    lo = stop - 40 if stop > 40 else 0
+    window = data[lo:stop]
+    short = len(window.rstrip(B64_BYTES))
+    if short or lo == 0:  # the run starts inside the window
+        start = lo + short
+        if end - start < 20 or (end - start < 40 and window[short:].isalpha()):
+            return None
+    else:
+        start = _run_start(data, stop, B64_BYTES)
     run = data[start:end]
     if len(run) < 20:
         return None
