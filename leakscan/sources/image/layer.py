@@ -1,5 +1,8 @@
 """One layer blob read as a stream: decompress (gzip, zstd or none, by magic bytes), walk tar.
 
+The walk is :mod:`.tarstream`'s, not tarfile's: tarfile's per-header Python work was a third
+of an image scan.
+
 Members are handed out one at a time (a regular file's content is readable until the next
 member is asked for); nothing is written to disk and links are never followed. Member names
 that climb out of the layer (``../``) are reported as skips. A decompression bomb is cut off
@@ -18,7 +21,9 @@ from dataclasses import dataclass
 from typing import IO, Any, cast
 
 from leakscan.model import Skip
+from leakscan.sources.image import tarstream
 from leakscan.sources.image.interface import ImageError
+from leakscan.sources.image.tarstream import Kind, Member, TarError, iter_members
 
 log = logging.getLogger(__name__)
 
@@ -191,35 +196,53 @@ def iter_layer(
 ) -> Iterator[Entry | Skip]:
     """The entries of a layer blob, in tar order; ImageError when it cannot be read.
 
-    A member that cannot be scanned is a :class:`Skip` whose ``where`` is its member name."""
+    A member that cannot be scanned is a :class:`Skip` whose ``where`` is its member name.
+    An error in the first member means the blob is not a tar at all; later, that the layer
+    is corrupt or truncated. An empty blob is an empty layer."""
     stream = _Inflated(raw, where, max_ratio, max_bytes)
+    started = False
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]
-    except tarfile.ReadError as exc:
-        if str(exc) == "empty file":
-            stream.drain()
-            return
-        raise ImageError(f"{where}: not a tar layer: {exc}") from None
-    try:
-        while True:
-            try:
-                member = tar.next()
-            except tarfile.ReadError as exc:
-                raise ImageError(f"{where}: corrupt or truncated layer: {exc}") from None
-            if member is None:
-                break
-            tar.members.clear()  # streaming: keep memory flat on huge layers
-            entry = _entry(member, tar, where)
+        for member in iter_members(stream):
+            started = True
+            entry = _entry(member, where)
             if entry is not None:
                 yield entry
+        started = True  # an empty tar is a layer; what follows is the blob's tail
         stream.drain()
-    except (tarfile.TarError, EOFError) as exc:
+    # tarfile's errors too: the blob may be read from a member of a docker save archive
+    except (TarError, tarfile.TarError, EOFError) as exc:
+        if not started:
+            raise ImageError(f"{where}: not a tar layer: {exc}") from None
         raise ImageError(f"{where}: corrupt or truncated layer: {exc}") from None
-    finally:
-        tar.close()
 
 
-def _entry(member: tarfile.TarInfo, tar: tarfile.TarFile, where: str) -> Entry | Skip | None:
+class _Content:
+    """A regular member's bytes; a tar error while reading them is the layer's ImageError."""
+
+    __slots__ = ("_content", "_where")
+
+    def __init__(self, content: tarstream.Content, where: str) -> None:
+        self._content = content
+        self._where = where
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._content.read(n)
+        except TarError as exc:
+            raise ImageError(f"{self._where}: corrupt or truncated layer: {exc}") from None
+
+    def readable(self) -> bool:
+        return True
+
+
+_KINDS = {
+    Kind.DIR: DIR,
+    Kind.SYMLINK: SYMLINK,
+    Kind.HARDLINK: HARDLINK,
+}
+
+
+def _entry(member: Member, where: str) -> Entry | Skip | None:
     path = safe_path(member.name)
     if path is None:
         return Skip(member.name, "member name climbs out of the layer (../)")
@@ -230,12 +253,6 @@ def _entry(member: tarfile.TarInfo, tar: tarfile.TarFile, where: str) -> Entry |
         return Entry(head, OPAQUE, 0)
     if base.startswith(".wh."):
         return Entry(posixpath.join(head, base[4:]), WHITEOUT, 0)
-    if member.isreg():
-        return Entry(path, FILE, member.size, tar.extractfile(member))
-    if member.isdir():
-        return Entry(path, DIR, 0)
-    if member.issym():
-        return Entry(path, SYMLINK, 0)
-    if member.islnk():
-        return Entry(path, HARDLINK, 0)
-    return Entry(path, OTHER, 0)
+    if member.content is not None:
+        return Entry(path, FILE, member.size, cast(IO[bytes], _Content(member.content, where)))
+    return Entry(path, _KINDS.get(member.kind, OTHER), 0)
