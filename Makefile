@@ -2,7 +2,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := docker.io docker-registry skopeo git busybox-static apache2-utils
+APT_PACKAGES := docker.io docker-registry skopeo git busybox-static apache2-utils rpm db-util
 TESTS ?=
 PYTEST_ARGS ?=
 
@@ -14,7 +14,8 @@ $(BIN)/leakscan: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(BIN)/leakscan
 
-# apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps)
+# apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps,
+# rpm and db_load to build real rpm databases)
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -35,7 +35,7 @@ from leakscan.sources.image.config import config_blobs, layer_history, parse_con
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
 from leakscan.sources.image.layer import FILE, BombError, Entry, iter_layer
 from leakscan.sources.image.oci import LAYER_TYPES
-from leakscan.sources.image.vendor import MAX_DB_BYTES, PackageDb, is_db_path
+from leakscan.sources.image.vendor import PackageDb, wanted_db
 from leakscan.sources.image.whiteouts import FileState, LayerIndex, file_state
 from leakscan.sources.interface import Source, SourceOptions
 
@@ -286,7 +286,7 @@ class ImageSource(Source):
                 if isinstance(entry, Skip):
                     continue
                 record.index.add(entry.path, entry.kind)
-                if entry.kind == FILE and is_db_path(entry.path) and entry.size <= MAX_DB_BYTES:
+                if entry.kind == FILE and wanted_db(entry.path, entry.size):
                     assert entry.content is not None
                     record.databases.append((entry.path, _read(entry, where)))
         except BombError as exc:

@@ -1,7 +1,9 @@
 """Unmodified vendor files: content the image's own package databases vouch for.
 
 dpkg (``var/lib/dpkg/info/*.md5sums``: md5 per path), apk (``lib/apk/db/installed``: ``F:``
-directory, ``R:`` file, ``Z:Q1`` base64 sha1) and Python (``*.dist-info/RECORD``: path,
+directory, ``R:`` file, ``Z:Q1`` base64 sha1), rpm (``var/lib/rpm`` or
+``usr/lib/sysimage/rpm``: ``rpmdb.sqlite``, ``Packages.db`` or the Berkeley DB ``Packages``,
+read by :mod:`.rpmdb`: md5 to sha512 per path) and Python (``*.dist-info/RECORD``: path,
 ``sha256=`` urlsafe base64) record a hash per installed file. A file whose content has the
 recorded hash is an untouched vendor file: its findings are kept but ranked low. A file
 someone edited after installing no longer matches and is scanned like any other.
@@ -13,15 +15,29 @@ import base64
 import posixpath
 from collections.abc import Iterable
 
+from leakscan.sources.image import rpmdb
+
 MAX_DB_BYTES = 32 * 1024 * 1024  # package databases larger than this are not read
+RPM_MAX_DB_BYTES = 256 * 1024 * 1024  # but an rpm database holds every header: often 10-60 MB
+RPM_DB_PATHS = frozenset(
+    f"{folder}/{name}"
+    for folder in ("var/lib/rpm", "usr/lib/sysimage/rpm")
+    for name in rpmdb.BACKENDS
+)
 
 
 def is_db_path(path: str) -> bool:
     return (
         (path.startswith("var/lib/dpkg/info/") and path.endswith(".md5sums"))
         or path == "lib/apk/db/installed"
+        or path in RPM_DB_PATHS
         or (path.endswith("/RECORD") and posixpath.dirname(path).endswith(".dist-info"))
     )
+
+
+def wanted_db(path: str, size: int) -> bool:
+    """True for a package database the index pass reads (one within its size limit)."""
+    return is_db_path(path) and size <= (RPM_MAX_DB_BYTES if path in RPM_DB_PATHS else MAX_DB_BYTES)
 
 
 class PackageDb:
@@ -37,6 +53,10 @@ class PackageDb:
         self.expected.setdefault(path, set()).add((algo, hexdigest.lower()))
 
     def add_db(self, path: str, data: bytes) -> None:
+        if path in RPM_DB_PATHS:
+            for name, algo, hexdigest in rpmdb.records(posixpath.basename(path), data):
+                self._add(name, algo, hexdigest)
+            return
         text = data.decode("utf-8", "replace")
         if path.endswith(".md5sums"):
             for line in text.splitlines():
