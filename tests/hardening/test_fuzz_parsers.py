@@ -35,6 +35,7 @@ from leakscan.sources.manifests.source import structured_blobs
 from leakscan.sources.registry.auth import parse_challenge
 from leakscan.sources.registry.client import _next_link
 from tests.hardening.helpers import ghp_token, run_sources, write_rules
+from tests.support.fuzz import mutated
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -51,26 +52,6 @@ json_values = st.recursive(
     ),
     max_leaves=25,
 )
-
-
-@st.composite
-def mutated(draw: Any, valid: bytes) -> bytes:
-    """A valid document with a few bytes flipped, cut, or inserted."""
-    data = bytearray(valid)
-    for _ in range(draw(st.integers(0, 6))):
-        if not data:
-            break
-        op = draw(st.sampled_from(["flip", "cut", "insert", "truncate"]))
-        i = draw(st.integers(0, len(data) - 1))
-        if op == "flip":
-            data[i] ^= 1 << draw(st.integers(0, 7))
-        elif op == "cut":
-            del data[i : i + draw(st.integers(1, 64))]
-        elif op == "insert":
-            data[i:i] = draw(st.binary(min_size=1, max_size=32))
-        else:
-            del data[i:]
-    return bytes(data)
 
 
 def _tar(members: list[tuple[str, bytes]]) -> bytes:

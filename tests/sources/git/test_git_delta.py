@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +21,12 @@ from typer.testing import CliRunner
 from leakscan.cli import app
 from leakscan.sources.git import source as git_source
 from leakscan.sources.git.delta import Base, BaseCache, changed_span, delta, masked
-from tests.conftest import require
-from tests.helpers import github_token, write_rules
+from tests.helpers import github_token
 from tests.sources.git.gitrepo import GitRepo
 
 RULE = "test.github.pat"
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(autouse=True)
-def _git() -> None:
-    require(shutil.which("git") is not None, "git is not installed")
-
-
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    return write_rules(tmp_path / "rules")
 
 
 @pytest.fixture

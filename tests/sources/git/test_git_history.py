@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,23 +16,12 @@ from leakscan.cli import app
 from leakscan.model import Blob
 from leakscan.sources.git import GitSource
 from leakscan.sources.interface import SourceOptions
-from tests.conftest import require
-from tests.helpers import github_token, write_rules
+from tests.helpers import github_token
 from tests.sources.git.gitrepo import GitRepo
 
 RULE = "test.github.pat"
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(autouse=True)
-def _git() -> None:
-    require(shutil.which("git") is not None, "git is not installed")
-
-
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    return write_rules(tmp_path / "rules")
 
 
 @pytest.fixture

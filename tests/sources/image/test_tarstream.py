@@ -9,12 +9,11 @@ large under ``HYPOTHESIS_PROFILE=fuzz``.
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import given, reject
 from hypothesis import strategies as st
 
 from leakscan.sources.image import tarstream
@@ -29,16 +28,11 @@ from leakscan.sources.image.layer import (
     iter_layer,
 )
 from leakscan.sources.image.tarstream import Kind, TarError, iter_members
+from tests.support.fuzz import mutated
 
 pytestmark = pytest.mark.timeout(300)
 
 FORMATS = {"ustar": tarfile.USTAR_FORMAT, "gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT}
-FUZZ = settings(
-    max_examples=2000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 60,
-    deadline=10_000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 2000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    database=None,
-)
 
 # -- building archives and reading them both ways ---------------------------------------------
 
@@ -422,7 +416,6 @@ def member_lists(draw: Any) -> tuple[int, list[Spec]]:
     return fmt, members
 
 
-@FUZZ
 @given(member_lists())
 def test_round_trips_through_tarfile(case: tuple[int, list[Spec]]) -> None:
     fmt, members = case
@@ -441,28 +434,10 @@ def _valid_archives() -> list[bytes]:
 _VALID = _valid_archives()
 
 
-@st.composite
-def corrupted(draw: Any) -> bytes:
-    data = bytearray(draw(st.sampled_from(_VALID)))
-    for _ in range(draw(st.integers(1, 6))):
-        if not data:
-            break
-        op = draw(st.sampled_from(["flip", "cut", "insert", "truncate", "zero"]))
-        i = draw(st.integers(0, len(data) - 1))
-        if op == "flip":
-            data[i] ^= 1 << draw(st.integers(0, 7))
-        elif op == "cut":
-            del data[i : i + draw(st.integers(1, 600))]
-        elif op == "insert":
-            data[i:i] = draw(st.binary(min_size=1, max_size=64))
-        elif op == "zero":
-            data[i : i + 512] = bytes(len(data[i : i + 512]))
-        else:
-            del data[i:]
-    return bytes(data)
+def corrupted() -> st.SearchStrategy[bytes]:
+    return mutated(st.sampled_from(_VALID), min_ops=1, max_cut=600, max_insert=64, zero_blocks=True)
 
 
-@FUZZ
 @given(raw=st.one_of(st.binary(max_size=4096), corrupted()), read_content=st.booleans())
 def test_corrupt_input_raises_only_tar_error(raw: bytes, read_content: bool) -> None:
     try:
