@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -53,19 +52,21 @@ def tool(name: str) -> str | None:
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run a command, return wall time and the peak RSS of its process tree's largest child."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run a command, return its wall time and its own peak RSS.
+
+    The child is reaped with ``wait4``, whose usage is that child's alone (the usage of all
+    children together only ever grows: it would report the largest tool run so far)."""
     started = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         cmd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
-        check=False,
     )
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return Run(seconds, max(after, before) / 1024, proc.returncode)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode)
 
 
 def ratio_line(label: str, ours: float, theirs: float | None, other: str) -> str:
