@@ -56,7 +56,9 @@ class FileRecord:
 @dataclass(slots=True)
 class LayerRecord:
     index: LayerIndex = field(default_factory=LayerIndex)
-    databases: list[tuple[str, bytes]] = field(default_factory=list)
+    # the records of the package databases this layer writes (parsed once: a layer's rpm
+    # database is tens of MB, its records a fraction of that)
+    packages: PackageDb | None = None
     bomb: str | None = None
     files: list[FileRecord] | None = None  # set once its content was scanned in full
     skips: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
@@ -249,8 +251,8 @@ class ImageSource(Source):
         indexes = [r.index for r in records]
         db = PackageDb()
         for record in records:
-            for path, data in record.databases:
-                db.add_db(path, data)
+            if record.packages is not None:
+                db.merge(record.packages)
         history = layer_history(config, len(keys))
         ctx = _ImageContext(image, indexes, db, history)
         to_read = []
@@ -288,7 +290,9 @@ class ImageSource(Source):
                 record.index.add(entry.path, entry.kind)
                 if entry.kind == FILE and wanted_db(entry.path, entry.size):
                     assert entry.content is not None
-                    record.databases.append((entry.path, _read(entry, where)))
+                    if record.packages is None:
+                        record.packages = PackageDb()
+                    record.packages.add_db(entry.path, _read(entry, where))
         except BombError as exc:
             record.bomb = str(exc).removeprefix(f"{where}: ")
             _drain(stream)

@@ -41,13 +41,22 @@ def wanted_db(path: str, size: int) -> bool:
 
 
 class PackageDb:
-    """Expected hashes by path, from every package database of one image."""
+    """Expected hashes by path, from the package databases of one layer, or of one image."""
 
     def __init__(self) -> None:
         self.expected: dict[str, set[tuple[str, str]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.expected)
+
+    def merge(self, other: PackageDb) -> None:
+        """Add another database's records (one image's layers each bring theirs)."""
+        for path, records in other.expected.items():
+            mine = self.expected.get(path)
+            if mine is None:
+                self.expected[path] = set(records)
+            else:
+                mine |= records
 
     def _add(self, path: str, algo: str, hexdigest: str) -> None:
         self.expected.setdefault(path, set()).add((algo, hexdigest.lower()))
