@@ -4,9 +4,10 @@ The image is read from ``image.save()``'s chunks as a tar stream: no temporary c
 layer list (diff ids, in order) comes from the image's inspect data; the save archive names
 its layers by path and lists them in ``manifest.json``, which usually comes *after* the
 layers. So the first pass (the index pass of the image source) learns which archive path is
-which layer (by ``manifest.json``, or by the sha256 of each layer tar, which is its diff id),
-and the second pass asks the daemon for ``image.save()`` once more. Two saves is the honest
-price of streaming without a temporary copy.
+which layer (by ``manifest.json``, or by the sha256 of each layer tar, which is its diff id).
+The image source keeps the layers it read in memory for its second pass while they fit its
+spool bound; only the layers beyond it make the daemon ``save()`` once more (nothing is
+written to disk).
 """
 
 from __future__ import annotations
@@ -79,12 +80,19 @@ class _Chunks(io.RawIOBase):
 
 
 class _Hashing:
-    def __init__(self, raw: IO[bytes]) -> None:
+    """A layer member of the save stream: hashed as it is read (its diff id), and a stream
+    that ends early is the image's error, whoever reads it."""
+
+    def __init__(self, raw: IO[bytes], where: str) -> None:
         self.raw = raw
         self.hash = hashlib.sha256()
+        self.where = where
 
     def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
+        try:
+            data = self.raw.read(n)
+        except (tarfile.TarError, EOFError) as exc:
+            raise ImageError(f"{self.where}: docker save stream truncated: {exc}") from None
         self.hash.update(data)
         return data
 
@@ -96,6 +104,8 @@ class _Hashing:
 
 
 class DaemonStore(ImageStore):
+    spooled = True  # one save serves both passes while the layers fit in the spool bound
+
     def __init__(self, image_name: str, reference: str) -> None:
         self.image_name = image_name
         self.reference = reference
@@ -202,7 +212,7 @@ class DaemonStore(ImageStore):
                 handle = tar.extractfile(member)
                 if handle is None:
                     continue
-                tap = _Hashing(handle)
+                tap = _Hashing(handle, self.reference)
                 yield (lambda name=name, tap=tap: self._locate(name, tap)), tap  # type: ignore[misc]
         except tarfile.TarError as exc:
             raise ImageError(f"{self.reference}: docker save stream unreadable: {exc}") from None

@@ -43,9 +43,11 @@ class ImageStore(ABC):
     """One image reference's manifests and blobs."""
 
     name: str = ""
-    #: blobs come over the network (a registry): the image source keeps layers in memory
-    #: between its two passes instead of downloading them twice
+    #: blobs come over the network (a registry): each layer is downloaded by itself
     remote: bool = False
+    #: reading a layer again costs a transfer (a download, a ``docker save``): the image
+    #: source keeps layers in memory between its two passes, within a bound
+    spooled: bool = False
 
     @abstractmethod
     def images(self, platform: str | None = None) -> Iterator[ResolvedImage]:

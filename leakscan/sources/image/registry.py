@@ -145,7 +145,8 @@ def _layers(doc: dict[str, Any], where: str) -> tuple[LayerRef, ...]:
 class RegistryStore(ImageStore):
     """One image reference in a registry."""
 
-    remote = True  # layers are spooled in memory by the image source, not downloaded twice
+    remote = True
+    spooled = True  # layers are kept in memory by the image source, not downloaded twice
 
     def __init__(
         self,

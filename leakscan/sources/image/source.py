@@ -9,10 +9,10 @@ Two passes over the layers of an image (both streamed, nothing written to disk):
    (``present``, ``deleted`` in layer M, ``overwritten`` in layer M), the instruction that made
    the layer and whether it is an unmodified vendor file.
 
-A local archive or layout is simply opened twice; the docker daemon is asked for
-``image.save()`` twice. A remote store (a registry) is downloaded once: each compressed layer
-is kept in memory between the passes while the image's layers fit in ``spool_bytes`` (256 MB
-by default); a layer beyond that bound is downloaded a second time, and counted. A layer
+A local archive or layout is simply opened twice. Where reading a layer again costs a
+transfer (a registry download, the docker daemon's ``image.save()``), each layer is kept in
+memory, as read, between the passes while the image's layers fit in ``spool_bytes`` (256 MB
+by default); the layers beyond that bound are read a second time, and counted. A layer
 already scanned in this run (the same layer in another image or another reference of the same
 image) is not read again: its files are handed out by content digest and the scanner
 re-attaches their matches.
@@ -72,7 +72,7 @@ class RunState:
     layers_scanned: int = 0
     layers_reused: int = 0
     layers_downloaded: int = 0  # remote layer blobs fetched (a layer fetched twice counts 2)
-    layers_refetched: int = 0  # remote layers downloaded a second time (over the spool bound)
+    layers_refetched: int = 0  # layers read a second time (over the spool bound)
 
 
 def open_layers(
@@ -92,58 +92,74 @@ def open_layers(
         yield (lambda i=i: i), store.open_blob(image.layers[i].digest)  # type: ignore[misc]
 
 
-#: compressed layer bytes of one remote image kept in memory between the two passes
+#: layer bytes of one image kept in memory between the two passes (registries, the daemon)
 SPOOL_BYTES = 256 * 1024 * 1024
 
 
 class _Spool:
-    """Compressed layers of one remote image, read once and served to both passes."""
+    """The layers of one image read once and served to both passes, when reading a layer again
+    costs a transfer (a registry download, a ``docker save``).
+
+    Layers are kept in memory, as read, while they fit in the budget; the second pass reads
+    the others again (one more download each, or one more save for all of them), and counts
+    them."""
 
     def __init__(
         self, store: ImageStore, image: ResolvedImage, budget: int, state: RunState
     ) -> None:
         self.store, self.image, self.state = store, image, state
         self.left = budget
-        self.kept: dict[int, bytes] = {}
+        self.kept: list[tuple[Callable[[], int], bytes]] = []
 
-    def _open(self, i: int) -> IO[bytes]:
-        self.state.layers_downloaded += 1
-        return self.store.open_blob(self.image.layers[i].digest)
+    def _streams(
+        self, wanted: Sequence[int], located: bool
+    ) -> Iterator[tuple[Callable[[], int], IO[bytes], int | None]]:
+        """(locate, stream, announced size); a daemon's layer is located only once read."""
+        if getattr(self.store, "remote", False):
+            for i in wanted:
+                self.state.layers_downloaded += 1
+                layer = self.image.layers[i]
+                yield (lambda i=i: i), self.store.open_blob(layer.digest), layer.size  # type: ignore[misc]
+        else:
+            for locate, stream in open_layers(self.store, self.image, wanted, located=located):
+                yield locate, stream, None
 
     def first(self, wanted: Sequence[int]) -> LayerStreams:
-        """Pass 1: download each layer, keeping it while the budget lasts."""
-        for i in wanted:
-            stream = self._open(i)
-            size = self.image.layers[i].size
+        """Pass 1: read each layer, keeping it while the budget lasts."""
+        for locate, stream, size in self._streams(wanted, located=False):
             if self.left <= 0 or (size is not None and size > self.left):
-                yield (lambda i=i: i), stream  # type: ignore[misc]
+                yield locate, stream
                 continue
             data = stream.read(self.left + 1)
             if len(data) > self.left:  # larger than announced: go on streaming, not kept
                 self.left = 0
-                yield (lambda i=i: i), cast(IO[bytes], _Chain(data, stream))  # type: ignore[misc]
+                yield locate, cast(IO[bytes], _Chain(data, stream))
                 continue
             stream.read()  # at the end: the store has checked the digest
             stream.close()
-            self.kept[i] = data
+            self.kept.append((locate, data))
             self.left -= len(data)
-            yield (lambda i=i: i), io.BytesIO(data)  # type: ignore[misc]
+            yield locate, io.BytesIO(data)
 
     def second(self, wanted: Sequence[int]) -> LayerStreams:
-        """Pass 2: from memory (released as it goes), else a second download."""
+        """Pass 2: from memory (released as it goes), the rest read again."""
+        kept = {locate(): data for locate, data in self.kept}
+        self.kept = []
+        again = [i for i in wanted if i not in kept]
         for i in wanted:
-            data = self.kept.pop(i, None)
+            data = kept.pop(i, None)
             if data is not None:
                 yield (lambda i=i: i), io.BytesIO(data)  # type: ignore[misc]
-                continue
-            self.state.layers_refetched += 1
+        if again:
+            self.state.layers_refetched += len(again)
             log.info(
-                "%s layer %d: over the %d-byte spool bound, downloaded again",
+                "%s: %d layer(s) over the %d-byte spool bound, read again",
                 self.image.reference,
-                i,
+                len(again),
                 SPOOL_BYTES,
             )
-            yield (lambda i=i: i), self._open(i)  # type: ignore[misc]
+            for locate, stream, _ in self._streams(again, located=True):
+                yield locate, stream
 
 
 class _Chain(io.RawIOBase):
@@ -229,7 +245,7 @@ class ImageSource(Source):
         to_index = sorted({i for i, k in enumerate(keys) if k not in self.state.layers})
         spool = (
             _Spool(store, image, self.spool_bytes, self.state)
-            if getattr(store, "remote", False)
+            if getattr(store, "spooled", False)
             else None
         )
         if to_index:

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+import leakscan.sources.image.source as image_source
+from leakscan.sources.image.daemon import DaemonStore
 from tests.sources.image.conftest import BuiltImage
 from tests.sources.image.helpers import by_secret, run_cli
 
@@ -130,3 +132,29 @@ def test_daemon_errors_are_one_line(built_image, image_rules, monkeypatch):
     assert "no such image in the docker daemon" in err and "Traceback" not in err
     code, _, err = scan(image_rules, "no-such-container-x", cmd="container")
     assert code == 2 and "no such container" in err
+
+
+def test_daemon_image_is_saved_once_when_its_layers_fit(built_image, image_rules, monkeypatch):
+    saves: list[str] = []
+    original = DaemonStore._save
+
+    def counted(self: DaemonStore):  # type: ignore[no-untyped-def]
+        saves.append(self.reference)
+        return original(self)
+
+    monkeypatch.setattr(DaemonStore, "_save", counted)
+    code, doc, _ = scan(image_rules, "docker-daemon:leakscan-test-app:1")
+    assert code == 1
+    found = by_secret(doc)
+    states = {
+        s: _layer_location(found[built_image.secrets[s]])["state"]
+        for s in ("deleted", "overwritten", "present")
+    }
+    assert states == {"deleted": "deleted", "overwritten": "overwritten", "present": "present"}
+    assert saves == ["docker-daemon:leakscan-test-app:1"]  # both passes from one docker save
+    # over the spool bound the layers are read again: a second save, same findings
+    monkeypatch.setattr(image_source, "SPOOL_BYTES", 0)
+    saves.clear()
+    code, again, _ = scan(image_rules, "docker-daemon:leakscan-test-app:1")
+    assert code == 1 and by_secret(again).keys() == found.keys()
+    assert len(saves) == 2
