@@ -37,6 +37,7 @@ from leakscan.sources.git.catfile import CatFile, CatObject
 from leakscan.sources.git.delta import Base, BaseCache, delta
 from leakscan.sources.git.history import Walk, walk_history
 from leakscan.sources.git.objects import ObjectInfo, parse_object
+from leakscan.sources.git.places import History, Place
 from leakscan.sources.git.refs import Reachability, Ref, list_refs
 from leakscan.sources.git.repository import Repository, open_repository
 from leakscan.sources.interface import Source, SourceError, SourceOptions
@@ -63,7 +64,12 @@ class GitOptions:
 class _Loc:
     path: str | None
     provenance: Provenance
-    where: str
+    label: str = ""  # how a skip names the location; made from its Place when empty
+
+    @property
+    def where(self) -> str:
+        fields = self.provenance.fields
+        return self.label or (fields.where() if isinstance(fields, Place) else "")
 
 
 class GitSource(Source):
@@ -128,6 +134,7 @@ class GitSource(Source):
         head = _head_tree(repo)
         with CatFile(repo) as cat:
             infos: dict[str, ObjectInfo] = {}
+            history = History(repo.name, walk.order, infos, reach)
             for obj in cat.objects(walk.order):
                 if obj.type != "commit":
                     yield Skip(
@@ -138,12 +145,12 @@ class GitSource(Source):
                 info = parse_object(obj.read_all())
                 infos[obj.oid] = info
                 if info.message.strip():
-                    fields = self._commit_fields(repo, obj.oid, info, reach, [obj.oid])
+                    fields = history.fields(obj.oid, [obj.oid])
                     fields.update(path=None, field="message")
                     yield Blob(Provenance("git", fields), data=info.message)
             if not revisions:
                 yield from self._tags(repo, cat, refs)
-            by_blob = self._locations(repo, walk, infos, reach, head)
+            by_blob = self._locations(walk, history, head)
             # a narrowed walk reports what it adds; a full one also tells what HEAD still holds
             whole = (
                 set()
@@ -166,22 +173,6 @@ class GitSource(Source):
         first = boundary[0][:12] if boundary else "?"
         when = f" ({min(dates)})" if dates else ""
         return Skip(repo.name, f"shallow clone: history before commit {first}{when} is not scanned")
-
-    def _commit_fields(
-        self,
-        repo: Repository,
-        commit: str,
-        info: ObjectInfo | None,
-        reach: Reachability,
-        introducing: list[str],
-    ) -> dict[str, object]:
-        return {
-            "repo": repo.name,
-            "commit": commit,
-            "author": info.person if info else None,
-            "date": info.date if info else None,
-            "refs": reach.names_of(reach.bits(introducing)),
-        }
 
     def _tags(self, repo: Repository, cat: CatFile, refs: list[Ref]) -> Iterator[Blob | Skip]:
         tags = {r.oid: r for r in refs if r.type == "tag"}
@@ -222,31 +213,15 @@ class GitSource(Source):
         yield from self._emit(cat, by_blob)
 
     def _locations(
-        self,
-        repo: Repository,
-        walk: Walk,
-        infos: dict[str, ObjectInfo],
-        reach: Reachability,
-        head: dict[str, str],
+        self, walk: Walk, history: History, head: dict[str, str]
     ) -> dict[str, list[_Loc]]:
-        position = {c: i for i, c in enumerate(walk.order)}
-
-        def age(commit: str) -> tuple[int, int]:
-            info = infos.get(commit)
-            # oldest committer date first; on a tie the commit walked later (an ancestor)
-            return (info.time if info else 0, -position.get(commit, 0))
-
         by_blob: dict[str, list[_Loc]] = {}
         # oldest first: a blob is read before the blobs that replace it (see _bases)
         for (oid, path), commits in reversed(walk.introduced.items()):
             if self.options.exclude and excluded(path, self.options.exclude):
                 continue
-            first = min(commits, key=age)
-            fields = self._commit_fields(repo, first, infos.get(first), reach, commits)
-            fields["path"] = path
-            fields["in_head"] = head.get(path) == oid
-            where = f"{repo.name}:{path}@{first[:12]}"
-            by_blob.setdefault(oid, []).append(_Loc(path, Provenance("git", fields), where))
+            place = Place(history, commits, path, head.get(path) == oid)
+            by_blob.setdefault(oid, []).append(_Loc(path, Provenance("git", place)))
         return by_blob
 
     @staticmethod
