@@ -42,6 +42,21 @@ def _run_start(data: bytes, stop: int, alphabet: bytes) -> int:
         size *= 16
 
 
+# The first character of each 4-character group holds the top six bits of a byte: for a
+# byte below 0x80 it is one of these. Every group starting otherwise decodes to a byte that
+# is not printable text.
+_TEXT_GROUP_START = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+
+
+def _may_be_text(run: bytes) -> bool:
+    """False when ``run`` cannot decode to text that :func:`looks_textual` accepts: over 30%
+    of its groups start with a byte >= 0x80, i.e. over 10% of the decoded bytes are not text.
+    (A path such as ``usr/lib/python3/dist`` is settled here, without decoding.)"""
+    starts = run[::4]
+    bad = len(starts.translate(None, _TEXT_GROUP_START))
+    return bad * 10 <= len(starts) * 3
+
+
 def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
     """The base64 run ending just before ``end`` (its delimiter), decoded when it is text."""
     stop = end
@@ -64,6 +79,8 @@ def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
     if len(run) < 40 and run[: stop - start].isalpha():
         # a word or identifier (72% of runs in a Python install); base64 of 15-30 bytes of
         # text has a digit, '+' or '/' with a probability of 98% or more
+        return None
+    if not _may_be_text(run[: stop - start]):
         return None
     padded = run + b"=" * (-len(run) % 4)
     try:

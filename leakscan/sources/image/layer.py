@@ -183,9 +183,9 @@ class _Inflated:
 def safe_path(name: str) -> str | None:
     """The member name normalised, or None when it climbs out of the layer."""
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
+    if ".." in parts:
         return None
-    return posixpath.join(*parts) if parts else ""
+    return "/".join(parts)  # the parts hold no "/": posixpath.join would add nothing
 
 
 def iter_layer(

@@ -9,7 +9,6 @@ the old content still ships in layer *i* and anyone who pulls the image can read
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -47,16 +46,20 @@ _PRESENT = FileState(PRESENT)
 
 
 def _parents(path: str) -> list[str]:
+    """``a/b/c`` -> ``["a/b", "a"]`` (paths are normalised: no empty parts)."""
     out = []
-    head = posixpath.dirname(path)
-    while head:
-        out.append(head)
-        head = posixpath.dirname(head)
+    cut = path.rfind("/")
+    while cut > 0:
+        path = path[:cut]
+        out.append(path)
+        cut = path.rfind("/")
     return out
 
 
 def file_state(path: str, layer: int, layers: Sequence[LayerIndex]) -> FileState:
     """The fate of ``path`` written by layer number ``layer`` (0-based) of ``layers``."""
+    if layer + 1 >= len(layers):
+        return _PRESENT  # the top layer: nothing comes after it
     parents = _parents(path)
     for later in range(layer + 1, len(layers)):
         idx = layers[later]
