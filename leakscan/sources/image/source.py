@@ -66,9 +66,10 @@ class LayerRecord:
 
 @dataclass(slots=True)
 class RunState:
-    """Shared by the image sources of one run: layers already read."""
+    """Shared by the image sources of one run: layers and configurations already read."""
 
     layers: dict[str, LayerRecord] = field(default_factory=dict)
+    configs: dict[str, bytes] = field(default_factory=dict)  # config digest -> its JSON
     layers_scanned: int = 0
     layers_reused: int = 0
     layers_downloaded: int = 0  # remote layer blobs fetched (a layer fetched twice counts 2)
@@ -260,8 +261,11 @@ class ImageSource(Source):
             for locate, record in found:
                 self.state.layers.setdefault(keys[locate()], record)
             self.options.progress.done()
-        with store.open_blob(image.config_digest) as handle:
-            config = parse_config(handle.read(), f"{image.reference}: config")
+        raw = self.state.configs.get(image.config_digest)
+        if raw is None:  # another tag of the same image has it already (a daemon: one save)
+            with store.open_blob(image.config_digest) as handle:
+                raw = self.state.configs[image.config_digest] = handle.read()
+        config = parse_config(raw, f"{image.reference}: config")
         yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
         records = [self.state.layers[k] for k in keys]
         indexes = [r.index for r in records]

@@ -158,3 +158,11 @@ def test_daemon_image_is_saved_once_when_its_layers_fit(built_image, image_rules
     code, again, _ = scan(image_rules, "docker-daemon:leakscan-test-app:1")
     assert code == 1 and by_secret(again).keys() == found.keys()
     assert len(saves) == 2
+    # a second tag of the same image: every layer and the configuration are known already
+    monkeypatch.setattr(image_source, "SPOOL_BYTES", 256 * 1024 * 1024)
+    saves.clear()
+    code, both, _ = scan(
+        image_rules, "docker-daemon:leakscan-test-app:1", "docker-daemon:leakscan-test-app:2"
+    )
+    assert code == 1 and by_secret(both).keys() == found.keys()
+    assert saves == ["docker-daemon:leakscan-test-app:1"]
