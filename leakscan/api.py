@@ -104,8 +104,9 @@ class Scanner:
             spec = DetectorSpec(**detector_settings(config))
             self._batcher = BatchScanner(self.detector, jobs, spec)
         self._serial_bytes = 0  # scanned before the pool starts
-        # key -> the text allow comments are looked for in, while its batch is scanned
-        self._pending: dict[tuple[str, str | None], bytes] = {}
+        # key -> (the text allow comments are looked for in, the blob's own lines) while its
+        # batch is scanned
+        self._pending: dict[tuple[str, str | None], tuple[bytes, frozenset[int] | None]] = {}
         self._queue: deque[tuple[Blob, tuple[str, str | None] | None]] = deque()
 
     def knows(self, digest: str) -> bool:
@@ -118,7 +119,7 @@ class Scanner:
         if matches is not None:
             self.stats.cached_blobs += 1
         elif blob.data is not None:
-            matches = self.detector.scan(blob.data, blob.context)
+            matches = _own(self.detector.scan(blob.data, blob.context), blob.lines)
             if self.config.match_filter is not None:
                 text = blob.text if blob.text is not None else blob.data
                 matches = self.config.match_filter(text, matches)
@@ -187,7 +188,7 @@ class Scanner:
         if key is not None and (key in self._cache or key in self._pending):
             self.stats.cached_blobs += 1
         elif key is not None and blob.data is not None:
-            self._pending[key] = blob.text if blob.text is not None else blob.data
+            self._pending[key] = (blob.text if blob.text is not None else blob.data, blob.lines)
             self._batcher.submit(key, blob.data, blob.context)
             self.stats.blobs += 1
             self.stats.bytes += len(blob.data)
@@ -204,7 +205,8 @@ class Scanner:
     def _complete(self, results: list[tuple[object, list[Match]]]) -> None:
         for token, matches in results:
             key = token  # the content key the batch item was submitted with
-            text = self._pending.pop(key)  # type: ignore[call-overload]
+            text, lines = self._pending.pop(key)  # type: ignore[call-overload]
+            matches = _own(matches, lines)
             if self.config.match_filter is not None:
                 matches = self.config.match_filter(text, matches)
             self._cache[key] = matches  # type: ignore[index]
@@ -257,6 +259,11 @@ class _ByteCounter:
 
     def __call__(self, n: int) -> None:
         self.total += n
+
+
+def _own(matches: list[Match], lines: frozenset[int] | None) -> list[Match]:
+    """The matches on a blob's own lines (all of them when it does not say)."""
+    return matches if lines is None else [m for m in matches if m.line in lines]
 
 
 def _content_key(blob: Blob) -> tuple[str, str | None] | None:

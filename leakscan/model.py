@@ -63,7 +63,8 @@ class Blob:
     (``DB_PASSWORD``, a Secret's data key): it lets generic detectors judge a bare value.
     ``text`` is the whole text when ``data`` holds only part of its lines (a git blob's
     changed lines, the rest blanked): allow comments are looked for in it, so a marker on
-    the unchanged line above a changed one still counts.
+    the unchanged line above a changed one still counts. ``lines`` (1-based), when given,
+    are the only lines whose matches are this blob's: the others are context scanned before.
     """
 
     provenance: Provenance
@@ -73,6 +74,7 @@ class Blob:
     digest: str | None = None
     context: str | None = None
     text: bytes | None = None
+    lines: frozenset[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,35 +4,26 @@ from __future__ import annotations
 
 import random
 import string
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 from leakscan.api import ScanConfig, scan
-from leakscan.engine.checksums import base62
 from leakscan.model import ScanResult
 from leakscan.sources.interface import Source, SourceOptions
+from tests.helpers import aws_key_id, github_token, real_looking
 
 RULE_ID = "test.hardening.ghp"
 _B62 = string.ascii_letters + string.digits
-_B32 = string.ascii_uppercase + "234567"
 
 
 def ghp_token(rng: random.Random | None = None) -> str:
     """A GitHub-classic-shaped token with a valid checksum (random, never a real one)."""
-    rng = rng or random.SystemRandom()
-    body = "ghp_" + "".join(rng.choice(_B62) for _ in range(30))
-    return body + base62(zlib.crc32(body.encode()), 6)
-
-
-def aws_key_id(rng: random.Random | None = None) -> str:
-    rng = rng or random.SystemRandom()
-    return "AKIA" + "".join(rng.choice(_B32) for _ in range(16))
+    return github_token(rng=rng)
 
 
 def password(rng: random.Random | None = None) -> str:
     rng = rng or random.SystemRandom()
-    return "".join(rng.choice(_B62) for _ in range(10)) + "x9Q"
+    return real_looking(lambda: "".join(rng.choice(_B62) for _ in range(10)) + "x9Q")
 
 
 def write_rules(folder: Path) -> Path:

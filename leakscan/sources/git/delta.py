@@ -19,10 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _STEP = 4096
-_FILTER_LINES = 8  # a changed span this long is filtered line by line against the old one
+CONTEXT = 2  # unchanged lines scanned above a changed one (a key and, below it, its value)
 
-# Contents that span lines (a PEM block) are found only when scanned whole.
-MULTILINE_MARKERS = (b"-----BEGIN ",)
+# Contents that span many lines (PEM blocks, PuTTY and SSH2 keys) are found only when
+# scanned whole.
+MULTILINE_MARKERS = (b"-----BEGIN ", b"---- BEGIN SSH2", b"PuTTY-User-Key-File-")
 
 
 def _prefix(a: bytes, b: bytes) -> int:
@@ -78,12 +79,6 @@ def changed_span(old: bytes, new: bytes) -> tuple[int, int]:
     return line_start, len(new) if line_end < 0 else line_end
 
 
-def masked(new: bytes, span: tuple[int, int]) -> bytes:
-    """``new`` with everything outside ``span`` reduced to its newlines."""
-    start, end = span
-    return b"\n" * new.count(b"\n", 0, start) + new[start:end]
-
-
 def multiline(data: bytes) -> bool:
     """Whether ``data`` holds content that is found only when scanned whole (a PEM block)."""
     return any(marker in data for marker in MULTILINE_MARKERS)
@@ -97,28 +92,52 @@ class Base:
     multiline: bool
 
 
-def delta(old: Base | None, new: bytes) -> tuple[bytes | None, Base]:
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What is scanned of a blob: its changed lines and the ``CONTEXT`` lines above each (a
+    key on one line, its value on the next), the rest blanked; only matches on ``lines``
+    (1-based, the changed ones) are the blob's: the context lines were scanned before."""
+
+    data: bytes
+    lines: frozenset[int]
+
+
+def delta(old: Base | None, new: bytes) -> tuple[Part | None, Base]:
     """What to scan of ``new`` (``None``: all of it) and ``new`` as a base for later blobs.
 
-    Of the changed span, lines that ``old`` also holds there (between two edits far apart)
-    are blanked too. The blob is scanned whole when what is left is more than half of it, or
-    when a multi-line secret could be cut by the mask. When ``old`` holds no such marker,
-    ``new`` can hold one only inside the span, so the whole blob is searched only when needed.
+    Lines of the changed span that ``old`` also holds there are not changed lines. The blob
+    is scanned whole when the part would be more than half of it, or when a multi-line
+    secret could be cut by the mask. When ``old`` holds no such marker, ``new`` can hold one
+    only inside the span, so the whole blob is searched only when needed.
     """
     if old is None:
         return None, Base(new, multiline(new))
     start, end = changed_span(old.data, new)
-    part = new[start:end]
-    marker = multiline(new) if old.multiline else multiline(part)
+    span = new[start:end]
+    marker = multiline(new) if old.multiline else multiline(span)
     as_base = Base(new, marker)
     if marker:
         return None, as_base
-    if part.count(b"\n") >= _FILTER_LINES:
-        before = set(old.data[start : len(old.data) - (len(new) - end)].split(b"\n"))
-        part = b"\n".join(b"" if line in before else line for line in part.split(b"\n"))
-    if len(part) * 2 > len(new):
+    first = new.count(b"\n", 0, start)  # the span's first line, 0-based
+    above, skip = start, 0  # the first context line above the span; how many there are
+    while skip < CONTEXT and above > 0:
+        above = new.rfind(b"\n", 0, above - 1) + 1
+        skip += 1
+    lines = new[above:end].split(b"\n")
+    # a line the old text also held there is not a change (a junction line, a line between
+    # two edits far apart)
+    old_middle = old.data[start : len(old.data) - (len(new) - end)]
+    before = set(old_middle.split(b"\n")) if old_middle else ()
+    changed = [i for i in range(skip, len(lines)) if lines[i] not in before]
+    if len(changed) == len(lines) - skip:  # the usual edit: every line of the span is new
+        region = new[above:end]
+    else:
+        shown = {k for i in changed for k in range(max(0, i - CONTEXT), i + 1)}
+        region = b"\n".join(line if k in shown else b"" for k, line in enumerate(lines))
+    if len(region) * 2 > len(new):
         return None, as_base
-    return b"\n" * new.count(b"\n", 0, start) + part, as_base
+    lead = first - skip
+    return Part(b"\n" * lead + region, frozenset([lead + i + 1 for i in changed])), as_base
 
 
 class BaseCache:

@@ -402,13 +402,15 @@ class GitSource(Source):
             return
         if looks_binary(head) and not self.options.scan_binary:
             return
-        text = None
+        text, lines = None, None
         if cache is not None and (old is not None or cache.wanted(oid)):
             part, as_base = delta(old, data)
             cache.keep(oid, as_base)
             if part is not None:
-                data, text, digest = part, data, f"git:{oid}^{base}"
-        yield Blob(locs[0].provenance, data=data, size=len(data), digest=digest, text=text)
+                data, text, lines, digest = part.data, data, part.lines, f"git:{oid}^{base}"
+        yield Blob(
+            locs[0].provenance, data=data, size=len(data), digest=digest, text=text, lines=lines
+        )
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
 

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from leakscan.cli import app
 from leakscan.sources.git import source as git_source
-from leakscan.sources.git.delta import Base, BaseCache, changed_span, delta, masked
-from tests.helpers import github_token
+from leakscan.sources.git.delta import Base, BaseCache, changed_span, delta
+from tests.helpers import github_token, password
 from tests.sources.git.gitrepo import GitRepo
 
 RULE = "test.github.pat"
@@ -140,6 +140,36 @@ def test_an_allow_comment_on_the_unchanged_line_above_still_counts(
     assert [f["secret"] for f in doc["findings"]] == [flagged]
 
 
+def test_a_value_changed_under_its_unchanged_key_is_found(repo: GitRepo, rules: Path) -> None:
+    body = lines(20)
+    body[4:6] = ["database:", "  password:", "    ${DB_PASSWORD}"]
+    repo.commit("config", {"app.yaml": text(body)})
+    secret = password()
+    body[6] = f"    {secret}"  # only the value's line changes; the key is on the line above
+    wrote = repo.commit("hard-code it", {"app.yaml": text(body)})
+    body[15] = "line 16: edited, so the blob above is not HEAD's (HEAD is scanned whole)"
+    repo.commit("edit", {"app.yaml": text(body)})
+    body[6] = "    ${DB_PASSWORD}"
+    repo.commit("undo", {"app.yaml": text(body)})
+    doc = scan(str(repo.path), "--rules", str(rules))
+    assert places(doc, secret) == {("app.yaml", wrote, 7, False)}
+
+
+def test_an_old_secret_next_to_an_edit_stays_at_the_commit_that_wrote_it(
+    repo: GitRepo, rules: Path
+) -> None:
+    token = github_token()
+    body = lines(30)
+    body[4] = f"TOKEN = '{token}'"
+    wrote = repo.commit("add", {"a.py": text(body)})
+    body[5] = "line 6: edited right below the token"  # the token's line is context here
+    repo.commit("edit below", {"a.py": text(body)})
+    body[20] = "line 21: edited"
+    head = repo.commit("edit elsewhere", {"a.py": text(body)})
+    doc = scan(str(repo.path), "--rules", str(rules))
+    assert places(doc, token) == {("a.py", wrote, 5, False), ("a.py", head, 5, True)}
+
+
 def _pem() -> str:
     rows = base64.b64encode(os.urandom(48 * 12)).decode()
     body = "\n".join(rows[i : i + 64] for i in range(0, len(rows), 64))
@@ -225,7 +255,7 @@ def test_random_histories_find_the_same_secrets_as_whole_blob_scans(
     changed_lines = found()
     monkeypatch.setattr(git_source, "_BASE_BUDGET", 0)  # no earlier versions kept: all whole
     whole = found()
-    assert set(changed_lines[0]) == set(planted)
+    assert set(changed_lines[0]) == set(planted)  # (the helper makes no placeholder-like ones)
     assert changed_lines == whole  # the same secrets, first written by the same commits
 
 
@@ -245,9 +275,19 @@ def test_changed_span_leaves_only_old_text_outside(old: bytes, new: bytes) -> No
     assert old.startswith(new[:start])
     assert old.endswith(new[end:])
     assert len(new[:start]) + len(new[end:]) <= len(old)  # prefix and suffix do not overlap
-    out = masked(new, (start, end))
-    assert out.count(b"\n") == new[:end].count(b"\n")  # line numbers are kept
-    assert out.endswith(new[start:end])
+
+
+@given(_TEXT, _TEXT)
+def test_lines_not_scanned_as_changed_are_lines_of_the_old_text(old: bytes, new: bytes) -> None:
+    part, _ = delta(Base(old, False), new)
+    if part is None:
+        return  # scanned whole
+    new_lines, old_lines = new.split(b"\n"), set(old.split(b"\n"))
+    for n, line in enumerate(new_lines, 1):
+        if n in part.lines:  # scanned, at its own line number
+            assert part.data.split(b"\n")[n - 1] == line
+        else:
+            assert line in old_lines  # scanned in the old blob (or one before it)
 
 
 def test_span_of_an_edit_in_a_long_file_is_its_line() -> None:
@@ -256,7 +296,10 @@ def test_span_of_an_edit_in_a_long_file_is_its_line() -> None:
     start, end = changed_span(old, new)
     assert new[start:end] == b"01234 Y" + b"x" * 89
     part, as_base = delta(Base(old, False), new)
-    assert part is not None and part.count(b"\n") == 1234 and as_base.data is new
+    assert part is not None and as_base.data is new
+    assert part.lines == {1235}
+    shown = part.data.split(b"\n")
+    assert shown[1234] == b"01234 Y" + b"x" * 89 and shown[1232].startswith(b"01232")  # context
 
 
 def test_base_cache_drops_a_base_after_its_last_use() -> None:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import json
 import random
-import string
-import zlib
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
 
 from leakscan.cli import app
-from leakscan.engine.checksums import base62
+from tests.helpers import github_token
 
 RULE_ID = "test.image.ghp"
-_ALPHABET = string.ascii_letters + string.digits
 
 
 def token(rng: random.Random | None = None) -> str:
     """A GitHub-classic-shaped token with a valid checksum (random; never a real one)."""
-    rng = rng or random.SystemRandom()
-    body = "ghp_" + "".join(rng.choice(_ALPHABET) for _ in range(30))
-    return body + base62(zlib.crc32(body.encode()), 6)
+    return github_token(rng=rng)
 
 
 def write_rules(folder: Path) -> Path:
