@@ -279,11 +279,13 @@ class GitSource(Source):
         )
         tokens = out.split(b"\0")
         by_blob: dict[str, list[_Loc]] = {}
+        replaced: dict[str, set[str]] = {}  # blob -> the committed blobs it replaces ("": none)
         for meta, path_b in zip(tokens[0::2], tokens[1::2], strict=False):
             parts = meta.lstrip(b":").split(b" ")
             if len(parts) < 5:
                 continue
-            mode, oid = parts[1].decode(), parts[3].decode()
+            old_mode, mode = parts[0].decode(), parts[1].decode()
+            old_oid, oid = parts[2].decode(), parts[3].decode()
             if mode == "160000" or oid == "0" * 40:
                 continue
             path = path_b.decode("utf-8", "replace")
@@ -291,8 +293,14 @@ class GitSource(Source):
                 continue
             prov = Provenance("git", {"repo": repo.name, "path": path, "staged": True})
             by_blob.setdefault(oid, []).append(_Loc(path, prov, f"{repo.name}:{path} (staged)"))
+            edits = old_oid != "0" * 40 and old_mode[:2] in ("10", "12")
+            replaced.setdefault(oid, set()).add(old_oid if edits else "")
+        # like a --range, what the commit would add: an edited file's changed lines
+        bases = {
+            oid: min(olds) for oid, olds in replaced.items() if len(olds) == 1 and "" not in olds
+        }
         with CatFile(repo) as cat:
-            yield from self._emit(cat, by_blob)
+            yield from self._emit(cat, by_blob, bases)
 
     # --- blob contents ---------------------------------------------------------------------
 

@@ -255,6 +255,24 @@ def test_staged_scans_what_is_about_to_be_committed(repo: GitRepo, rules: Path) 
     scan(rules, str(repo.path), "--staged", code=0)
 
 
+def test_staged_reports_what_the_commit_adds_to_an_edited_file(repo: GitRepo, rules: Path) -> None:
+    old, new = github_token(), github_token()
+    body = [f"line {i}" for i in range(1, 21)]
+    body[2] = f"OLD_TOKEN={old}"
+    repo.commit("old", {"app.env": "\n".join(body) + "\n"})
+    body[10] = "line 11: edited"  # staged: an edit that adds no secret
+    repo.write({"app.env": "\n".join(body) + "\n"})
+    repo.git("add", "app.env")
+    scan(rules, str(repo.path), "--staged", code=0)  # the committed token is not this commit's
+    body[15] = f"NEW_TOKEN={new}"
+    repo.write({"app.env": "\n".join(body) + "\n"})
+    repo.git("add", "app.env")
+    doc = scan(rules, str(repo.path), "--staged")
+    assert secrets_of(doc) == {new}
+    (loc,) = finding(doc, new)["locations"]
+    assert loc["path"] == "app.env" and loc["line"] == 16 and loc["staged"] is True
+
+
 def test_staged_before_the_first_commit(tmp_path: Path, rules: Path) -> None:
     fresh = GitRepo(tmp_path / "fresh")
     token = github_token()
