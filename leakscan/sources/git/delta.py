@@ -79,6 +79,11 @@ def changed_span(old: bytes, new: bytes) -> tuple[int, int]:
     return line_start, len(new) if line_end < 0 else line_end
 
 
+def _wide(data: bytes) -> bool:
+    """UTF-16/32 text (a BOM, or NUL bytes early on): the detector transcodes it whole."""
+    return data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]
+
+
 def multiline(data: bytes) -> bool:
     """Whether ``data`` holds content that is found only when scanned whole (a PEM block)."""
     return any(marker in data for marker in MULTILINE_MARKERS)
@@ -110,7 +115,7 @@ def delta(old: Base | None, new: bytes) -> tuple[Part | None, Base]:
     secret could be cut by the mask. When ``old`` holds no such marker, ``new`` can hold one
     only inside the span, so the whole blob is searched only when needed.
     """
-    if old is None:
+    if old is None or _wide(new):  # UTF-16/32: lines are not split on single bytes
         return None, Base(new, multiline(new))
     start, end = changed_span(old.data, new)
     span = new[start:end]

@@ -170,6 +170,25 @@ def test_an_old_secret_next_to_an_edit_stays_at_the_commit_that_wrote_it(
     assert places(doc, token) == {("a.py", wrote, 5, False), ("a.py", head, 5, True)}
 
 
+def test_a_token_added_to_a_utf16_file_is_found(repo: GitRepo, rules: Path) -> None:
+    token = github_token()
+    body = lines(12)
+    path = repo.path / "settings.ps1"
+    path.write_bytes("\n".join(body).encode("utf-16"))  # with a BOM, as Windows writes it
+    repo.commit("add")
+    body[6] = f"$Token = '{token}'"
+    path.write_bytes("\n".join(body).encode("utf-16"))
+    wrote = repo.commit("token")
+    body[1] = "edited, so the blob above is not HEAD's"
+    path.write_bytes("\n".join(body).encode("utf-16"))
+    head = repo.commit("edit")
+    doc = scan(str(repo.path), "--rules", str(rules))
+    assert places(doc, token) == {
+        ("settings.ps1", wrote, 7, False),
+        ("settings.ps1", head, 7, True),
+    }
+
+
 def _pem() -> str:
     rows = base64.b64encode(os.urandom(48 * 12)).decode()
     body = "\n".join(rows[i : i + 64] for i in range(0, len(rows), 64))
