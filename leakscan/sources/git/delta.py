@@ -19,7 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _STEP = 4096
-CONTEXT = 2  # unchanged lines scanned above a changed one (a key and, below it, its value)
+# context scanned above a changed line, for rules that reach back over lines (a key, its
+# value on the next line; ``users:`` some lines above a kubeconfig ``token:``)
+CONTEXT = 2  # lines at least
+CONTEXT_BYTES = 768  # and every line starting within this many bytes (the widest
+# built-in multi-line rule, a kubeconfig token, looks 607 bytes back)
 
 # Contents that span many lines (PEM blocks, PuTTY and SSH2 keys) are found only when
 # scanned whole.
@@ -99,9 +103,9 @@ class Base:
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """What is scanned of a blob: its changed lines and the ``CONTEXT`` lines above each (a
-    key on one line, its value on the next), the rest blanked; only matches on ``lines``
-    (1-based, the changed ones) are the blob's: the context lines were scanned before."""
+    """What is scanned of a blob: its changed lines and the context above each (see
+    ``CONTEXT_BYTES``), the rest blanked; only matches on ``lines`` (1-based, the changed
+    ones) are the blob's: the context lines were scanned before."""
 
     data: bytes
     lines: frozenset[int]
@@ -111,9 +115,9 @@ def delta(old: Base | None, new: bytes) -> tuple[Part | None, Base]:
     """What to scan of ``new`` (``None``: all of it) and ``new`` as a base for later blobs.
 
     Lines of the changed span that ``old`` also holds there are not changed lines. The blob
-    is scanned whole when the part would be more than half of it, or when a multi-line
-    secret could be cut by the mask. When ``old`` holds no such marker, ``new`` can hold one
-    only inside the span, so the whole blob is searched only when needed.
+    is scanned whole when a multi-line secret could be cut by the mask (when ``old`` holds
+    no such marker, ``new`` can hold one only inside the span, so the whole blob is
+    searched only when needed) and when it is UTF-16/32 text.
     """
     if old is None or _wide(new):  # UTF-16/32: lines are not split on single bytes
         return None, Base(new, multiline(new))
@@ -124,10 +128,8 @@ def delta(old: Base | None, new: bytes) -> tuple[Part | None, Base]:
     if marker:
         return None, as_base
     first = new.count(b"\n", 0, start)  # the span's first line, 0-based
-    above, skip = start, 0  # the first context line above the span; how many there are
-    while skip < CONTEXT and above > 0:
-        above = new.rfind(b"\n", 0, above - 1) + 1
-        skip += 1
+    above = _context_start(new, start)
+    skip = new.count(b"\n", above, start)  # context lines above the span
     lines = new[above:end].split(b"\n")
     # a line the old text also held there is not a change (a junction line, a line between
     # two edits far apart)
@@ -137,12 +139,42 @@ def delta(old: Base | None, new: bytes) -> tuple[Part | None, Base]:
     if len(changed) == len(lines) - skip:  # the usual edit: every line of the span is new
         region = new[above:end]
     else:
-        shown = {k for i in changed for k in range(max(0, i - CONTEXT), i + 1)}
+        shown = _with_context(lines, changed)
         region = b"\n".join(line if k in shown else b"" for k, line in enumerate(lines))
-    if len(region) * 2 > len(new):
-        return None, as_base
     lead = first - skip
     return Part(b"\n" * lead + region, frozenset([lead + i + 1 for i in changed])), as_base
+
+
+def _context_start(data: bytes, start: int) -> int:
+    """Where the context above the line at ``start`` begins: the line holding the byte
+    ``CONTEXT_BYTES`` before it, and at least ``CONTEXT`` lines up."""
+    floor = max(0, start - CONTEXT_BYTES)
+    above = data.rfind(b"\n", 0, floor) + 1 if floor > 0 else 0
+    lines_up = start
+    for _ in range(CONTEXT):
+        if lines_up <= 0:
+            break
+        lines_up = data.rfind(b"\n", 0, lines_up - 1) + 1
+    return min(above, lines_up)
+
+
+def _with_context(lines: list[bytes], changed: list[int]) -> set[int]:
+    """The changed lines (ascending) and their context above: lines starting within
+    ``CONTEXT_BYTES``, and at least ``CONTEXT`` lines."""
+    shown: set[int] = set()
+    if not changed:
+        return shown
+    offsets, pos = [], 0
+    for line in lines[: changed[-1] + 1]:
+        offsets.append(pos)
+        pos += len(line) + 1
+    first = done = 0  # the first line of the current context; lines below ``done`` are in
+    for i in changed:  # a line's context starts no higher than the one of a line above it
+        while first < i and i - first > CONTEXT and offsets[i] - offsets[first] > CONTEXT_BYTES:
+            first += 1
+        shown.update(range(max(first, done), i + 1))
+        done = i + 1
+    return shown
 
 
 class BaseCache:

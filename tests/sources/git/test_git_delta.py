@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from leakscan.cli import app
 from leakscan.sources.git import source as git_source
 from leakscan.sources.git.delta import Base, BaseCache, changed_span, delta
-from tests.helpers import github_token, password
+from tests.helpers import github_token, password, random_chars
 from tests.sources.git.gitrepo import GitRepo
 
 RULE = "test.github.pat"
@@ -187,6 +187,30 @@ def test_a_token_added_to_a_utf16_file_is_found(repo: GitRepo, rules: Path) -> N
         ("settings.ps1", wrote, 7, False),
         ("settings.ps1", head, 7, True),
     }
+
+
+def _kubeconfig(token: str) -> str:
+    return (
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n"
+        "    server: https://10.0.0.1:6443\nusers:\n- name: admin@prod\n  user:\n"
+        f"    token: {token}\ncontexts:\n- name: prod\n  context:\n    cluster: prod\n"
+        "    user: admin@prod\ncurrent-context: prod\n"
+        + "".join(f"# note {i}\n" for i in range(40))
+    )
+
+
+def test_a_rotated_kubeconfig_token_is_found_at_the_rotation(repo: GitRepo) -> None:
+    """The kubeconfig rule needs ``users:`` a few lines above ``token:`` (rules reach up to
+    several hundred bytes back): the context above a changed line is measured in bytes."""
+    first, second = (random_chars(48) for _ in range(2))
+    repo.commit("kubeconfig", {"deploy/kubeconfig": _kubeconfig(first)})
+    rotated = repo.commit("rotate", {"deploy/kubeconfig": _kubeconfig(second)})
+    repo.commit("gone", {"deploy/kubeconfig": None})
+    doc = scan(str(repo.path))
+    rule = "leakscan.kubernetes.kubeconfig-token"
+    found = {f["secret"]: f for f in doc["findings"] if f["rule_id"] == rule}
+    assert set(found) == {first, second}
+    assert {loc["commit"] for loc in found[second]["locations"]} == {rotated}
 
 
 def _pem() -> str:
