@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leakscan.cli import app
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "fixtures" / "demo"
@@ -19,8 +20,7 @@ DEMO = ROOT / "fixtures" / "demo"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    require(shutil.which("git") is not None, "git is not installed")
     copy = tmp_path_factory.mktemp("demo") / "demo"
     shutil.copytree(DEMO, copy, ignore=shutil.ignore_patterns("build"))
     subprocess.run([sys.executable, str(copy / "build.py")], check=True, capture_output=True)

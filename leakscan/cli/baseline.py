@@ -7,23 +7,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from leakscan.cli.common import (
-    CONFIG_HOOKS,
-    RESULT_FILTERS,
     ConfigOpt,
     ExcludeOpt,
     MinConfidenceOpt,
     NoProgressOpt,
+    Options,
     RulesOpt,
     ScanBinaryOpt,
     VerboseOpt,
     fail,
-    options_from,
-    scan_config,
+    filtered,
+    prepared_config,
+    scan_options,
     setup_logging,
 )
 from leakscan.errors import LeakscanError
@@ -37,21 +37,28 @@ PathsArg = Annotated[list[str], typer.Argument(help="Files or directories to sca
 BaselineOutOpt = Annotated[Path, typer.Option("--output", "-o", help="The baseline file to write.")]
 
 
-def _scan_findings(paths: list[str], **kwargs: object) -> Baseline:
+# what a baseline scan takes: like ``leakscan scan PATH``, without report options
+SCAN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("rules", RulesOpt, None),
+    ("exclude", ExcludeOpt, None),
+    ("min_confidence", MinConfidenceOpt, "low"),
+    ("scan_binary", ScanBinaryOpt, False),
+    ("config", ConfigOpt, None),
+    ("no_progress", NoProgressOpt, True),
+    ("verbose", VerboseOpt, 0),
+)
+
+
+def _scan_findings(paths: list[str], opts: Options) -> Baseline:
     """Scan like ``leakscan scan PATH`` (config file and inline allows apply)."""
     from leakscan.api import scan
     from leakscan.cli.scan_path import path_sources
 
-    opts = options_from(no_progress=True, **kwargs)
     setup_logging(opts.verbose)
     try:
-        config = scan_config(opts)
-        for hook in CONFIG_HOOKS:
-            hook(config, opts)
+        config = prepared_config(opts)
         opts.baseline = None  # a baseline is made from every finding
-        result = scan(lambda options: path_sources(paths, options), config)
-        for result_filter in RESULT_FILTERS:
-            result = result_filter(result, opts)
+        result = filtered(scan(lambda options: path_sources(paths, options), config), opts)
     except LeakscanError as exc:
         fail(str(exc))
     if result.errors:
@@ -62,57 +69,27 @@ def _scan_findings(paths: list[str], **kwargs: object) -> Baseline:
 
 
 @baseline_app.command("create")
-def create(
-    paths: PathsArg,
-    output: BaselineOutOpt = Path(DEFAULT_NAME),
-    rules: RulesOpt = None,
-    exclude: ExcludeOpt = None,
-    min_confidence: MinConfidenceOpt = "low",
-    scan_binary: ScanBinaryOpt = False,
-    config: ConfigOpt = None,
-    no_progress: NoProgressOpt = True,
-    verbose: VerboseOpt = 0,
-) -> None:
+@scan_options(SCAN_OPTIONS, report=False)
+def create(paths: PathsArg, opts: Options, output: BaselineOutOpt = Path(DEFAULT_NAME)) -> None:
     """Scan PATHs and accept every finding into a baseline file (no secrets are stored)."""
-    made = _scan_findings(
-        paths,
-        rules=rules,
-        exclude=exclude,
-        min_confidence=min_confidence,
-        scan_binary=scan_binary,
-        config=config,
-        verbose=verbose,
-    )
+    made = _scan_findings(paths, opts)
     _write(made, output)
     typer.echo(f"baseline {output}: {len(made.entries)} finding(s) accepted", err=True)
 
 
 @baseline_app.command("update")
+@scan_options(SCAN_OPTIONS, report=False)
 def update(
     paths: PathsArg,
+    opts: Options,
     output: BaselineOutOpt = Path(DEFAULT_NAME),
     keep_stale: Annotated[
         bool, typer.Option("--keep-stale", help="Keep entries no longer found.")
     ] = False,
-    rules: RulesOpt = None,
-    exclude: ExcludeOpt = None,
-    min_confidence: MinConfidenceOpt = "low",
-    scan_binary: ScanBinaryOpt = False,
-    config: ConfigOpt = None,
-    no_progress: NoProgressOpt = True,
-    verbose: VerboseOpt = 0,
 ) -> None:
     """Rescan PATHs: accept new findings, drop entries no longer found (unless --keep-stale)."""
     old = _load(output) if output.exists() else Baseline()
-    current = _scan_findings(
-        paths,
-        rules=rules,
-        exclude=exclude,
-        min_confidence=min_confidence,
-        scan_binary=scan_binary,
-        config=config,
-        verbose=verbose,
-    )
+    current = _scan_findings(paths, opts)
     known = {e.fingerprint for e in old.entries}
     added = sum(1 for e in current.entries if e.fingerprint not in known)
     merged = merge(old, current, keep_stale)

@@ -257,6 +257,21 @@ CONFIG_HOOKS: list[Callable[[ScanConfig, Options], None]] = []
 _install_policy(CONFIG_HOOKS, RESULT_FILTERS)  # config file, inline allows, baseline
 
 
+def prepared_config(opts: Options) -> ScanConfig:
+    """The engine configuration with the policy hooks applied (config file, inline allows)."""
+    config = scan_config(opts)
+    for hook in CONFIG_HOOKS:
+        hook(config, opts)
+    return config
+
+
+def filtered(result: ScanResult, opts: Options) -> ScanResult:
+    """A result after the policy filters (inline allows, baseline)."""
+    for result_filter in RESULT_FILTERS:
+        result = result_filter(result, opts)
+    return result
+
+
 def exit_code(result: ScanResult, opts: Options) -> int:
     if result.errors:
         return int(ExitCode.ERROR)
@@ -280,14 +295,10 @@ def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Op
             raise LeakscanError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
         if opts.fail_on and opts.fail_on not in SEVERITIES:
             raise LeakscanError(f"--fail-on must be one of {', '.join(SEVERITIES)}")
-        config = scan_config(opts)
-        for hook in CONFIG_HOOKS:
-            hook(config, opts)
+        config = prepared_config(opts)
         report = reporter(opts.format)
         with _progress(opts) as progress:
-            result = scan(make_sources, config, progress)
-        for result_filter in RESULT_FILTERS:
-            result = result_filter(result, opts)
+            result = filtered(scan(make_sources, config, progress), opts)
         text = report.render(result, show_secrets=opts.show_secrets)
     except LeakscanError as exc:
         if opts.verbose >= 2:
@@ -346,15 +357,16 @@ LAYER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (("max_layer_size", MaxLayerSi
 
 
 def scan_options(
-    *groups: tuple[tuple[str, Any, Any], ...],
+    *groups: tuple[tuple[str, Any, Any], ...], report: bool = True
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a command the shared options of ``groups`` (REPORT_OPTIONS always).
+    """Give a command the shared options of ``groups`` (and REPORT_OPTIONS unless the
+    command writes no report).
 
     The command declares only its own arguments plus ``opts: Options``; the decorator adds
     the shared options to the signature typer reads, and calls the command with them
     gathered in ``opts`` (the command's own arguments land in ``opts.extra`` too).
     """
-    shared = REPORT_OPTIONS + tuple(item for group in groups for item in group)
+    shared = (REPORT_OPTIONS if report else ()) + tuple(item for group in groups for item in group)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         hints = typing.get_type_hints(func, include_extras=True)

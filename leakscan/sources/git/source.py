@@ -344,7 +344,7 @@ class GitSource(Source):
         """Read a blob only to compare its successors with (it is not scanned)."""
         if obj.type != "blob" or obj.reader is None or obj.size > self.options.in_memory_bytes:
             return
-        data = obj.reader.read()
+        data = obj.read_all()
         if self.options.scan_binary or not looks_binary(data[:SNIFF_BYTES]):
             cache.keep(obj.oid, delta(None, data)[1])
 
@@ -352,9 +352,9 @@ class GitSource(Source):
         self,
         obj: CatObject,
         locs: list[_Loc],
-        cache: BaseCache | None = None,
-        old: Base | None = None,
-        base: str | None = None,
+        cache: BaseCache,
+        old: Base | None,
+        base: str | None,
     ) -> Iterator[Blob | Skip]:
         digest = f"git:{obj.oid}"
         if obj.type is None or obj.reader is None:
@@ -375,8 +375,7 @@ class GitSource(Source):
         if data is None:
             reader = obj.reader
             head = reader.read(SNIFF_BYTES)
-            archive = any(is_archive_name(loc.path or "") for loc in locs) or archive_magic(head)
-            if not archive and obj.size > options.in_memory_bytes:  # streamed
+            if not _is_archive(locs, head) and obj.size > options.in_memory_bytes:  # streamed
                 if looks_binary(head) and not options.scan_binary:
                     return
                 reader.push_back(head)
@@ -394,7 +393,7 @@ class GitSource(Source):
         data: bytes,
         size: int,
         locs: list[_Loc],
-        cache: BaseCache | None,
+        cache: BaseCache,
         old: Base | None,
         base: str | None,
     ) -> Iterator[Blob | Skip]:
@@ -402,7 +401,7 @@ class GitSource(Source):
         when it has a base)."""
         digest = f"git:{oid}"
         head = data[:SNIFF_BYTES]
-        if any(is_archive_name(loc.path or "") for loc in locs) or archive_magic(head):
+        if _is_archive(locs, head):
             for loc in locs:
                 yield from file_blobs(
                     io.BytesIO(data), size, loc.path or oid, loc.provenance, self.options
@@ -411,7 +410,7 @@ class GitSource(Source):
         if looks_binary(head) and not self.options.scan_binary:
             return
         text, lines = None, None
-        if cache is not None and (old is not None or cache.wanted(oid)):
+        if old is not None or cache.wanted(oid):
             part, as_base = delta(old, data)
             cache.keep(oid, as_base)
             if part is not None:
@@ -421,6 +420,10 @@ class GitSource(Source):
         )
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
+
+
+def _is_archive(locs: list[_Loc], head: bytes) -> bool:
+    return any(is_archive_name(loc.path or "") for loc in locs) or archive_magic(head)
 
 
 def _range_sides(spec: str) -> list[str]:
