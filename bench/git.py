@@ -37,8 +37,8 @@ def _base62(n: int, width: int) -> str:
 
 
 def _github_token(rng: random.Random) -> str:
-    body = "ghp_" + "".join(rng.choice(_B62) for _ in range(30))
-    return body + _base62(zlib.crc32(body.encode()), 6)
+    body = "".join(rng.choice(_B62) for _ in range(30))  # the CRC covers the random part only
+    return "ghp_" + body + _base62(zlib.crc32(body.encode()), 6)
 
 
 def _aws_key_id(rng: random.Random) -> str:

@@ -36,10 +36,10 @@ def _base62(value: int, width: int) -> str:
 
 
 def _secrets(rng: random.Random) -> dict[str, str]:
-    body = "ghp_" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(30))
+    body = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(30))
     aws = "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
     return {
-        "github": body + _base62(zlib.crc32(body.encode()), 6),
+        "github": "ghp_" + body + _base62(zlib.crc32(body.encode()), 6),
         "aws": aws,
         "password": "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(14)),
     }

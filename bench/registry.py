@@ -43,12 +43,12 @@ _B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 
 def _github_token(rng: random.Random) -> str:
-    body = "ghp_" + "".join(rng.choice(_B62) for _ in range(30))
+    body = "".join(rng.choice(_B62) for _ in range(30))  # the CRC covers the random part only
     n, tail = zlib.crc32(body.encode()), []
     for _ in range(6):
         n, r = divmod(n, 62)
         tail.append(_B62[r])
-    return body + "".join(reversed(tail))
+    return "ghp_" + body + "".join(reversed(tail))
 
 
 def _layer(files: list[tuple[str, bytes]]) -> tuple[str, bytes]:

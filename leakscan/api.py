@@ -240,10 +240,21 @@ class Scanner:
         if self._batcher is not None:
             self.detector.timeouts += self._batcher.timeouts
             self._batcher.timeouts = 0
+            self.detector.checksum_failures.update(self._batcher.checksum_failures)
+            self._batcher.checksum_failures.clear()
         if self.detector.timeouts:
             self.skipped.append(
                 Skip("engine", f"{self.detector.timeouts} region(s) cut off by the regex timeout")
             )
+        for rule_id, count in sorted(self.detector.checksum_failures.items()):
+            self.skipped.append(
+                Skip(
+                    "engine",
+                    f"{count} token(s) shaped like {rule_id} not reported: checksum invalid, "
+                    "likely test values",
+                )
+            )
+        self.detector.checksum_failures.clear()
         return ScanResult(
             findings=self.findings.findings(self.config.min_confidence),
             skipped=self.skipped,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -56,11 +56,15 @@ class DetectorSpec:
         return load_detector(ScanConfig(**self.config))  # type: ignore[arg-type]
 
 
-def _scan_batch(items: list[tuple[bytes, str | None]]) -> tuple[list[list[Match]], int]:
+_BatchResult = tuple[list[list[Match]], int, dict[str, int]]
+
+
+def _scan_batch(items: list[tuple[bytes, str | None]]) -> _BatchResult:
     assert _WORKER is not None
     before = _WORKER.timeouts
+    _WORKER.checksum_failures.clear()
     results = [_WORKER.scan(data, context) for data, context in items]
-    return results, _WORKER.timeouts - before
+    return results, _WORKER.timeouts - before, dict(_WORKER.checksum_failures)
 
 
 @dataclass(slots=True)
@@ -85,9 +89,10 @@ class BatchScanner:
         self.build = build
         self._pool: ProcessPoolExecutor | None = None
         self._batch = _Batch()
-        self._inflight: deque[tuple[_Batch, Future[tuple[list[list[Match]], int]] | None]] = deque()
+        self._inflight: deque[tuple[_Batch, Future[_BatchResult] | None]] = deque()
         self.broken = False
         self.timeouts = 0
+        self.checksum_failures: Counter[str] = Counter()
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -116,7 +121,7 @@ class BatchScanner:
         batch, self._batch = self._batch, _Batch()
         if not batch.items:
             return
-        future: Future[tuple[list[list[Match]], int]] | None = None
+        future: Future[_BatchResult] | None = None
         if not self.broken:
             try:
                 future = self._start().submit(_scan_batch, batch.items)
@@ -126,13 +131,14 @@ class BatchScanner:
         self._inflight.append((batch, future))
 
     def _finish(
-        self, batch: _Batch, future: Future[tuple[list[list[Match]], int]] | None
+        self, batch: _Batch, future: Future[_BatchResult] | None
     ) -> list[tuple[object, list[Match]]]:
         results: list[list[Match]] | None = None
         if future is not None:
             try:
-                results, timeouts = future.result()
+                results, timeouts, failures = future.result()
                 self.timeouts += timeouts
+                self.checksum_failures.update(failures)
             except Exception as exc:  # a dead worker: its batch is scanned here
                 log.warning("a worker process failed (%s); scanning its batch here", exc)
                 self.broken = True

@@ -33,8 +33,8 @@ def github_token(prefix: str = "ghp_", rng: random.Random | None = None) -> str:
     """A GitHub-style token with a valid CRC32 checksum (synthetic)."""
 
     def make() -> str:
-        body = prefix + random_chars(30, rng=rng)
-        return body + base62(zlib.crc32(body.encode()), 6)
+        body = random_chars(30, rng=rng)  # the CRC32 covers the random part, not the prefix
+        return prefix + body + base62(zlib.crc32(body.encode()), 6)
 
     return real_looking(make)
 
@@ -65,8 +65,8 @@ rules:
     confidence: high
     severity: high
     examples:
-      - text: 'GITHUB_TOKEN=ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'  # leakscan:allow (synthetic test value)
-        secret: 'ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'  # leakscan:allow (synthetic test value)
+      - text: 'GITHUB_TOKEN=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'  # leakscan:allow (synthetic test value)
+        secret: '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'  # leakscan:allow (synthetic test value)
     negative_examples: ['ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
   - id: test.aws.key-id
     name: Test AWS key id

@@ -6,6 +6,7 @@ import zlib
 from collections.abc import Callable
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+CHECK_WIDTH = 6  # base62 characters of a 32-bit CRC
 
 
 def base62(value: int, width: int) -> str:
@@ -16,11 +17,18 @@ def base62(value: int, width: int) -> str:
     return out.rjust(width, "0")
 
 
-def crc32_base62_suffix(token: str, width: int = 6) -> bool:
-    """GitHub-style tokens: ``prefix_`` + random + base62(crc32(prefix_ + random)) (6 chars)."""
-    if len(token) <= width:
+def crc32_base62_suffix(token: str, width: int = CHECK_WIDTH) -> bool:
+    """GitHub's token format (shared by npm): ``prefix_`` + random + ``base62(crc32(random))``.
+
+    The CRC32 is taken over the random part alone, the characters between the prefix's
+    ``_`` and the last ``width`` characters, and written in base62, zero-padded to ``width``
+    (GitHub's engineering blog, "Behind GitHub's new authentication token formats", 2021;
+    npm adopted the same format the same year).
+    """
+    prefix, sep, rest = token.partition("_")
+    if not sep or not prefix or len(rest) <= width:
         return False
-    body, check = token[:-width], token[-width:]
+    body, check = rest[:-width], rest[-width:]
     return base62(zlib.crc32(body.encode()), width) == check
 
 

@@ -7,7 +7,8 @@
    keywords), and tells which decoders have something to look at.
 3. Around each hit the rule's ``regex`` pattern captures the secret precisely; the secret must
    pass the rule's entropy floor, the placeholder filters, the rule's allow-list and its
-   checksum.
+   checksum. A token whose checksum fails is a made-up value (real ones always pass): it is
+   not a finding, but counted in ``checksum_failures`` so that the report can say so.
 4. Encoded regions (base64, hex, percent-encoding, ``\\uXXXX``) are decoded and scanned again,
    to a bounded depth; their matches are reported where the encoded text starts.
 5. For a structured value (``context`` = its key name), rules with a ``context`` regex that
@@ -20,7 +21,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Generic, TypeVar
@@ -98,6 +99,8 @@ class Detector:
         ]
         self._order = {r.id: i for i, r in enumerate(self.rules)}
         self.timeouts = 0  # precise matches cut off by the regex timeout
+        # rule id -> tokens of its shape whose checksum failed (test values, not findings)
+        self.checksum_failures: Counter[str] = Counter()
 
     # -- public -------------------------------------------------------------------------
     def scan(self, data: bytes, context: str | None = None) -> list[Match]:
@@ -217,7 +220,10 @@ class Detector:
             return False
         if any(a.search(secret) for a in self._allow[index]):
             return False
-        return not (rule.checksum and not verify(rule.checksum, secret))
+        if rule.checksum and not verify(rule.checksum, secret):
+            self.checksum_failures[rule.id] += 1
+            return False
+        return True
 
     def _decoded_matches(
         self,

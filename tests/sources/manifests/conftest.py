@@ -35,8 +35,8 @@ rules:
     entropy: 3.0
     confidence: high
     examples:
-      - text: 'GITHUB_TOKEN=ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'  # leakscan:allow (synthetic test value)
-        secret: 'ghp_C67bU0z1Q6nicX9eAHsJEKe05ZRlfq0lCmmT'  # leakscan:allow (synthetic test value)
+      - text: 'GITHUB_TOKEN=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'  # leakscan:allow (synthetic test value)
+        secret: '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'  # leakscan:allow (synthetic test value)
     negative_examples: ['ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
 """
 
