@@ -13,6 +13,7 @@ import functools
 import inspect
 import logging
 import os
+import re
 import sys
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -147,6 +148,16 @@ def fail(message: str, verbose: int = 0) -> NoReturn:
     raise typer.Exit(int(ExitCode.ERROR))
 
 
+_LOGGED_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines (tracebacks included) with any URL's user:password part shown as ``***``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _LOGGED_USERINFO.sub(r"\1***@", super().format(record))
+
+
 def setup_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
     env_level = os.environ.get("LEAKSCAN_LOGLEVEL")
@@ -156,7 +167,7 @@ def setup_logging(verbose: int) -> None:
     logger.setLevel(level)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("leakscan: %(levelname)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("leakscan: %(levelname)s: %(message)s"))
         logger.addHandler(handler)
 
 
