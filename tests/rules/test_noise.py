@@ -22,7 +22,6 @@ from leakscan.sources.interface import Source
 from tests.conftest import require
 
 MAX_FINDINGS_PER_MB = 0.15  # about 1 in 12 MB (2 before the rules were tightened)
-MAX_SECONDS = 10.0
 _SKIP_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
 
 
@@ -67,4 +66,5 @@ def test_stdlib_code_yields_almost_no_findings() -> None:
     assert not result.errors
     assert result.stats.blobs >= 500
     assert len(result.findings) / megabytes <= MAX_FINDINGS_PER_MB, by_rule.most_common()
-    assert seconds < MAX_SECONDS
+    # speed is measured by `make bench`; here only that no rule ran into the regex timeout
+    assert not [s for s in result.skipped if "regex timeout" in s.reason], result.skipped
