@@ -145,7 +145,9 @@ def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) ->
     rule probed for the mode Hyperscan takes it in (prefilter, keywords), then compiled again.
     """
     engine_version = str(getattr(hyperscan, "__version__", "")).encode()
-    plan_key = hashlib.sha256(digest.encode() + engine_version).hexdigest()[:32]
+    # the database's pattern ids follow the rules' order, which the digest does not see
+    order = "\n".join(rule.id for rule in rules).encode()
+    plan_key = hashlib.sha256(digest.encode() + engine_version + order).hexdigest()[:32]
     cache_file = cache_dir() / f"hsdb-{plan_key}.bin"
     plan_file = cache_dir() / f"hsdb-{plan_key}.plan"
     if use_cache and plan_file.exists() and cache_file.exists():

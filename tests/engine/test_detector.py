@@ -151,3 +151,15 @@ rules:
     )
     det.scan(b"q" + b"a" * 60 + b"c qaab\n")
     assert det.timeouts >= 1
+
+
+def test_the_same_rules_in_another_order_do_not_share_a_stale_compiled_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pattern ids in the cached database follow the rules' order: reordering a rule file
+    must not load a database whose ids point at other rules."""
+    monkeypatch.setenv("LEAKSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    rules = load_rules([write_rules(tmp_path / "rules")], include_builtin=False)
+    assert len(rules) >= 2
+    for order in (rules, list(reversed(rules))):
+        assert run_examples(Detector(order, use_cache=True)) == []
