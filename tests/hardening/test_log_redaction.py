@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PASSWORD = "hunter2notlogged"
+PASSWORD = "hunter2notlogged"  # leakscan:allow (synthetic test value)
 
 
 def test_git_url_password_never_logged_at_vv(tmp_path: Path) -> None:
