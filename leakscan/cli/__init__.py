@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "audit",
     "baseline",
     "config",
+    "watch",
 )
 for _name in _COMMAND_MODULES:
     try:
