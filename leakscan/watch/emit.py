@@ -83,8 +83,9 @@ class WebhookSender:
     """Posts records in the background: bounded queue, retries with backoff, never blocking.
 
     ``attempts`` tries per record, waiting ``backoff.delay(n)`` between them through ``wait``
-    (an ``Event.wait``: :meth:`close` cuts a wait short). A record that finds the queue full,
-    or fails every attempt, is dropped and counted in ``dropped`` / ``failed``.
+    (by default an ``Event.wait`` that :meth:`close` cuts short when its time is up). A record
+    that finds the queue full, or fails every attempt, is dropped, logged and counted in
+    ``dropped`` / ``failed``.
     """
 
     def __init__(
@@ -104,8 +105,9 @@ class WebhookSender:
         self._limit = max(1, limit)
         self._items: deque[bytes] = deque()
         self._cond = threading.Condition()
-        self._closing = threading.Event()
-        self._wait: Wait = wait or self._closing.wait
+        self._closing = threading.Event()  # no more records: end once the queue is empty
+        self._abort = threading.Event()  # out of time: give up what is left
+        self._wait: Wait = wait or self._abort.wait
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
@@ -143,11 +145,13 @@ class WebhookSender:
 
     def _deliver(self, body: bytes) -> None:
         for attempt in range(self._attempts):
+            if self._abort.is_set():
+                self.failed += 1
+                return
             try:
                 self._post(self.url, body)
             except PostError as exc:
-                last = attempt + 1 >= self._attempts or not exc.retry
-                if last or self._closing.is_set():
+                if attempt + 1 >= self._attempts or not exc.retry:
                     self.failed += 1
                     log.warning(
                         "webhook %s: a finding was not delivered (%s, %d attempt(s))",
@@ -173,13 +177,17 @@ class WebhookSender:
             return self._cond.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self, timeout: float = 15.0) -> None:
-        """Stop: what is queued gets one more attempt each (no more waits), then the thread
-        ends; records still queued after ``timeout`` seconds are reported."""
+        """Deliver what is queued (retries and all) for up to ``timeout`` seconds, then give
+        up the rest and say how many."""
         with self._cond:
             self._closing.set()
             self._cond.notify_all()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abort.set()
+            self._thread.join(5)
         with self._cond:
             left = self._pending
-        if left:
-            log.warning("webhook %s: %d finding(s) not posted at exit", self.host, left)
+            self._items.clear()
+        if left or self.failed:
+            log.warning("webhook %s: %d finding(s) not posted", self.host, left + self.failed)
