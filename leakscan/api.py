@@ -112,6 +112,10 @@ class Scanner:
     def knows(self, digest: str) -> bool:
         return (digest, None) in self._cache or (digest, None) in self._pending
 
+    def matches_of(self, digest: str) -> list[Match] | None:
+        """The matches of content scanned in this run, by digest (``None``: not scanned)."""
+        return self._cache.get((digest, None))
+
     def scan_blob(self, blob: Blob) -> list[Match]:
         """Matches of one blob (from the cache when its content was seen), recorded."""
         key = _content_key(blob)

@@ -113,6 +113,7 @@ def _watch(
     webhook: str | None,
     queue_size: int,
 ) -> int:
+    from leakscan.store.layer_cache import LayerCache
     from leakscan.watch.daemon import DockerDaemon
     from leakscan.watch.emit import JsonlSink, WebhookSender, webhook_host
     from leakscan.watch.loop import Watcher
@@ -143,7 +144,12 @@ def _watch(
 
         store = WatchState(state_path or default_state_path())
         stack.callback(store.close)
-        units = UnitScanner(config, lambda r: filtered(r, opts), _policy_key(opts, config))
+        units = UnitScanner(
+            config,
+            lambda r: filtered(r, opts),
+            _policy_key(opts, config),
+            cache=LayerCache(store.conn),
+        )
         stack.callback(units.close)
         watcher = Watcher(
             DockerDaemon,

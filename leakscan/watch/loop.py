@@ -33,7 +33,7 @@ class Units(Protocol):
 
     rules_key: str
 
-    def image(self, image_id: str, name: str) -> ScanResult: ...
+    def image(self, attrs: Mapping[str, Any], name: str) -> ScanResult: ...
 
     def container(
         self, attrs: Mapping[str, Any], image: Mapping[str, Any] | None
@@ -189,7 +189,7 @@ class Watcher:
             return
         name = _name(kind, attrs, uid)
         if kind == "image":
-            result = self._units.image(uid, name)
+            result = self._units.image(attrs, name)
         else:
             image = daemon.image(str(attrs.get("Image") or "")) if attrs.get("Image") else None
             result = self._units.container(attrs, image)

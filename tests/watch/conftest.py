@@ -56,11 +56,11 @@ def plant(name: str, container: str) -> Planted:
     return Planted(name, layer, env, container, own)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def watch_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_rules(tmp_path_factory.mktemp("watch-rules"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def planted(dockerd: str) -> Planted:
     return plant("leakscan-watch-a:1", "leakscan-watch-c1")

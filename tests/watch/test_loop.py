@@ -58,7 +58,8 @@ class FakeUnits:
         self.scanned: list[str] = []
         self.watcher: Watcher | None = None
 
-    def image(self, image_id: str, name: str) -> ScanResult:
+    def image(self, attrs: Mapping[str, Any], name: str) -> ScanResult:
+        image_id = str(attrs["Id"])
         self.scanned.append(image_id)
         if image_id == self.last and self.watcher is not None:
             self.watcher.stop()
