@@ -70,7 +70,13 @@ def watch(
     ] = None,
     webhook: Annotated[
         str | None,
-        typer.Option("--webhook", help="Also POST each finding (JSON) to this http(s) URL."),
+        typer.Option(
+            "--webhook",
+            envvar="LEAKSCAN_WEBHOOK",
+            show_envvar=False,
+            help="Also POST each finding (JSON) to this http(s) URL (or $LEAKSCAN_WEBHOOK: "
+            "keeps a URL with a token out of the process list).",
+        ),
     ] = None,
     queue_size: Annotated[
         int,
@@ -120,6 +126,7 @@ def _watch(
     from leakscan.watch.scanning import UnitScanner
     from leakscan.watch.state import WatchState, default_state_path
 
+    webhook = webhook or None  # an empty $LEAKSCAN_WEBHOOK: none
     if webhook is not None:
         webhook_host(webhook)  # a bad URL is a usage error before anything starts
     config = prepared_config(opts)
