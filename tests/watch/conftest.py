@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -10,11 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
+from tests.sources.image.conftest import rootfs_tar
 from tests.sources.image.helpers import token, write_rules
 
 
-def docker(*args: str, input: bytes | None = None) -> str:
-    proc = subprocess.run(["docker", *args], input=input, capture_output=True)
+def docker(*args: str, input: bytes | None = None, legacy: bool = False) -> str:
+    """Run the docker CLI (``legacy``: the classic builder, as the image tests build)."""
+    env = dict(os.environ, DOCKER_BUILDKIT="0") if legacy else None
+    proc = subprocess.run(["docker", *args], input=input, capture_output=True, env=env)
     if proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args[:2])} failed: {proc.stderr.decode()[-2000:]}")
     return proc.stdout.decode().strip()
@@ -64,3 +70,16 @@ def watch_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def planted(dockerd: str) -> Planted:
     return plant("leakscan-watch-a:1", "leakscan-watch-c1")
+
+
+def build_context(ctx: Path) -> Path:
+    """A Dockerfile whose RUN step sees a build argument (so the history records it), on a
+    busybox base imported once."""
+    require(shutil.which("busybox") is not None or os.path.exists("/bin/busybox"), "busybox")
+    if not docker("images", "-q", "leakscan-watch-busybox:1"):
+        docker("import", "-", "leakscan-watch-busybox:1", input=rootfs_tar())
+    ctx.mkdir(parents=True, exist_ok=True)
+    (ctx / "Dockerfile").write_text(
+        "FROM leakscan-watch-busybox:1\nARG NPM_TOKEN\nRUN echo built > /tmp/built\n"
+    )
+    return ctx

@@ -24,7 +24,7 @@ from leakscan.watch.loop import Watcher
 from leakscan.watch.scanning import UnitScanner
 from leakscan.watch.state import WatchState
 from tests.sources.image.helpers import RULE_ID, token
-from tests.watch.conftest import Planted, docker, rootfs
+from tests.watch.conftest import Planted, build_context, docker, rootfs
 
 DEADLINE = 180.0  # seconds to wait for a finding before the test fails (never a pass)
 
@@ -112,7 +112,7 @@ class _Lines:
                 self.got.put(json.loads(line))
         self.got.put(None)
 
-    def until(self, secret: str) -> None:
+    def until(self, secret: str, target: str | None = None) -> None:
         while True:
             try:
                 record = self.got.get(timeout=DEADLINE)
@@ -120,7 +120,7 @@ class _Lines:
                 raise AssertionError(f"no finding within {DEADLINE}s") from None
             assert record is not None, "the watch ended"
             self.all.append(record)
-            if record.get("secret") == secret:
+            if record.get("secret") == secret and target in (None, record["target"]["name"]):
                 return
 
     def rest(self) -> list[dict[str, Any]]:
@@ -161,6 +161,18 @@ def test_running_watch_picks_up_a_load_and_a_create_each_once(
         )
         lines.until(created_secret)
         docker("tag", "leakscan-watch-load:1", "leakscan-watch-load:2")  # same image: no news
+        build_secret = token()  # a build argument a RUN step used: in the image's history
+        docker(
+            "build",
+            "-q",
+            "--build-arg",
+            f"NPM_TOKEN={build_secret}",
+            "-t",
+            "leakscan-watch-built:1",
+            str(build_context(tmp_path / "ctx")),
+            legacy=True,
+        )
+        lines.until(build_secret, target="leakscan-watch-built:1")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
@@ -169,13 +181,18 @@ def test_running_watch_picks_up_a_load_and_a_create_each_once(
             proc.wait()
     assert proc.stderr is not None
     err = proc.stderr.read()
-    found = mine(lines.rest(), loaded_secret, created_secret)
+    everything = lines.rest()
+    found = mine(everything, loaded_secret, created_secret)
     assert sorted(found) == sorted(
         [
             ("image", "leakscan-watch-load:1", loaded_secret),
             ("container", "leakscan-watch-c2", created_secret),
         ]
     ), err
+    [built] = [r for r in everything if r["target"]["name"] == "leakscan-watch-built:1"]
+    assert built["secret"] == build_secret
+    assert all(loc["kind"] == "image-config" for loc in built["locations"])
+    assert any(loc["field"].startswith("History[") for loc in built["locations"])
 
     _, again, err = watch_once(watch_rules, state)  # restart, same state: nothing re-emitted
     assert mine(again, loaded_secret, created_secret) == [], err
