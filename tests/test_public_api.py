@@ -17,7 +17,7 @@ def test_api_exports() -> None:
 def test_commands() -> None:
     runner = CliRunner()
     top = runner.invoke(app, ["--help"]).output
-    for command in ("scan", "rules", "audit", "baseline", "config"):
+    for command in ("scan", "rules", "audit", "baseline", "config", "watch"):
         assert command in top
     scan_help = runner.invoke(app, ["scan", "--help"]).output
     for command in ("path", "image", "container", "git", "env"):
