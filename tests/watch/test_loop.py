@@ -176,3 +176,40 @@ def test_full_queue_drops_and_counts_but_never_drops_control() -> None:
 def test_which_events_bring_work(event: dict[str, Any], target: str | None) -> None:
     found = target_of(event)
     assert (found.kind if found else None) == target
+
+
+def test_dropped_events_are_reported_and_caught_by_a_backfill(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    streamed = threading.Event()
+
+    class Daemon(FakeDaemon):
+        def events(self) -> Iterator[Mapping[str, Any]]:
+            yield from self._events
+            streamed.set()  # every event was offered to the queue
+
+        def image_ids(self) -> list[str]:
+            ids = list(self.images)
+            self.images += ["b", "c", "d"]  # loaded after the first listing
+            return ids
+
+    class Units(FakeUnits):
+        def image(self, attrs: Mapping[str, Any], name: str) -> ScanResult:
+            if attrs["Id"] == "a":
+                assert streamed.wait(30)  # the backfill is slow: the queue (1) overflows
+            return super().image(attrs, name)
+
+    daemon = Daemon(["a"], [_event("b"), _event("c"), _event("d")], fail=False)
+    units = Units(last="d")
+    emitted: list[dict[str, Any]] = []
+    watcher = Watcher(
+        lambda: daemon, units, WatchState(tmp_path / "w.sqlite"), emitted.append, queue_size=1
+    )
+    units.watcher = watcher
+    with caplog.at_level(logging.WARNING, logger="leakscan"):
+        summary = watcher.run()
+    assert units.scanned == ["a", "b", "c", "d"]  # c and d: found by the backfill
+    assert summary.dropped == 2
+    assert "2 event(s) dropped" in caplog.text
