@@ -40,9 +40,9 @@ MAX_KNOWN_BLOBS = 500_000
 def inherited_removed(
     container: Mapping[str, Any], image: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """A container's inspect data without what it inherits from its image unchanged: the env
-    entries its image sets (scanned with the image), and Cmd/Entrypoint when they are the
-    image's."""
+    """A container's inspect data without what it inherits from its image unchanged (scanned
+    with the image): the env entries and labels its image sets, and Cmd/Entrypoint when they
+    are the image's."""
     attrs = dict(container)
     config = dict(attrs.get("Config") or {})
     image_config = (image or {}).get("Config") or {}
@@ -51,6 +51,10 @@ def inherited_removed(
     for key in ("Cmd", "Entrypoint"):
         if config.get(key) and config.get(key) == image_config.get(key):
             config[key] = None
+    image_labels = image_config.get("Labels") or {}
+    config["Labels"] = {
+        k: v for k, v in (config.get("Labels") or {}).items() if image_labels.get(k) != v
+    }
     attrs["Config"] = config
     return attrs
 

@@ -45,21 +45,34 @@ class Planted:
     image_env_secret: str  # ENV of the image (inherited by its containers)
     container: str  # a container created from it
     container_secret: str  # -e API_TOKEN=... at create time
+    label_secret: str  # --label deploy.token=... at create time
 
 
 def plant(name: str, container: str) -> Planted:
-    """An image (``docker import``, with an ENV) and a container created from it."""
-    layer, env, own = token(), token(), token()
+    """An image (``docker import``, with an ENV and a label) and a container created from it."""
+    layer, env, own, label = token(), token(), token(), token()
     docker(
         "import",
         "--change",
         f"ENV IMAGE_TOKEN={env}",
+        "--change",
+        f"LABEL image.token={env}",
         "-",
         name,
         input=rootfs({"app/.env": f"GITHUB_TOKEN={layer}\n"}),
     )
-    docker("create", "--name", container, "-e", f"API_TOKEN={own}", name, "/bin/sh")
-    return Planted(name, layer, env, container, own)
+    docker(
+        "create",
+        "--name",
+        container,
+        "-e",
+        f"API_TOKEN={own}",
+        "--label",
+        f"deploy.token={label}",
+        name,
+        "/bin/sh",
+    )
+    return Planted(name, layer, env, container, own, label)
 
 
 @pytest.fixture(scope="session")

@@ -57,14 +57,22 @@ def test_once_backfills_layer_and_container_env_then_a_restart_emits_nothing(
     state = tmp_path / "watch.sqlite"
     code, lines, err = watch_once(watch_rules, state)
     assert code == 1, err
-    found = mine(lines, planted.layer_secret, planted.image_env_secret, planted.container_secret)
+    found = mine(
+        lines,
+        planted.layer_secret,
+        planted.image_env_secret,
+        planted.container_secret,
+        planted.label_secret,
+    )
     found = [f for f in found if f[1] in (planted.image, planted.container)]  # not images on it
     assert sorted(found) == sorted(
         [
             ("image", planted.image, planted.layer_secret),
             ("image", planted.image, planted.image_env_secret),
-            # the container's own env only: IMAGE_TOKEN is its image's, reported there
+            # the container's own env and labels only: IMAGE_TOKEN and the image.token label
+            # are its image's, reported there
             ("container", planted.container, planted.container_secret),
+            ("container", planted.container, planted.label_secret),
         ]
     )
     [layer] = [
@@ -82,6 +90,8 @@ def test_once_backfills_layer_and_container_env_then_a_restart_emits_nothing(
     assert env["locations"] == [
         {"kind": "container-env", "container": planted.container, "name": "API_TOKEN"}
     ]
+    [label] = [r for r in lines if r.get("secret") == planted.label_secret]
+    assert {loc["field"] for loc in label["locations"]} == {"Labels[deploy.token]"}
 
     code, lines, err = watch_once(watch_rules, state)  # same state: nothing new
     assert (code, lines) == (0, []), err

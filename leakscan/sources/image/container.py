@@ -1,4 +1,4 @@
-"""``scan container``: a container's environment (and command line), running or stopped.
+"""``scan container``: a container's environment, command line and labels, running or stopped.
 
 Read through the docker SDK (``containers.get(ID|NAME).attrs``) or from ``docker inspect``
 JSON in a file or on standard input; both give the same locations.
@@ -40,6 +40,12 @@ def container_blobs(attrs: Mapping[str, Any]) -> Iterator[Blob]:
                 Provenance("container-config", {"container": name, "field": key}),
                 data=text.encode(),
             )
+    labels = config.get("Labels") or {}
+    for key, value in labels.items() if isinstance(labels, Mapping) else ():
+        if value:
+            prov = Provenance("container-config", {"container": name, "field": f"Labels[{key}]"})
+            yield Blob(prov, data=str(value).encode(), context=str(key))
+            yield Blob(prov, data=f"{key}={value}".encode())
 
 
 class ContainerSource(Source):
