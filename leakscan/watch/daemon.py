@@ -39,6 +39,10 @@ class Daemon(Protocol):
         """A container's inspect data, ``None`` when it is gone."""
         ...
 
+    def history(self, ref: str) -> list[Mapping[str, Any]] | None:
+        """An image's history (``docker history``: newest first), ``None`` when unknown."""
+        ...
+
     def alive(self) -> bool:
         """Whether the daemon still answers."""
         ...
@@ -105,6 +109,10 @@ class DockerDaemon:
         except Exception as exc:  # the connection itself
             raise DaemonGone(f"cannot reach the docker daemon: {_short(exc)}") from None
         return attrs
+
+    def history(self, ref: str) -> list[Mapping[str, Any]] | None:
+        found = self._inspect(self._client.api.history, ref)
+        return list(found) if isinstance(found, list) else None
 
     def alive(self) -> bool:
         try:

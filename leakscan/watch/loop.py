@@ -33,7 +33,12 @@ class Units(Protocol):
 
     rules_key: str
 
-    def image(self, attrs: Mapping[str, Any], name: str) -> ScanResult: ...
+    def image(
+        self,
+        attrs: Mapping[str, Any],
+        name: str,
+        history: Callable[[], list[Mapping[str, Any]] | None] | None = None,
+    ) -> ScanResult: ...
 
     def container(
         self, attrs: Mapping[str, Any], image: Mapping[str, Any] | None
@@ -189,7 +194,7 @@ class Watcher:
             return
         name = _name(kind, attrs, uid)
         if kind == "image":
-            result = self._units.image(attrs, name)
+            result = self._units.image(attrs, name, lambda: daemon.history(uid))
         else:
             image = daemon.image(str(attrs.get("Image") or "")) if attrs.get("Image") else None
             result = self._units.container(attrs, image)

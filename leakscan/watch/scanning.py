@@ -11,6 +11,7 @@ baseline), given by the caller.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sqlite3
 import time
@@ -57,6 +58,37 @@ def inherited_removed(
     }
     attrs["Config"] = config
     return attrs
+
+
+def config_from_inspect(
+    attrs: Mapping[str, Any], history: list[Mapping[str, Any]] | None
+) -> bytes | None:
+    """An image's configuration as far as a scan reads it (``config``: Env, Labels, Cmd,
+    Entrypoint, User; each history line and which made a layer), from the daemon's inspect
+    data and ``docker history``; ``None`` when the history does not determine it.
+
+    ``docker history`` gives a layer's size, 0 for a line that made no layer; a line that made
+    an empty layer also says 0, so the lines are only trusted when the sizes name exactly as
+    many layers as the image has.
+    """
+    if not history:
+        return None
+    diff_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
+    lines = list(reversed(history))  # oldest first, as a configuration lists them
+    if sum(1 for h in lines if (h.get("Size") or 0) > 0) != len(diff_ids):
+        return None
+    doc = {
+        "architecture": attrs.get("Architecture"),
+        "os": attrs.get("Os"),
+        "config": attrs.get("Config") or {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [
+            {"created_by": str(h.get("CreatedBy") or "")}
+            | ({} if (h.get("Size") or 0) > 0 else {"empty_layer": True})
+            for h in lines
+        ],
+    }
+    return json.dumps(doc).encode()
 
 
 class ContainerAttrsSource(Source):
@@ -110,12 +142,30 @@ class UnitScanner:
         self._restored: dict[str, list[CachedMatch]] = {}  # diff id -> its cached matches
         self._stored: set[str] = set()  # diff ids put in the cache by this process
 
-    def image(self, attrs: Mapping[str, Any], name: str) -> ScanResult:
-        """Scan a daemon image (its inspect data), its locations named ``docker-daemon:name``."""
+    def image(
+        self,
+        attrs: Mapping[str, Any],
+        name: str,
+        history: Callable[[], list[Mapping[str, Any]] | None] | None = None,
+    ) -> ScanResult:
+        """Scan a daemon image (its inspect data), its locations named ``docker-daemon:name``.
+
+        When no layer needs reading (all seen: a rebuild that changed only its configuration,
+        an image on cached layers), the configuration comes from ``history()`` and the inspect
+        data instead of a ``docker save`` of the whole image."""
         image_id = str(attrs.get("Id"))
         diff_ids = [str(d) for d in (attrs.get("RootFS") or {}).get("Layers") or []]
         reference = f"docker-daemon:{name}"
         self._seed(diff_ids)
+        layers = self.run_state.layers
+        if (
+            history is not None
+            and image_id not in self.run_state.configs
+            and all(d in layers and layers[d].files is not None for d in diff_ids)
+        ):
+            raw = config_from_inspect(attrs, history())
+            if raw is not None:
+                self.run_state.configs[image_id] = raw
 
         def store(ref: str, options: SourceOptions) -> ImageStore:
             return self._store_factory(image_id, ref)

@@ -9,6 +9,7 @@ from typing import Any
 
 from leakscan.api import ScanConfig
 from leakscan.model import ScanResult
+from leakscan.sources.image.daemon import DaemonStore
 from leakscan.store.layer_cache import LayerCache
 from leakscan.watch.daemon import DockerDaemon
 from leakscan.watch.scanning import UnitScanner
@@ -74,3 +75,50 @@ def test_a_new_image_on_a_cached_layer_reads_only_its_new_layer(
     ]
     assert layer.provenance.fields["path"] == "app/.env"
     assert layer.provenance.fields["image"] == "docker-daemon:leakscan-watch-b:1"
+
+
+def test_an_image_whose_layers_are_all_known_is_not_saved(
+    planted: Planted, watch_rules: Path, tmp_path: Path
+) -> None:
+    # a rebuild that changed only the configuration: no new layer, a new image
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    label = token()
+    (ctx / "Dockerfile").write_text(f"FROM {planted.image}\nLABEL deploy.token={label}\n")
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    proc = subprocess.run(
+        ["docker", "build", "-q", "-t", "leakscan-watch-relabel:1", str(ctx)],
+        capture_output=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    daemon = DockerDaemon()
+    a, c = daemon.image(planted.image), daemon.image("leakscan-watch-relabel:1")
+    assert a is not None and c is not None
+    saves: list[str] = []
+
+    class Counting(DaemonStore):
+        def _save(self) -> Any:
+            saves.append(self.reference)
+            return super()._save()
+
+    def units(state: WatchState | None) -> UnitScanner:
+        config = ScanConfig(rule_paths=(watch_rules,), jobs=1)
+        config.enable = (RULE_ID,)
+        cache = LayerCache(state.conn) if state is not None else None
+        return UnitScanner(config, lambda r: r, cache=cache, store_factory=Counting)
+
+    state = WatchState(tmp_path / "w.sqlite")
+    units(state).image(a, planted.image)  # its one layer goes into the cache
+    state.close()
+    saves.clear()
+
+    state = WatchState(tmp_path / "w.sqlite")  # a restart
+    result = units(state).image(c, "leakscan-watch-relabel:1", lambda: daemon.history(c["Id"]))
+    assert saves == [] and result.stats.layers_scanned == 0
+    fresh = units(None).image(c, "leakscan-watch-relabel:1")
+    assert saves  # without the cache the image is saved and its layer read
+    daemon.close()
+    assert _places(result) == _places(fresh)  # layer, env, label, history: placed the same
+    fields = {loc.provenance.fields.get("field") for f in result.findings for loc in f.locations}
+    assert {"Labels[deploy.token]", "Env[IMAGE_TOKEN]"} <= fields

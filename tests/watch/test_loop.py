@@ -41,6 +41,9 @@ class FakeDaemon:
     def container(self, ref: str) -> Mapping[str, Any] | None:
         return None
 
+    def history(self, ref: str) -> list[Mapping[str, Any]] | None:
+        return None
+
     def alive(self) -> bool:
         return True
 
@@ -58,7 +61,7 @@ class FakeUnits:
         self.scanned: list[str] = []
         self.watcher: Watcher | None = None
 
-    def image(self, attrs: Mapping[str, Any], name: str) -> ScanResult:
+    def image(self, attrs: Mapping[str, Any], name: str, history: Any = None) -> ScanResult:
         image_id = str(attrs["Id"])
         self.scanned.append(image_id)
         if image_id == self.last and self.watcher is not None:
@@ -196,7 +199,7 @@ def test_dropped_events_are_reported_and_caught_by_a_backfill(
             return ids
 
     class Units(FakeUnits):
-        def image(self, attrs: Mapping[str, Any], name: str) -> ScanResult:
+        def image(self, attrs: Mapping[str, Any], name: str, history: Any = None) -> ScanResult:
             if attrs["Id"] == "a":
                 assert streamed.wait(30)  # the backfill is slow: the queue (1) overflows
             return super().image(attrs, name)
