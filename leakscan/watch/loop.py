@@ -49,7 +49,9 @@ class Units(Protocol):
 class Summary:
     emitted: int = 0  # findings emitted (new for their image or container)
     units: int = 0  # images and containers scanned
-    errors: list[str] = field(default_factory=list)  # units that failed, daemon unreachable
+    failed: int = 0  # units that could not be scanned whole
+    # why (with --once; a long watch only logs them): units that failed, daemon unreachable
+    errors: list[str] = field(default_factory=list)
     dropped: int = 0  # events dropped by a full queue
     reconnects: int = 0
 
@@ -204,9 +206,12 @@ class Watcher:
         if result.errors and not daemon.alive():
             self._publish(kind, uid, name, result, done=False)
             raise DaemonGone(result.errors[0])
-        for error in result.errors:
-            log.warning("%s %s: %s", kind, name, error)
-            self.summary.errors.append(f"{name}: {error}")
+        for error in result.errors:  # --once: the command prints them
+            if self.once:
+                self.summary.errors.append(f"{name}: {error}")
+            else:
+                log.warning("%s %s: %s", kind, name, error)
+        self.summary.failed += bool(result.errors)
         self._publish(kind, uid, name, result, done=not result.errors)
 
     def _publish(self, kind: str, uid: str, name: str, result: ScanResult, done: bool) -> None:

@@ -216,3 +216,23 @@ def test_dropped_events_are_reported_and_caught_by_a_backfill(
     assert units.scanned == ["a", "b", "c", "d"]  # c and d: found by the backfill
     assert summary.dropped == 2
     assert "2 event(s) dropped" in caplog.text
+
+
+def test_a_unit_that_fails_keeps_its_findings_and_is_scanned_again(tmp_path: Path) -> None:
+    class Failing(FakeUnits):
+        def image(self, attrs: Mapping[str, Any], name: str, history: Any = None) -> ScanResult:
+            result = super().image(attrs, name)
+            result.errors.append("docker save stream truncated")
+            return result
+
+    emitted: list[dict[str, Any]] = []
+    state = WatchState(tmp_path / "w.sqlite")
+    daemon = FakeDaemon(["a"], [], fail=False)
+    summary = Watcher(lambda: daemon, Failing(last=""), state, emitted.append, once=True).run()
+    assert summary.errors == ["a:latest: docker save stream truncated"] and summary.failed == 1
+    assert [r["fingerprint"] for r in emitted] == ["fp-a"]  # what it found is still emitted
+
+    again = FakeUnits(last="")
+    emitted.clear()
+    Watcher(lambda: daemon, again, state, emitted.append, once=True).run()
+    assert again.scanned == ["a"] and emitted == []  # scanned again; its finding not re-emitted
