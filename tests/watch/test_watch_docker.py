@@ -96,12 +96,16 @@ def test_once_backfills_layer_and_container_env_then_a_restart_emits_nothing(
     code, lines, err = watch_once(watch_rules, state)  # same state: nothing new
     assert (code, lines) == (0, []), err
 
-    result = CliRunner().invoke(  # a fresh state, no --show-secrets: redacted
-        app,
-        ["watch", "--once", "--state", str(tmp_path / "r.sqlite"), "--rules", str(watch_rules)],
-        catch_exceptions=False,
+    out = tmp_path / "findings.jsonl"
+    out.write_text('{"earlier": true}\n')
+    args = ["watch", "--once", "--state", str(tmp_path / "r.sqlite"), "--output", str(out)]
+    result = CliRunner().invoke(  # a fresh state, no --show-secrets: redacted; to a file
+        app, [*args, "--rules", str(watch_rules)], catch_exceptions=False
     )
-    code, redacted = result.exit_code, records(result.stdout)
+    assert result.stdout == ""
+    earlier, *redacted = records(out.read_text())
+    assert earlier == {"earlier": True}  # appended, never truncated
+    code = result.exit_code
     assert code == 1 and redacted and all("secret" not in r for r in redacted)
     assert not any(planted.layer_secret in json.dumps(r) for r in redacted)
 
