@@ -152,6 +152,8 @@ class Scanner:
             for item in source.blobs():
                 if isinstance(item, Skip):
                     self.skipped.append(item)
+                    if item.error:  # that part failed alone; the source goes on
+                        self.errors.append(f"{item.where}: {item.reason}")
                     continue
                 if self._parallel():
                     self._enqueue(item)
