@@ -27,6 +27,7 @@ from leakscan.cli.common import (
 )
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.model import ScanResult
+from leakscan.report.safe_text import terminal
 
 
 def _per_repo_findings(result: ScanResult) -> dict[str, int]:
@@ -155,7 +156,7 @@ def audit(
     else:
         sys.stdout.write(summary(result, outcome.per_repo))
     for error in result.errors:
-        typer.echo(f"leakscan: error: {error}", err=True)
+        typer.echo(f"leakscan: error: {terminal(error)}", err=True)
     if result.errors:
         raise typer.Exit(int(ExitCode.ERROR))
     raise typer.Exit(int(ExitCode.FINDINGS if result.findings else ExitCode.CLEAN))

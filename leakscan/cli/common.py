@@ -28,6 +28,7 @@ from leakscan.api import ScanConfig, scan
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.model import ScanResult
 from leakscan.policy import install as _install_policy
+from leakscan.report.safe_text import terminal, unsurrogate
 from leakscan.sources.interface import Source, SourceOptions
 
 log = logging.getLogger("leakscan")
@@ -144,7 +145,7 @@ def options_from(**kwargs: Any) -> Options:
 
 def fail(message: str, verbose: int = 0) -> NoReturn:
     """One line on stderr and exit 2."""
-    typer.echo(f"leakscan: error: {message}", err=True)
+    typer.echo(f"leakscan: error: {terminal(message)}", err=True)
     raise typer.Exit(int(ExitCode.ERROR))
 
 
@@ -155,7 +156,8 @@ class RedactingFormatter(logging.Formatter):
     """Log lines (tracebacks included) with any URL's user:password part shown as ``***``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _LOGGED_USERINFO.sub(r"\1***@", super().format(record))
+        text = _LOGGED_USERINFO.sub(r"\1***@", super().format(record))
+        return "\n".join(terminal(line) for line in text.split("\n"))
 
 
 def setup_logging(verbose: int) -> None:
@@ -324,19 +326,22 @@ def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Op
     write_report(text, opts)
     if opts.verbose and result.skipped:
         for skip in result.skipped:
-            typer.echo(f"leakscan: skipped {skip.where}: {skip.reason}", err=True)
+            typer.echo(
+                f"leakscan: skipped {terminal(skip.where)}: {terminal(skip.reason)}", err=True
+            )
     for error in result.errors:
-        typer.echo(f"leakscan: error: {error}", err=True)
+        typer.echo(f"leakscan: error: {terminal(error)}", err=True)
     raise typer.Exit(exit_code(result, opts))
 
 
 def write_report(text: str, opts: Options) -> None:
+    text = unsurrogate(text)  # the reporters escape names already; nothing may fail here
     if opts.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     try:
-        opts.output.write_text(text, encoding="utf-8")
+        opts.output.write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         fail(f"cannot write {opts.output}: {exc.strerror}")
 
