@@ -49,6 +49,7 @@ class AuditOptions:
     platform: str | None = None
     rescan: bool = False
     insecure: bool = False
+    timeout: float | None = None  # seconds per registry read (LEAKSCAN_REGISTRY_TIMEOUT)
     page_size: int | None = None
     workers: int = 4
     prefetch_bytes: int = 256 * 1024 * 1024  # layer bytes held in memory ahead of the scan
@@ -97,7 +98,9 @@ class _Auditor:
             ":" + hashlib.sha256(key).hexdigest()[:16] if key else ""
         )
         self.rule_names = {r.id: r.name for r in self.detector.rules}
-        self.client = RegistryClient(opts.registry, auth, insecure=opts.insecure)
+        self.client = RegistryClient(
+            opts.registry, auth, insecure=opts.insecure, timeout=opts.timeout
+        )
         self.registry = self.client.host
         conn = connect(opts.state)
         self.cache = LayerCache(conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from leakscan.cli.common import (
     fail,
     options_from,
     read_password,
+    registry_timeout,
     scan_config,
     setup_logging,
     write_report,
@@ -132,6 +134,7 @@ def audit(
             platform=platform,
             rescan=rescan,
             insecure=insecure,
+            timeout=registry_timeout(),
             page_size=page_size,
             workers=workers,
         )
@@ -148,6 +151,10 @@ def audit(
         text = report.render(result, show_secrets=show_secrets)
     except LeakscanError as exc:
         fail(str(exc), verbose)
+    except Exception as exc:  # a bug or an unforeseen answer: one line, never a traceback
+        if verbose >= 2:
+            logging.getLogger(__name__).exception("unexpected error")
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with -vv for details)")
     finally:
         signal.signal(signal.SIGTERM, previous)
     write_report(text, opts)

@@ -212,9 +212,27 @@ def _apply_limits(opts: Options, source_options: SourceOptions, config: ScanConf
         config.regex_timeout = float(extra["regex_timeout"])
 
 
+def registry_timeout() -> float | None:
+    """``LEAKSCAN_REGISTRY_TIMEOUT``: seconds each registry read may wait (a request's whole
+    answer gets twice that, a blob more by its size); None when unset (30 s)."""
+    text = os.environ.get("LEAKSCAN_REGISTRY_TIMEOUT", "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1e6:
+        raise LeakscanError(
+            f"LEAKSCAN_REGISTRY_TIMEOUT must be a number of seconds above 0, not {text[:40]!r}"
+        )
+    return value
+
+
 def scan_config(opts: Options) -> ScanConfig:
     """The engine configuration for these options (config file applied by its module)."""
     source_options = SourceOptions(exclude=opts.exclude, scan_binary=opts.scan_binary)
+    source_options.registry_timeout = registry_timeout()
     if opts.extra.get("platform"):
         source_options.platform = opts.extra["platform"]
     if opts.extra.get("as_"):

@@ -168,8 +168,11 @@ class RegistryStore(ImageStore):
             or host in ("localhost", "127.0.0.1", "[::1]")
             or os.environ.get("LEAKSCAN_REGISTRY_INSECURE", "") in ("1", "true", "yes")
         )
-        self.client = client or RegistryClient(self.image.registry, auth, insecure=insecure)
+        self.client = client or RegistryClient(
+            self.image.registry, auth, insecure=insecure, timeout=options.registry_timeout
+        )
         self._configs: dict[str, bytes] = {}
+        self._sizes: dict[str, int] = {}  # blob digest -> the size its manifest declares
 
     def __repr__(self) -> str:
         return f"RegistryStore({self.name!r})"
@@ -186,6 +189,10 @@ class RegistryStore(ImageStore):
             if not isinstance(config_digest, str):
                 raise ImageError(f"{where}: manifest without a config digest")
             layers = _layers(doc, where)
+            self._sizes.update((ref.digest, ref.size) for ref in layers if ref.size is not None)
+            config_size = config.get("size") if isinstance(config, dict) else None
+            if isinstance(config_size, int) and config_size >= 0:
+                self._sizes[config_digest] = config_size
             config_data = self._config(config_digest)
             cfg: dict[str, Any] = {}
             try:
@@ -216,7 +223,7 @@ class RegistryStore(ImageStore):
 
     def _config(self, digest: str) -> bytes:
         if digest not in self._configs:
-            raw = self.client.blob(self.image.repository, digest)
+            raw = self.client.blob(self.image.repository, digest, self._sizes.get(digest))
             with io.BufferedReader(raw, buffer_size=1 << 16) as stream:
                 data = stream.read(MAX_CONFIG_BYTES + 1)
                 if len(data) > MAX_CONFIG_BYTES:
@@ -231,7 +238,8 @@ class RegistryStore(ImageStore):
     def open_blob(self, digest: str) -> IO[bytes]:
         if digest in self._configs:
             return io.BytesIO(self._configs[digest])
-        raw = self.client.blob(self.image.repository, digest)
+        # bounded by the size the manifest declares: a longer body fails that layer
+        raw = self.client.blob(self.image.repository, digest, self._sizes.get(digest))
         return io.BufferedReader(raw, buffer_size=1 << 20)
 
     def close(self) -> None:
