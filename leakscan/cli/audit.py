@@ -123,7 +123,7 @@ def audit(
     setup_logging(verbose)
     password = read_password(username, password_stdin)
     creds = Credentials(username, password) if username and password is not None else None
-    previous = signal.signal(signal.SIGTERM, _sigterm)
+    previous = signal.signal(signal.SIGTERM, _sigterm)  # like Ctrl-C: report, exit 2
     try:
         report = reporter(format)
         aopts = AuditOptions(

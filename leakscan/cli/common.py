@@ -14,12 +14,15 @@ import inspect
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -315,8 +318,30 @@ def exit_code(result: ScanResult, opts: Options) -> int:
     return int(ExitCode.FINDINGS if findings else ExitCode.CLEAN)
 
 
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # handled as Ctrl-C: the findings so far are reported, exit 2
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, ``timeout``, ``docker stop``) behaves like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
     """Scan, report, exit. Errors become one line and exit 2; findings are still written."""
+    with sigterm_as_interrupt():
+        _run_scan(make_sources, opts)
+
+
+def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
     setup_logging(opts.verbose)
     from leakscan.model import CONFIDENCES, SEVERITIES
     from leakscan.report import reporter
@@ -337,6 +362,8 @@ def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Op
         fail(str(exc), opts.verbose)
     except typer.Exit:
         raise
+    except KeyboardInterrupt:  # before or after the scan (during it, the scan reports it)
+        fail("interrupted: the scan did not complete")
     except Exception as exc:  # a bug or an unforeseen input: one line, never a traceback
         if opts.verbose >= 2:
             log.exception("unexpected error")
