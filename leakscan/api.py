@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leakscan.engine.detector import Detector
+from leakscan.engine.detector import CAPPED_REGIONS, MAX_HITS_PER_RULE, MAX_REGIONS, Detector
 from leakscan.errors import LeakscanError
 from leakscan.findings import FindingSet
 from leakscan.model import Blob, Match, ScanResult, Skip, Stats
@@ -41,6 +41,8 @@ class ScanConfig:
     fingerprint_key: bytes | None = None
     decode_depth: int = 2
     regex_timeout: float = 1.0  # seconds per precise regex attempt (--regex-timeout)
+    max_hits_per_rule: int = MAX_HITS_PER_RULE  # per blob (--max-hits-per-rule)
+    max_decoded_regions: int = MAX_REGIONS  # per blob (--max-decoded-regions)
     # per-run callback (blob bytes, their matches) -> matches kept; e.g. inline allow comments
     match_filter: Callable[[bytes, list[Match]], list[Match]] | None = None
     jobs: int = 0  # worker processes for large scans; 0 = one per core (up to 4), 1 = none
@@ -69,6 +71,8 @@ def detector_settings(config: ScanConfig) -> dict[str, Any]:
         "disable": config.disable,
         "decode_depth": config.decode_depth,
         "regex_timeout": config.regex_timeout,
+        "max_hits_per_rule": config.max_hits_per_rule,
+        "max_decoded_regions": config.max_decoded_regions,
     }
 
 
@@ -79,7 +83,11 @@ def load_detector(config: ScanConfig) -> Detector:
         rules = load_rules(list(config.rule_paths), include_builtin=config.include_builtin)
         rules = select_rules(rules, config.enable, config.disable)
         _DETECTORS[key] = Detector(
-            rules, decode_depth=config.decode_depth, regex_timeout=config.regex_timeout
+            rules,
+            decode_depth=config.decode_depth,
+            regex_timeout=config.regex_timeout,
+            max_hits=config.max_hits_per_rule,
+            max_regions=config.max_decoded_regions,
         )
     return _DETECTORS[key]
 
@@ -244,6 +252,9 @@ class Scanner:
             self._batcher.timeouts = 0
             self.detector.checksum_failures.update(self._batcher.checksum_failures)
             self._batcher.checksum_failures.clear()
+            self.detector.capped.update(self._batcher.capped)
+            self._batcher.capped.clear()
+        self.skipped.extend(_capped_skips(self.detector))
         if self.detector.timeouts:
             self.skipped.append(
                 Skip("engine", f"{self.detector.timeouts} region(s) cut off by the regex timeout")
@@ -264,6 +275,30 @@ class Scanner:
             errors=self.errors,
             rules_digest=self.detector.digest,
         )
+
+
+def _capped_skips(detector: Detector) -> list[Skip]:
+    """What the detector's per-blob caps left unexamined, with the flag that raises each."""
+    out = []
+    for key, count in sorted(detector.capped.items()):
+        if key == CAPPED_REGIONS:
+            out.append(
+                Skip(
+                    "engine",
+                    f"{count} decoded region(s) over the cap of {detector.max_regions} per blob "
+                    "not examined (raise it with --max-decoded-regions)",
+                )
+            )
+        else:
+            out.append(
+                Skip(
+                    "engine",
+                    f"{count} hit(s) of {key} over the cap of {detector.max_hits} per blob not "
+                    "examined (raise it with --max-hits-per-rule)",
+                )
+            )
+    detector.capped.clear()
+    return out
 
 
 class _ByteCounter:

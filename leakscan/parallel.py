@@ -76,15 +76,21 @@ class DetectorSpec:
         return load_detector(ScanConfig(**self.config))  # type: ignore[arg-type]
 
 
-_BatchResult = tuple[list[list[Match]], int, dict[str, int]]
+_BatchResult = tuple[list[list[Match]], int, dict[str, int], dict[str, int]]
 
 
 def _scan_batch(items: list[tuple[bytes, str | None]]) -> _BatchResult:
     assert _WORKER is not None
     before = _WORKER.timeouts
     _WORKER.checksum_failures.clear()
+    _WORKER.capped.clear()
     results = [_WORKER.scan(data, context) for data, context in items]
-    return results, _WORKER.timeouts - before, dict(_WORKER.checksum_failures)
+    return (
+        results,
+        _WORKER.timeouts - before,
+        dict(_WORKER.checksum_failures),
+        dict(_WORKER.capped),
+    )
 
 
 @dataclass(slots=True)
@@ -113,6 +119,7 @@ class BatchScanner:
         self.broken = False
         self.timeouts = 0
         self.checksum_failures: Counter[str] = Counter()
+        self.capped: Counter[str] = Counter()  # hits and regions over the detector's caps
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -157,9 +164,10 @@ class BatchScanner:
         results: list[list[Match]] | None = None
         if future is not None:
             try:
-                results, timeouts, failures = future.result()
+                results, timeouts, failures, capped = future.result()
                 self.timeouts += timeouts
                 self.checksum_failures.update(failures)
+                self.capped.update(capped)
             except Exception as exc:  # a dead worker: its batch is scanned here
                 log.warning("a worker process failed (%s); scanning its batch here", exc)
                 self.broken = True

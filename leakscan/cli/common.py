@@ -112,7 +112,30 @@ RegexTimeoutOpt = Annotated[
     float | None,
     typer.Option("--regex-timeout", help="Seconds per precise regex attempt (default 1.0)."),
 ]
-LIMIT_KEYS = ("max_file_size", "max_layer_size", "max_ratio", "max_archive_depth", "regex_timeout")
+MaxHitsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-hits-per-rule",
+        help="Hits of one rule examined per file (default 10000; a high-confidence rule's "
+        "full-pattern hits are all examined).",
+    ),
+]
+MaxRegionsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-decoded-regions",
+        help="Encoded regions (base64, hex, ...) decoded and scanned per file (default 2000).",
+    ),
+]
+LIMIT_KEYS = (
+    "max_file_size",
+    "max_layer_size",
+    "max_ratio",
+    "max_archive_depth",
+    "regex_timeout",
+    "max_hits_per_rule",
+    "max_decoded_regions",
+)
 
 
 @dataclass(slots=True)
@@ -213,6 +236,14 @@ def _apply_limits(opts: Options, source_options: SourceOptions, config: ScanConf
         if not extra["regex_timeout"] > 0:
             raise UsageError("--regex-timeout must be more than 0 seconds")
         config.regex_timeout = float(extra["regex_timeout"])
+    for key, flag in (
+        ("max_hits_per_rule", "--max-hits-per-rule"),
+        ("max_decoded_regions", "--max-decoded-regions"),
+    ):
+        if extra.get(key) is not None:
+            if extra[key] < 1:
+                raise UsageError(f"{flag} must be at least 1")
+            setattr(config, key, int(extra[key]))
 
 
 def registry_timeout() -> float | None:
@@ -405,6 +436,8 @@ REPORT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("fail_on", FailOnOpt, None),
     ("config", ConfigOpt, None),
     ("regex_timeout", RegexTimeoutOpt, None),
+    ("max_hits_per_rule", MaxHitsOpt, None),
+    ("max_decoded_regions", MaxRegionsOpt, None),
 )
 CONTENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("exclude", ExcludeOpt, None),
