@@ -264,10 +264,20 @@ class ImageSource(Source):
 
     def _image(self, store: ImageStore, image: ResolvedImage) -> Iterator[Blob | Skip]:
         keys = [layer_key(layer) for layer in image.layers]
+        # a layer listed again (the same content) is read once, at its last place: applied
+        # there, it leaves the same filesystem as applied at every place it is listed
+        last = {k: i for i, k in enumerate(keys)}
+        repeats = len(keys) - len(last)
+        if repeats:
+            yield Skip(
+                f"{image.reference}",
+                f"{repeats} repeated layer entr{'y' if repeats == 1 else 'ies'} (the same "
+                "layer listed again): each layer scanned once, at its last place",
+            )
         unknown = {
             i
             for i, layer in enumerate(image.layers)
-            if layer.media_type and layer.media_type not in LAYER_TYPES
+            if layer.media_type and layer.media_type not in LAYER_TYPES and last[keys[i]] == i
         }
         for i in sorted(unknown):
             yield Skip(
@@ -275,7 +285,7 @@ class ImageSource(Source):
                 f"unknown layer media type {image.layers[i].media_type[:100]}",
             )
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
-        to_index = sorted({i for i, k in enumerate(keys) if k not in self.state.layers})
+        to_index = sorted({last[k] for k in keys if k not in self.state.layers})
         spool = (
             _Spool(store, image, self.spool_bytes, self.state)
             if getattr(store, "spooled", False)
@@ -300,7 +310,7 @@ class ImageSource(Source):
         config = parse_config(raw, f"{image.reference}: config")
         yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
         records = [self.state.layers[k] for k in keys]
-        indexes = [r.index for r in records]
+        indexes = [r.index if last[keys[i]] == i else LayerIndex() for i, r in enumerate(records)]
         db = PackageDb()
         for record in records:
             if record.packages is not None:
@@ -309,7 +319,7 @@ class ImageSource(Source):
         ctx = _ImageContext(image, indexes, db, history)
         to_read = []
         for i, record in enumerate(records):
-            if i in unknown:
+            if i in unknown or last[keys[i]] != i:
                 continue
             if record.bomb is not None:
                 yield Skip(f"{image.reference} layer {i}", record.bomb)
