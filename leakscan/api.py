@@ -25,6 +25,7 @@ from leakscan.progress import NoProgress, Progress
 from leakscan.rules.loader import load_rules
 from leakscan.rules.spec import Rule
 from leakscan.sources.interface import Source, SourceOptions
+from leakscan.userinfo import hide_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +173,12 @@ class Scanner:
                 if not own_progress and item.data is not None:
                     self.progress.advance(len(item.data))
         except LeakscanError as exc:
-            self.errors.append(str(exc))
+            self.errors.append(hide_userinfo(str(exc)))
             log.debug("source %s failed", source.name, exc_info=True)
         except Exception as exc:  # a bug or an input nobody foresaw: keep what was found
-            self.errors.append(f"{source.name}: unexpected {type(exc).__name__}: {exc}")
+            self.errors.append(
+                hide_userinfo(f"{source.name}: unexpected {type(exc).__name__}: {exc}")
+            )
             log.debug("source %s failed unexpectedly", source.name, exc_info=True)
         finally:
             self._drain()

@@ -13,7 +13,6 @@ import functools
 import inspect
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -33,6 +32,7 @@ from leakscan.model import ScanResult
 from leakscan.policy import install as _install_policy
 from leakscan.report.safe_text import terminal, unsurrogate
 from leakscan.sources.interface import Source, SourceOptions
+from leakscan.userinfo import hide_userinfo
 
 log = logging.getLogger("leakscan")
 
@@ -171,18 +171,15 @@ def options_from(**kwargs: Any) -> Options:
 
 def fail(message: str, verbose: int = 0) -> NoReturn:
     """One line on stderr and exit 2."""
-    typer.echo(f"leakscan: error: {terminal(message)}", err=True)
+    typer.echo(f"leakscan: error: {terminal(hide_userinfo(message))}", err=True)
     raise typer.Exit(int(ExitCode.ERROR))
-
-
-_LOGGED_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 
 
 class RedactingFormatter(logging.Formatter):
     """Log lines (tracebacks included) with any URL's user:password part shown as ``***``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = _LOGGED_USERINFO.sub(r"\1***@", super().format(record))
+        text = hide_userinfo(super().format(record))
         return "\n".join(terminal(line) for line in text.split("\n"))
 
 

@@ -18,6 +18,7 @@ from typing import IO, cast
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.archives import compression, is_archive_name, iter_archive
 from leakscan.sources.interface import Source, SourceError, SourceOptions
+from leakscan.userinfo import hide_userinfo
 
 SNIFF_BYTES = 8192
 _TEXT_BYTES = bytes([9, 10, 12, 13, 27, *range(32, 256)])  # deleted by translate: text
@@ -81,7 +82,7 @@ class FilesystemSource(Source):
         try:
             st = root.lstat()
         except FileNotFoundError:
-            raise SourceError(f"{self.target}: no such file or directory") from None
+            raise SourceError(f"{hide_userinfo(self.target)}: no such file or directory") from None
         except OSError as exc:
             raise SourceError(f"{self.target}: cannot read: {exc.strerror}") from None
         if stat.S_ISDIR(st.st_mode):

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -54,7 +55,15 @@ def parse_name(reference: str) -> ImageName:
         raise ImageError(f"{reference!r}: not an image reference")
     digest = ""
     if "@" in ref:
-        ref, _, digest = ref.partition("@")
+        ref, _, digest = ref.rpartition("@")
+        if "@" in ref or not re.fullmatch(
+            r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}", digest
+        ):
+            # not name@digest: perhaps user:password@host/..., which is never echoed
+            raise ImageError(
+                "not an image reference: '@' must be followed by a digest (sha256:…); "
+                "registry credentials go in --username/--password-stdin or docker login"
+            )
     first, sep, rest = ref.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, rest

@@ -94,6 +94,12 @@ class RegistryClient:
         scheme = ""
         if "://" in registry:
             scheme, _, registry = registry.partition("://")
+        if "@" in registry.split("/", 1)[0]:  # user:password@host: never echoed
+            where = registry.split("/", 1)[0].rsplit("@", 1)[-1]
+            raise RegistryError(
+                f"{where}: a registry address holds no user name or password; use --username "
+                "with --password-stdin, LEAKSCAN_REGISTRY_USERNAME/PASSWORD or docker login"
+            )
         self.host = registry.rstrip("/")
         self.auth = auth or RegistryAuth()
         self.insecure = insecure
