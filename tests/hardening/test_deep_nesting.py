@@ -88,3 +88,40 @@ def test_bound_is_an_upper_bound_for_indentation_and_indentless_sequences() -> N
     with pytest.raises(TooDeep):
         check_depth(text, 6, yaml.SafeLoader)
     check_depth(text, 7, yaml.SafeLoader)
+
+
+def test_deep_json_manifest_and_image_config(tmp_path: Path) -> None:
+    from tests.sources.image.helpers import tar_bytes, write_oci_layout
+
+    rules = write_rules(tmp_path / "rules")
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "deep.json").write_text('{"a": ' + "[" * LEVELS + "]" * LEVELS + "}")
+    beside = ghp_token()
+    (root / "app.json").write_text(f'{{"token": "{beside}"}}')
+    proc = _cli("scan", str(root), "--rules", str(rules), "-f", "json", "--show-secrets")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert beside in {f["secret"] for f in doc["findings"]}
+    assert any(Path(s["where"]).name == "deep.json" for s in doc["skipped"])
+    # an image whose configuration nests 70 000 levels: one line, exit 2
+    deep = {"config": {"Env": []}, "x": None}
+    write_oci_layout(tmp_path / "oci", [(tar_bytes([("a.txt", b"x")]), "none")], deep)
+    cfg_dir = tmp_path / "oci" / "blobs" / "sha256"
+    index = json.loads((tmp_path / "oci" / "index.json").read_text())
+    manifest_path = cfg_dir / index["manifests"][0]["digest"][7:]
+    manifest = json.loads(manifest_path.read_text())
+    import hashlib
+
+    cfg = ('{"x": ' + "[" * LEVELS + "]" * LEVELS + "}").encode()
+    digest = hashlib.sha256(cfg).hexdigest()
+    (cfg_dir / digest).write_bytes(cfg)
+    manifest["config"].update(digest="sha256:" + digest, size=len(cfg))
+    data = json.dumps(manifest).encode()
+    mdigest = hashlib.sha256(data).hexdigest()
+    (cfg_dir / mdigest).write_bytes(data)
+    index["manifests"][0].update(digest="sha256:" + mdigest, size=len(data))
+    (tmp_path / "oci" / "index.json").write_text(json.dumps(index))
+    proc = _cli("scan", "image", f"oci:{tmp_path / 'oci'}", "--rules", str(rules))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert len(proc.stderr.strip().splitlines()) == 1 and "not JSON" in proc.stderr

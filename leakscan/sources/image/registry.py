@@ -206,7 +206,7 @@ class RegistryStore(ImageStore):
             cfg: dict[str, Any] = {}
             try:
                 cfg = json.loads(config_data)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 cfg = {}
             diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") if isinstance(cfg, dict) else None
             if isinstance(diff_ids, list) and len(diff_ids) == len(layers):

@@ -91,7 +91,7 @@ def _from_helper(helper: str, host: str) -> Credentials | None:
     try:
         doc = json.loads(proc.stdout)
         user, secret = str(doc["Username"]), str(doc["Secret"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         log.warning("credential helper %s gave an unreadable answer", program)
         return None
     if user == "<token>":  # an identity token: not a password we can use for Basic/Bearer
@@ -104,7 +104,7 @@ def docker_credentials(host: str, config_path: Path | None = None) -> Credential
     path = config_path or docker_config_path()
     try:
         doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(doc, dict):
         return None
@@ -270,7 +270,7 @@ class RegistryAuth:
             doc = json.loads(body)
             value = doc.get("token") or doc.get("access_token")
             lifetime = int(doc.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError, RecursionError):
             raise RegistryAuthError(f"{host}: token service sent no usable token") from None
         if not value:
             raise RegistryAuthError(f"{host}: token service sent no usable token")

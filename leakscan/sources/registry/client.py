@@ -443,7 +443,7 @@ def _json(resp: requests.Response, limit: int, what: str, client: RegistryClient
     data = _bounded(resp, limit, what, client)
     try:
         doc = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise RegistryError(f"{what}: the answer is not JSON") from None
     if not isinstance(doc, dict):
         raise RegistryError(f"{what}: the answer is not a JSON object")
