@@ -105,6 +105,21 @@ class FakeRegistry:
 
         return answer
 
+    def trickle_headers(self, every: float = 0.02, count: int = 10_000) -> Handler:
+        """The status line, then one header byte every ``every`` seconds (never the end)."""
+
+        def answer(req: BaseHTTPRequestHandler) -> None:
+            req.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            req.wfile.flush()
+            for _ in range(count):
+                if self.stopped.wait(every):
+                    return
+                req.wfile.write(b"a")
+                req.wfile.flush()
+            req.close_connection = True
+
+        return answer
+
     def redirect(self, to: str) -> Handler:
         def answer(req: BaseHTTPRequestHandler) -> None:
             req.send_response(302)

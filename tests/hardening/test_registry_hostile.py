@@ -71,6 +71,23 @@ def test_trickled_manifest_meets_the_deadline() -> None:
         client.close()
 
 
+def test_trickled_headers_meet_the_deadline() -> None:
+    # the status line, then a header byte every 20 ms: each read is in time (0.25 s), the
+    # headers never end; the answer's deadline (2 x 0.25 s) stops it
+    with FakeRegistry() as reg:
+        reg.routes["/v2/team/app/manifests/v1"] = reg.trickle_headers()
+        client = RegistryClient(reg.host, insecure=True, timeout=0.25, retries=0)
+        with pytest.raises(RegistryError, match="no answer within"):
+            client.manifest("team/app", "v1")
+        client.close()
+        reg.routes["/v2/team/app/manifests/v1"] = reg.challenge("/token")
+        reg.routes["/token"] = reg.trickle_headers()
+        client = RegistryClient(reg.host, insecure=True, timeout=0.25, retries=0)
+        with pytest.raises(RegistryAuthError, match="token service"):
+            client.manifest("team/app", "v1")
+        client.close()
+
+
 def test_trickled_blob_meets_its_deadline() -> None:
     with FakeRegistry() as reg:
         digest = "sha256:" + "ab" * 32

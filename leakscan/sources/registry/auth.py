@@ -26,6 +26,7 @@ import urllib3
 
 from leakscan.sources.interface import SourceError
 from leakscan.sources.registry.body import bounded_body
+from leakscan.sources.registry.watchdog import headers_deadline
 
 log = logging.getLogger(__name__)
 
@@ -247,9 +248,13 @@ class RegistryAuth:
         realm = params["realm"]
         deadline = clock() + 2 * timeout
         try:
-            resp = session.get(
-                realm, params=query, auth=auth, timeout=timeout, verify=verify, stream=True
-            )
+            with headers_deadline(2 * timeout) as guard:
+                resp = session.get(
+                    realm, params=query, auth=auth, timeout=timeout, verify=verify, stream=True
+                )
+            if guard.fired:
+                resp.close()
+                raise TimeoutError("headers cut at the deadline")
             body = bounded_body(resp, _TOKEN_MAX_BYTES, deadline, clock)
         except TimeoutError:
             raise RegistryAuthError(
@@ -257,6 +262,11 @@ class RegistryAuth:
                 "(LEAKSCAN_REGISTRY_TIMEOUT)"
             ) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            if guard.fired:
+                raise RegistryAuthError(
+                    f"{host}: token service gave no complete answer within {2 * timeout:g} s "
+                    "(LEAKSCAN_REGISTRY_TIMEOUT)"
+                ) from None
             raise RegistryAuthError(
                 f"{host}: token service unreachable ({type(exc).__name__})"
             ) from None

@@ -5,8 +5,9 @@ downloads resume with ``Range`` where the registry allows it; every body is boun
 its declared size).
 
 One setting, ``timeout`` (``LEAKSCAN_REGISTRY_TIMEOUT``, read by the CLI), bounds time twice:
-each connect and each read waits at most ``timeout`` seconds, and each answer's body must be
-complete by a deadline counted from its headers: ``2 * timeout`` for manifests, lists and
+each connect and each read waits at most ``timeout`` seconds; each answer's headers must be
+in within ``2 * timeout`` (:mod:`.watchdog`), and its body complete by a deadline counted
+from them: ``2 * timeout`` for manifests, lists and
 tokens, plus one second per :data:`MIN_RATE` bytes of its declared size for a blob (a
 registry trickling a byte every few seconds is cut off, not waited for). The clock is
 injectable.
@@ -30,6 +31,7 @@ import urllib3
 from leakscan.sources.image.interface import ImageError
 from leakscan.sources.registry.auth import RegistryAuth, RegistryAuthError
 from leakscan.sources.registry.body import bounded_body
+from leakscan.sources.registry.watchdog import guard_session, headers_deadline
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class RegistryClient:
         self.clock = clock
         self.session = requests.Session()
         self.session.max_redirects = MAX_REDIRECTS
+        guard_session(self.session)  # headers get a deadline too (headers_deadline)
         self.session.headers["User-Agent"] = "leakscan"
         self._scheme: str | None = scheme or (None if insecure else "https")
         if scheme == "http" and not insecure:
@@ -158,16 +161,22 @@ class RegistryClient:
             sent = dict(headers or {})
             sent.update(self.auth.headers(self.host, scope))
             try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    headers=sent,
-                    stream=stream,
-                    params=params,
-                    timeout=self.timeout,
-                    verify=not self.insecure,
-                )
+                with headers_deadline(2 * self.timeout) as guard:
+                    resp = self.session.request(
+                        method,
+                        url,
+                        headers=sent,
+                        stream=stream,
+                        params=params,
+                        timeout=self.timeout,
+                        verify=not self.insecure,
+                    )
+                if guard.fired:  # cut at the deadline: what was read is not the answer
+                    resp.close()
+                    raise self._late(method, url, scope)
             except _DROPPED as exc:
+                if guard.fired:
+                    raise self._late(method, url, scope) from None
                 if attempt >= self.retries:
                     raise RegistryError(f"{self.host}: unreachable ({_why(exc)})") from None
                 attempt += 1
@@ -217,6 +226,12 @@ class RegistryClient:
                     status,
                 )
             return resp
+
+    def _late(self, method: str, url: str, scope: str) -> RegistryError:
+        return RegistryError(
+            f"{self.host}: no answer within {2 * self.timeout:g} s for {_what(scope)} "
+            f"({method} {urlparse(url).path}; LEAKSCAN_REGISTRY_TIMEOUT)"
+        )
 
     def deadline(self, size: int | None = None) -> float:
         """When an answer's body must be complete (on :attr:`clock`): ``2 * timeout`` from
