@@ -50,7 +50,8 @@ def summary(result: ScanResult, per_repo: dict[str, dict[str, int]]) -> str:
     lines = ["", "repository                                images  failed  secrets"]
     for repo in sorted(per_repo):
         c = per_repo[repo]
-        lines.append(f"{repo:<40} {c['images']:>7} {c['failed']:>7} {found.get(repo, 0):>8}")
+        name = terminal(repo)  # a registry's repository names are untrusted text
+        lines.append(f"{name:<40} {c['images']:>7} {c['failed']:>7} {found.get(repo, 0):>8}")
     s = result.stats
     if isinstance(s, AuditStats):
         lines.append(
