@@ -125,3 +125,27 @@ def test_xz_and_bzip2_layers_are_read(tmp_path: Path, rules: Path, how: str) -> 
     )
     assert code == 1, err
     assert doc is not None and by_secret(doc)[secret]["locations"][0]["path"] == "etc/app.conf"
+
+
+@pytest.mark.parametrize("kind", ["truncated-tar", "zstd-2gib-window"])
+def test_one_bad_layer_fails_alone_in_an_oci_archive(
+    tmp_path: Path, rules: Path, kind: str
+) -> None:
+    from tests.sources.image.helpers import tar_dir
+
+    before, after = token(), token()
+    bad = BAD_LAYERS[kind] or _truncated(token())
+    write_oci_layout(
+        tmp_path / "oci",
+        [
+            (tar_bytes([("before.txt", f"t={before}".encode())]), "gzip"),
+            (bad, "none"),
+            (tar_bytes([("after.txt", f"t={after}".encode())]), "gzip"),
+        ],
+    )
+    archive = tar_dir(tmp_path / "oci", tmp_path / "image.tar")
+    code, doc, err = run_cli(
+        ["scan", "image", f"oci-archive:{archive}", "--rules", str(rules), *FLAGS]
+    )
+    assert code == 2 and "Traceback" not in err and "layer 1" in err, err
+    assert doc is not None and {before, after} <= set(by_secret(doc))
