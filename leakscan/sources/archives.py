@@ -167,6 +167,40 @@ class _Inflating:
         return True
 
 
+class _Quiet:
+    """A member stream that never raises and never gives more than ``size`` bytes: a read
+    error ends it, kept in ``problem``."""
+
+    def __init__(self, inner: IO[bytes], size: int) -> None:
+        self._inner = inner
+        self._left = size
+        self.read_bytes = 0
+        self.problem: str | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if self.problem is not None or self._left <= 0:
+            return b""
+        want = self._left if n is None or n < 0 else min(n, self._left)
+        try:
+            chunk = self._inner.read(want)
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            ValueError,
+            zlib.error,
+            lzma.LZMAError,
+        ) as exc:
+            self.problem = str(exc) or type(exc).__name__
+            return b""
+        self._left -= len(chunk)
+        self.read_bytes += len(chunk)
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+
 class _Chain:
     """``head`` then the rest of ``tail``."""
 
@@ -216,15 +250,19 @@ def _zip(
                 yield Skip(path, "member exceeds the archive size or decompression ratio limit")
                 continue
             try:
-                with archive.open(info) as handle:
-                    content = handle.read(info.file_size + 1)
+                handle = archive.open(info)
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
                 yield Skip(path, f"cannot read zip member: {exc}")
                 continue
-            budget -= len(content)
-            yield from recurse(
-                io.BytesIO(content), len(content), info.filename, prov, options, depth
-            )
+            # read as a stream (a large member is not held in memory); a read error ends it
+            member = _Quiet(handle, info.file_size)
+            with handle:
+                yield from recurse(
+                    cast(IO[bytes], member), info.file_size, info.filename, prov, options, depth
+                )
+            budget -= member.read_bytes
+            if member.problem is not None:
+                yield Skip(path, f"cannot read zip member: {member.problem}")
 
 
 def _tar(

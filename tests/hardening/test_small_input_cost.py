@@ -96,6 +96,30 @@ def test_nested_tgz_is_streamed_not_inflated_in_memory(tmp_path: Path) -> None:
     assert peak - base < inflated_mb / 4, (base, peak)  # it was over inflated_mb
 
 
+def test_large_zip_member_is_streamed(tmp_path: Path) -> None:
+    import shutil
+    import zipfile
+
+    rules = write_rules(tmp_path / "rules")
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.mkdir()
+    big.mkdir()
+    (small / "a.txt").write_text("nothing here\n")
+    secret = ghp_token()
+    member = 200_000_000
+    with zipfile.ZipFile(big / "bundle.jar", "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("data.bin", "w", force_zip64=True) as out:
+            shutil.copyfileobj(io.BufferedReader(_Compressible(member), 1 << 20), out, 1 << 20)
+        zf.writestr("META-INF/app.env", f"TOKEN={secret}\n")
+    base, _ = _peak_rss_mb("scan", str(small), "--rules", str(rules), "-f", "json")
+    peak, proc = _peak_rss_mb(
+        "scan", str(big), "--rules", str(rules), "-f", "json", "--show-secrets"
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert secret in {f["secret"] for f in json.loads(proc.stdout)["findings"]}
+    assert peak - base < member / 1e6 / 4, (base, peak)
+
+
 def test_layer_listed_20000_times_is_read_once(tmp_path: Path) -> None:
     rules = write_rules(tmp_path / "rules")
     secret = ghp_token()
