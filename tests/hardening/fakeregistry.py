@@ -69,7 +69,8 @@ class FakeRegistry:
             req.send_header("Content-Type", content_type)
             req.send_header("Content-Length", str(len(data)))
             req.end_headers()
-            req.wfile.write(data)
+            if req.command != "HEAD":
+                req.wfile.write(data)
 
         return answer
 
