@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leakscan.engine.detector import Detector
+from leakscan.engine.detector import CAPPED_REGIONS, MAX_HITS_PER_RULE, MAX_REGIONS, Detector
 from leakscan.errors import LeakscanError
 from leakscan.findings import FindingSet
 from leakscan.model import Blob, Match, ScanResult, Skip, Stats
@@ -25,6 +25,7 @@ from leakscan.progress import NoProgress, Progress
 from leakscan.rules.loader import load_rules
 from leakscan.rules.spec import Rule
 from leakscan.sources.interface import Source, SourceOptions
+from leakscan.userinfo import hide_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class ScanConfig:
     fingerprint_key: bytes | None = None
     decode_depth: int = 2
     regex_timeout: float = 1.0  # seconds per precise regex attempt (--regex-timeout)
+    max_hits_per_rule: int = MAX_HITS_PER_RULE  # per blob (--max-hits-per-rule)
+    max_decoded_regions: int = MAX_REGIONS  # per blob (--max-decoded-regions)
     # per-run callback (blob bytes, their matches) -> matches kept; e.g. inline allow comments
     match_filter: Callable[[bytes, list[Match]], list[Match]] | None = None
     jobs: int = 0  # worker processes for large scans; 0 = one per core (up to 4), 1 = none
@@ -69,6 +72,8 @@ def detector_settings(config: ScanConfig) -> dict[str, Any]:
         "disable": config.disable,
         "decode_depth": config.decode_depth,
         "regex_timeout": config.regex_timeout,
+        "max_hits_per_rule": config.max_hits_per_rule,
+        "max_decoded_regions": config.max_decoded_regions,
     }
 
 
@@ -79,7 +84,11 @@ def load_detector(config: ScanConfig) -> Detector:
         rules = load_rules(list(config.rule_paths), include_builtin=config.include_builtin)
         rules = select_rules(rules, config.enable, config.disable)
         _DETECTORS[key] = Detector(
-            rules, decode_depth=config.decode_depth, regex_timeout=config.regex_timeout
+            rules,
+            decode_depth=config.decode_depth,
+            regex_timeout=config.regex_timeout,
+            max_hits=config.max_hits_per_rule,
+            max_regions=config.max_decoded_regions,
         )
     return _DETECTORS[key]
 
@@ -156,6 +165,8 @@ class Scanner:
             for item in source.blobs():
                 if isinstance(item, Skip):
                     self.skipped.append(item)
+                    if item.error:  # that part failed alone; the source goes on
+                        self.errors.append(f"{item.where}: {item.reason}")
                     continue
                 if self._parallel():
                     self._enqueue(item)
@@ -166,10 +177,12 @@ class Scanner:
                 if not own_progress and item.data is not None:
                     self.progress.advance(len(item.data))
         except LeakscanError as exc:
-            self.errors.append(str(exc))
+            self.errors.append(hide_userinfo(str(exc)))
             log.debug("source %s failed", source.name, exc_info=True)
         except Exception as exc:  # a bug or an input nobody foresaw: keep what was found
-            self.errors.append(f"{source.name}: unexpected {type(exc).__name__}: {exc}")
+            self.errors.append(
+                hide_userinfo(f"{source.name}: unexpected {type(exc).__name__}: {exc}")
+            )
             log.debug("source %s failed unexpectedly", source.name, exc_info=True)
         finally:
             self._drain()
@@ -246,6 +259,9 @@ class Scanner:
             self._batcher.timeouts = 0
             self.detector.checksum_failures.update(self._batcher.checksum_failures)
             self._batcher.checksum_failures.clear()
+            self.detector.capped.update(self._batcher.capped)
+            self._batcher.capped.clear()
+        self.skipped.extend(_capped_skips(self.detector))
         if self.detector.timeouts:
             self.skipped.append(
                 Skip("engine", f"{self.detector.timeouts} region(s) cut off by the regex timeout")
@@ -266,6 +282,30 @@ class Scanner:
             errors=self.errors,
             rules_digest=self.detector.digest,
         )
+
+
+def _capped_skips(detector: Detector) -> list[Skip]:
+    """What the detector's per-blob caps left unexamined, with the flag that raises each."""
+    out = []
+    for key, count in sorted(detector.capped.items()):
+        if key == CAPPED_REGIONS:
+            out.append(
+                Skip(
+                    "engine",
+                    f"{count} decoded region(s) over the cap of {detector.max_regions} per blob "
+                    "not examined (raise it with --max-decoded-regions)",
+                )
+            )
+        else:
+            out.append(
+                Skip(
+                    "engine",
+                    f"{count} hit(s) of {key} over the cap of {detector.max_hits} per blob not "
+                    "examined (raise it with --max-hits-per-rule)",
+                )
+            )
+    detector.capped.clear()
+    return out
 
 
 class _ByteCounter:

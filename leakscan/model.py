@@ -79,10 +79,14 @@ class Blob:
 
 @dataclass(frozen=True, slots=True)
 class Skip:
-    """Something that was not scanned (or not completely), and why. A value, not an error."""
+    """Something that was not scanned (or not completely), and why. A value, not an exception.
+
+    ``error``: the part failed (a corrupt layer): the run goes on with the rest and still
+    ends with exit code 2, the failure listed among the errors as well."""
 
     where: str
     reason: str
+    error: bool = False
 
     def to_dict(self) -> dict[str, str]:
         return {"where": self.where, "reason": self.reason}

@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from leakscan.engine.detector import Detector
@@ -41,7 +44,24 @@ def default_jobs() -> int:
 
 def _init_worker(detector: Detector | None, build: Callable[[], Detector] | None) -> None:
     global _WORKER
+    # Ctrl-C reaches the whole process group: the parent stops the scan and reports; a
+    # worker finishes its batch quietly (no KeyboardInterrupt traceback from each one)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = detector if detector is not None else build() if build else None
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while worker processes start: an ignored signal stays ignored in the
+    processes started meanwhile, before their first line of Python runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class DetectorSpec:
@@ -56,15 +76,21 @@ class DetectorSpec:
         return load_detector(ScanConfig(**self.config))  # type: ignore[arg-type]
 
 
-_BatchResult = tuple[list[list[Match]], int, dict[str, int]]
+_BatchResult = tuple[list[list[Match]], int, dict[str, int], dict[str, int]]
 
 
 def _scan_batch(items: list[tuple[bytes, str | None]]) -> _BatchResult:
     assert _WORKER is not None
     before = _WORKER.timeouts
     _WORKER.checksum_failures.clear()
+    _WORKER.capped.clear()
     results = [_WORKER.scan(data, context) for data, context in items]
-    return results, _WORKER.timeouts - before, dict(_WORKER.checksum_failures)
+    return (
+        results,
+        _WORKER.timeouts - before,
+        dict(_WORKER.checksum_failures),
+        dict(_WORKER.capped),
+    )
 
 
 @dataclass(slots=True)
@@ -93,6 +119,7 @@ class BatchScanner:
         self.broken = False
         self.timeouts = 0
         self.checksum_failures: Counter[str] = Counter()
+        self.capped: Counter[str] = Counter()  # hits and regions over the detector's caps
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -124,7 +151,8 @@ class BatchScanner:
         future: Future[_BatchResult] | None = None
         if not self.broken:
             try:
-                future = self._start().submit(_scan_batch, batch.items)
+                with _sigint_ignored():  # workers (and a forkserver) start ignoring Ctrl-C
+                    future = self._start().submit(_scan_batch, batch.items)
             except Exception as exc:  # no pool (pickling, fork limits...): scan here
                 log.warning("worker processes unavailable (%s); scanning here", exc)
                 self.broken = True
@@ -136,9 +164,10 @@ class BatchScanner:
         results: list[list[Match]] | None = None
         if future is not None:
             try:
-                results, timeouts, failures = future.result()
+                results, timeouts, failures, capped = future.result()
                 self.timeouts += timeouts
                 self.checksum_failures.update(failures)
+                self.capped.update(capped)
             except Exception as exc:  # a dead worker: its batch is scanned here
                 log.warning("a worker process failed (%s); scanning its batch here", exc)
                 self.broken = True

@@ -28,7 +28,7 @@ from leakscan.errors import LeakscanError
 from leakscan.findings import fingerprint, value_digests
 from leakscan.model import Finding, Location, Match, Provenance, ScanResult, Skip, Stats
 from leakscan.sources.image.config import config_blobs, layer_history, parse_config
-from leakscan.sources.image.interface import LayerRef
+from leakscan.sources.image.interface import ImageError, LayerRef
 from leakscan.sources.image.registry import MAX_CONFIG_BYTES, _layers, image_manifests
 from leakscan.sources.image.whiteouts import LayerIndex, file_state
 from leakscan.sources.registry.auth import RegistryAuth
@@ -49,6 +49,7 @@ class AuditOptions:
     platform: str | None = None
     rescan: bool = False
     insecure: bool = False
+    timeout: float | None = None  # seconds per registry read (LEAKSCAN_REGISTRY_TIMEOUT)
     page_size: int | None = None
     workers: int = 4
     prefetch_bytes: int = 256 * 1024 * 1024  # layer bytes held in memory ahead of the scan
@@ -97,7 +98,9 @@ class _Auditor:
             ":" + hashlib.sha256(key).hexdigest()[:16] if key else ""
         )
         self.rule_names = {r.id: r.name for r in self.detector.rules}
-        self.client = RegistryClient(opts.registry, auth, insecure=opts.insecure)
+        self.client = RegistryClient(
+            opts.registry, auth, insecure=opts.insecure, timeout=opts.timeout
+        )
         self.registry = self.client.host
         conn = connect(opts.state)
         self.cache = LayerCache(conn)
@@ -111,6 +114,7 @@ class _Auditor:
         self._indexes: dict[str, LayerIndex] = {}  # layer digest -> its whiteout index
         self.processed = 0
         self.unsaved: str | None = None  # why the current tag's layers could not be cached
+        self.layer_failed = False  # a layer of the current tag failed (it is audited again)
 
     # -- enumeration -----------------------------------------------------------------------
 
@@ -167,9 +171,12 @@ class _Auditor:
                 return
         images: list[DoneImage] = []
         self.unsaved = None
+        self.layer_failed = False
         for platform, manifest, doc in image_manifests(self.client, repo, ref, self.opts.platform):
             images.append(self.audit_image(repo, tag, platform, manifest.digest, doc))
         try:  # a full disk: the findings are reported; the tag is scanned again next time
+            if self.layer_failed:  # reported already; not marked done: audited again next time
+                raise _NotDone
             if self.unsaved is not None:
                 raise StoreError(self.unsaved)
             self.state.mark_done(self.registry, repo, tag, digest, self.rules_key, images)
@@ -177,7 +184,11 @@ class _Auditor:
             self.scanner.errors.append(
                 f"{self._name(repo, tag)}: findings reported but not saved in the state ({exc})"
             )
-        self.stats.images_scanned += 1
+        except _NotDone:  # counted as failed; its other layers' findings are reported
+            self.stats.images_failed += 1
+            self.per_repo.setdefault(repo, {"images": 0, "failed": 0})["failed"] += 1
+        if not self.layer_failed:
+            self.stats.images_scanned += 1
         self.processed += 1
         if self.opts.stop_after is not None and self.processed >= self.opts.stop_after:
             raise _Stop
@@ -235,7 +246,14 @@ class _Auditor:
                 todo.append((i, layer))
         for i, layer, blob in self._downloads(repo, todo):
             where = f"{name} layer {i}"
-            scanned = scan_layer(blob, where, self.detector, self.config.options, self.seen)
+            try:
+                scanned = scan_layer(blob, where, self.detector, self.config.options, self.seen)
+            except ImageError as exc:  # this layer fails alone: the others are still audited
+                reason = str(exc).removeprefix(f"{where}: ")
+                self.scanner.errors.append(f"{where} ({layer.digest}): {reason}")
+                self.scanner.skipped.append(Skip(f"{where} ({layer.digest})", reason))
+                self.layer_failed = True
+                continue
             fresh[i] = scanned
             self.stats.blobs += scanned.files
             self.stats.bytes += scanned.bytes
@@ -308,17 +326,28 @@ class _Auditor:
             while queue:
                 i, layer, future = queue.pop(0)
                 if future is None:
-                    with io.BufferedReader(
-                        self.client.blob(repo, layer.digest, layer.size), buffer_size=1 << 20
-                    ) as stream:
+                    try:
+                        raw = self.client.blob(repo, layer.digest, layer.size)
+                    except ImageError as exc:  # that layer fails alone (in scan_layer)
+                        yield i, layer, _Failing(exc)
+                        continue
+                    with io.BufferedReader(raw, buffer_size=1 << 20) as stream:
                         yield i, layer, stream
-                        while stream.read(1 << 20):  # the digest is checked at the end
-                            pass
+                        try:
+                            while stream.read(1 << 20):  # the digest is checked at the end
+                                pass
+                        except ImageError as exc:
+                            self.scanner.errors.append(f"{repo} layer {i}: {exc}")
+                            self.layer_failed = True
                 else:
-                    data = future.result()
+                    error: ImageError | None = None
+                    try:
+                        data = future.result()
+                    except ImageError as exc:  # that layer fails alone (in scan_layer)
+                        data, error = b"", exc
                     held -= layer.size or 0
                     fill()
-                    yield i, layer, io.BytesIO(data)
+                    yield i, layer, (_Failing(error) if error else io.BytesIO(data))
         finally:
             for _, _, f in queue:
                 if f is not None:
@@ -493,6 +522,23 @@ def _with(prov: Provenance, repo: str, tag: str, platform: str | None, blob: Any
     fields = dict(prov.fields)
     fields.update(repository=repo, tag=tag, platform=platform)
     return replace(blob, provenance=Provenance(prov.kind, fields, prov.line, prov.vendor))
+
+
+class _NotDone(Exception):
+    """The tag is not marked done (a layer failed; it is audited again next time)."""
+
+
+class _Failing(io.RawIOBase):
+    """A layer whose download failed: reading it raises that error."""
+
+    def __init__(self, error: ImageError) -> None:
+        self.error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise self.error
 
 
 def run_audit(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -21,12 +22,14 @@ from leakscan.cli.common import (
     fail,
     options_from,
     read_password,
+    registry_timeout,
     scan_config,
     setup_logging,
     write_report,
 )
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.model import ScanResult
+from leakscan.report.safe_text import terminal
 
 
 def _per_repo_findings(result: ScanResult) -> dict[str, int]:
@@ -47,7 +50,8 @@ def summary(result: ScanResult, per_repo: dict[str, dict[str, int]]) -> str:
     lines = ["", "repository                                images  failed  secrets"]
     for repo in sorted(per_repo):
         c = per_repo[repo]
-        lines.append(f"{repo:<40} {c['images']:>7} {c['failed']:>7} {found.get(repo, 0):>8}")
+        name = terminal(repo)  # a registry's repository names are untrusted text
+        lines.append(f"{name:<40} {c['images']:>7} {c['failed']:>7} {found.get(repo, 0):>8}")
     s = result.stats
     if isinstance(s, AuditStats):
         lines.append(
@@ -120,7 +124,7 @@ def audit(
     setup_logging(verbose)
     password = read_password(username, password_stdin)
     creds = Credentials(username, password) if username and password is not None else None
-    previous = signal.signal(signal.SIGTERM, _sigterm)
+    previous = signal.signal(signal.SIGTERM, _sigterm)  # like Ctrl-C: report, exit 2
     try:
         report = reporter(format)
         aopts = AuditOptions(
@@ -131,6 +135,7 @@ def audit(
             platform=platform,
             rescan=rescan,
             insecure=insecure,
+            timeout=registry_timeout(),
             page_size=page_size,
             workers=workers,
         )
@@ -147,6 +152,10 @@ def audit(
         text = report.render(result, show_secrets=show_secrets)
     except LeakscanError as exc:
         fail(str(exc), verbose)
+    except Exception as exc:  # a bug or an unforeseen answer: one line, never a traceback
+        if verbose >= 2:
+            logging.getLogger(__name__).exception("unexpected error")
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with -vv for details)")
     finally:
         signal.signal(signal.SIGTERM, previous)
     write_report(text, opts)
@@ -155,7 +164,7 @@ def audit(
     else:
         sys.stdout.write(summary(result, outcome.per_repo))
     for error in result.errors:
-        typer.echo(f"leakscan: error: {error}", err=True)
+        typer.echo(f"leakscan: error: {terminal(error)}", err=True)
     if result.errors:
         raise typer.Exit(int(ExitCode.ERROR))
     raise typer.Exit(int(ExitCode.FINDINGS if result.findings else ExitCode.CLEAN))

@@ -28,6 +28,7 @@ from leakscan.cli.common import (
 )
 from leakscan.errors import LeakscanError
 from leakscan.policy.baseline import DEFAULT_NAME, Baseline, merge, parse_gitleaksignore
+from leakscan.report.safe_text import terminal
 
 baseline_app = typer.Typer(
     help="Accept the findings of today; fail only on new ones.", no_args_is_help=True
@@ -63,7 +64,7 @@ def _scan_findings(paths: list[str], opts: Options) -> Baseline:
         fail(str(exc))
     if result.errors:
         for error in result.errors:
-            typer.echo(f"leakscan: error: {error}", err=True)
+            typer.echo(f"leakscan: error: {terminal(error)}", err=True)
         fail("the scan did not complete; no baseline written")
     return Baseline.from_findings(result.findings)
 

@@ -13,13 +13,15 @@ import functools
 import inspect
 import logging
 import os
-import re
+import signal
 import sys
+import threading
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -28,7 +30,9 @@ from leakscan.api import ScanConfig, scan
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.model import ScanResult
 from leakscan.policy import install as _install_policy
+from leakscan.report.safe_text import terminal, unsurrogate
 from leakscan.sources.interface import Source, SourceOptions
+from leakscan.userinfo import hide_userinfo
 
 log = logging.getLogger("leakscan")
 
@@ -108,7 +112,30 @@ RegexTimeoutOpt = Annotated[
     float | None,
     typer.Option("--regex-timeout", help="Seconds per precise regex attempt (default 1.0)."),
 ]
-LIMIT_KEYS = ("max_file_size", "max_layer_size", "max_ratio", "max_archive_depth", "regex_timeout")
+MaxHitsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-hits-per-rule",
+        help="Hits of one rule examined per file (default 10000; a high-confidence rule's "
+        "full-pattern hits are all examined).",
+    ),
+]
+MaxRegionsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-decoded-regions",
+        help="Encoded regions (base64, hex, ...) decoded and scanned per file (default 2000).",
+    ),
+]
+LIMIT_KEYS = (
+    "max_file_size",
+    "max_layer_size",
+    "max_ratio",
+    "max_archive_depth",
+    "regex_timeout",
+    "max_hits_per_rule",
+    "max_decoded_regions",
+)
 
 
 @dataclass(slots=True)
@@ -144,18 +171,16 @@ def options_from(**kwargs: Any) -> Options:
 
 def fail(message: str, verbose: int = 0) -> NoReturn:
     """One line on stderr and exit 2."""
-    typer.echo(f"leakscan: error: {message}", err=True)
+    typer.echo(f"leakscan: error: {terminal(hide_userinfo(message))}", err=True)
     raise typer.Exit(int(ExitCode.ERROR))
-
-
-_LOGGED_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 
 
 class RedactingFormatter(logging.Formatter):
     """Log lines (tracebacks included) with any URL's user:password part shown as ``***``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _LOGGED_USERINFO.sub(r"\1***@", super().format(record))
+        text = hide_userinfo(super().format(record))
+        return "\n".join(terminal(line) for line in text.split("\n"))
 
 
 def setup_logging(verbose: int) -> None:
@@ -208,11 +233,37 @@ def _apply_limits(opts: Options, source_options: SourceOptions, config: ScanConf
         if not extra["regex_timeout"] > 0:
             raise UsageError("--regex-timeout must be more than 0 seconds")
         config.regex_timeout = float(extra["regex_timeout"])
+    for key, flag in (
+        ("max_hits_per_rule", "--max-hits-per-rule"),
+        ("max_decoded_regions", "--max-decoded-regions"),
+    ):
+        if extra.get(key) is not None:
+            if extra[key] < 1:
+                raise UsageError(f"{flag} must be at least 1")
+            setattr(config, key, int(extra[key]))
+
+
+def registry_timeout() -> float | None:
+    """``LEAKSCAN_REGISTRY_TIMEOUT``: seconds each registry read may wait (a request's whole
+    answer gets twice that, a blob more by its size); None when unset (30 s)."""
+    text = os.environ.get("LEAKSCAN_REGISTRY_TIMEOUT", "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1e6:
+        raise LeakscanError(
+            f"LEAKSCAN_REGISTRY_TIMEOUT must be a number of seconds above 0, not {text[:40]!r}"
+        )
+    return value
 
 
 def scan_config(opts: Options) -> ScanConfig:
     """The engine configuration for these options (config file applied by its module)."""
     source_options = SourceOptions(exclude=opts.exclude, scan_binary=opts.scan_binary)
+    source_options.registry_timeout = registry_timeout()
     if opts.extra.get("platform"):
         source_options.platform = opts.extra["platform"]
     if opts.extra.get("as_"):
@@ -295,8 +346,30 @@ def exit_code(result: ScanResult, opts: Options) -> int:
     return int(ExitCode.FINDINGS if findings else ExitCode.CLEAN)
 
 
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # handled as Ctrl-C: the findings so far are reported, exit 2
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, ``timeout``, ``docker stop``) behaves like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
     """Scan, report, exit. Errors become one line and exit 2; findings are still written."""
+    with sigterm_as_interrupt():
+        _run_scan(make_sources, opts)
+
+
+def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
     setup_logging(opts.verbose)
     from leakscan.model import CONFIDENCES, SEVERITIES
     from leakscan.report import reporter
@@ -317,6 +390,8 @@ def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Op
         fail(str(exc), opts.verbose)
     except typer.Exit:
         raise
+    except KeyboardInterrupt:  # before or after the scan (during it, the scan reports it)
+        fail("interrupted: the scan did not complete")
     except Exception as exc:  # a bug or an unforeseen input: one line, never a traceback
         if opts.verbose >= 2:
             log.exception("unexpected error")
@@ -324,19 +399,22 @@ def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Op
     write_report(text, opts)
     if opts.verbose and result.skipped:
         for skip in result.skipped:
-            typer.echo(f"leakscan: skipped {skip.where}: {skip.reason}", err=True)
+            typer.echo(
+                f"leakscan: skipped {terminal(skip.where)}: {terminal(skip.reason)}", err=True
+            )
     for error in result.errors:
-        typer.echo(f"leakscan: error: {error}", err=True)
+        typer.echo(f"leakscan: error: {terminal(error)}", err=True)
     raise typer.Exit(exit_code(result, opts))
 
 
 def write_report(text: str, opts: Options) -> None:
+    text = unsurrogate(text)  # the reporters escape names already; nothing may fail here
     if opts.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     try:
-        opts.output.write_text(text, encoding="utf-8")
+        opts.output.write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         fail(f"cannot write {opts.output}: {exc.strerror}")
 
@@ -355,6 +433,8 @@ REPORT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("fail_on", FailOnOpt, None),
     ("config", ConfigOpt, None),
     ("regex_timeout", RegexTimeoutOpt, None),
+    ("max_hits_per_rule", MaxHitsOpt, None),
+    ("max_decoded_regions", MaxRegionsOpt, None),
 )
 CONTENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("exclude", ExcludeOpt, None),

@@ -136,6 +136,9 @@ def unicode_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
             yield start, decoded
 
 
+_MAX_BAD_UNITS = 16  # undecodable units a UTF-16/32 text may hold (or one per 1000)
+
+
 def transcode(data: bytes) -> bytes:
     """UTF-16/32 text (with a BOM, or with the telltale NUL pattern) as UTF-8."""
     if b"\x00" not in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -158,4 +161,10 @@ def transcode(data: bytes) -> bytes:
     try:
         return data.decode(encoding).encode("utf-8")
     except UnicodeDecodeError:
+        pass
+    # a stray byte (a cut-off last unit, a lone surrogate) spoils only itself: it becomes
+    # U+FFFD; text with more than a few such spots was not UTF-16/32 after all
+    text = data.decode(encoding, "replace")
+    if text.count("\ufffd") > max(_MAX_BAD_UNITS, len(text) // 1000):
         return data
+    return text.encode("utf-8")

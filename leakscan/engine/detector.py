@@ -41,10 +41,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 REGEX_TIMEOUT = 1.0  # seconds per precise match attempt (catastrophic patterns are cut off)
-MAX_HITS_PER_RULE = 10_000  # hits beyond this in one blob are not examined
+MAX_HITS_PER_RULE = 10_000  # hits beyond this in one blob are not examined (counted)...
+# ...except a high-confidence rule's full-pattern hits: all are examined (a flood of
+# look-alikes must not hide the real token after it; their number is bounded by the blob)
 SHORT_SECRET_FACTOR = 0.85  # of the most entropy a secret of its length can have
 SHORT_SECRET_MIN = 3.0  # bits per character: scaled floors stop here
-MAX_REGIONS = 2000  # decoded regions examined per blob
+MAX_REGIONS = 2000  # decoded regions examined per blob (the rest counted)
+CAPPED_REGIONS = "<decoded regions>"  # the key of ``capped`` for regions over MAX_REGIONS
 _SEPARATOR = b"\n\x00\n"  # between decoded regions scanned together
 WINDOW = 8 * 1024 * 1024  # streams are scanned in windows of this size...
 OVERLAP = 64 * 1024  # ...overlapping by this much, so a secret on an edge is still found
@@ -81,8 +84,15 @@ class Detector:
         decode_depth: int = 2,
         use_cache: bool = True,
         regex_timeout: float = REGEX_TIMEOUT,
+        max_hits: int = MAX_HITS_PER_RULE,
+        max_regions: int = MAX_REGIONS,
     ) -> None:
         self.rules = list(rules)
+        self.max_hits = max_hits
+        self.max_regions = max_regions
+        self._all_full = [r.confidence == "high" for r in self.rules]
+        # rule id (or CAPPED_REGIONS) -> hits (regions) over the caps, not examined
+        self.capped: Counter[str] = Counter()
         self.digest = rules_digest(self.rules)
         self.decode_depth = decode_depth
         self.regex_timeout = regex_timeout
@@ -143,6 +153,8 @@ class Detector:
         hits: dict[int, list[tuple[int, str]]] = defaultdict(list)
         triggers: dict[str, list[int]] = defaultdict(list)
         entries = self.compiled.entries
+        max_hits, all_full = self.max_hits, self._all_full
+        over: Counter[int] = Counter()
 
         def on_match(pattern_id: int, start: int, end: int, flags: int, ctx: object) -> None:
             entry = entries[pattern_id]
@@ -150,14 +162,18 @@ class Detector:
                 triggers[entry.how].append(end)
             else:
                 bucket = hits[entry.rule_index]
-                if len(bucket) < MAX_HITS_PER_RULE:
+                if len(bucket) < max_hits or (entry.how == FULL and all_full[entry.rule_index]):
                     bucket.append((end, entry.how))
+                else:
+                    over[entry.rule_index] += 1
 
         if data:
             self.compiled.database.scan(data, match_event_handler=on_match, scratch=self._scratch)
             if data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:  # a final run: no delimiter
                 triggers["base64"].append(len(data) + 1)
                 triggers["hex"].append(len(data) + 1)
+        for index, n in over.items():
+            self.capped[self.rules[index].id] += n
         if not hits and not triggers and context is None:
             return [], []  # the usual case for most of a repository's blobs
         found: list[_Candidate] = []
@@ -251,7 +267,9 @@ class Detector:
             return []
         # all decoded regions of this blob are scanned in one pass, apart by a separator;
         # a match is then traced back to its region by offset (or line, for deeper ones)
-        regions = regions[:MAX_REGIONS]
+        if len(regions) > self.max_regions:
+            self.capped[CAPPED_REGIONS] += len(regions) - self.max_regions
+            regions = regions[: self.max_regions]
         buf = bytearray()
         offsets: list[int] = []
         first_lines: list[int] = []

@@ -117,7 +117,7 @@ class Baseline:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise BaselineError(f"cannot read baseline {path}: {exc.strerror}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise BaselineError(f"{path}: not a leakscan baseline (invalid JSON)") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
             raise BaselineError(f"{path}: not a leakscan baseline (no 'entries' list)")

@@ -15,6 +15,7 @@ from typing import Any
 from leakscan import __version__
 from leakscan.model import Location, ScanResult
 from leakscan.report import register
+from leakscan.report.safe_text import deep, unsurrogate
 from leakscan.report.table import describe
 
 SCHEMA_VERSION = "15.0.7"
@@ -102,7 +103,7 @@ class GitlabReporter:
                 + [{"level": "fatal", "value": e} for e in result.errors],
             },
         }
-        return json.dumps(doc, indent=2, default=str) + "\n"
+        return json.dumps(deep(doc, unsurrogate), indent=2, default=str) + "\n"
 
 
 register("gitlab", GitlabReporter)

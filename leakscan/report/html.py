@@ -12,6 +12,7 @@ from html import escape
 from leakscan import __version__
 from leakscan.model import ScanResult
 from leakscan.report import register
+from leakscan.report.safe_text import terminal
 from leakscan.report.table import describe
 
 _STYLE = """
@@ -67,18 +68,20 @@ class HtmlReporter:
         rows = []
         for f in result.findings:
             value = f.secret if show_secrets and f.secret else f.redacted
-            locs = "".join(f"<li>{escape(describe(loc))}</li>" for loc in f.locations[:50])
+            locs = "".join(
+                f"<li>{escape(terminal(describe(loc)))}</li>" for loc in f.locations[:50]
+            )
             if len(f.locations) > 50:
                 locs += f"<li>… and {len(f.locations) - 50} more</li>"
             rows.append(
                 f'<tr><td class="{escape(f.severity)}">{escape(f.severity)}</td>'
-                f"<td>{escape(f.rule_name)}<br><code>{escape(f.rule_id)}</code></td>"
-                f"<td><code>{escape(value)}</code></td><td>{len(f.locations)}</td>"
+                f"<td>{escape(terminal(f.rule_name))}<br><code>{escape(f.rule_id)}</code></td>"
+                f"<td><code>{escape(terminal(value))}</code></td><td>{len(f.locations)}</td>"
                 f"<td><ul>{locs}</ul></td></tr>"
             )
         stats = result.stats.to_dict()
         stat_text = ", ".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in stats.items())
-        errors = "".join(f"<li>{escape(e)}</li>" for e in result.errors)
+        errors = "".join(f"<li>{escape(terminal(e))}</li>" for e in result.errors)
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>leakscan report</title><style>{_STYLE}</style></head><body>"

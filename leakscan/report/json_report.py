@@ -7,6 +7,7 @@ from typing import Any
 
 from leakscan import __version__
 from leakscan.model import ScanResult
+from leakscan.report.safe_text import deep, unsurrogate
 
 SCHEMA_VERSION = 1
 
@@ -27,7 +28,8 @@ def document(result: ScanResult, show_secrets: bool = False) -> dict[str, Any]:
 
 class JsonReporter:
     def render(self, result: ScanResult, show_secrets: bool = False) -> str:
-        return json.dumps(document(result, show_secrets), indent=2, default=str) + "\n"
+        doc = deep(document(result, show_secrets), unsurrogate)
+        return json.dumps(doc, indent=2, default=str) + "\n"
 
 
 class JsonLinesReporter:
@@ -44,4 +46,4 @@ class JsonLinesReporter:
         lines.append(
             {"type": "stats", "rules_digest": result.rules_digest, **result.stats.to_dict()}
         )
-        return "".join(json.dumps(line, default=str) + "\n" for line in lines)
+        return "".join(json.dumps(deep(line, unsurrogate), default=str) + "\n" for line in lines)

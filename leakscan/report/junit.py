@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 from leakscan.model import ScanResult
 from leakscan.report import register
+from leakscan.report.safe_text import xml_text
 from leakscan.report.table import describe
 
 
@@ -18,20 +19,22 @@ class JunitReporter:
         tests = failures = errors = 0
         for finding in result.findings:
             value = finding.secret if show_secrets and finding.secret else finding.redacted
+            value = xml_text(value)
             for loc in finding.locations:
+                where = xml_text(describe(loc))
                 tests += 1
                 failures += 1
                 case = ET.SubElement(
-                    suite, "testcase", classname=finding.rule_id, name=describe(loc)
+                    suite, "testcase", classname=xml_text(finding.rule_id), name=where
                 )
                 failure = ET.SubElement(
                     case,
                     "failure",
                     type=finding.severity,
-                    message=f"{finding.rule_name} ({finding.severity}) in {describe(loc)}",
+                    message=xml_text(f"{finding.rule_name} ({finding.severity}) in ") + where,
                 )
                 failure.text = (
-                    f"rule {finding.rule_id}\nvalue {value}\n"
+                    f"rule {xml_text(finding.rule_id)}\nvalue {value}\n"
                     f"confidence {finding.confidence}\n"
                     f"fingerprint {finding.fingerprint}\n"
                 )
@@ -39,13 +42,13 @@ class JunitReporter:
             tests += 1
             errors += 1
             case = ET.SubElement(suite, "testcase", classname="leakscan", name="scan error")
-            ET.SubElement(case, "error", message=error)
+            ET.SubElement(case, "error", message=xml_text(error))
         if tests == 0:
             tests = 1
             ET.SubElement(suite, "testcase", classname="leakscan", name="no secrets found")
         if result.skipped:
             out = ET.SubElement(suite, "system-out")
-            out.text = "\n".join(f"skipped {s.where}: {s.reason}" for s in result.skipped)
+            out.text = "\n".join(xml_text(f"skipped {s.where}: {s.reason}") for s in result.skipped)
         for elem in (suites, suite):
             elem.set("tests", str(tests))
             elem.set("failures", str(failures))

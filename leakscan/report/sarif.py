@@ -13,6 +13,7 @@ from typing import Any
 
 from leakscan import __version__
 from leakscan.model import Location, ScanResult
+from leakscan.report.safe_text import deep, xml_text
 from leakscan.report.table import describe
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -112,4 +113,4 @@ class SarifReporter:
                 }
             ],
         }
-        return json.dumps(doc, indent=2, default=str) + "\n"
+        return json.dumps(deep(doc, xml_text), indent=2, default=str) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from leakscan.model import Location, ScanResult
+from leakscan.report.safe_text import terminal
 
 _SEVERITY_MARK = {"critical": "CRIT", "high": "HIGH", "medium": "MED ", "low": "LOW "}
 
@@ -52,13 +53,13 @@ class TableReporter:
             value = f.secret if show_secrets and f.secret else f.redacted
             if "\n" in value:
                 value = value.splitlines()[0] + " …"
-            out.append(f"{_SEVERITY_MARK[f.severity]} {f.rule_name}  {value}")
+            out.append(f"{_SEVERITY_MARK[f.severity]} {terminal(f.rule_name)}  {terminal(value)}")
             out.append(
                 f"     rule {f.rule_id}  confidence {f.confidence}  "
                 f"fingerprint {f.fingerprint[:16]}"
             )
             for loc in f.locations[: self.max_locations]:
-                out.append(f"     - {describe(loc)}")
+                out.append(f"     - {terminal(describe(loc))}")
             if len(f.locations) > self.max_locations:
                 out.append(f"     … and {len(f.locations) - self.max_locations} more locations")
             out.append("")
@@ -71,5 +72,5 @@ class TableReporter:
             + (f"; {len(result.skipped)} skipped (--verbose lists them)" if result.skipped else "")
         )
         for e in result.errors:
-            out.append(f"error: {e}")
+            out.append(f"error: {terminal(e)}")
         return "\n".join(out) + "\n"

@@ -25,6 +25,9 @@ import regex
 import yaml
 
 from leakscan.errors import RuleError
+from leakscan.yamldepth import TooDeep, check_depth
+
+_IMPORT_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _SEVERITY = {
     "low": "low",
@@ -162,8 +165,8 @@ def import_gitleaks(
 ) -> ImportResult:
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"{source}: invalid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise RuleError(f"{source}: invalid TOML: {str(exc).splitlines()[0][:120]}") from None
     raw_rules = doc.get("rules")
     if not isinstance(raw_rules, list):
         raise RuleError(f"{source}: a gitleaks config holds [[rules]] tables")
@@ -216,7 +219,10 @@ def import_trufflehog3(
     prefix: str = "imported.trufflehog3.",
 ) -> ImportResult:
     try:
-        doc = yaml.safe_load(text)
+        check_depth(text, 100, _IMPORT_LOADER)
+        doc = yaml.load(text, Loader=_IMPORT_LOADER)
+    except TooDeep as exc:
+        raise RuleError(f"{source}: {exc}") from None
     except yaml.YAMLError:
         raise RuleError(f"{source}: invalid YAML") from None
     if isinstance(doc, dict):

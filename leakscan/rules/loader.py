@@ -22,6 +22,7 @@ from leakscan.errors import RuleError
 from leakscan.model import CONFIDENCES, SEVERITIES
 from leakscan.paths import cache_dir
 from leakscan.rules.spec import Example, NegativeExample, Rule
+from leakscan.yamldepth import TooDeep, check_depth
 
 #: the rules shipped with leakscan
 BUILTIN_DIR = Path(__file__).resolve().parent.parent.parent / "patterns"
@@ -43,6 +44,7 @@ _OPTIONAL = {
     "description",
 }
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+MAX_RULE_FILE_DEPTH = 100  # a rule file nests 4 or 5 levels; deeper is refused before loading
 _ID = regex.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -117,7 +119,11 @@ def _load_file_cached(file: Path) -> list[Rule]:
 
 def load_file(file: Path) -> list[Rule]:
     try:
-        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER)
+        text = file.read_text(encoding="utf-8")
+        check_depth(text, MAX_RULE_FILE_DEPTH, _LOADER)
+        doc = yaml.load(text, Loader=_LOADER)
+    except TooDeep as exc:
+        raise RuleError(f"{file}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{file}: cannot read rule file: {exc}") from None
     except yaml.YAMLError as exc:

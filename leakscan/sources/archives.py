@@ -1,23 +1,41 @@
-"""Archives nested in a scanned tree or layer: zip, jar, war, ear, whl, apk, tar, tar.gz, tgz.
+"""Archives nested in a scanned tree or layer: zip, jar, war, ear, whl, apk, and tar,
+plain or compressed with gzip, xz, bzip2 or zstd (``.tgz``, ``.tar.xz``, ``.tar.bz2``, ...).
 
-Members are read in memory (never extracted to disk), bounded by the archive size limit and
-the decompression ratio; a member's path is ``outer.jar!inner/path``.
+Nothing is extracted to disk. A compressed tar is read as a stream, one member at a time
+(a large member is handed on as a stream): memory stays bounded however far it inflates.
+The bytes inflated are bounded by the archive size limit and the decompression ratio; past
+them, or at corrupt data, the archive ends with a skip and its members read so far are kept.
+A member's path is ``outer.jar!inner/path``.
 """
 
 from __future__ import annotations
 
+import _compression
+import bz2
 import gzip
 import io
+import lzma
+import re
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.interface import SourceOptions
 
 ZIP_SUFFIXES = (".zip", ".jar", ".war", ".ear", ".whl", ".apk", ".aar", ".nupkg", ".egg")
-TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".crate", ".gem")
+TAR_SUFFIXES = (
+    ".tar", ".tar.gz", ".tgz", ".crate", ".gem",
+    ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar.zst", ".tzst",
+)  # fmt: skip
+BLOCK = 512
+XZ_MAGIC = b"\xfd7zXZ\x00"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: "BZh", a block size digit, then the first block's (or the empty stream's end) magic
+BZIP2_MAGIC = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
+XZ_MEMLIMIT = 256 * 1024**2  # an xz header may ask for a 1.5 GiB dictionary
 
 Recurse = Callable[[IO[bytes], int, str, Provenance, SourceOptions, int], Iterator[Blob | Skip]]
 
@@ -46,30 +64,163 @@ def iter_archive(
     if data.startswith(b"PK"):
         yield from _zip(data, outer, provenance, options, depth, recurse)
         return
-    try:
-        raw = data
-        if data.startswith(b"\x1f\x8b"):
-            inflated = _gunzip(data, options)
-            if inflated is None:
-                yield Skip(outer, "compressed archive exceeds the size or ratio limit")
-                return
-            raw = inflated
-        if raw[257:262] != b"ustar" and not name.lower().endswith(TAR_SUFFIXES):
-            # a gzip'd single file (not a tar): scan its content
-            if raw is not data:
-                _, prov = _member(provenance, outer, name.removesuffix(".gz"))
-                yield from recurse(io.BytesIO(raw), len(raw), name, prov, options, depth)
+    how = compression(data)
+    if how is None:
+        stream = _Inflating(io.BytesIO(data), len(data) + 1, "none")
+    else:
+        limit = min(options.archive_bytes, max(len(data), 1) * options.max_ratio)
+        try:
+            stream = _Inflating(_decompressor(how, data), limit, how)
+        except (OSError, ValueError, EOFError, lzma.LZMAError) as exc:
+            yield Skip(outer, f"corrupt archive: {exc}")
             return
-        yield from _tar(raw, outer, provenance, options, depth, recurse)
-    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
-        yield Skip(outer, f"corrupt archive: {exc}")
+    try:
+        head = stream.read(BLOCK)
+        if head[257:262] != b"ustar" and not name.lower().endswith(TAR_SUFFIXES):
+            # a compressed single file (not a tar): scan its content, as a stream
+            if how is not None and stream.problem is None:
+                inner = _strip_suffix(name)
+                _, prov = _member(provenance, outer, inner)
+                body = cast(IO[bytes], _Chain(head, stream))
+                yield from recurse(body, stream.limit, inner, prov, options, depth)
+        else:
+            yield from _tar(_Chain(head, stream), outer, provenance, options, depth, recurse)
+    except (tarfile.TarError, OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+        if stream.problem is None:
+            yield Skip(outer, f"corrupt archive: {exc}")
+    if stream.problem is not None:
+        yield Skip(outer, stream.problem)
 
 
-def _gunzip(data: bytes, options: SourceOptions) -> bytes | None:
-    limit = min(options.archive_bytes, max(len(data), 1) * options.max_ratio)
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-        out = gz.read(limit + 1)
-    return None if len(out) > limit else out
+def compression(data: bytes) -> str | None:
+    """gzip, xz, bzip2 or zstd by the magic bytes; None for none of them."""
+    if data.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if data.startswith(XZ_MAGIC):
+        return "xz"
+    if BZIP2_MAGIC.match(data):
+        return "bzip2"
+    if data.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return None
+
+
+def _strip_suffix(name: str) -> str:
+    """The inner file's name: ``app.json.xz`` → ``app.json`` (the base name only)."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+    lower = name.lower()
+    for suffix in (".gz", ".xz", ".bz2", ".zst"):
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _decompressor(how: str, data: bytes) -> IO[bytes]:
+    raw = io.BytesIO(data)
+    if how == "gzip":
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw))
+    if how == "xz":
+        reader = _compression.DecompressReader(
+            raw, lzma.LZMADecompressor, trailing_error=lzma.LZMAError, memlimit=XZ_MEMLIMIT
+        )
+        return cast(IO[bytes], io.BufferedReader(reader))
+    if how == "bzip2":
+        return cast(IO[bytes], bz2.BZ2File(raw))
+    import zstandard
+
+    zstd = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    return cast(IO[bytes], zstd)
+
+
+class _Inflating:
+    """A decompressing stream that never raises: past ``limit`` bytes, or on corrupt data,
+    it ends and says why in ``problem`` (the archive's members read so far are kept)."""
+
+    def __init__(self, inner: IO[bytes], limit: int, how: str) -> None:
+        self._inner = inner
+        self.limit = limit
+        self.how = how
+        self.out = 0
+        self.problem: str | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if self.problem is not None:
+            return b""
+        want = self.limit + 1 - self.out if n is None or n < 0 else min(n, self.limit + 1)
+        try:
+            chunk = self._inner.read(want)
+        except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
+            self.problem = f"corrupt {self.how} stream: {exc}"
+            return b""
+        except Exception as exc:  # zstandard.ZstdError
+            if type(exc).__module__.startswith("zstandard"):
+                self.problem = f"corrupt {self.how} stream: {exc}"
+                return b""
+            raise
+        self.out += len(chunk)
+        if self.out > self.limit:
+            self.problem = "compressed archive exceeds the size or ratio limit"
+            return b""
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+
+class _Quiet:
+    """A member stream that never raises and never gives more than ``size`` bytes: a read
+    error ends it, kept in ``problem``."""
+
+    def __init__(self, inner: IO[bytes], size: int) -> None:
+        self._inner = inner
+        self._left = size
+        self.read_bytes = 0
+        self.problem: str | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if self.problem is not None or self._left <= 0:
+            return b""
+        want = self._left if n is None or n < 0 else min(n, self._left)
+        try:
+            chunk = self._inner.read(want)
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            ValueError,
+            zlib.error,
+            lzma.LZMAError,
+        ) as exc:
+            self.problem = str(exc) or type(exc).__name__
+            return b""
+        self._left -= len(chunk)
+        self.read_bytes += len(chunk)
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+
+class _Chain:
+    """``head`` then the rest of ``tail``."""
+
+    def __init__(self, head: bytes, tail: _Inflating) -> None:
+        self._head = head
+        self._tail = tail
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n is None or n < 0:
+                out, self._head = self._head + self._tail.read(), b""
+                return out
+            out, self._head = self._head[:n], self._head[n:]
+            if len(out) < n:
+                out += self._tail.read(n - len(out))
+            return out
+        return self._tail.read(n)
+
+    def readable(self) -> bool:
+        return True
 
 
 def _zip(
@@ -99,26 +250,32 @@ def _zip(
                 yield Skip(path, "member exceeds the archive size or decompression ratio limit")
                 continue
             try:
-                with archive.open(info) as handle:
-                    content = handle.read(info.file_size + 1)
+                handle = archive.open(info)
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
                 yield Skip(path, f"cannot read zip member: {exc}")
                 continue
-            budget -= len(content)
-            yield from recurse(
-                io.BytesIO(content), len(content), info.filename, prov, options, depth
-            )
+            # read as a stream (a large member is not held in memory); a read error ends it
+            member = _Quiet(handle, info.file_size)
+            with handle:
+                yield from recurse(
+                    cast(IO[bytes], member), info.file_size, info.filename, prov, options, depth
+                )
+            budget -= member.read_bytes
+            if member.problem is not None:
+                yield Skip(path, f"cannot read zip member: {member.problem}")
 
 
 def _tar(
-    raw: bytes,
+    stream: _Chain,
     outer: str,
     provenance: Provenance,
     options: SourceOptions,
     depth: int,
     recurse: Recurse,
 ) -> Iterator[Blob | Skip]:
-    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:
+    """The members of a tar read as a stream: one member in memory at most (a large one
+    handed on as a stream), never the whole inflated archive."""
+    with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|") as archive:
         for info in archive:
             if not info.isreg():
                 continue
@@ -126,5 +283,4 @@ def _tar(
             handle = archive.extractfile(info)
             if handle is None:
                 continue
-            content = handle.read()
-            yield from recurse(io.BytesIO(content), len(content), info.name, prov, options, depth)
+            yield from recurse(handle, info.size, info.name, prov, options, depth)

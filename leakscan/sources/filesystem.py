@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
-from leakscan.sources.archives import is_archive_name, iter_archive
+from leakscan.sources.archives import compression, is_archive_name, iter_archive
 from leakscan.sources.interface import Source, SourceError, SourceOptions
+from leakscan.userinfo import hide_userinfo
 
 SNIFF_BYTES = 8192
 _TEXT_BYTES = bytes([9, 10, 12, 13, 27, *range(32, 256)])  # deleted by translate: text
@@ -35,6 +36,20 @@ def looks_binary(head: bytes) -> bool:
         return not utf16
     control = len(head.translate(None, _TEXT_BYTES))
     return control / len(head) > 0.15
+
+
+#: names of text files (configuration, manifests, keys, scripts) scanned even when their
+#: first block looks binary (a NUL byte in front of a manifest must not hide its secrets)
+TEXT_SUFFIXES = (
+    ".yaml", ".yml", ".json", ".toml", ".ini", ".cfg", ".conf", ".properties", ".env",
+    ".tf", ".tfvars", ".txt", ".xml", ".sh", ".ps1", ".py", ".js", ".ts", ".pem", ".key",
+    ".npmrc", ".pypirc", ".netrc", ".htpasswd", ".sql",
+)  # fmt: skip
+
+
+def is_text_name(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
+    return base.endswith(TEXT_SUFFIXES) or base.startswith(".env") or base == "dockerfile"
 
 
 def excluded(path: str, patterns: tuple[str, ...]) -> bool:
@@ -67,7 +82,7 @@ class FilesystemSource(Source):
         try:
             st = root.lstat()
         except FileNotFoundError:
-            raise SourceError(f"{self.target}: no such file or directory") from None
+            raise SourceError(f"{hide_userinfo(self.target)}: no such file or directory") from None
         except OSError as exc:
             raise SourceError(f"{self.target}: cannot read: {exc.strerror}") from None
         if stat.S_ISDIR(st.st_mode):
@@ -142,8 +157,8 @@ def file_blobs(
             return
         yield from iter_archive(data, name, provenance, options, depth + 1, file_blobs)
         return
-    if looks_binary(head) and not options.scan_binary:
-        return
+    if looks_binary(head) and not options.scan_binary and not is_text_name(name):
+        return  # a text or manifest name is scanned anyway: a NUL byte must not hide it
     if size <= options.in_memory_bytes:
         yield Blob(provenance, data=head + handle.read())
     else:
@@ -151,7 +166,9 @@ def file_blobs(
 
 
 def archive_magic(head: bytes) -> bool:
-    return head.startswith((b"PK\x03\x04", b"\x1f\x8b")) or head[257:262] == b"ustar"
+    return (
+        head.startswith(b"PK\x03\x04") or compression(head) is not None or head[257:262] == b"ustar"
+    )
 
 
 class _Prefixed:

@@ -36,6 +36,7 @@ class SourceOptions:
     max_layer_bytes: int = 64 * 1024**3  # images: a layer inflating beyond this is a bomb
     platform: str | None = None  # images: os/arch[/variant]; None = all platforms
     force_kind: str | None = None  # manifests: k8s, compose, dockerfile, dotenv, helm (--as)
+    registry_timeout: float | None = None  # registries: seconds per read (None: 30)
     # content keys already scanned in this run (or an earlier one, through a cache): a source
     # may yield Blob(digest=...) without bytes for them
     known: Callable[[str], bool] = field(default=lambda digest: False)

@@ -179,7 +179,7 @@ def load_json(data: bytes, where: str) -> dict[str, Any]:
     """A JSON object (an image manifest, index or config) or a clear ImageError."""
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ImageError(f"{where} is not JSON") from None
     if not isinstance(doc, dict):
         raise ImageError(f"{where} is not a JSON object")

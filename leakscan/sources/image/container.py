@@ -95,7 +95,7 @@ class InspectSource(Source):
             raise ImageError(f"{where}: docker inspect JSON larger than {MAX_INSPECT_BYTES} bytes")
         try:
             doc = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ImageError(f"{where}: not docker inspect JSON") from None
         items = doc if isinstance(doc, list) else [doc]
         if not all(isinstance(i, dict) for i in items):

@@ -164,7 +164,7 @@ class DaemonStore(ImageStore):
         if name == "manifest.json":
             try:
                 entries = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ImageError(
                     f"{self.reference}: manifest.json in docker save is not JSON"
                 ) from None

@@ -54,7 +54,7 @@ class DockerArchiveStore(ImageStore):
 
         try:
             manifest = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ImageError(f"{self.name}: manifest.json is not valid JSON") from None
         entries = classic_entries(manifest, self.name)
         if self.select is not None:

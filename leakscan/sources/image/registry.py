@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -54,7 +55,15 @@ def parse_name(reference: str) -> ImageName:
         raise ImageError(f"{reference!r}: not an image reference")
     digest = ""
     if "@" in ref:
-        ref, _, digest = ref.partition("@")
+        ref, _, digest = ref.rpartition("@")
+        if "@" in ref or not re.fullmatch(
+            r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}", digest
+        ):
+            # not name@digest: perhaps user:password@host/..., which is never echoed
+            raise ImageError(
+                "not an image reference: '@' must be followed by a digest (sha256:…); "
+                "registry credentials go in --username/--password-stdin or docker login"
+            )
     first, sep, rest = ref.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, rest
@@ -168,8 +177,11 @@ class RegistryStore(ImageStore):
             or host in ("localhost", "127.0.0.1", "[::1]")
             or os.environ.get("LEAKSCAN_REGISTRY_INSECURE", "") in ("1", "true", "yes")
         )
-        self.client = client or RegistryClient(self.image.registry, auth, insecure=insecure)
+        self.client = client or RegistryClient(
+            self.image.registry, auth, insecure=insecure, timeout=options.registry_timeout
+        )
         self._configs: dict[str, bytes] = {}
+        self._sizes: dict[str, int] = {}  # blob digest -> the size its manifest declares
 
     def __repr__(self) -> str:
         return f"RegistryStore({self.name!r})"
@@ -186,11 +198,15 @@ class RegistryStore(ImageStore):
             if not isinstance(config_digest, str):
                 raise ImageError(f"{where}: manifest without a config digest")
             layers = _layers(doc, where)
+            self._sizes.update((ref.digest, ref.size) for ref in layers if ref.size is not None)
+            config_size = config.get("size") if isinstance(config, dict) else None
+            if isinstance(config_size, int) and config_size >= 0:
+                self._sizes[config_digest] = config_size
             config_data = self._config(config_digest)
             cfg: dict[str, Any] = {}
             try:
                 cfg = json.loads(config_data)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 cfg = {}
             diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") if isinstance(cfg, dict) else None
             if isinstance(diff_ids, list) and len(diff_ids) == len(layers):
@@ -216,7 +232,7 @@ class RegistryStore(ImageStore):
 
     def _config(self, digest: str) -> bytes:
         if digest not in self._configs:
-            raw = self.client.blob(self.image.repository, digest)
+            raw = self.client.blob(self.image.repository, digest, self._sizes.get(digest))
             with io.BufferedReader(raw, buffer_size=1 << 16) as stream:
                 data = stream.read(MAX_CONFIG_BYTES + 1)
                 if len(data) > MAX_CONFIG_BYTES:
@@ -231,7 +247,8 @@ class RegistryStore(ImageStore):
     def open_blob(self, digest: str) -> IO[bytes]:
         if digest in self._configs:
             return io.BytesIO(self._configs[digest])
-        raw = self.client.blob(self.image.repository, digest)
+        # bounded by the size the manifest declares: a longer body fails that layer
+        raw = self.client.blob(self.image.repository, digest, self._sizes.get(digest))
         return io.BufferedReader(raw, buffer_size=1 << 20)
 
     def close(self) -> None:

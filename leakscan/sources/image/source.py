@@ -60,6 +60,7 @@ class LayerRecord:
     # database is tens of MB, its records a fraction of that)
     packages: PackageDb | None = None
     bomb: str | None = None
+    error: str | None = None  # the layer could not be read (corrupt, truncated, missing)
     files: list[FileRecord] | None = None  # set once its content was scanned in full
     skips: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
@@ -90,7 +91,28 @@ def open_layers(
         yield from sequential(image, wanted, located=located)
         return
     for i in wanted:
-        yield (lambda i=i: i), store.open_blob(image.layers[i].digest)  # type: ignore[misc]
+        yield (lambda i=i: i), _open(store, image.layers[i].digest)  # type: ignore[misc]
+
+
+def _open(store: ImageStore, digest: str) -> IO[bytes]:
+    """The blob's stream; one that cannot be opened reads as its error (that layer fails)."""
+    try:
+        return store.open_blob(digest)
+    except ImageError as exc:
+        return cast(IO[bytes], _Broken(exc))
+
+
+class _Broken(io.RawIOBase):
+    """A layer stream that could not be opened or read: reading it raises the error."""
+
+    def __init__(self, error: ImageError) -> None:
+        self.error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise self.error
 
 
 #: layer bytes of one image kept in memory between the two passes (registries, the daemon)
@@ -120,7 +142,7 @@ class _Spool:
             for i in wanted:
                 self.state.layers_downloaded += 1
                 layer = self.image.layers[i]
-                yield (lambda i=i: i), self.store.open_blob(layer.digest), layer.size  # type: ignore[misc]
+                yield (lambda i=i: i), _open(self.store, layer.digest), layer.size  # type: ignore[misc]
         else:
             for locate, stream in open_layers(self.store, self.image, wanted, located=located):
                 yield locate, stream, None
@@ -131,13 +153,23 @@ class _Spool:
             if self.left <= 0 or (size is not None and size > self.left):
                 yield locate, stream
                 continue
-            data = stream.read(self.left + 1)
+            try:
+                data = stream.read(self.left + 1)
+            except ImageError as exc:  # this layer fails alone
+                stream.close()
+                yield locate, cast(IO[bytes], _Broken(exc))
+                continue
             if len(data) > self.left:  # larger than announced: go on streaming, not kept
                 self.left = 0
                 yield locate, cast(IO[bytes], _Chain(data, stream))
                 continue
-            stream.read()  # at the end: the store has checked the digest
-            stream.close()
+            try:
+                stream.read()  # at the end: the store has checked the digest
+            except ImageError as exc:
+                yield locate, cast(IO[bytes], _Broken(exc))
+                continue
+            finally:
+                stream.close()
             self.kept.append((locate, data))
             self.left -= len(data)
             yield locate, io.BytesIO(data)
@@ -232,10 +264,20 @@ class ImageSource(Source):
 
     def _image(self, store: ImageStore, image: ResolvedImage) -> Iterator[Blob | Skip]:
         keys = [layer_key(layer) for layer in image.layers]
+        # a layer listed again (the same content) is read once, at its last place: applied
+        # there, it leaves the same filesystem as applied at every place it is listed
+        last = {k: i for i, k in enumerate(keys)}
+        repeats = len(keys) - len(last)
+        if repeats:
+            yield Skip(
+                f"{image.reference}",
+                f"{repeats} repeated layer entr{'y' if repeats == 1 else 'ies'} (the same "
+                "layer listed again): each layer scanned once, at its last place",
+            )
         unknown = {
             i
             for i, layer in enumerate(image.layers)
-            if layer.media_type and layer.media_type not in LAYER_TYPES
+            if layer.media_type and layer.media_type not in LAYER_TYPES and last[keys[i]] == i
         }
         for i in sorted(unknown):
             yield Skip(
@@ -243,7 +285,7 @@ class ImageSource(Source):
                 f"unknown layer media type {image.layers[i].media_type[:100]}",
             )
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
-        to_index = sorted({i for i, k in enumerate(keys) if k not in self.state.layers})
+        to_index = sorted({last[k] for k in keys if k not in self.state.layers})
         spool = (
             _Spool(store, image, self.spool_bytes, self.state)
             if getattr(store, "spooled", False)
@@ -256,7 +298,7 @@ class ImageSource(Source):
                 spool.first(to_index) if spool is not None else open_layers(store, image, to_index)
             )
             for locate, stream in first:
-                found.append((locate, self._index_layer(stream, f"{image.reference}")))
+                found.append((locate, self._index_layer(stream, image.reference)))
                 self.options.progress.advance(1)
             for locate, record in found:
                 self.state.layers.setdefault(keys[locate()], record)
@@ -268,7 +310,7 @@ class ImageSource(Source):
         config = parse_config(raw, f"{image.reference}: config")
         yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
         records = [self.state.layers[k] for k in keys]
-        indexes = [r.index for r in records]
+        indexes = [r.index if last[keys[i]] == i else LayerIndex() for i, r in enumerate(records)]
         db = PackageDb()
         for record in records:
             if record.packages is not None:
@@ -277,10 +319,13 @@ class ImageSource(Source):
         ctx = _ImageContext(image, indexes, db, history)
         to_read = []
         for i, record in enumerate(records):
-            if i in unknown:
+            if i in unknown or last[keys[i]] != i:
                 continue
             if record.bomb is not None:
                 yield Skip(f"{image.reference} layer {i}", record.bomb)
+                continue
+            if record.error is not None:  # it fails alone: the other layers are still read
+                yield Skip(ctx.layer_name(i), record.error, error=True)
                 continue
             if record.files is not None and all(self.options.known(f.digest) for f in record.files):
                 yield from self._reuse(ctx, i, record)
@@ -316,6 +361,11 @@ class ImageSource(Source):
         except BombError as exc:
             record.bomb = str(exc).removeprefix(f"{where}: ")
             _drain(stream)
+        except ImageError as exc:  # corrupt, truncated, missing: this layer only
+            record.error = _reason(exc, where)
+            record.index = LayerIndex()  # what it deletes is not known: nothing
+            record.packages = None
+            _drain_quietly(stream)
         finally:
             stream.close()
         return record
@@ -362,8 +412,11 @@ class ImageSource(Source):
                     files = None  # streamed: no digest up front, the layer is not reusable
                     prov = ctx.provenance(i, entry.path, state, False)
                     assert entry.content is not None
-                    guarded = cast(IO[bytes], _Guarded(entry.content, where))
-                    yield from file_blobs(guarded, entry.size, entry.path, prov, options)
+                    guarded = _Guarded(entry.content, where)
+                    stream_in = cast(IO[bytes], guarded)
+                    yield from file_blobs(stream_in, entry.size, entry.path, prov, options)
+                    if guarded.error is not None:  # met while the scanner read the file
+                        raise guarded.error
                     continue
                 data = _read(entry, where)
                 algos = ctx.db.algorithms(entry.path)
@@ -397,6 +450,11 @@ class ImageSource(Source):
             files = None
             yield Skip(where, reason)
             _drain(stream)
+        except ImageError as exc:  # this layer fails alone; the files read so far are kept
+            record.error = _reason(exc, where)
+            files = None
+            yield Skip(ctx.layer_name(i), record.error, error=True)
+            _drain_quietly(stream)
         finally:
             stream.close()
         record.files = files
@@ -411,6 +469,9 @@ class _ImageContext:
 
     def where(self, i: int, path: str) -> str:
         return f"{self.image.reference} layer {i}: {path}"
+
+    def layer_name(self, i: int) -> str:
+        return f"{self.image.reference} layer {i} ({self.image.layers[i].digest})"
 
     def provenance(self, i: int, path: str, state: FileState, vendor: bool) -> Provenance:
         fields: dict[str, Any] = {
@@ -442,19 +503,24 @@ def _read(entry: Entry, where: str) -> bytes:
 
 
 class _Guarded:
-    """A member stream whose read errors become ImageError."""
+    """A member stream read by the scanner: a read error ends the stream and is kept in
+    ``error`` for the layer to raise (so that layer fails, not the whole image)."""
 
     def __init__(self, raw: IO[bytes], where: str) -> None:
         self._raw = raw
         self._where = where
+        self.error: ImageError | None = None
 
     def read(self, n: int = -1) -> bytes:
+        if self.error is not None:
+            return b""
         try:
             return self._raw.read(n)
-        except ImageError:
-            raise
+        except ImageError as exc:
+            self.error = exc
         except _READ_ERRORS as exc:
-            raise ImageError(f"{self._where}: corrupt or truncated layer ({exc})") from None
+            self.error = ImageError(f"{self._where}: corrupt or truncated layer ({exc})")
+        return b""
 
 
 def _drain(stream: IO[bytes]) -> None:
@@ -465,6 +531,18 @@ def _drain(stream: IO[bytes]) -> None:
         raise
     except _READ_ERRORS:
         pass
+
+
+def _drain_quietly(stream: IO[bytes]) -> None:
+    """Read a failed layer's stream to its end, if it can be read at all."""
+    try:
+        _drain(stream)
+    except (ImageError, *_READ_ERRORS):
+        pass
+
+
+def _reason(exc: ImageError, where: str) -> str:
+    return str(exc).removeprefix(f"{where}: ")
 
 
 def image_sources(

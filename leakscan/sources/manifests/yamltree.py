@@ -4,7 +4,8 @@
 the C one when present) and converts the node graph into :class:`LMap` / :class:`LList` /
 :class:`Scalar` values. Aliases are expanded while converting, under a budget: a document
 whose aliases expand to more than ``max_expanded`` nodes (a "billion laughs" YAML bomb) or
-nest deeper than ``max_depth`` raises :class:`YamlError` instead of eating the machine.
+nest deeper than ``max_depth`` raises :class:`YamlError` instead of eating the machine; so does a
+text that nests deeper than that before composing (checked first: ``leakscan.yamldepth``).
 Merge keys (``<<: *defaults``) are applied; merged keys keep the line where they are written.
 """
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from leakscan.yamldepth import TooDeep, check_depth
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -65,7 +68,10 @@ def load_documents(
 ) -> list[Tree]:
     """Every document of a YAML stream as a tree (empty documents left out)."""
     try:
+        check_depth(text, max_depth, _Loader)  # libyaml's composer would overflow the C stack
         nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except TooDeep as exc:
+        raise YamlError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {_one_line(exc)}") from None
     except (ValueError, RecursionError) as exc:

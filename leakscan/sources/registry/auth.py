@@ -16,13 +16,17 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 
 from leakscan.sources.interface import SourceError
+from leakscan.sources.registry.body import bounded_body
+from leakscan.sources.registry.watchdog import headers_deadline
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +92,7 @@ def _from_helper(helper: str, host: str) -> Credentials | None:
     try:
         doc = json.loads(proc.stdout)
         user, secret = str(doc["Username"]), str(doc["Secret"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         log.warning("credential helper %s gave an unreadable answer", program)
         return None
     if user == "<token>":  # an identity token: not a password we can use for Basic/Bearer
@@ -101,7 +105,7 @@ def docker_credentials(host: str, config_path: Path | None = None) -> Credential
     path = config_path or docker_config_path()
     try:
         doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(doc, dict):
         return None
@@ -194,7 +198,14 @@ class RegistryAuth:
         return {}
 
     def challenge(
-        self, session: requests.Session, host: str, scope: str, header: str, verify: bool
+        self,
+        session: requests.Session,
+        host: str,
+        scope: str,
+        header: str,
+        verify: bool,
+        timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> bool:
         """Handle a 401's challenge; True when a retry may now succeed."""
         scheme, params = parse_challenge(header)
@@ -211,12 +222,23 @@ class RegistryAuth:
             if stale is not None and stale.expires > time.time() + 5:
                 # a fresh token was refused: the credentials lack access
                 return False
-            self._tokens[scope] = self._fetch_token(session, host, scope, params, verify)
+            self._tokens[scope] = self._fetch_token(
+                session, host, scope, params, verify, timeout, clock
+            )
             return True
 
     def _fetch_token(
-        self, session: requests.Session, host: str, scope: str, params: dict[str, str], verify: bool
+        self,
+        session: requests.Session,
+        host: str,
+        scope: str,
+        params: dict[str, str],
+        verify: bool,
+        timeout: float,
+        clock: Callable[[], float],
     ) -> _Token:
+        """A bearer token from the realm: the registry's timeout per read, its deadline for
+        the whole answer (``2 * timeout``), at most ``_TOKEN_MAX_BYTES``."""
         query = {"service": params["service"]} if params.get("service") else {}
         wanted = scope or params.get("scope", "")
         if wanted:
@@ -224,12 +246,27 @@ class RegistryAuth:
         creds = self.credentials(host)
         auth = (creds.username, creds.password) if creds else None
         realm = params["realm"]
+        deadline = clock() + 2 * timeout
         try:
-            resp = session.get(
-                realm, params=query, auth=auth, timeout=30, verify=verify, stream=True
-            )
-            body = resp.raw.read(_TOKEN_MAX_BYTES + 1, decode_content=True)
-        except requests.RequestException as exc:
+            with headers_deadline(2 * timeout) as guard:
+                resp = session.get(
+                    realm, params=query, auth=auth, timeout=timeout, verify=verify, stream=True
+                )
+            if guard.fired:
+                resp.close()
+                raise TimeoutError("headers cut at the deadline")
+            body = bounded_body(resp, _TOKEN_MAX_BYTES, deadline, clock)
+        except TimeoutError:
+            raise RegistryAuthError(
+                f"{host}: token service gave no complete answer within {2 * timeout:.0f} s "
+                "(LEAKSCAN_REGISTRY_TIMEOUT)"
+            ) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            if guard.fired:
+                raise RegistryAuthError(
+                    f"{host}: token service gave no complete answer within {2 * timeout:g} s "
+                    "(LEAKSCAN_REGISTRY_TIMEOUT)"
+                ) from None
             raise RegistryAuthError(
                 f"{host}: token service unreachable ({type(exc).__name__})"
             ) from None
@@ -237,13 +274,13 @@ class RegistryAuth:
             raise RegistryAuthError(
                 f"{host}: the token service refused the credentials (HTTP {resp.status_code})"
             )
-        if resp.status_code != 200 or len(body) > _TOKEN_MAX_BYTES:
+        if resp.status_code != 200 or body is None:
             raise RegistryAuthError(f"{host}: token service answered HTTP {resp.status_code}")
         try:
             doc = json.loads(body)
             value = doc.get("token") or doc.get("access_token")
             lifetime = int(doc.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError, RecursionError):
             raise RegistryAuthError(f"{host}: token service sent no usable token") from None
         if not value:
             raise RegistryAuthError(f"{host}: token service sent no usable token")

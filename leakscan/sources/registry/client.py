@@ -1,7 +1,16 @@
 """A small OCI distribution API v2 client: catalog, tags, manifests and verified blobs.
 
 Every request retries with exponential backoff on 429, 5xx and dropped connections; blob
-downloads resume with ``Range`` where the registry allows it; every body is bounded.
+downloads resume with ``Range`` where the registry allows it; every body is bounded (a blob by
+its declared size).
+
+One setting, ``timeout`` (``LEAKSCAN_REGISTRY_TIMEOUT``, read by the CLI), bounds time twice:
+each connect and each read waits at most ``timeout`` seconds; each answer's headers must be
+in within ``2 * timeout`` (:mod:`.watchdog`), and its body complete by a deadline counted
+from them: ``2 * timeout`` for manifests, lists and
+tokens, plus one second per :data:`MIN_RATE` bytes of its declared size for a blob (a
+registry trickling a byte every few seconds is cut off, not waited for). The clock is
+injectable.
 """
 
 from __future__ import annotations
@@ -9,10 +18,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -22,6 +30,8 @@ import urllib3
 
 from leakscan.sources.image.interface import ImageError
 from leakscan.sources.registry.auth import RegistryAuth, RegistryAuthError
+from leakscan.sources.registry.body import bounded_body
+from leakscan.sources.registry.watchdog import guard_session, headers_deadline
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,10 @@ MANIFEST_TYPES = (
 )
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_LIST_BYTES = 16 * 1024 * 1024
+DEFAULT_TIMEOUT = 30.0
+#: the slowest transfer a blob is given time for, in bytes per second (its deadline)
+MIN_RATE = 64 * 1024
+MAX_REDIRECTS = 10
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 _DROPPED = (
     requests.ConnectionError,
@@ -77,18 +91,28 @@ class RegistryClient:
         backoff: float = 0.5,
         timeout: float | None = None,
         max_blob_bytes: int = 8 * 1024**3,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         scheme = ""
         if "://" in registry:
             scheme, _, registry = registry.partition("://")
+        if "@" in registry.split("/", 1)[0]:  # user:password@host: never echoed
+            where = registry.split("/", 1)[0].rsplit("@", 1)[-1]
+            raise RegistryError(
+                f"{where}: a registry address holds no user name or password; use --username "
+                "with --password-stdin, LEAKSCAN_REGISTRY_USERNAME/PASSWORD or docker login"
+            )
         self.host = registry.rstrip("/")
         self.auth = auth or RegistryAuth()
         self.insecure = insecure
         self.retries = retries
         self.backoff = backoff
-        self.timeout = timeout if timeout is not None else _env_timeout()
+        self.timeout = timeout if timeout is not None and timeout > 0 else DEFAULT_TIMEOUT
         self.max_blob_bytes = max_blob_bytes
+        self.clock = clock
         self.session = requests.Session()
+        self.session.max_redirects = MAX_REDIRECTS
+        guard_session(self.session)  # headers get a deadline too (headers_deadline)
         self.session.headers["User-Agent"] = "leakscan"
         self._scheme: str | None = scheme or (None if insecure else "https")
         if scheme == "http" and not insecure:
@@ -115,7 +139,7 @@ class RegistryClient:
         try:
             self.session.get(f"https://{self.host}/v2/", timeout=self.timeout, verify=False)
             return "https"
-        except (requests.exceptions.SSLError, requests.ConnectionError, requests.Timeout):
+        except requests.RequestException:
             return "http"  # a plain-HTTP server may close, refuse or never answer a TLS hello
 
     def request(
@@ -137,28 +161,49 @@ class RegistryClient:
             sent = dict(headers or {})
             sent.update(self.auth.headers(self.host, scope))
             try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    headers=sent,
-                    stream=stream,
-                    params=params,
-                    timeout=self.timeout,
-                    verify=not self.insecure,
-                )
+                with headers_deadline(2 * self.timeout) as guard:
+                    resp = self.session.request(
+                        method,
+                        url,
+                        headers=sent,
+                        stream=stream,
+                        params=params,
+                        timeout=self.timeout,
+                        verify=not self.insecure,
+                    )
+                if guard.fired:  # cut at the deadline: what was read is not the answer
+                    resp.close()
+                    raise self._late(method, url, scope)
             except _DROPPED as exc:
+                if guard.fired:
+                    raise self._late(method, url, scope) from None
                 if attempt >= self.retries:
                     raise RegistryError(f"{self.host}: unreachable ({_why(exc)})") from None
                 attempt += 1
                 self._sleep(attempt, None)
                 continue
+            except requests.TooManyRedirects:
+                raise RegistryError(
+                    f"{self.host}: more than {MAX_REDIRECTS} redirects for {_what(scope)} "
+                    f"({method} {urlparse(url).path}): a redirect loop"
+                ) from None
+            except requests.RequestException as exc:  # a bad redirect target, ...
+                raise RegistryError(
+                    f"{self.host}: request failed for {_what(scope)} ({type(exc).__name__})"
+                ) from None
             if resp.status_code == 401:
                 header = resp.headers.get("WWW-Authenticate", "")
                 resp.close()
                 if header and not challenged:
                     challenged = True
                     if self.auth.challenge(
-                        self.session, self.host, scope, header, not self.insecure
+                        self.session,
+                        self.host,
+                        scope,
+                        header,
+                        not self.insecure,
+                        self.timeout,
+                        self.clock,
                     ):
                         continue
                 raise RegistryAuthError(
@@ -181,6 +226,17 @@ class RegistryClient:
                     status,
                 )
             return resp
+
+    def _late(self, method: str, url: str, scope: str) -> RegistryError:
+        return RegistryError(
+            f"{self.host}: no answer within {2 * self.timeout:g} s for {_what(scope)} "
+            f"({method} {urlparse(url).path}; LEAKSCAN_REGISTRY_TIMEOUT)"
+        )
+
+    def deadline(self, size: int | None = None) -> float:
+        """When an answer's body must be complete (on :attr:`clock`): ``2 * timeout`` from
+        now, plus the time ``size`` bytes take at :data:`MIN_RATE`."""
+        return self.clock() + 2 * self.timeout + (size or 0) / MIN_RATE
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
         delay = self.backoff * (2 ** (attempt - 1))
@@ -209,7 +265,7 @@ class RegistryClient:
         seen_pages: set[str] = set()
         while True:
             resp = self.request("GET", url, scope, params=params, stream=True)
-            doc = _json(resp, MAX_LIST_BYTES, f"{self.host}{path}")
+            doc = _json(resp, MAX_LIST_BYTES, f"{self.host}{path}", self)
             items = doc.get(key) or []
             if not isinstance(items, list):
                 raise RegistryError(f"{self.host}{path}: {key!r} is not a list")
@@ -239,7 +295,7 @@ class RegistryClient:
             headers={"Accept": ", ".join(MANIFEST_TYPES)},
             stream=True,
         )
-        data = _bounded(resp, MAX_MANIFEST_BYTES, f"manifest {repo}:{ref}")
+        data = _bounded(resp, MAX_MANIFEST_BYTES, f"manifest {repo}:{ref}", self)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if ref.startswith("sha256:") and digest != ref:
             raise RegistryError(
@@ -283,6 +339,8 @@ class BlobStream(io.RawIOBase):
         self._hash = hashlib.sha256()
         self._resumes = 0
         self._done = False
+        self._deadline = 0.0  # set as each answer arrives
+        self._seconds = 0.0
         self._resp: requests.Response | None = self._open()
 
     def _open(self) -> requests.Response:
@@ -295,10 +353,14 @@ class BlobStream(io.RawIOBase):
             stream=True,
             ok=(200, 206),
         )
+        limit = self.size if self.size is not None else self.client.max_blob_bytes
+        self._deadline = self.client.deadline(max(limit - self.offset, 0))
+        self._seconds = self._deadline - self.client.clock()
         if self.offset and resp.status_code == 200:  # no Range support: skip what we have
             left = self.offset
             while left:
-                chunk = resp.raw.read(min(left, 1 << 20), decode_content=False)
+                self._check_deadline()
+                chunk = resp.raw.read1(min(left, 1 << 20), decode_content=False)
                 if not chunk:
                     raise RegistryError(f"{self._where()}: body ended while resuming")
                 left -= len(chunk)
@@ -315,8 +377,9 @@ class BlobStream(io.RawIOBase):
         if self._done or self._resp is None:
             return 0
         while True:
+            self._check_deadline()
             try:
-                chunk = self._resp.raw.read(len(view), decode_content=False)
+                chunk = self._resp.raw.read1(len(view), decode_content=False)
                 break
             except _DROPPED as exc:
                 self._resp.close()
@@ -345,6 +408,14 @@ class BlobStream(io.RawIOBase):
         view[:n] = chunk
         return n
 
+    def _check_deadline(self) -> None:
+        if self.client.clock() > self._deadline:
+            self._close_resp()
+            raise RegistryError(
+                f"{self._where()}: not complete within {self._seconds:.0f} s "
+                f"(at byte {self.offset}; LEAKSCAN_REGISTRY_TIMEOUT)"
+            )
+
     def _finish(self) -> None:
         self._done = True
         self._close_resp()
@@ -366,35 +437,28 @@ class BlobStream(io.RawIOBase):
         super().close()
 
 
-def _env_timeout() -> float:
-    """Connect/read timeout in seconds: ``LEAKSCAN_REGISTRY_TIMEOUT`` (default 30)."""
-    text = os.environ.get("LEAKSCAN_REGISTRY_TIMEOUT", "")
+def _bounded(resp: requests.Response, limit: int, what: str, client: RegistryClient) -> bytes:
     try:
-        value = float(text) if text else 30.0
-    except ValueError:
-        value = 30.0
-    return value if value > 0 else 30.0
-
-
-def _bounded(resp: requests.Response, limit: int, what: str) -> bytes:
-    try:
-        data = resp.raw.read(limit + 1, decode_content=True)
+        data = bounded_body(resp, limit, client.deadline(), client.clock)
     except _DROPPED as exc:
         raise RegistryError(f"{what}: connection dropped ({_why(exc)})") from None
-    finally:
-        resp.close()
-    if len(data) > limit:
+    except TimeoutError:
+        raise RegistryError(
+            f"{what}: no complete answer within {2 * client.timeout:.0f} s "
+            "(LEAKSCAN_REGISTRY_TIMEOUT)"
+        ) from None
+    if data is None:
         raise RegistryError(f"{what}: body larger than {limit} bytes")
-    return bytes(data)
+    return data
 
 
-def _json(resp: requests.Response, limit: int, what: str) -> dict[str, Any]:
+def _json(resp: requests.Response, limit: int, what: str, client: RegistryClient) -> dict[str, Any]:
     import json
 
-    data = _bounded(resp, limit, what)
+    data = _bounded(resp, limit, what, client)
     try:
         doc = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise RegistryError(f"{what}: the answer is not JSON") from None
     if not isinstance(doc, dict):
         raise RegistryError(f"{what}: the answer is not a JSON object")
