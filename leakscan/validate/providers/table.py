@@ -256,7 +256,7 @@ CHECKS: tuple[HttpCheck, ...] = (
         path="/api/0/organizations/",
         identity="{0.slug}",
         authenticated_statuses=frozenset({403}),
-        doc="https://docs.sentry.io/api/organizations/list-your-organizations/",
+        doc="https://docs.sentry.io/api/users/list-your-organizations/",
         proves="the token authenticates: an organisation it can see",
     ),
     HttpCheck(
