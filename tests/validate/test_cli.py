@@ -218,3 +218,24 @@ def test_verbose_logs_carry_no_secret(
     assert "validated a github credential" in caplog.text
     for secret in (live, dead):
         assert secret not in caplog.text and secret not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", "127.0.0.1:9", "--only-valid"],
+        ["watch", "--once", "--only-valid"],
+        ["audit", "127.0.0.1:9", "--validate", "--validate-endpoint", "github=http://192.0.2.1"],
+        ["watch", "--once", "--validate", "--validate-endpoint", "github=http://192.0.2.1"],
+    ],
+)
+def test_audit_and_watch_take_the_options_and_refuse_bad_ones_before_starting(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[object] = []
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: attempts.append(a))
+    monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: attempts.append(a))
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2
+    assert "needs --validate" in result.output or "only for loopback" in result.output
+    assert attempts == []  # nothing was contacted: neither the registry nor the daemon
