@@ -3,7 +3,9 @@
 An AWS access key id proves nothing alone: its secret access key is needed, and the one that
 belongs to it is the one found *in the same place* (the same file of the same layer, the same
 commit's file, the same env). Findings are grouped by secret and carry locations, so a pair
-is two findings sharing a location's provenance; the nearest line wins.
+is two findings sharing a location's provenance; the nearest line wins. A provenance that is
+one value of a larger whole (an env variable, an image config field, a manifest key) is placed
+at that whole: ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` of one image's config pair.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from collections.abc import Iterable
 
 from leakscan.model import Finding, Location
 
+#: provenance fields that name one value inside a place, not the place
+_VALUE_FIELDS = frozenset({"name", "field", "key"})
+
 
 def _place(location: Location) -> tuple[object, ...]:
     fields = location.provenance.fields
-    return (location.provenance.kind, tuple(sorted((k, str(v)) for k, v in fields.items())))
+    kept = sorted((k, str(v)) for k, v in fields.items() if k not in _VALUE_FIELDS)
+    return (location.provenance.kind, tuple(kept))
 
 
 class PairIndex:
