@@ -3,6 +3,10 @@
 One request per distinct (provider, base URL, secret); requests run on a small thread pool,
 each provider behind its own concurrency bound and rate limit. Findings restored from a
 layer cache carry no secret: they take a cached answer or are reported as an error.
+
+A pair (AWS key id + secret access key) is tried with up to three second halves found in the
+same place, nearest first, each combination cached on its own; the second half of a pair is
+valid only when it made a pair valid (a key id's answer says nothing of another key's secret).
 """
 
 from __future__ import annotations
@@ -41,13 +45,32 @@ class Settings:
     checks: Sequence[Check] | None = None  # default: every registered provider
 
 
+#: a pair's first half is tried with at most this many second halves, nearest first
+MAX_PARTNERS = 3
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One credential to ask about: a secret, or a pair's two halves."""
+
+    key: str  # cache key: provider, base URL and the fingerprints
+    partner: Finding | None = None
+
+
 @dataclass
 class _Job:
     check: Check
     base: str
-    credential: Credential
-    key: str
+    secret: str | None
+    attempts: list[_Attempt]
     findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    attempt: _Attempt
+    outcome: Outcome
+    checked_at: str | None  # set when it came from the cache
 
 
 def validate_findings(findings: Sequence[Finding], settings: Settings) -> None:
@@ -57,97 +80,135 @@ def validate_findings(findings: Sequence[Finding], settings: Settings) -> None:
     partners = {c.partner_rule: c for c in checks if c.partner_rule}
     pairs = PairIndex(findings)
     stamp = settings.now().isoformat(timespec="seconds")
-    jobs: dict[str, _Job] = {}
-    followers: list[tuple[Finding, list[Finding]]] = []  # a pair's second half -> primaries
-
-    def done(finding: Finding, check: Check | None, outcome: Outcome, at: str = stamp) -> None:
-        finding.validation = Validation(
-            status=outcome.status,
-            checked_at=at,
-            identity=outcome.identity,
-            provider=check.provider if check else None,
-            detail=outcome.detail,
-        )
+    jobs: dict[tuple[str, str, str], _Job] = {}
+    followers: list[Finding] = []  # second halves of pairs
 
     for finding in findings:
         check = by_rule.get(finding.rule_id)
         if check is None:
-            primary = partners.get(finding.rule_id)
-            if primary is not None:
-                followers.append((finding, pairs.partners(finding, primary.rules[0])))
+            if finding.rule_id in partners:
+                followers.append(finding)
             else:
-                done(finding, None, Outcome("unsupported", detail="no check for this rule"))
+                _set(finding, None, Outcome("unsupported", detail="no check for this rule"), stamp)
             continue
         base = settings.endpoints.get(check.provider, check.base)
-        partner_fp: tuple[str, ...] = ()
-        partner_secret: str | None = None
-        if check.partner_rule:
-            found = pairs.partners(finding, check.partner_rule)
-            if not found:
-                detail = f"needs its {check.partner_rule} from the same place; none found"
-                done(finding, check, Outcome("unsupported", detail=detail))
-                continue
-            partner_fp = (found[0].fingerprint,)
-            partner_secret = found[0].secret
-        key = cache_key(check.provider, base, (finding.fingerprint, *partner_fp))
-        cached = settings.cache.get(key) if settings.cache else None
-        if cached is not None:
-            outcome = Outcome(cached["status"], cached.get("identity"), cached.get("detail"))
-            done(finding, check, outcome, str(cached["checked_at"]))
-            continue
-        if finding.secret is None or (check.partner_rule and partner_secret is None):
-            detail = "secret not held (finding restored from the layer cache)"
-            done(finding, check, Outcome("error", detail=detail))
-            continue
-        job = jobs.get(key)
+        job_key = (check.provider, base, finding.fingerprint)
+        job = jobs.get(job_key)
         if job is None:
-            credential = Credential(finding.secret, partner_secret)
-            job = jobs[key] = _Job(check, base, credential, key)
+            if check.partner_rule:
+                found = pairs.partners(finding, check.partner_rule)[:MAX_PARTNERS]
+                if not found:
+                    detail = f"needs its {check.partner_rule} from the same place; none found"
+                    _set(finding, check, Outcome("unsupported", detail=detail), stamp)
+                    continue
+                attempts = [
+                    _Attempt(
+                        cache_key(check.provider, base, (finding.fingerprint, p.fingerprint)), p
+                    )
+                    for p in found
+                ]
+            else:
+                attempts = [_Attempt(cache_key(check.provider, base, (finding.fingerprint,)))]
+            job = jobs[job_key] = _Job(check, base, finding.secret, attempts)
         job.findings.append(finding)
 
+    answers: list[list[_Answer]] = []
     if jobs:
         gate = settings.gate or ProviderGate(settings.rate, settings.per_provider)
         with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
-            results = list(pool.map(lambda j: _run(j, settings.http, gate), jobs.values()))
-        checked = settings.now().isoformat(timespec="seconds")
-        for job, outcome in zip(jobs.values(), results, strict=True):
-            for finding in job.findings:
-                done(finding, job.check, outcome, checked)
-            if settings.cache is not None:
-                entry = {
-                    "status": outcome.status,
-                    "identity": outcome.identity,
-                    "detail": outcome.detail,
-                    "checked_at": checked,
-                    "provider": job.check.provider,
-                }
-                settings.cache.put(job.key, entry)
-        if settings.cache is not None:
-            settings.cache.save()
+            answers = list(pool.map(lambda j: _run(j, settings, gate), jobs.values()))
+    checked = settings.now().isoformat(timespec="seconds")
+    by_partner: dict[str, list[tuple[Check, _Answer]]] = {}
+    for job, job_answers in zip(jobs.values(), answers, strict=True):
+        best = _best(job_answers)
+        for finding in job.findings:
+            _set(finding, job.check, best.outcome, best.checked_at or checked)
+        for answer in job_answers:
+            if answer.attempt.partner is not None:
+                by_partner.setdefault(answer.attempt.partner.fingerprint, []).append(
+                    (job.check, answer)
+                )
+            if settings.cache is not None and answer.checked_at is None:
+                settings.cache.put(answer.attempt.key, _entry(job.check, answer.outcome, checked))
+    if settings.cache is not None:
+        settings.cache.save()
 
-    for finding, primaries in followers:
-        answered = [p.validation for p in primaries if p.validation is not None]
-        best = next((v for v in answered if v.status == "valid"), None)
-        best = best or next(iter(answered), None)
-        if best is None:
+    for finding in followers:
+        tried = by_partner.get(finding.fingerprint)
+        if not tried:
             primary = partners[finding.rule_id]
             detail = f"checked with its {primary.rules[0]}; none found in the same place"
-            done(finding, primary, Outcome("unsupported", detail=detail))
+            _set(finding, primary, Outcome("unsupported", detail=detail), stamp)
+            continue
+        check, answer = next(
+            ((c, a) for c, a in tried if a.outcome.status == "valid"),
+            next(((c, a) for c, a in tried if a.outcome.status != "invalid"), tried[0]),
+        )
+        _set(finding, check, answer.outcome, answer.checked_at or checked)
+
+
+def _set(finding: Finding, check: Check | None, outcome: Outcome, at: str) -> None:
+    finding.validation = Validation(
+        status=outcome.status,
+        checked_at=at,
+        identity=outcome.identity,
+        provider=check.provider if check else None,
+        detail=outcome.detail,
+    )
+
+
+def _entry(check: Check, outcome: Outcome, checked_at: str) -> dict[str, object]:
+    return {
+        "status": outcome.status,
+        "identity": outcome.identity,
+        "detail": outcome.detail,
+        "checked_at": checked_at,
+        "provider": check.provider,
+    }
+
+
+def _best(answers: list[_Answer]) -> _Answer:
+    """The valid answer if any; else an error (a wrong second half proves nothing); else
+    the first invalid one."""
+    for wanted in ("valid", "error", "unsupported"):
+        for answer in answers:
+            if answer.outcome.status == wanted:
+                return answer
+    return answers[0]
+
+
+def _run(job: _Job, settings: Settings, gate: ProviderGate) -> list[_Answer]:
+    """Each attempt in turn (cached ones without a request) until one is valid."""
+    answers: list[_Answer] = []
+    for attempt in job.attempts:
+        cached = settings.cache.get(attempt.key) if settings.cache else None
+        if cached is not None:
+            outcome = Outcome(cached["status"], cached.get("identity"), cached.get("detail"))
+            answers.append(_Answer(attempt, outcome, str(cached["checked_at"])))
         else:
-            finding.validation = best
+            partner = attempt.partner.secret if attempt.partner else None
+            if job.secret is None or (attempt.partner is not None and partner is None):
+                detail = "secret not held (finding restored from the layer cache)"
+                answers.append(_Answer(attempt, Outcome("error", detail=detail), None))
+                continue
+            credential = Credential(job.secret, partner)
+            outcome = _scrub(_ask(job, credential, settings.http, gate), credential)
+            answers.append(_Answer(attempt, outcome, None))
+        if answers[-1].outcome.status == "valid":
+            break
+    return answers
 
 
-def _run(job: _Job, http: HttpClient, gate: ProviderGate) -> Outcome:
+def _ask(job: _Job, credential: Credential, http: HttpClient, gate: ProviderGate) -> Outcome:
     with gate.slot(job.check.provider):
         try:
-            outcome = job.check.check(job.credential, job.base, http)
+            outcome = job.check.check(credential, job.base, http)
         except TransportError as exc:
             outcome = Outcome("error", detail=str(exc))
         except Exception as exc:  # a provider answering nonsense must not stop the scan
-            log.debug("validation of a %s credential failed", job.check.provider, exc_info=False)
             outcome = Outcome("error", detail=f"unexpected {type(exc).__name__}")
-    log.debug("validated a %s credential: %s", job.check.provider, outcome.status)
-    return _scrub(outcome, job.credential)
+    log.debug("asked %s about a credential: %s", job.check.provider, outcome.status)
+    return outcome
 
 
 def _scrub(outcome: Outcome, credential: Credential) -> Outcome:

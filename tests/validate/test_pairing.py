@@ -37,3 +37,38 @@ def test_a_key_seen_in_two_places_pairs_with_either_secret() -> None:
     key = finding(KEY, 1, file("x", 1), file("y", 5))
     only_in_y = finding(SECRET, 2, file("y", 6))
     assert PairIndex([key, only_in_y]).partners(key, SECRET) == [only_in_y]
+
+
+def test_a_pair_is_tried_with_each_nearby_second_half_until_one_is_valid() -> None:
+    from leakscan.validate import Settings, validate_findings
+    from leakscan.validate.http import HttpClient
+    from leakscan.validate.interface import Check, Credential, Outcome
+
+    tried: list[str | None] = []
+
+    class PairCheck(Check):
+        provider = "pair"
+        rules = (KEY,)
+        partner_rule = SECRET
+        base = "https://pair.invalid"
+        doc = proves = call = ""
+
+        def check(self, credential: Credential, base: str, http: HttpClient) -> Outcome:
+            tried.append(credential.partner)
+            if credential.partner == "s3":
+                return Outcome("valid", identity="arn:x")
+            return Outcome("invalid", detail="SignatureDoesNotMatch")
+
+    key = finding(KEY, 1, file("creds", 5))
+    wrong = finding(SECRET, 2, file("creds", 6))  # nearer, but another key's secret
+    right = finding(SECRET, 3, file("creds", 9))
+    validate_findings([key, wrong, right], Settings(checks=[PairCheck()]))
+    assert tried == ["s2", "s3"]
+    assert key.validation is not None and key.validation.identity == "arn:x"
+    assert right.validation == key.validation  # the second half takes its pair's answer
+    assert wrong.validation is not None and wrong.validation.status == "invalid"
+
+    tried.clear()
+    lonely = finding(KEY, 4, file("creds", 5))
+    validate_findings([lonely, wrong], Settings(checks=[PairCheck()]))
+    assert lonely.validation is not None and lonely.validation.status == "invalid"
