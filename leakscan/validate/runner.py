@@ -211,8 +211,13 @@ def _ask(job: _Job, credential: Credential, http: HttpClient, gate: ProviderGate
     return outcome
 
 
+#: an identity or detail longer than this is cut (it is a label, not a document)
+MAX_TEXT = 200
+
+
 def _scrub(outcome: Outcome, credential: Credential) -> Outcome:
-    """Never let a secret through in what the provider answered (an echo of the token)."""
+    """What the provider answered, made safe to print: no secret (an echo of the token), no
+    control characters or line breaks, bounded length."""
     secrets = [s for s in (credential.secret, credential.partner) if s]
 
     def clean(text: str | None) -> str | None:
@@ -220,6 +225,7 @@ def _scrub(outcome: Outcome, credential: Credential) -> Outcome:
             return None
         for secret in secrets:
             text = text.replace(secret, "[secret]")
-        return text
+        text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+        return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
     return Outcome(outcome.status, clean(outcome.identity), clean(outcome.detail))

@@ -153,3 +153,16 @@ def test_a_finding_without_its_secret_takes_no_request() -> None:
     validate_findings([restored], Settings(checks=[check]))
     assert check.calls == 0
     assert restored.validation is not None and restored.validation.status == "error"
+
+
+def test_what_a_provider_answers_is_made_safe_to_print() -> None:
+    class Echo(CountingCheck):
+        def check(self, credential: Credential, base: str, http: HttpClient) -> Outcome:
+            return Outcome("valid", identity=f"user\n\x1b[31m{credential.secret} " + "x" * 500)
+
+    finding = _finding(9)
+    validate_findings([finding], Settings(checks=[Echo(bound=1)]))
+    assert finding.validation is not None and finding.validation.identity is not None
+    identity = finding.validation.identity
+    assert "secret-9" not in identity and "[secret]" in identity
+    assert identity.isprintable() and len(identity) <= 200
