@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from leakscan.model import Finding, Validation
@@ -63,6 +63,7 @@ class _Job:
     base: str
     secret: str | None
     attempts: list[_Attempt]
+    untried: int = 0  # second halves beyond MAX_PARTNERS, never tried (said in the detail)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -96,7 +97,8 @@ def validate_findings(findings: Sequence[Finding], settings: Settings) -> None:
         job = jobs.get(job_key)
         if job is None:
             if check.partner_rule:
-                found = pairs.partners(finding, check.partner_rule)[:MAX_PARTNERS]
+                candidates = pairs.partners(finding, check.partner_rule)
+                found = candidates[:MAX_PARTNERS]
                 if not found:
                     detail = f"needs its {check.partner_rule} from the same place; none found"
                     _set(finding, check, Outcome("unsupported", detail=detail), stamp)
@@ -110,6 +112,8 @@ def validate_findings(findings: Sequence[Finding], settings: Settings) -> None:
             else:
                 attempts = [_Attempt(cache_key(check.provider, base, (finding.fingerprint,)))]
             job = jobs[job_key] = _Job(check, base, finding.secret, attempts)
+            if check.partner_rule:
+                job.untried = len(candidates) - len(found)
         job.findings.append(finding)
 
     answers: list[list[_Answer]] = []
@@ -121,6 +125,10 @@ def validate_findings(findings: Sequence[Finding], settings: Settings) -> None:
     by_partner: dict[str, list[tuple[Check, _Answer]]] = {}
     for job, job_answers in zip(jobs.values(), answers, strict=True):
         best = _best(job_answers)
+        if job.untried and best.outcome.status != "valid":
+            note = f"{job.untried} farther {job.check.partner_rule} not tried"
+            detail = f"{best.outcome.detail}; {note}" if best.outcome.detail else note
+            best = _Answer(best.attempt, replace(best.outcome, detail=detail), best.checked_at)
         for finding in job.findings:
             _set(finding, job.check, best.outcome, best.checked_at or checked)
         for answer in job_answers:
@@ -137,7 +145,7 @@ def validate_findings(findings: Sequence[Finding], settings: Settings) -> None:
         tried = by_partner.get(finding.fingerprint)
         if not tried:
             primary = partners[finding.rule_id]
-            detail = f"checked with its {primary.rules[0]}; none found in the same place"
+            detail = f"no {primary.rules[0]} from the same place was checked with it"
             _set(finding, primary, Outcome("unsupported", detail=detail), stamp)
             continue
         check, answer = next(

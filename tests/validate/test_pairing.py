@@ -72,3 +72,31 @@ def test_a_pair_is_tried_with_each_nearby_second_half_until_one_is_valid() -> No
     lonely = finding(KEY, 4, file("creds", 5))
     validate_findings([lonely, wrong], Settings(checks=[PairCheck()]))
     assert lonely.validation is not None and lonely.validation.status == "invalid"
+
+
+def test_candidates_beyond_the_cap_are_said_not_tried() -> None:
+    from leakscan.validate import Settings, validate_findings
+    from leakscan.validate.http import HttpClient
+    from leakscan.validate.interface import Check, Credential, Outcome
+
+    class Refusing(Check):
+        provider = "pair"
+        rules = (KEY,)
+        partner_rule = SECRET
+        base = "https://pair.invalid"
+        doc = proves = call = ""
+        calls = 0
+
+        def check(self, credential: Credential, base: str, http: HttpClient) -> Outcome:
+            Refusing.calls += 1
+            return Outcome("invalid", detail="SignatureDoesNotMatch")
+
+    key = finding(KEY, 1, file("creds", 1))
+    secrets = [finding(SECRET, n, file("creds", n)) for n in range(2, 7)]
+    validate_findings([key, *secrets], Settings(checks=[Refusing()]))
+    assert Refusing.calls == 3
+    assert key.validation is not None
+    assert key.validation.detail == (f"SignatureDoesNotMatch; 2 farther {SECRET} not tried")
+    assert [s.validation.status for s in secrets if s.validation] == ["invalid"] * 3 + [
+        "unsupported"
+    ] * 2
