@@ -239,3 +239,53 @@ def test_audit_and_watch_take_the_options_and_refuse_bad_ones_before_starting(
     assert result.exit_code == 2
     assert "needs --validate" in result.output or "only for loopback" in result.output
     assert attempts == []  # nothing was contacted: neither the registry nor the daemon
+
+
+def rule_example(rule_id: str) -> tuple[str, str]:
+    """A positive example line of a built-in rule, and its secret (synthetic, from the rule)."""
+    from leakscan.rules.loader import load_rules
+
+    rule = next(r for r in load_rules() if r.id == rule_id)
+    return rule.examples[0].text, rule.examples[0].secret
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "provider", "answer", "identity"),
+    [
+        (
+            "leakscan.slack.bot-token",
+            "slack",
+            {"ok": True, "user": "deploybot", "team": "Acme"},
+            "deploybot @ Acme",
+        ),
+        ("leakscan.npm.access-token", "npm", {"username": "alice"}, "alice"),
+        ("leakscan.datadog.api-key", "datadog", {"valid": True}, None),
+    ],
+)
+def test_other_providers_end_to_end(
+    rule_id: str,
+    provider: str,
+    answer: dict[str, Any],
+    identity: str | None,
+    tmp_path: Path,
+    fake_api: FakeApi,
+) -> None:
+    text, secret = rule_example(rule_id)
+    (tmp_path / "config.txt").write_text(text + "\n")
+    fake_api.handler = lambda request: (
+        json_answer(200, answer)
+        if secret in " ".join(request.headers.values())
+        else json_answer(401, {"ok": False, "error": "invalid_auth"})
+    )
+    result = scan(
+        str(tmp_path),
+        "-f",
+        "json",
+        "--validate",
+        "--validate-endpoint",
+        f"{provider}={fake_api.url}",
+    )
+    [finding] = [f for f in json.loads(result.stdout)["findings"] if f["rule_id"] == rule_id]
+    assert finding["validation"]["status"] == "valid"
+    assert finding["validation"]["identity"] == identity
+    assert secret not in result.output
