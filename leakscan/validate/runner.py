@@ -96,24 +96,12 @@ def validate_findings(findings: Sequence[Finding], settings: Settings) -> None:
         job_key = (check.provider, base, finding.fingerprint)
         job = jobs.get(job_key)
         if job is None:
-            if check.partner_rule:
-                candidates = pairs.partners(finding, check.partner_rule)
-                found = candidates[:MAX_PARTNERS]
-                if not found:
-                    detail = f"needs its {check.partner_rule} from the same place; none found"
-                    _set(finding, check, Outcome("unsupported", detail=detail), stamp)
-                    continue
-                attempts = [
-                    _Attempt(
-                        cache_key(check.provider, base, (finding.fingerprint, p.fingerprint)), p
-                    )
-                    for p in found
-                ]
-            else:
-                attempts = [_Attempt(cache_key(check.provider, base, (finding.fingerprint,)))]
-            job = jobs[job_key] = _Job(check, base, finding.secret, attempts)
-            if check.partner_rule:
-                job.untried = len(candidates) - len(found)
+            job = _plan(finding, check, base, pairs)
+            if job is None:
+                detail = f"needs its {check.partner_rule} from the same place; none found"
+                _set(finding, check, Outcome("unsupported", detail=detail), stamp)
+                continue
+            jobs[job_key] = job
         job.findings.append(finding)
 
     answers: list[list[_Answer]] = []
@@ -153,6 +141,21 @@ def validate_findings(findings: Sequence[Finding], settings: Settings) -> None:
             next(((c, a) for c, a in tried if a.outcome.status != "invalid"), tried[0]),
         )
         _set(finding, check, answer.outcome, answer.checked_at or checked)
+
+
+def _plan(finding: Finding, check: Check, base: str, pairs: PairIndex) -> _Job | None:
+    """What to ask about ``finding``; None for a pair's first half found alone."""
+    if not check.partner_rule:
+        key = cache_key(check.provider, base, (finding.fingerprint,))
+        return _Job(check, base, finding.secret, [_Attempt(key)])
+    candidates = pairs.partners(finding, check.partner_rule)
+    if not candidates:
+        return None
+    attempts = [
+        _Attempt(cache_key(check.provider, base, (finding.fingerprint, p.fingerprint)), p)
+        for p in candidates[:MAX_PARTNERS]
+    ]
+    return _Job(check, base, finding.secret, attempts, untried=len(candidates) - len(attempts))
 
 
 def _set(finding: Finding, check: Check | None, outcome: Outcome, at: str) -> None:
