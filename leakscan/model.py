@@ -127,6 +127,30 @@ class Location:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """What the provider said of a finding's secret (``leakscan --validate``): ``status`` is
+    valid, invalid, error or unsupported; ``identity`` whose it is; never the secret."""
+
+    status: str
+    checked_at: str
+    identity: str | None = None
+    provider: str | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "identity": self.identity,
+            "checked_at": self.checked_at,
+        }
+        if self.provider:
+            out["provider"] = self.provider
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
 @dataclass(slots=True)
 class Finding:
     """One secret (by fingerprint of rule and value) and every location it was seen at."""
@@ -143,6 +167,7 @@ class Finding:
     # keep, so that findings restored without the secret still merge as fresh ones do
     secret_digest: str | None = None
     encoded_digest: str | None = None
+    validation: Validation | None = None  # set only when validation was asked for
 
     def to_dict(self, show_secret: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -156,6 +181,8 @@ class Finding:
         if show_secret and self.secret is not None:
             out["secret"] = self.secret
         out["locations"] = [loc.to_dict() for loc in self.locations]
+        if self.validation is not None:
+            out["validation"] = self.validation.to_dict()
         return out
 
 

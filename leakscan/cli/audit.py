@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from leakscan.cli import validation
 from leakscan.cli.common import (
     FormatOpt,
     MinConfidenceOpt,
@@ -105,6 +106,9 @@ def audit(
     verbose: VerboseOpt = 0,
     min_confidence: MinConfidenceOpt = "low",
     rules: RulesOpt = None,
+    validate: validation.ValidateOpt = False,
+    validate_endpoint: validation.ValidateEndpointOpt = None,
+    only_valid: validation.OnlyValidOpt = False,
 ) -> None:
     """Audit a whole registry: every repository and tag, each layer scanned once."""
     from leakscan.audit import AuditOptions, run_audit
@@ -120,6 +124,9 @@ def audit(
         verbose=verbose,
         min_confidence=min_confidence,
         rules=rules,
+        validate=validate,
+        validate_endpoint=validate_endpoint,
+        only_valid=only_valid,
     )
     setup_logging(verbose)
     password = read_password(username, password_stdin)
@@ -127,6 +134,7 @@ def audit(
     previous = signal.signal(signal.SIGTERM, _sigterm)  # like Ctrl-C: report, exit 2
     try:
         report = reporter(format)
+        validation.check_options(opts)
         aopts = AuditOptions(
             registry=registry,
             state=state or default_state_path(),
@@ -140,7 +148,7 @@ def audit(
             workers=workers,
         )
         outcome = run_audit(aopts, scan_config(opts), RegistryAuth(creds))
-        result = outcome.result
+        result = validation.validated(outcome.result, opts)  # --validate only
         result.extra["audit"] = {
             "registry": registry,
             "interrupted": outcome.interrupted,

@@ -27,6 +27,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from leakscan.api import ScanConfig, scan
+from leakscan.cli import validation
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.model import ScanResult
 from leakscan.policy import install as _install_policy
@@ -67,7 +68,11 @@ BaselineOpt = Annotated[
 ]
 FailOnOpt = Annotated[
     str | None,
-    typer.Option("--fail-on", help="Exit 1 only for findings of this severity or above."),
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 only for findings of this severity or above, or (with --validate) "
+        "'valid': only for live credentials.",
+    ),
 ]
 JobsOpt = Annotated[
     int | None,
@@ -331,13 +336,15 @@ def filtered(result: ScanResult, opts: Options) -> ScanResult:
     """A result after the policy filters (inline allows, baseline)."""
     for result_filter in RESULT_FILTERS:
         result = result_filter(result, opts)
-    return result
+    return validation.validated(result, opts)  # --validate: asks providers (else nothing)
 
 
 def exit_code(result: ScanResult, opts: Options) -> int:
     if result.errors:
         return int(ExitCode.ERROR)
     findings = result.findings
+    if opts.fail_on == validation.FAIL_ON_VALID:
+        return int(ExitCode.FINDINGS if validation.live(result) else ExitCode.CLEAN)
     if opts.fail_on:
         from leakscan.model import SEVERITIES, rank
 
@@ -377,8 +384,9 @@ def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: O
     try:
         if opts.min_confidence not in CONFIDENCES:
             raise LeakscanError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
-        if opts.fail_on and opts.fail_on not in SEVERITIES:
-            raise LeakscanError(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+        if opts.fail_on and opts.fail_on not in (*SEVERITIES, validation.FAIL_ON_VALID):
+            raise LeakscanError(f"--fail-on must be one of {', '.join(SEVERITIES)} or valid")
+        validation.check_options(opts)
         config = prepared_config(opts)
         report = reporter(opts.format)
         with _progress(opts) as progress:
@@ -435,6 +443,7 @@ REPORT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("regex_timeout", RegexTimeoutOpt, None),
     ("max_hits_per_rule", MaxHitsOpt, None),
     ("max_decoded_regions", MaxRegionsOpt, None),
+    *validation.VALIDATE_OPTIONS,
 )
 CONTENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("exclude", ExcludeOpt, None),

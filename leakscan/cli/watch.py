@@ -13,6 +13,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from leakscan.cli import validation
 from leakscan.cli.common import (
     CONTENT_OPTIONS,
     LAYER_OPTIONS,
@@ -99,6 +100,7 @@ def watch(
             raise UsageError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
         if queue_size < 1:
             raise UsageError("--queue-size must be at least 1")
+        validation.check_options(opts)
         code = _watch(opts, once, state, output, webhook, queue_size)
     except LeakscanError as exc:
         fail(str(exc), opts.verbose)

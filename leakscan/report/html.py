@@ -10,10 +10,10 @@ from collections import Counter
 from html import escape
 
 from leakscan import __version__
-from leakscan.model import ScanResult
+from leakscan.model import Finding, ScanResult
 from leakscan.report import register
 from leakscan.report.safe_text import terminal
-from leakscan.report.table import describe
+from leakscan.report.table import describe, validation_mark
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -21,6 +21,7 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3} code{font-size:12px}
 .critical{color:#a00;font-weight:bold}.high{color:#c40}.medium{color:#a80}.low{color:#666}
+.validation-valid{color:#a00;font-weight:bold}
 .charts{display:flex;flex-wrap:wrap;gap:2em} ul{margin:0;padding-left:1.2em}
 """
 
@@ -51,6 +52,15 @@ def bar_chart(title: str, counts: Counter[str], width: int = 520) -> str:
     )
 
 
+def _validation_cell(f: Finding) -> str:
+    """The --validate mark under the secret (empty without --validate)."""
+    if f.validation is None:
+        return ""
+    status = escape(f.validation.status)
+    mark = escape(validation_mark(f.validation))
+    return f'<br><span class="validation-{status}">{mark}</span>'
+
+
 class HtmlReporter:
     def render(self, result: ScanResult, show_secrets: bool = False) -> str:
         by_rule: Counter[str] = Counter(f.rule_id for f in result.findings)
@@ -76,7 +86,8 @@ class HtmlReporter:
             rows.append(
                 f'<tr><td class="{escape(f.severity)}">{escape(f.severity)}</td>'
                 f"<td>{escape(terminal(f.rule_name))}<br><code>{escape(f.rule_id)}</code></td>"
-                f"<td><code>{escape(terminal(value))}</code></td><td>{len(f.locations)}</td>"
+                f"<td><code>{escape(terminal(value))}</code>{_validation_cell(f)}</td>"
+                f"<td>{len(f.locations)}</td>"
                 f"<td><ul>{locs}</ul></td></tr>"
             )
         stats = result.stats.to_dict()

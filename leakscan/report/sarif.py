@@ -48,6 +48,8 @@ def _result(
             "location": loc.to_dict(),
         },
     }
+    if f.validation is not None:
+        result["properties"]["validation"] = f.validation.to_dict()
     uri = _uri(loc)
     if uri is not None:
         physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}

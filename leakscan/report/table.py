@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leakscan.model import Location, ScanResult
+from leakscan.model import Location, ScanResult, Validation
 from leakscan.report.safe_text import terminal
 
 _SEVERITY_MARK = {"critical": "CRIT", "high": "HIGH", "medium": "MED ", "low": "LOW "}
@@ -43,6 +43,13 @@ def describe(loc: Location) -> str:
     return text
 
 
+def validation_mark(v: Validation) -> str:
+    """``VALID octocat (scopes: repo)`` / ``invalid (HTTP 401)`` / ``unsupported``."""
+    text = "LIVE: valid" if v.status == "valid" else v.status
+    extra = v.identity if v.status == "valid" else v.detail
+    return terminal(f"{text}{' ' + extra if extra else ''}")
+
+
 class TableReporter:
     def __init__(self, max_locations: int = 10) -> None:
         self.max_locations = max_locations
@@ -58,6 +65,8 @@ class TableReporter:
                 f"     rule {f.rule_id}  confidence {f.confidence}  "
                 f"fingerprint {f.fingerprint[:16]}"
             )
+            if f.validation is not None:
+                out.append(f"     {validation_mark(f.validation)}")
             for loc in f.locations[: self.max_locations]:
                 out.append(f"     - {terminal(describe(loc))}")
             if len(f.locations) > self.max_locations:
