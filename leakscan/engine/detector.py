@@ -263,21 +263,24 @@ class Detector:
             buf += _SEPARATOR
             lines += content.count(b"\n") + _SEPARATOR.count(b"\n")
         found, deeper = self._candidates(bytes(buf), None, depth + 1)
-        known = {(c.rule.id, c.secret) for c in plain}
+        # a secret is reported once per line it is met on (a decoded secret repeated later in
+        # the blob is one more location of the same finding), and not again where the plain
+        # text already gave it
+        known = {(c.rule.id, c.secret, _line_col(data, c.start)[0]) for c in plain}
         out: list[Match] = []
         for c in found:
-            if (c.rule.id, c.secret) in known:
-                continue
-            known.add((c.rule.id, c.secret))
             how, start, _ = regions[bisect.bisect_right(offsets, c.start) - 1]
             line, column = _line_col(data, start)
+            if (c.rule.id, c.secret, line) in known:
+                continue
+            known.add((c.rule.id, c.secret, line))
             out.append(_match(c, line, column, (how,)))
         for m in deeper:
-            if (m.rule_id, m.secret) in known:
-                continue
-            known.add((m.rule_id, m.secret))
             how, start, _ = regions[bisect.bisect_right(first_lines, m.line) - 1]
             line, column = _line_col(data, start)
+            if (m.rule_id, m.secret, line) in known:
+                continue
+            known.add((m.rule_id, m.secret, line))
             out.append(
                 Match(
                     m.rule_id,
