@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import math
 from collections import Counter, defaultdict
@@ -35,6 +36,7 @@ from leakscan.engine.database import FULL, KEYWORD, compile_rules
 from leakscan.engine.entropy import entropy
 from leakscan.model import CONFIDENCES, Match
 from leakscan.rules.loader import rules_digest
+from leakscan.rules.placeholders import Placeholders, builtin_placeholders
 from leakscan.rules.spec import Rule
 
 log = logging.getLogger(__name__)
@@ -81,9 +83,12 @@ class Detector:
         decode_depth: int = 2,
         use_cache: bool = True,
         regex_timeout: float = REGEX_TIMEOUT,
+        placeholders: Placeholders | None = None,
     ) -> None:
         self.rules = list(rules)
-        self.digest = rules_digest(self.rules)
+        # placeholder words and example keys decide findings too: caches key on them as well
+        self.placeholders = placeholders or builtin_placeholders()
+        self.digest = _combined_digest(rules_digest(self.rules), self.placeholders.digest)
         self.decode_depth = decode_depth
         self.regex_timeout = regex_timeout
         self.compiled = compile_rules(self.rules, self.digest, use_cache=use_cache)
@@ -214,7 +219,7 @@ class Detector:
     def _accept(self, rule: Rule, index: int, secret: str) -> bool:
         if rule.entropy and entropy(secret) < entropy_floor(rule.entropy, len(secret)):
             return False
-        if not rule.multiline_secret and filters.is_placeholder(secret):
+        if not rule.multiline_secret and filters.is_placeholder(secret, self.placeholders):
             return False
         if rule.multiline_secret and filters.is_placeholder_body(secret):
             return False
@@ -313,6 +318,10 @@ class _Lazy(Generic[T]):
         if item is None:
             item = self._items[index] = self._make(self._rules[index])
         return item
+
+
+def _combined_digest(*digests: str) -> str:
+    return "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 
 def _match(c: _Candidate, line: int, column: int, decoded: tuple[str, ...]) -> Match:

@@ -7,8 +7,11 @@ documented example...). They take what they need as arguments; no global setting
 from __future__ import annotations
 
 import itertools
+from functools import cache
 
 import regex
+
+from leakscan.rules.placeholders import Placeholders, builtin_placeholders
 
 # ${VAR}, $VAR, $(cmd), {{ .Values.x }}, {% x %}, <%= x %>, #{x}, %(x)s, %VAR%, @VAR@, __VAR__
 _TEMPLATE = regex.compile(
@@ -18,25 +21,10 @@ _TEMPLATE = regex.compile(
     regex.S,
 )
 _ANGLE = regex.compile(r"^<[^<>]{1,80}>$|^\[[A-Za-z _-]{2,60}\]$")
-_PLACEHOLDER_WORDS = regex.compile(
-    r"(?i)(?:example|sample|dummy|placeholder|changeme|change[_-]?me|your[_-]?(?:api[_-]?)?"
-    r"(?:key|token|secret|password|pass)|insert[_-]?|replace[_-]?me|redacted|fake|"
-    r"not[_-]?a[_-]?(?:real|secret)|todo|fixme|xxxx|\*\*\*\*|\.\.\.\.|<.+>|none|null|"
-    r"undefined|password123|secret123|test[_-]?(?:key|token|secret|password))"
-)
 _CODE_REF = regex.compile(
     r"""^(?:os\.(?:environ|getenv)|process\.env|env\(|getenv\(|ENV\[|System\.getenv|"""
     r"""settings\.|config\.|self\.|this\.|args\.|params\.|request\.|secrets\.|vault:|"""
     r"""ref\+|arn:aws:secretsmanager|projects/[^/]+/secrets/)"""
-)
-KNOWN_EXAMPLES = frozenset(
-    {
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "AKIAI44QH8DHBEXAMPLE",
-        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-        "ASIAIOSFODNN7EXAMPLE",
-    }
 )
 
 
@@ -50,14 +38,61 @@ def is_angle_placeholder(secret: str) -> bool:
     return bool(_ANGLE.match(secret))
 
 
-def is_placeholder_word(secret: str) -> bool:
-    """Words that mark a value as a stand-in: EXAMPLE, changeme, your_api_key, xxxx..."""
-    return bool(_PLACEHOLDER_WORDS.search(secret))
+def is_placeholder_word(secret: str, data: Placeholders | None = None) -> bool:
+    """Words that mark a value as a stand-in (EXAMPLE, changeme, your_api_key, fake_token...),
+    from ``patterns/placeholders.yaml``. Short words count only where they stand as a word, so
+    a random token that happens to spell ``none`` is not dropped."""
+    for pattern, anywhere in _compiled(data or builtin_placeholders()):
+        for m in pattern.finditer(secret, overlapped=True):
+            if not _one_case(m.group()):
+                continue
+            if anywhere or _stands_as_word(secret, m.start(), m.end()):
+                return True
+    return False
 
 
-def is_known_example(secret: str) -> bool:
-    """Keys that vendors publish in their documentation."""
-    return secret in KNOWN_EXAMPLES
+def is_known_example(secret: str, data: Placeholders | None = None) -> bool:
+    """Keys that vendors publish in their documentation (``patterns/placeholders.yaml``)."""
+    return secret in _known(data or builtin_placeholders())
+
+
+@cache
+def _compiled(data: Placeholders) -> tuple[tuple[regex.Pattern[str], bool], ...]:
+    return tuple(
+        (regex.compile(w.pattern, regex.IGNORECASE), w.match == "anywhere") for w in data.words
+    )
+
+
+@cache
+def _known(data: Placeholders) -> frozenset[str]:
+    return frozenset(k.value for k in data.known)
+
+
+_ALPHA_RUN = regex.compile(r"[A-Za-z]+")
+
+
+def _one_case(text: str) -> bool:
+    """Written the way a person writes a word (none, NONE, None), not ``noNe``."""
+    return all(run.islower() or run.isupper() or run.istitle() for run in _ALPHA_RUN.findall(text))
+
+
+def _stands_as_word(value: str, start: int, end: int) -> bool:
+    """The word at ``value[start:end]`` starts or ends the value or a separated segment, sits
+    between camelCase changes on both sides, or fills half of the value."""
+    word = value[start:end]
+    before = value[start - 1] if start > 0 else ""
+    after = value[end] if end < len(value) else ""
+    if not _alnum(before) or not _alnum(after):
+        return True
+    camel_left = before.islower() and word[:1].isupper()
+    camel_right = after.isdigit() or (after.isupper() and word[-1:].islower())
+    if camel_left and camel_right:
+        return True
+    return 2 * len(word) >= sum(_alnum(c) for c in value)
+
+
+def _alnum(char: str) -> bool:
+    return bool(char) and char.isascii() and char.isalnum()
 
 
 def is_repetitive(secret: str, min_distinct: int = 4) -> bool:
@@ -88,13 +123,13 @@ def is_code_reference(secret: str) -> bool:
     return bool(_CODE_REF.match(secret))
 
 
-def is_placeholder(secret: str) -> bool:
-    """Any of the filters above."""
+def is_placeholder(secret: str, data: Placeholders | None = None) -> bool:
+    """Any of the filters above (``data``: the placeholder words and example keys)."""
     return (
         is_templated(secret)
         or is_angle_placeholder(secret)
-        or is_known_example(secret)
-        or is_placeholder_word(secret)
+        or is_known_example(secret, data)
+        or is_placeholder_word(secret, data)
         or is_repetitive(secret)
         or is_sequential(secret)
         or is_masked(secret)

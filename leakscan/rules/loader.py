@@ -21,6 +21,7 @@ import yaml
 from leakscan.errors import RuleError
 from leakscan.model import CONFIDENCES, SEVERITIES
 from leakscan.paths import cache_dir
+from leakscan.rules.placeholders import is_placeholder_file
 from leakscan.rules.spec import Example, NegativeExample, Rule
 
 #: the rules shipped with leakscan
@@ -124,6 +125,8 @@ def load_file(file: Path) -> list[Rule]:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise RuleError(f"{file}:{where} invalid YAML in rule file") from None
+    if is_placeholder_file(doc):
+        return []  # placeholder words and example keys (leakscan.rules.placeholders)
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise RuleError(f"{file}: a rule file holds a mapping with a 'rules' list")
     extra = set(doc) - {"rules", "description"}
