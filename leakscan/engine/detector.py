@@ -104,6 +104,7 @@ class Detector:
         ]
         self._order = {r.id: i for i, r in enumerate(self.rules)}
         self.timeouts = 0  # precise matches cut off by the regex timeout
+        self.random_stretches = 0  # candidates dropped as a stretch of random base64/hex
         # rule id -> tokens of its shape whose checksum failed (test values, not findings)
         self.checksum_failures: Counter[str] = Counter()
 
@@ -200,6 +201,9 @@ class Detector:
                 if not raw:
                     continue
                 start, end = m.span(rule.secret_group)
+                if not rule.multiline_secret and filters.is_inside_random_run(data, start, end):
+                    self.random_stretches += 1  # a provider shape inside random data
+                    continue
                 secret = raw.decode("utf-8", "replace")
                 if self._accept(rule, index, secret):
                     yield _Candidate(rule, secret, start, end)

@@ -142,3 +142,61 @@ def is_placeholder_body(block: str) -> bool:
     lines = [ln.strip() for ln in block.strip().splitlines()]
     body = "".join(ln for ln in lines if ln and not ln.startswith("-----") and ":" not in ln)
     return len(body) < 40 or "..." in body or "…" in body or is_repetitive(body)
+
+
+_RUN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_SEGMENT_SEPARATORS = regex.compile(rb"[+/_-]")
+_WORD_SEGMENT = regex.compile(rb"[A-Za-z]?[a-z]{1,}")
+RANDOM_REACH = 64  # characters looked at on each side of a candidate
+RANDOM_MIN_EXTRA = 8  # random characters around it that make it a stretch of a longer run
+
+
+def is_inside_random_run(data: bytes, start: int, end: int) -> bool:
+    """The candidate ``data[start:end]`` is a stretch of a longer run of random base64 or hex
+    on its line (a provider-shaped ``AKIA…``/``cio…`` inside an encoded blob, a hash, an
+    integrity field, a PEM body line), not a token of its own.
+
+    The run around it must itself look random: more hex running on from a hex candidate, or
+    upper- and lower-case letters and digits, with words (``services``, ``us``, ``east``)
+    making less than a quarter of its ``/``/``+``/``-``/``_``-separated segments. A URL path
+    (``…/services/T0A1/B2C3/…``) or an AWS credential scope
+    (``…/20240101/us-east-1/s3/aws4_request``) is not random data.
+    """
+    if all(c in _HEX for c in data[start:end]):
+        lo = start
+        while lo > 0 and start - lo < RANDOM_MIN_EXTRA and data[lo - 1] in _HEX:
+            lo -= 1
+        hi = end
+        while hi < len(data) and hi - end < RANDOM_MIN_EXTRA and data[hi] in _HEX:
+            hi += 1
+        if (start - lo) + (hi - end) >= RANDOM_MIN_EXTRA:
+            return True  # hex running on: a hash or a longer hex value, cut
+    lo = start
+    while lo > 0 and start - lo < RANDOM_REACH and data[lo - 1] in _RUN:
+        lo -= 1
+    hi = end
+    while hi < len(data) and hi - end < RANDOM_REACH and data[hi] in _RUN:
+        hi += 1
+    extra = (start - lo) + (hi - end)
+    if extra < RANDOM_MIN_EXTRA:
+        return False
+    left, right = data[lo:start], data[end:hi]
+    around = left + right
+    alnum = bytes(c for c in around if c not in b"+/-_")
+    if not (
+        any(65 <= c <= 90 for c in alnum)
+        and any(97 <= c <= 122 for c in alnum)
+        and any(48 <= c <= 57 for c in alnum)
+    ):
+        return False
+    # complete segments only: one cut by the reach limit or running into the candidate is not
+    left_parts = _SEGMENT_SEPARATORS.split(left)
+    right_parts = _SEGMENT_SEPARATORS.split(right)
+    segments = left_parts[1:-1] + right_parts[1:-1]
+    if len(left_parts) > 1 and (lo == 0 or data[lo - 1] not in _RUN):
+        segments.append(left_parts[0])
+    if len(right_parts) > 1 and (hi == len(data) or data[hi] not in _RUN):
+        segments.append(right_parts[-1])
+    words = sum(len(s) for s in segments if _WORD_SEGMENT.fullmatch(s))
+    return 4 * words < len(alnum)
