@@ -30,7 +30,7 @@ from typing import IO, Generic, TypeVar
 import hyperscan
 import regex
 
-from leakscan.engine import decoders, filters
+from leakscan.engine import decoders, filters, shape
 from leakscan.engine.checksums import verify
 from leakscan.engine.database import FULL, KEYWORD, compile_rules
 from leakscan.engine.entropy import entropy
@@ -63,6 +63,15 @@ def is_generic(rule: Rule) -> bool:
     """Generic rules (by id, tag, or because they judge bare values by their key name) give
     way to a specific rule that matched the same text."""
     return rule.id.startswith("leakscan.generic.") or "generic" in rule.tags or bool(rule.context)
+
+
+@dataclass(slots=True)
+class _Where:
+    """What a generic rule's value is judged by besides itself."""
+
+    key: str | None  # the key name it is assigned to (or the structured value's key path)
+    host: str | None  # the host of URL credentials
+    literal: bool  # written as a literal (quoted, config syntax, a structured value)
 
 
 @dataclass(slots=True)
@@ -103,6 +112,7 @@ class Detector:
             (i, regex.compile(r.context)) for i, r in enumerate(self.rules) if r.context
         ]
         self._order = {r.id: i for i, r in enumerate(self.rules)}
+        self._generic = {i for i, r in enumerate(self.rules) if is_generic(r)}
         self.timeouts = 0  # precise matches cut off by the regex timeout
         self.random_stretches = 0  # candidates dropped as a stretch of random base64/hex
         # rule id -> tokens of its shape whose checksum failed (test values, not findings)
@@ -193,10 +203,18 @@ class Detector:
             yield from self._run_pattern(rule, index, pattern, data, lo, hi)
 
     def _run_pattern(
-        self, rule: Rule, index: int, pattern: regex.Pattern[bytes], data: bytes, lo: int, hi: int
+        self,
+        rule: Rule,
+        index: int,
+        pattern: regex.Pattern[bytes],
+        data: bytes,
+        lo: int,
+        hi: int,
+        context: str | None = None,
     ) -> Iterator[_Candidate]:
+        generic = index in self._generic
         try:
-            for m in pattern.finditer(data, lo, hi, overlapped=False, timeout=self.regex_timeout):
+            for m in _matches(pattern, data, lo, hi, rule.secret_group, self.regex_timeout):
                 raw = m.group(rule.secret_group)
                 if not raw:
                     continue
@@ -205,7 +223,14 @@ class Detector:
                     self.random_stretches += 1  # a provider shape inside random data
                     continue
                 secret = raw.decode("utf-8", "replace")
-                if self._accept(rule, index, secret):
+                where = _Where(context, None, context is not None) if generic else None
+                if where is not None and context is None:
+                    where.key = shape.key_before(data, start)
+                    where.literal = shape.is_literal_position(data, start, end)
+                if where is not None and "host" in pattern.groupindex:
+                    host = m.group("host")
+                    where.host = host.decode("utf-8", "replace") if host else None
+                if self._accept(rule, index, secret, where):
                     yield _Candidate(rule, secret, start, end)
         except TimeoutError:
             self.timeouts += 1
@@ -218,11 +243,16 @@ class Detector:
         for index, key_re in self._context_rules:
             if key_re.search(context):
                 rule = self.rules[index]
-                yield from self._run_pattern(rule, index, self._precise[index], data, 0, len(data))
+                yield from self._run_pattern(
+                    rule, index, self._precise[index], data, 0, len(data), context
+                )
 
-    def _accept(self, rule: Rule, index: int, secret: str) -> bool:
-        if rule.entropy and entropy(secret) < entropy_floor(rule.entropy, len(secret)):
+    def _accept(self, rule: Rule, index: int, secret: str, where: _Where | None = None) -> bool:
+        if where is not None and not self._judge_generic(rule, secret, where):
             return False
+        if rule.entropy and entropy(secret) < entropy_floor(rule.entropy, len(secret)):
+            if where is None or not self._short_password(rule, secret, where):
+                return False
         if not rule.multiline_secret and filters.is_placeholder(secret, self.placeholders):
             return False
         if rule.multiline_secret and filters.is_placeholder_body(secret):
@@ -233,6 +263,40 @@ class Detector:
             self.checksum_failures[rule.id] += 1
             return False
         return True
+
+    def _judge_generic(self, rule: Rule, secret: str, where: _Where) -> bool:
+        """A generic rule's value under a key that only points at a secret
+        (``DB_PASSWORD_FILE``, ``PublicKeyToken``), credentials for a documentation host, or a
+        value that is code, a path, a UUID, a version... is no finding."""
+        if where.key and shape.is_reference_key(where.key):
+            return False
+        if where.host and shape.is_documentation_host(where.host):
+            return False
+        if not where.literal and shape.is_bare_name(secret):
+            return False  # password = user_pw1: a variable
+        if len(secret) < shape.SHORT_SECRET and not (
+            self._password_context(rule, where) and shape.is_credential_shaped(secret)
+        ):
+            return False  # short is a password's privilege: tokens and keys are long
+        return not shape.is_not_a_credential(secret)
+
+    @staticmethod
+    def _password_context(rule: Rule, where: _Where) -> bool:
+        return "password" in rule.tags or bool(where.key and shape.is_password_key(where.key))
+
+    def _short_password(self, rule: Rule, secret: str, where: _Where) -> bool:
+        """A value below the entropy floor is still a finding when the context says password
+        (a password-named key, or a rule about passwords: URL credentials, .netrc), it is
+        written as a literal, and its shape is a human password's (``hunter2x``)."""
+        if not self._password_context(rule, where) or not where.literal:
+            return False
+        if where.host and shape.is_local_host(where.host):
+            return False  # a local development default: only a random one counts
+        return (
+            shape.is_credential_shaped(secret)
+            and entropy(secret) >= shape.SHORT_PASSWORD_ENTROPY
+            and not filters.is_placeholder(secret, self.placeholders)
+        )
 
     def _decoded_matches(
         self,
@@ -307,6 +371,27 @@ class Detector:
     def _to_match(self, data: bytes, c: _Candidate, decoded: tuple[str, ...]) -> Match:
         line, column = _line_col(data, c.start)
         return _match(c, line, column, decoded)
+
+
+def _matches(
+    pattern: regex.Pattern[bytes],
+    data: bytes,
+    lo: int,
+    hi: int,
+    group: int | str,
+    timeout: float,
+) -> Iterator[regex.Match[bytes]]:
+    """Matches in ``data[lo:hi]``; the next search starts where the secret ends, not where
+    the match does, so that a delimiter a match consumed after its secret (the newline that
+    ends ``A_PASSWORD=x``) still starts the next line's match."""
+    pos = lo
+    while pos < hi:
+        m = pattern.search(data, pos, hi, timeout=timeout)
+        if m is None:
+            return
+        yield m
+        end = m.end(group) if m.start(group) >= 0 else m.end()
+        pos = max(end, m.start() + 1)
 
 
 class _Lazy(Generic[T]):

@@ -13,11 +13,14 @@ import regex
 
 from leakscan.rules.placeholders import Placeholders, builtin_placeholders
 
-# ${VAR}, $VAR, $(cmd), {{ .Values.x }}, {% x %}, <%= x %>, #{x}, %(x)s, %VAR%, @VAR@, __VAR__
+# ${VAR}, $VAR, $(cmd), {{ .Values.x }}, {% x %}, <%= x %>, #{x}, %(x)s, %VAR%, @VAR@, __VAR__,
+# ###VAR###, @@VAR@@, %%VAR%%, [[var]]
 _TEMPLATE = regex.compile(
     r"""\$\{[^}]*\}?|\$\([^)]*\)?|^\$[A-Za-z_][A-Za-z0-9_]*$|\{\{.*?\}\}|\{%.*?%\}|<%.*?%>|"""
     r"""\#\{[^}]*\}|%\([A-Za-z_]+\)[sd]|^%[A-Za-z_][A-Za-z0-9_]*%$|^@[A-Za-z_]+@$|"""
-    r"""^__[A-Z0-9_]+__$|\{[A-Za-z_][A-Za-z0-9_.]*\}$""",
+    r"""^__[A-Z0-9_]+__$|\{[A-Za-z_][A-Za-z0-9_.]*\}$|"""
+    # ###ORACLE_PWD###, @@DB_PASS@@, %%PASSWORD%%, [[password]]: substitution markers
+    r"""^\#{2,}[\w.-]+\#{2,}$|^@@[\w.-]+@@$|^%%[\w.-]+%%$|^\[\[[\w.-]+\]\]$""",
     regex.S,
 )
 _ANGLE = regex.compile(r"^<[^<>]{1,80}>$|^\[[A-Za-z _-]{2,60}\]$")

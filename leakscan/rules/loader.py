@@ -269,6 +269,8 @@ def rules_digest(rules: Sequence[Rule]) -> str:
             "context": rule.context,
             "allow": rule.allow,
             "max_length": rule.max_length,
+            "tags": rule.tags,  # the engine reads some (generic, password)
+            "multiline": rule.multiline_secret,
         }
         h.update(json.dumps(body, sort_keys=True).encode())
     return "sha256:" + h.hexdigest()
