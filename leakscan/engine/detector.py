@@ -253,9 +253,11 @@ class Detector:
         if rule.entropy and entropy(secret) < entropy_floor(rule.entropy, len(secret)):
             if where is None or not self._short_password(rule, secret, where):
                 return False
-        if not rule.multiline_secret and filters.is_placeholder(secret, self.placeholders):
+        # a key block is judged by its body, not by a word in its header or a comment
+        key_block = rule.multiline_secret or "-----BEGIN" in secret
+        if not key_block and filters.is_placeholder(secret, self.placeholders):
             return False
-        if rule.multiline_secret and filters.is_placeholder_body(secret):
+        if key_block and filters.is_placeholder_body(secret):
             return False
         if any(a.search(secret) for a in self._allow[index]):
             return False

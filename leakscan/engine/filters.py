@@ -140,11 +140,30 @@ def is_placeholder(secret: str, data: Placeholders | None = None) -> bool:
     )
 
 
+def key_body(block: str) -> str:
+    """The base64 body of a key block, wherever it is written: PEM lines, ``\\n``-escaped in
+    one string, or string literals summed in code (``"MIIE...\\n" +``)."""
+    text = regex.sub(r"\\[rn]", "\n", block)
+    lines = []
+    for line in text.strip().splitlines():
+        line = line.strip().strip("\"'`+.&_,() \t")
+        if not line or line.startswith("----") or line.endswith("----") or ":" in line:
+            continue
+        lines.append(line.strip("\"'`"))
+    return "".join(lines)
+
+
 def is_placeholder_body(block: str) -> bool:
-    """A key block whose body is elided (``...``) or a stand-in (``xxxx``, ``<key>``)."""
-    lines = [ln.strip() for ln in block.strip().splitlines()]
-    body = "".join(ln for ln in lines if ln and not ln.startswith("-----") and ":" not in ln)
-    return len(body) < 40 or "..." in body or "…" in body or is_repetitive(body)
+    """A key block whose body is elided (``...``) or a stand-in (``xxxx``, ``<key>``): judged
+    by its body alone, so a word in a comment or a header (``fake``) does not drop a key."""
+    body = key_body(block)
+    return (
+        len(body) < 40
+        or "..." in body
+        or "…" in body
+        or is_repetitive(body)
+        or not regex.fullmatch(r"[A-Za-z0-9+/=\s]+", body)
+    )
 
 
 _RUN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
