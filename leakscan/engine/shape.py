@@ -190,6 +190,7 @@ def is_not_a_credential(value: str) -> bool:
         or bool(_EMAIL.match(value))
         or is_encoded_document(value)
         or bool(_ESCAPED_WORD.match(value))
+        or "\\n" in value  # "a=x\\nb=y" in a string literal: two lines, not one value
     )
 
 

@@ -35,14 +35,14 @@ datadog:
   api_key: {API_KEY}
   app_key: {APP_KEY}
 database:
-  password: hunter2x
+  password: hunter2x  # leakscan:allow
 irc:
-  PASS: k1ttens99
+  PASS: k1ttens99  # leakscan:allow
 """,
-    "conf/app.json": f'{{"datadog": {{"api_key": "{API_KEY}"}}, "db": {{"password": "hunter2x"}}}}',
-    "conf/app.toml": f'[datadog]\napi_key = "{API_KEY}"\n[db]\npassword = "hunter2x"\n',
-    "conf/app.ini": "[irc]\nPASS = k1ttens99\n",
-    "conf/app.properties": "spring.datasource.password=Winter2024!\ndb.pass=k1ttens99\n",
+    "conf/app.json": f'{{"datadog": {{"api_key": "{API_KEY}"}}, "db": {{"password": "hunter2x"}}}}',  # leakscan:allow
+    "conf/app.toml": f'[datadog]\napi_key = "{API_KEY}"\n[db]\npassword = "hunter2x"\n',  # leakscan:allow
+    "conf/app.ini": "[irc]\nPASS = k1ttens99\n",  # leakscan:allow
+    "conf/app.properties": "spring.datasource.password=Winter2024!\ndb.pass=k1ttens99\n",  # leakscan:allow
 }
 
 
