@@ -257,7 +257,7 @@ class Detector:
         key_block = rule.multiline_secret or "-----BEGIN" in secret
         if not key_block and filters.is_placeholder(secret, self.placeholders):
             return False
-        if key_block and filters.is_placeholder_body(secret):
+        if key_block and filters.is_placeholder_body(secret, self.placeholders):
             return False
         if any(a.search(secret) for a in self._allow[index]):
             return False

@@ -41,11 +41,16 @@ def is_angle_placeholder(secret: str) -> bool:
     return bool(_ANGLE.match(secret))
 
 
-def is_placeholder_word(secret: str, data: Placeholders | None = None) -> bool:
+def is_placeholder_word(
+    secret: str, data: Placeholders | None = None, anywhere_only: bool = False
+) -> bool:
     """Words that mark a value as a stand-in (EXAMPLE, changeme, your_api_key, fake_token...),
     from ``patterns/placeholders.yaml``. Short words count only where they stand as a word, so
-    a random token that happens to spell ``none`` is not dropped."""
+    a random token that happens to spell ``none`` is not dropped; with ``anywhere_only`` only
+    the long, distinctive ones count (for a key body, where any short word is chance)."""
     for pattern, anywhere in _compiled(data or builtin_placeholders()):
+        if anywhere_only and not anywhere:
+            continue
         for m in pattern.finditer(secret, overlapped=True):
             if not _one_case(m.group()):
                 continue
@@ -72,11 +77,15 @@ def _known(data: Placeholders) -> frozenset[str]:
 
 
 _ALPHA_RUN = regex.compile(r"[A-Za-z]+")
+_CAMEL = regex.compile(r"(?:[a-z]{2,}|[A-Z][a-z]+)(?:[A-Z][a-z]+)+")  # passWord, PassWord
 
 
 def _one_case(text: str) -> bool:
-    """Written the way a person writes a word (none, NONE, None), not ``noNe``."""
-    return all(run.islower() or run.isupper() or run.istitle() for run in _ALPHA_RUN.findall(text))
+    """Written the way a person writes words (none, NONE, None, PassWord), not ``sAmPle``."""
+    return all(
+        run.islower() or run.isupper() or run.istitle() or bool(_CAMEL.fullmatch(run))
+        for run in _ALPHA_RUN.findall(text)
+    )
 
 
 def _stands_as_word(value: str, start: int, end: int) -> bool:
@@ -153,12 +162,14 @@ def key_body(block: str) -> str:
     return "".join(lines)
 
 
-def is_placeholder_body(block: str) -> bool:
-    """A key block whose body is elided (``...``) or a stand-in (``xxxx``, ``<key>``): judged
-    by its body alone, so a word in a comment or a header (``fake``) does not drop a key."""
+def is_placeholder_body(block: str, data: Placeholders | None = None) -> bool:
+    """A key block whose body is elided (``...``) or a stand-in (``xxxx``, ``<key>``, a
+    documentation body spelling ``EXAMPLE``): judged by its body alone, so a word in a comment
+    or a header (``fake``), or a short one a random body spells, does not drop a key."""
     body = key_body(block)
     return (
         len(body) < 40
+        or is_placeholder_word(body, data, anywhere_only=True)
         or "..." in body
         or "…" in body
         or is_repetitive(body)

@@ -19,7 +19,7 @@ import regex
 # the key a value is assigned to, read back from the value's start on its line:
 # ``DB_PASSWORD=``, ``"password": "``, ``passwd: '``, ``<Pass>``, ``config.Password = ``
 _KEY_BEFORE = regex.compile(
-    r"""(?:<([\w.:-]{1,80})>|([\w.$-]{1,80})["'`\]]?\s{0,3}(?::=|=>|:|=)\s{0,3}["'`]?)$"""
+    r"""(?:<([\w.:-]{1,80})>|([\w.$-]{1,80})["'`\]]{0,2}\s{0,3}(?::=|=>|:|=)\s{0,3}["'`]?)$"""
 )
 _PASSWORD_KEY = regex.compile(r"(?i)(?:pass(?:word|wd|phrase)?|pwd|pw)(?:$|[^a-z])|passwort$")
 # keys whose value names where a secret is, or describes it, rather than holding it
@@ -55,7 +55,8 @@ _NUMBERISH = regex.compile(r"^[-+]?[\d.,:_]+$")
 _EMAIL = regex.compile(r"^[\w.+-]+@[\w-]+(?:\.[\w-]+)+$")
 _IDENTIFIER = regex.compile(
     r"""(?x)^(?:
-        [A-Za-z][a-z0-9]*(?:[_.-][A-Za-z][A-Za-z0-9]*)+  # snake_case, kebab-case, dotted.name
+        [a-z][a-z0-9]*(?:[_.-][a-z][a-z0-9]*)+         # snake_case, kebab-case, dotted.name
+        |[A-Z][A-Z0-9]*(?:[_.-][A-Z][A-Z0-9]*)+         # CONSTANT_CASE
         |[a-z]+(?:[A-Z][a-z]+)+                      # camelCase words
         |[A-Z][a-z]+(?:[A-Z][a-z]+)+                 # PascalCase words
     )$"""
@@ -66,6 +67,9 @@ _TECH_WORD = regex.compile(
         arm64|i[3-6]86|ipv[46]|https?2?|oauth[12]?|tls-?v?1\S*|ssl-?v?\d\S*|scram-sha-\d+|
         ed25519|p-?(?:256|384|521)|secp\d+[rk]1|h[23]|gzip|x509|pkcs\d+|jwt|jks|p12)$"""
 )
+_YAML_TAG = regex.compile(r"^!{1,2}[A-Za-z][\w.:/-]*$")  # !vault, !Ref, !secret, !!binary
+# nextPageToken, StartingToken: a field's name, not a value
+_CAMEL_WORDS = regex.compile(r"^(?:[a-z]{2,}|[A-Z][a-z]+)(?:[A-Z][a-z]+){1,}$")
 _ESCAPED_WORD = regex.compile(r"^\w+(?:\\+[nrt0])+$")  # secret\\n: a word and an escape
 _SYMBOL = regex.compile(r"[^\w\s]|_")
 SHORT_SECRET = 12  # characters: a generic value shorter than this needs a password context
@@ -191,6 +195,8 @@ def is_not_a_credential(value: str) -> bool:
         or is_encoded_document(value)
         or bool(_ESCAPED_WORD.match(value))
         or "\\n" in value  # "a=x\\nb=y" in a string literal: two lines, not one value
+        or bool(_CAMEL_WORDS.match(value))
+        or bool(_YAML_TAG.match(value))
     )
 
 

@@ -23,6 +23,8 @@ POSITIVES = [
     ('{"password": "qwerty#77"}', "qwerty#77"),  # leakscan:allow
     ('$db_pass = "m0nkey!42";', "m0nkey!42"),  # leakscan:allow
     ("ftp_password: 'Bl4ckC4t'", "Bl4ckC4t"),  # leakscan:allow
+    ("$cfg['Servers'][$i]['password'] = 'phpMy!42';", "phpMy!42"),  # leakscan:allow
+    ("spring.datasource.password=Ch3rry-Pie", "Ch3rry-Pie"),  # leakscan:allow
 ]
 
 NEGATIVES = [
@@ -54,6 +56,9 @@ NEGATIVES = [
     "password = 2f1c0c8e-5b7a-4d36-9a51-0e4b7f6b2c19",
     "password: admin@example.com",
     "<Password>changeme</Password>",
+    "password: !vault |",
+    "  password: !secret db_password",
+    "$config['db']['password'] = $_ENV['DB_PASSWORD'];",
 ]
 
 

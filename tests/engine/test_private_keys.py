@@ -65,3 +65,10 @@ def test_a_concatenated_stand_in_is_not_a_key(det: Detector) -> None:
         '    "-----END RSA PRIVATE KEY-----";'
     )
     assert rules_found(det, text) == []
+
+
+def test_a_documentation_key_whose_body_spells_example_is_not_a_key(det: Detector) -> None:
+    lines = pem_lines(3)
+    lines[1] = "EXAMPLEBAAKCAQEA" + lines[1][16:]
+    assert rules_found(det, 'KEY="' + "\\n".join(lines) + '"') == []
+    assert rules_found(det, "\n".join(lines)) == []
