@@ -29,7 +29,9 @@ _REFERENCE_KEY = regex.compile(
         regex|pattern|header|env|var|ref|reference|command|cmd|hint|label|mode|format|
         algorithm|algo|encoding|min|max|expiry|expires|expiration|ttl|age|count|enabled|
         required|store|manager|provider|helper|source|from|location
-    )$|publickeytoken$""",
+    )$|publickeytoken$|
+    # tokens that are no credentials: idempotency, paging, resuming
+    (?:client|idempotency|continuation|next|page|pagination|starting|resume|sync)[_-]?token$""",
 )
 _DOC_HOST = regex.compile(
     r"""(?ix)(?:^|\.)(?:example\.(?:com|org|net|edu)|example|test|invalid|localdomain|
@@ -197,6 +199,7 @@ def is_not_a_credential(value: str) -> bool:
         or "\\n" in value  # "a=x\\nb=y" in a string literal: two lines, not one value
         or bool(_CAMEL_WORDS.match(value))
         or bool(_YAML_TAG.match(value))
+        or value.endswith(("...", "…"))  # an elided example
     )
 
 

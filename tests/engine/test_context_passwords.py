@@ -130,6 +130,8 @@ def test_is_credential_shaped(value: str, expected: bool) -> None:
         ("passwordPolicy", True),
         ("token_url", True),
         ("PublicKeyToken", True),
+        ("ClientToken", True),  # an idempotency token
+        ("pagination.nextToken", True),
         ("DB_PASSWORD", False),
         ("config.Password", False),
         ("datadog.api_key", False),
