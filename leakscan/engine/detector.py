@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import math
 from collections import Counter, defaultdict
@@ -29,12 +30,13 @@ from typing import IO, Generic, TypeVar
 import hyperscan
 import regex
 
-from leakscan.engine import decoders, filters
+from leakscan.engine import decoders, filters, shape
 from leakscan.engine.checksums import verify
 from leakscan.engine.database import FULL, KEYWORD, compile_rules
 from leakscan.engine.entropy import entropy
 from leakscan.model import CONFIDENCES, Match
 from leakscan.rules.loader import rules_digest
+from leakscan.rules.placeholders import Placeholders, builtin_placeholders
 from leakscan.rules.spec import Rule
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,15 @@ def is_generic(rule: Rule) -> bool:
 
 
 @dataclass(slots=True)
+class _Where:
+    """What a generic rule's value is judged by besides itself."""
+
+    key: str | None  # the key name it is assigned to (or the structured value's key path)
+    host: str | None  # the host of URL credentials
+    literal: bool  # written as a literal (quoted, config syntax, a structured value)
+
+
+@dataclass(slots=True)
 class _Candidate:
     rule: Rule
     secret: str
@@ -86,6 +97,7 @@ class Detector:
         regex_timeout: float = REGEX_TIMEOUT,
         max_hits: int = MAX_HITS_PER_RULE,
         max_regions: int = MAX_REGIONS,
+        placeholders: Placeholders | None = None,
     ) -> None:
         self.rules = list(rules)
         self.max_hits = max_hits
@@ -93,7 +105,9 @@ class Detector:
         self._all_full = [r.confidence == "high" for r in self.rules]
         # rule id (or CAPPED_REGIONS) -> hits (regions) over the caps, not examined
         self.capped: Counter[str] = Counter()
-        self.digest = rules_digest(self.rules)
+        # placeholder words and example keys decide findings too: caches key on them as well
+        self.placeholders = placeholders or builtin_placeholders()
+        self.digest = _combined_digest(rules_digest(self.rules), self.placeholders.digest)
         self.decode_depth = decode_depth
         self.regex_timeout = regex_timeout
         self.compiled = compile_rules(self.rules, self.digest, use_cache=use_cache)
@@ -108,7 +122,9 @@ class Detector:
             (i, regex.compile(r.context)) for i, r in enumerate(self.rules) if r.context
         ]
         self._order = {r.id: i for i, r in enumerate(self.rules)}
+        self._generic = {i for i, r in enumerate(self.rules) if is_generic(r)}
         self.timeouts = 0  # precise matches cut off by the regex timeout
+        self.random_stretches = 0  # candidates dropped as a stretch of random base64/hex
         # rule id -> tokens of its shape whose checksum failed (test values, not findings)
         self.checksum_failures: Counter[str] = Counter()
 
@@ -203,16 +219,34 @@ class Detector:
             yield from self._run_pattern(rule, index, pattern, data, lo, hi)
 
     def _run_pattern(
-        self, rule: Rule, index: int, pattern: regex.Pattern[bytes], data: bytes, lo: int, hi: int
+        self,
+        rule: Rule,
+        index: int,
+        pattern: regex.Pattern[bytes],
+        data: bytes,
+        lo: int,
+        hi: int,
+        context: str | None = None,
     ) -> Iterator[_Candidate]:
+        generic = index in self._generic
         try:
-            for m in pattern.finditer(data, lo, hi, overlapped=False, timeout=self.regex_timeout):
+            for m in _matches(pattern, data, lo, hi, rule.secret_group, self.regex_timeout):
                 raw = m.group(rule.secret_group)
                 if not raw:
                     continue
                 start, end = m.span(rule.secret_group)
+                if not rule.multiline_secret and filters.is_inside_random_run(data, start, end):
+                    self.random_stretches += 1  # a provider shape inside random data
+                    continue
                 secret = raw.decode("utf-8", "replace")
-                if self._accept(rule, index, secret):
+                where = _Where(context, None, context is not None) if generic else None
+                if where is not None and context is None:
+                    where.key = shape.key_before(data, start)
+                    where.literal = shape.is_literal_position(data, start, end)
+                if where is not None and "host" in pattern.groupindex:
+                    host = m.group("host")
+                    where.host = host.decode("utf-8", "replace") if host else None
+                if self._accept(rule, index, secret, where):
                     yield _Candidate(rule, secret, start, end)
         except TimeoutError:
             self.timeouts += 1
@@ -225,14 +259,21 @@ class Detector:
         for index, key_re in self._context_rules:
             if key_re.search(context):
                 rule = self.rules[index]
-                yield from self._run_pattern(rule, index, self._precise[index], data, 0, len(data))
+                yield from self._run_pattern(
+                    rule, index, self._precise[index], data, 0, len(data), context
+                )
 
-    def _accept(self, rule: Rule, index: int, secret: str) -> bool:
+    def _accept(self, rule: Rule, index: int, secret: str, where: _Where | None = None) -> bool:
+        if where is not None and not self._judge_generic(rule, secret, where):
+            return False
         if rule.entropy and entropy(secret) < entropy_floor(rule.entropy, len(secret)):
+            if where is None or not self._short_password(rule, secret, where):
+                return False
+        # a key block is judged by its body, not by a word in its header or a comment
+        key_block = rule.multiline_secret or "-----BEGIN" in secret
+        if not key_block and filters.is_placeholder(secret, self.placeholders):
             return False
-        if not rule.multiline_secret and filters.is_placeholder(secret):
-            return False
-        if rule.multiline_secret and filters.is_placeholder_body(secret):
+        if key_block and filters.is_placeholder_body(secret, self.placeholders):
             return False
         if any(a.search(secret) for a in self._allow[index]):
             return False
@@ -240,6 +281,40 @@ class Detector:
             self.checksum_failures[rule.id] += 1
             return False
         return True
+
+    def _judge_generic(self, rule: Rule, secret: str, where: _Where) -> bool:
+        """A generic rule's value under a key that only points at a secret
+        (``DB_PASSWORD_FILE``, ``PublicKeyToken``), credentials for a documentation host, or a
+        value that is code, a path, a UUID, a version... is no finding."""
+        if where.key and shape.is_reference_key(where.key):
+            return False
+        if where.host and shape.is_documentation_host(where.host):
+            return False
+        if not where.literal and shape.is_bare_name(secret):
+            return False  # password = user_pw1: a variable
+        if len(secret) < shape.SHORT_SECRET and not (
+            self._password_context(rule, where) and shape.is_credential_shaped(secret)
+        ):
+            return False  # short is a password's privilege: tokens and keys are long
+        return not shape.is_not_a_credential(secret)
+
+    @staticmethod
+    def _password_context(rule: Rule, where: _Where) -> bool:
+        return "password" in rule.tags or bool(where.key and shape.is_password_key(where.key))
+
+    def _short_password(self, rule: Rule, secret: str, where: _Where) -> bool:
+        """A value below the entropy floor is still a finding when the context says password
+        (a password-named key, or a rule about passwords: URL credentials, .netrc), it is
+        written as a literal, and its shape is a human password's (``hunter2x``)."""
+        if not self._password_context(rule, where) or not where.literal:
+            return False
+        if where.host and shape.is_local_host(where.host):
+            return False  # a local development default: only a random one counts
+        return (
+            shape.is_credential_shaped(secret)
+            and entropy(secret) >= shape.SHORT_PASSWORD_ENTROPY
+            and not filters.is_placeholder(secret, self.placeholders)
+        )
 
     def _decoded_matches(
         self,
@@ -281,21 +356,24 @@ class Detector:
             buf += _SEPARATOR
             lines += content.count(b"\n") + _SEPARATOR.count(b"\n")
         found, deeper = self._candidates(bytes(buf), None, depth + 1)
-        known = {(c.rule.id, c.secret) for c in plain}
+        # a secret is reported once per line it is met on (a decoded secret repeated later in
+        # the blob is one more location of the same finding), and not again where the plain
+        # text already gave it
+        known = {(c.rule.id, c.secret, _line_col(data, c.start)[0]) for c in plain}
         out: list[Match] = []
         for c in found:
-            if (c.rule.id, c.secret) in known:
-                continue
-            known.add((c.rule.id, c.secret))
             how, start, _ = regions[bisect.bisect_right(offsets, c.start) - 1]
             line, column = _line_col(data, start)
+            if (c.rule.id, c.secret, line) in known:
+                continue
+            known.add((c.rule.id, c.secret, line))
             out.append(_match(c, line, column, (how,)))
         for m in deeper:
-            if (m.rule_id, m.secret) in known:
-                continue
-            known.add((m.rule_id, m.secret))
             how, start, _ = regions[bisect.bisect_right(first_lines, m.line) - 1]
             line, column = _line_col(data, start)
+            if (m.rule_id, m.secret, line) in known:
+                continue
+            known.add((m.rule_id, m.secret, line))
             out.append(
                 Match(
                     m.rule_id,
@@ -315,6 +393,27 @@ class Detector:
         return _match(c, line, column, decoded)
 
 
+def _matches(
+    pattern: regex.Pattern[bytes],
+    data: bytes,
+    lo: int,
+    hi: int,
+    group: int | str,
+    timeout: float,
+) -> Iterator[regex.Match[bytes]]:
+    """Matches in ``data[lo:hi]``; the next search starts where the secret ends, not where
+    the match does, so that a delimiter a match consumed after its secret (the newline that
+    ends ``A_PASSWORD=x``) still starts the next line's match."""
+    pos = lo
+    while pos < hi:
+        m = pattern.search(data, pos, hi, timeout=timeout)
+        if m is None:
+            return
+        yield m
+        end = m.end(group) if m.start(group) >= 0 else m.end()
+        pos = max(end, m.start() + 1)
+
+
 class _Lazy(Generic[T]):
     """A list whose items are made from the rules on first use."""
 
@@ -328,6 +427,10 @@ class _Lazy(Generic[T]):
         if item is None:
             item = self._items[index] = self._make(self._rules[index])
         return item
+
+
+def _combined_digest(*digests: str) -> str:
+    return "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 
 def _match(c: _Candidate, line: int, column: int, decoded: tuple[str, ...]) -> Match:

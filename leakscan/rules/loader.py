@@ -21,6 +21,7 @@ import yaml
 from leakscan.errors import RuleError
 from leakscan.model import CONFIDENCES, SEVERITIES
 from leakscan.paths import cache_dir
+from leakscan.rules.placeholders import is_placeholder_file
 from leakscan.rules.spec import Example, NegativeExample, Rule
 from leakscan.yamldepth import TooDeep, check_depth
 
@@ -130,6 +131,8 @@ def load_file(file: Path) -> list[Rule]:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise RuleError(f"{file}:{where} invalid YAML in rule file") from None
+    if is_placeholder_file(doc):
+        return []  # placeholder words and example keys (leakscan.rules.placeholders)
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise RuleError(f"{file}: a rule file holds a mapping with a 'rules' list")
     extra = set(doc) - {"rules", "description"}
@@ -272,6 +275,8 @@ def rules_digest(rules: Sequence[Rule]) -> str:
             "context": rule.context,
             "allow": rule.allow,
             "max_length": rule.max_length,
+            "tags": rule.tags,  # the engine reads some (generic, password)
+            "multiline": rule.multiline_secret,
         }
         h.update(json.dumps(body, sort_keys=True).encode())
     return "sha256:" + h.hexdigest()

@@ -163,3 +163,11 @@ def test_the_same_rules_in_another_order_do_not_share_a_stale_compiled_cache(
     assert len(rules) >= 2
     for order in (rules, list(reversed(rules))):
         assert run_examples(Detector(order, use_cache=True)) == []
+
+
+def test_a_decoded_secret_repeated_later_is_reported_at_every_line(det: Detector) -> None:
+    key = aws_key_id()
+    blob = base64.b64encode(f"aws_access_key_id={key}".encode()).decode()
+    text = f"first: {blob}\nother: 1\nagain: {blob}\nplain: {key}\n"
+    lines = sorted(m.line for m in det.scan(text.encode()) if m.secret == key)
+    assert lines == [1, 3, 4]

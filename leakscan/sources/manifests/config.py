@@ -1,5 +1,9 @@
 """Generic config files: every scalar leaf whose key name looks secret-ish.
 
+Each value's context (what the engine's key-name rules see) is its full key path
+(``datadog.api_key``, ``spring.datasource.password``, ``servers[0].pass``), so a rule can ask
+for the block a key sits in as well as the key.
+
 YAML trees carry their lines; JSON and TOML are parsed by the standard library and each key is
 then located in the text, in document order; INI-style files are read line by line.
 """
@@ -29,7 +33,7 @@ def tree_pairs(tree: Tree, kind: str, handled: set[int], prefix: str = "") -> It
                 sub = f"{path}.{key}" if path else key
                 if isinstance(value, Scalar):
                     if id(value) not in handled and secretish(key) and literal(value.value):
-                        yield Pair(key, sub, utf8(value.value), node.lines[key], kind)
+                        yield Pair(sub, sub, utf8(value.value), node.lines[key], kind)
                 else:
                     children.append((value, sub))
             stack.extend(reversed(children))
@@ -78,7 +82,7 @@ def _scalar_pairs(obj: Any, text: str, key_pattern: str, kind: str) -> Iterator[
             continue
         value_text = str(value)
         if literal(value_text):
-            yield Pair(key, path, utf8(value_text), locator.line(key), kind)
+            yield Pair(path, path, utf8(value_text), locator.line(key), kind)
 
 
 def json_pairs(text: str) -> Iterator[Pair | Problem]:
@@ -120,4 +124,4 @@ def ini_pairs(text: str) -> Iterator[Pair]:
             value = value[1:-1]
         if literal(value):
             path = f"{section}.{key}" if section else key
-            yield Pair(key, path, utf8(value), number, "ini")
+            yield Pair(path, path, utf8(value), number, "ini")

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 # values); the engine's context rules decide what is a secret
 SECRETISH_KEY = re.compile(
     r"(?i)(pass(word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
-    r"private[_-]?key|client[_-]?key|credential|auth|bearer|session[_-]?key|signing[_-]?key|"
+    r"private[_-]?key|client[_-]?key|app[_-]?key|application[_-]?key|master[_-]?key|"
+    r"credential|auth|bearer|session[_-]?key|signing[_-]?key|"
     r"encryption[_-]?key|conn(ection)?[_-]?str(ing)?|dsn|webhook)"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """One value of interest: ``name`` is the key name given to the detectors as context,
+    """One value of interest: ``name`` is what the detectors get as context (the key name, or
+    the full key path in generic config files),
     ``path`` the key's full path in the file, ``line`` the key's 1-based line."""
 
     name: str
