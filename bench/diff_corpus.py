@@ -154,6 +154,9 @@ def walk(root: Path, skip_dirs: Iterable[str] = ()) -> Iterator[tuple[Path, str]
 # --- downloads -----------------------------------------------------------------------------------
 
 
+PIP_DOWNLOAD = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
+
+
 def fetch_pypi(spec: str, cache: Path) -> Path | None:
     """The wheel of ``spec`` (``name==version``) in ``cache``, downloaded once."""
     name, _, version = spec.partition("==")
@@ -163,8 +166,7 @@ def fetch_pypi(spec: str, cache: Path) -> Path | None:
         if have.name.lower().startswith(stem):
             return have
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
-        + ["-d", str(cache), spec],
+        [*PIP_DOWNLOAD, "-d", str(cache), spec],
         capture_output=True,
         text=True,
         timeout=300,

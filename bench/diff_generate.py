@@ -11,6 +11,8 @@ made by openssl/ssh-keygen when the header names a kind they make.
 
 from __future__ import annotations
 
+import base64
+import importlib
 import random
 import re
 import shutil
@@ -23,14 +25,11 @@ from typing import Any
 
 import regex
 
-try:  # Python 3.11+: the parser moved under re
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
-
 from leakscan.rules.spec import Rule
+
+# the standard library's regex parser (re._parser since 3.11), read for its parse tree
+sre_parse: Any = importlib.import_module("re._parser")
+sre_constants: Any = importlib.import_module("re._constants")
 
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 UPPER = LOWER.upper()
@@ -123,7 +122,7 @@ class _Draw:
     def tree(self, items: Any) -> str:
         return "".join(self.node(op, av) for op, av in items)
 
-    def node(self, op: Any, av: Any) -> str:  # noqa: C901 - one branch per regex construct
+    def node(self, op: Any, av: Any) -> str:
         c = sre_constants
         if op is c.LITERAL:
             return chr(av)
@@ -148,6 +147,8 @@ class _Draw:
             return text
         if op in (c.MAX_REPEAT, c.MIN_REPEAT) or op is getattr(c, "POSSESSIVE_REPEAT", None):
             low, high, sub = av
+            if len(sub) == 1 and sub[0][0] is c.LITERAL:  # padding (`=*`), separators
+                return chr(sub[0][1]) * self.rng.randint(low, min(high, low + 2))
             return "".join(self.tree(sub) for _ in range(self.count(low, high)))
         if op is getattr(c, "ATOMIC_GROUP", None):
             return self.tree(av)
@@ -187,14 +188,17 @@ class _Draw:
             else:
                 raise GenerationError(f"unsupported class item {op}")
         if negate:
-            pool = [ch for ch in POOL if ch not in allowed]
+            pool = [ch for ch in POOL + ("" if self.inside else " ") if ch not in allowed]
         else:
             printable = [ch for ch in allowed if ch.isprintable() or ch in "\n"]
-            # prefer token characters when a class also allows odd ones ([\s\S], [^...])
-            tokenish = [ch for ch in printable if ch in POOL]
+            # inside the secret, prefer token characters when a class also allows odd ones
+            # ([\s\S], [^...]); around it, spaces and punctuation too (word boundaries)
+            tokenish = [ch for ch in printable if ch in POOL or (ch == " " and not self.inside)]
             pool = sorted(tokenish or printable or allowed)
         if not pool:
             raise GenerationError("empty character class")
+        if not self.inside and " " in pool and self.rng.random() < 0.3:
+            return " "  # context reads as words: spaces often, so word boundaries hold
         return self.rng.choice(pool)
 
 
@@ -232,6 +236,7 @@ _KEY_COMMANDS: dict[str, list[list[str]]] = {
     "RSA PRIVATE KEY": [["openssl", "genrsa", "-traditional", "2048"]],
     "EC PRIVATE KEY": [["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout"]],
     "PRIVATE KEY": [["openssl", "genpkey", "-algorithm", "ed25519"]],
+    "DSA PRIVATE KEY": [["openssl", "dsaparam", "-genkey", "-noout", "1024"]],
     "ENCRYPTED PRIVATE KEY": [
         ["openssl", "genpkey", "-algorithm", "ed25519", "-aes256", "-pass", "pass:bench"]
     ],
@@ -258,7 +263,21 @@ def real_private_key(header: str) -> str | None:
     return None
 
 
-_PEM_HEADER = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_PEM_HEADER = re.compile(r"-----BEGIN ([A-Za-z0-9 ]+)-----")
+
+
+def armored(header: str, rng: random.Random) -> str:
+    """A block of random content in the armour ``header`` names: hex lines for OpenVPN static
+    keys (16 lines of 32 hex digits), base64 lines of 64 characters for the PEM-like rest."""
+    if "OpenVPN" in header:
+        body = "\n".join(rng.randbytes(16).hex() for _ in range(16))
+    else:
+        b64 = base64.b64encode(rng.randbytes(rng.randint(600, 900))).decode()
+        body = "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
+        if "PGP" in header:
+            crc = base64.b64encode(rng.randbytes(3)).decode()
+            body = "\n" + body + "\n=" + crc
+    return f"-----BEGIN {header}-----\n{body}\n-----END {header}-----\n"
 
 
 # --- a rule's secret -----------------------------------------------------------------------------
@@ -289,9 +308,8 @@ def generate(rule: Rule, rng: random.Random, tries: int = 60) -> Generated:
     pat = compiled(rule)
     header = _PEM_HEADER.search(rule.pattern.replace("\\", ""))
     if rule.multiline_secret and header:
-        key = real_private_key(header.group(1))
-        if key is not None:
-            m = pat.search(key)
+        for key in (real_private_key(header.group(1)), armored(header.group(1), rng)):
+            m = pat.search(key) if key is not None else None
             if m and m.group(rule.secret_group):
                 return Generated(rule.id, m.group(0), m.group(rule.secret_group))
     last = ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bench.diff_tools import Finding
@@ -145,7 +145,9 @@ class Disagreements:
     agreed: int  # leakscan findings the peer also has
 
 
-def disagreements(leakscan: Sequence[Finding], peer_name: str, peer: Sequence[Finding]) -> Disagreements:
+def disagreements(
+    leakscan: Sequence[Finding], peer_name: str, peer: Sequence[Finding]
+) -> Disagreements:
     ours, theirs = Index(leakscan), Index(peer)
     peer_only = [f for f in peer if not ours.has(f)]
     leakscan_only = [f for f in leakscan if not theirs.has(f)]
@@ -171,7 +173,7 @@ class Consensus:
 
 
 def missed_by_leakscan(
-    leakscan: Sequence[Finding], peers: dict[str, Sequence[Finding]]
+    leakscan: Sequence[Finding], peers: Mapping[str, Sequence[Finding]]
 ) -> list[Consensus]:
     """Peer findings leakscan lacks, merged across peers; the most-agreed first."""
     ours = Index(leakscan)

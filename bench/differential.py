@@ -36,7 +36,6 @@ from bench.diff_match import (
     SyntheticScore,
     by_family,
     disagreements,
-    family,
     missed_by_leakscan,
     redact,
     score_synthetic,
@@ -90,11 +89,14 @@ def synthetic_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any],
     rules = load_rules()
     tree = build(rules, opts.work / "tree-synthetic", opts.seed, opts.copies, opts.noise_mb, log)
     runs = scan_all(tree.root, opts.work / "out", "synthetic", opts.timeout)
-    scores = {n: score_synthetic(n, r.findings, tree.planted, tree.noise_prefix) for n, r in runs.items()}
+    scores = {
+        n: score_synthetic(n, r.findings, tree.planted, tree.noise_prefix) for n, r in runs.items()
+    }
     head = [
         f"synthetic pass: {len(tree.planted)} secrets planted for {len(rules)} rules "
         f"({len(tree.unplantable)} rules not plantable), {opts.noise_mb:g} MB of random base64/hex",
-        f"  {'tool':<12}{'findings':>9}  {'recall (planted found)':<26}{'noise':>6}  {'noise by confidence':<28}time",
+        f"  {'tool':<12}{'findings':>9}  {'recall (planted found)':<26}{'noise':>6}  "
+        f"{'noise by confidence':<28}time",
     ]
     for name in TOOLS:
         run, s = runs[name], scores[name]
@@ -102,9 +104,10 @@ def synthetic_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any],
             head.append(f"  {name:<12}{'-':>9}  {'-':<26}{'-':>6}  {'-':<28}{tool_cell(run)}")
             continue
         conf = ", ".join(f"{k} {v}" for k, v in sorted(s.noise_by_confidence.items())) or "-"
+        recall = f"{s.found}/{s.planted} {pct(s.found, s.planted)}"
         head.append(
-            f"  {name:<12}{len(run.findings):>9}  {f'{s.found}/{s.planted} {pct(s.found, s.planted)}':<26}"
-            f"{s.noise_findings:>6}  {conf:<28}{tool_cell(run)}"
+            f"  {name:<12}{len(run.findings):>9}  {recall:<26}{s.noise_findings:>6}  "
+            f"{conf:<28}{tool_cell(run)}"
         )
     detail = synthetic_detail(tree, runs, scores)
     data = {
@@ -123,7 +126,13 @@ def synthetic_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any],
                 "noise_by_confidence": scores[n].noise_by_confidence,
                 "extra_on_planted_files": scores[n].extra_on_planted_files,
                 "missed": [
-                    {"rule": p.rule_id, "format": p.fmt, "file": p.file, "line": p.line, "value": redact(p.secret)}
+                    {
+                        "rule": p.rule_id,
+                        "format": p.fmt,
+                        "file": p.file,
+                        "line": p.line,
+                        "value": redact(p.secret),
+                    }
                     for p in scores[n].missed
                 ],
             }
@@ -133,7 +142,9 @@ def synthetic_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any],
     return head, data, detail
 
 
-def synthetic_detail(tree: SyntheticTree, runs: dict[str, ToolRun], scores: dict[str, SyntheticScore]) -> list[str]:
+def synthetic_detail(
+    tree: SyntheticTree, runs: dict[str, ToolRun], scores: dict[str, SyntheticScore]
+) -> list[str]:
     out = ["", "== synthetic: planted secrets leakscan missed (by rule; which peers found them)"]
     ours = scores["leakscan"]
     missed_ids = {p.file for p in scores["leakscan"].missed}
@@ -148,14 +159,19 @@ def synthetic_detail(tree: SyntheticTree, runs: dict[str, ToolRun], scores: dict
     for rule_id, items in sorted(by_rule.items()):
         fmts = ",".join(p.fmt for p in items)
         peers = sorted({n for p in items for n, files in peer_found.items() if p.file in files})
-        out.append(f"  {rule_id}: missed in {fmts} ({redact(items[0].secret)}); found by: {', '.join(peers) or 'no peer'}")
+        out.append(
+            f"  {rule_id}: missed in {fmts} ({redact(items[0].secret)}); "
+            f"found by: {', '.join(peers) or 'no peer'}"
+        )
     if tree.unplantable:
         out.append("  not plantable (the generator found no draw the rule's own pattern accepts):")
         out.extend(f"    {k}: {v}" for k, v in sorted(tree.unplantable.items()))
     out.append("")
     out.append("== synthetic: leakscan findings on the random noise files")
     noise = [f for f in runs["leakscan"].findings if f.file.startswith(tree.noise_prefix)]
-    out.extend(f"  {f.rule} [{f.confidence}] {f.file}:{f.line} {redact(f.secret)}" for f in noise[:50])
+    out.extend(
+        f"  {f.rule} [{f.confidence}] {f.file}:{f.line} {redact(f.secret)}" for f in noise[:50]
+    )
     if not noise:
         out.append("  none")
     for name in PEERS:
@@ -163,8 +179,11 @@ def synthetic_detail(tree: SyntheticTree, runs: dict[str, ToolRun], scores: dict
         if s is None or not runs[name].available:
             continue
         rule_fams = Counter(".".join(p.rule_id.split(".")[:2]) for p in s.missed)
-        out.append(f"== synthetic: {name} missed {len(s.missed)} planted secrets; top leakscan families it missed: "
-                   + ", ".join(f"{k} {v}" for k, v in rule_fams.most_common(12)))
+        out.append(
+            f"== synthetic: {name} missed {len(s.missed)} planted secrets; "
+            "top leakscan families it missed: "
+            + ", ".join(f"{k} {v}" for k, v in rule_fams.most_common(12))
+        )
     return out
 
 
@@ -177,7 +196,9 @@ def build_real(opts: argparse.Namespace) -> tuple[Path, list[corpus.Source]]:
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     mb = 1_000_000
-    budget = corpus.Budget(int(opts.mb_per_source * mb), int(opts.mb_per_package * mb), opts.max_file_kb * 1024)
+    budget = corpus.Budget(
+        int(opts.mb_per_source * mb), int(opts.mb_per_package * mb), opts.max_file_kb * 1024
+    )
     wanted = {s.strip() for s in opts.sources.split(",") if s.strip()}
     sources: list[corpus.Source] = []
     if "pypi" in wanted:
@@ -208,7 +229,8 @@ def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list
     head = [
         f"real text: {files} files, {size:.0f} MB from "
         + ", ".join(f"{s.name} {s.bytes / 1e6:.0f} MB" for s in sources),
-        f"  {'tool':<12}{'findings':>9}{'agree w/ leakscan':>19}{'peer only':>11}{'leakscan only':>15}  time",
+        f"  {'tool':<12}{'findings':>9}{'agree w/ leakscan':>19}{'peer only':>11}"
+        f"{'leakscan only':>15}  time",
     ]
     for name in TOOLS:
         run = runs[name]
@@ -216,27 +238,43 @@ def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list
             head.append(f"  {name:<12}{'-':>9}{'-':>19}{'-':>11}{'-':>15}  {tool_cell(run)}")
         elif name == "leakscan":
             by_conf = "/".join(str(conf.get(c, 0)) for c in ("high", "medium", "low"))
-            head.append(f"  {name:<12}{len(ours):>9}{'(high/med/low ' + by_conf + ')':>45}  {tool_cell(run)}")
+            head.append(
+                f"  {name:<12}{len(ours):>9}{'(high/med/low ' + by_conf + ')':>45}  "
+                + tool_cell(run)
+            )
         else:
             d = diffs[name]
             head.append(
-                f"  {name:<12}{len(run.findings):>9}{d.agreed:>19}{len(d.peer_only):>11}{len(d.leakscan_only):>15}  {tool_cell(run)}"
+                f"  {name:<12}{len(run.findings):>9}{d.agreed:>19}{len(d.peer_only):>11}"
+                f"{len(d.leakscan_only):>15}  {tool_cell(run)}"
             )
     head.append(f"  distinct values found by a peer and not by leakscan: {len(consensus)}")
-    top = Counter()
+    top: Counter[str] = Counter()
     for c in consensus:
         for name, rule in c.found_by.items():
             top[f"{name}:{rule}"] += 1
     if top:
-        head.append("  top peer rule families leakscan missed: " + ", ".join(f"{k} {v}" for k, v in top.most_common(8)))
+        head.append(
+            "  top peer rule families leakscan missed: "
+            + ", ".join(f"{k} {v}" for k, v in top.most_common(8))
+        )
     detail = real_detail(root, sources, runs, diffs, consensus, opts.list_limit)
     data = {
         "root": str(root),
         "sources": [asdict(s) for s in sources],
-        "tools": {n: {"available": runs[n].available, "error": runs[n].error, "seconds": runs[n].seconds, "findings": len(runs[n].findings)} for n in TOOLS},
+        "tools": {
+            n: {
+                "available": runs[n].available,
+                "error": runs[n].error,
+                "seconds": runs[n].seconds,
+                "findings": len(runs[n].findings),
+            }
+            for n in TOOLS
+        },
         "leakscan_by_confidence": dict(conf),
         "missed_by_leakscan": [
-            {"file": c.file, "line": c.line, "value": redact(c.secret), "found_by": c.found_by} for c in consensus
+            {"file": c.file, "line": c.line, "value": redact(c.secret), "found_by": c.found_by}
+            for c in consensus
         ],
         "per_peer": {
             n: {
@@ -253,7 +291,13 @@ def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list
 
 
 def _item(f: Finding) -> dict[str, Any]:
-    return {"rule": f.rule, "confidence": f.confidence, "file": f.file, "line": f.line, "value": redact(f.secret)}
+    return {
+        "rule": f.rule,
+        "confidence": f.confidence,
+        "file": f.file,
+        "line": f.line,
+        "value": redact(f.secret),
+    }
 
 
 def real_detail(
@@ -274,7 +318,9 @@ def real_detail(
     for c in consensus:
         key = " + ".join(f"{n}:{r}" for n, r in sorted(c.found_by.items()))
         groups.setdefault(key, []).append(c)
-    for key, items in sorted(groups.items(), key=lambda kv: (-len(kv[0].split(" + ")), -len(kv[1]))):
+    for key, items in sorted(
+        groups.items(), key=lambda kv: (-len(kv[0].split(" + ")), -len(kv[1]))
+    ):
         out.append(f"  [{len(items)}] {key}")
         for c in items[:limit]:
             out.append(f"      {c.file}:{c.line}  {redact(c.secret)}")
@@ -282,16 +328,25 @@ def real_detail(
             out.append(f"      … {len(items) - limit} more in report.json")
     for name, d in diffs.items():
         out.append("")
-        out.append(f"== {name}: {len(d.peer_only)} found by {name} only, {len(d.leakscan_only)} by leakscan only, {d.agreed} agreed")
+        out.append(
+            f"== {name}: {len(d.peer_only)} found by {name} only, "
+            f"{len(d.leakscan_only)} by leakscan only, {d.agreed} agreed"
+        )
         out.append(f"  by {name} rule (leakscan missed):")
-        for fam, items in by_family(d.peer_only):
-            out.append(f"    [{len(items)}] {fam}")
-            out.extend(f"        {f.file}:{f.line}  {redact(f.secret)}" for f in items[:limit])
+        for fam, group in by_family(d.peer_only):
+            out.append(f"    [{len(group)}] {fam}")
+            out.extend(f"        {f.file}:{f.line}  {redact(f.secret)}" for f in group[:limit])
         out.append(f"  by leakscan family ({name} did not report):")
-        for fam, items in by_family(d.leakscan_only):
-            confs = Counter(f.confidence for f in items)
-            out.append(f"    [{len(items)}] {fam} ({', '.join(f'{k} {v}' for k, v in sorted(confs.items()))})")
-            out.extend(f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}" for f in items[:limit])
+        for fam, group in by_family(d.leakscan_only):
+            confs = Counter(f.confidence for f in group)
+            out.append(
+                f"    [{len(group)}] {fam} "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(confs.items()))})"
+            )
+            out.extend(
+                f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
+                for f in group[:limit]
+            )
     return out
 
 
@@ -316,7 +371,10 @@ def run(argv: Sequence[str] | None = None) -> dict[str, float]:
         headline += h
         detail += d
         report["real"] = data
-    headline.append(f"differential: done in {time.perf_counter() - started:.0f}s; reports in {opts.work / 'out'}")
+    headline.append(
+        f"differential: done in {time.perf_counter() - started:.0f}s; "
+        f"reports in {opts.work / 'out'}"
+    )
     out = opts.work / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
