@@ -33,6 +33,7 @@ from bench.common import WORK
 from bench.diff_match import (
     Consensus,
     Disagreements,
+    Index,
     SyntheticScore,
     by_family,
     disagreements,
@@ -53,7 +54,7 @@ def options(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.differential", description=__doc__)
     p.add_argument("--work", type=Path, default=WORK / "differential", help="work folder")
     p.add_argument("--sources", default=",".join(SOURCES), help="real-text sources to use")
-    p.add_argument("--mb-per-source", type=float, default=25.0, help="text budget per source")
+    p.add_argument("--mb-per-source", type=float, default=40.0, help="text budget per source")
     p.add_argument("--mb-per-package", type=float, default=3.0, help="text budget per package")
     p.add_argument("--max-file-kb", type=int, default=512, help="larger files are left out")
     p.add_argument("--git-repo", type=Path, default=None, help="repository whose history to use")
@@ -225,6 +226,8 @@ def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list
     peers = {n: runs[n].findings for n in PEERS if runs[n].available and not runs[n].error}
     diffs = {n: disagreements(ours, n, f) for n, f in peers.items()}
     consensus = missed_by_leakscan(ours, peers)
+    everyone = Index(f for found in peers.values() for f in found)
+    alone = [f for f in ours if not everyone.has(f)]
     conf = Counter(f.confidence for f in ours)
     head = [
         f"real text: {files} files, {size:.0f} MB from "
@@ -258,7 +261,15 @@ def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list
             "  top peer rule families leakscan missed: "
             + ", ".join(f"{k} {v}" for k, v in top.most_common(8))
         )
+    head.append(f"  leakscan findings no peer reports: {len(alone)}")
     detail = real_detail(root, sources, runs, diffs, consensus, opts.list_limit)
+    detail += ["", "== found by leakscan, by NO peer (judge: real, or leakscan noise?)"]
+    for fam, group in by_family(alone):
+        detail.append(f"    [{len(group)}] {fam} ({_confidences(group)})")
+        detail.extend(
+            f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
+            for f in group[: opts.list_limit]
+        )
     data = {
         "root": str(root),
         "sources": [asdict(s) for s in sources],
@@ -272,6 +283,7 @@ def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list
             for n in TOOLS
         },
         "leakscan_by_confidence": dict(conf),
+        "leakscan_only_vs_all_peers": [_item(f) for f in alone],
         "missed_by_leakscan": [
             {"file": c.file, "line": c.line, "value": redact(c.secret), "found_by": c.found_by}
             for c in consensus
@@ -298,6 +310,10 @@ def _item(f: Finding) -> dict[str, Any]:
         "line": f.line,
         "value": redact(f.secret),
     }
+
+
+def _confidences(group: Sequence[Finding]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(Counter(f.confidence for f in group).items()))
 
 
 def real_detail(
@@ -338,11 +354,7 @@ def real_detail(
             out.extend(f"        {f.file}:{f.line}  {redact(f.secret)}" for f in group[:limit])
         out.append(f"  by leakscan family ({name} did not report):")
         for fam, group in by_family(d.leakscan_only):
-            confs = Counter(f.confidence for f in group)
-            out.append(
-                f"    [{len(group)}] {fam} "
-                f"({', '.join(f'{k} {v}' for k, v in sorted(confs.items()))})"
-            )
+            out.append(f"    [{len(group)}] {fam} ({_confidences(group)})")
             out.extend(
                 f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
                 for f in group[:limit]
