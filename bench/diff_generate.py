@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,10 +216,25 @@ def _category(cat: Any) -> str:
     return table.get(cat, ALNUM)
 
 
+_LATE_FLAGS = re.compile(r"(?<!\\)\(\?[imsx]+\)")
+
+
+def parsable(pattern: str) -> str:
+    """``pattern`` in the standard parser's dialect: flags set mid-pattern (``(?i)`` after
+    text, as Rust and the ``regex`` module allow) dropped, ``\\z`` spelled ``\\Z``. Only for
+    drawing: the draw is then checked with the pattern as written."""
+    lead = re.match(r"(?:\(\?[imsx]+\))*", pattern)
+    head = lead.group(0) if lead else ""
+    rest = _LATE_FLAGS.sub("", pattern[len(head) :])
+    return head + re.sub(r"(?<!\\)\\z", r"\\Z", rest)
+
+
 def draw(pattern: str, rng: random.Random, secret_group: int | str = 0) -> str:
     """One random string drawn from ``pattern``'s parse tree (not yet checked against it)."""
     try:
-        tree = sre_parse.parse(pattern)
+        with warnings.catch_warnings():  # "possible nested set": a peer's pattern, not ours
+            warnings.simplefilter("ignore", FutureWarning)
+            tree = sre_parse.parse(parsable(pattern))
     except re.error as exc:
         raise GenerationError(f"pattern does not parse: {exc}") from exc
     return _Draw(rng, secret_group).tree(tree)

@@ -186,7 +186,8 @@ def build(
                 placed += 1
             if not placed:
                 unplantable[rule.id] = "the pattern finds the draw in no rendered file"
-    write_noise(root / "noise", rng, noise_mb)
+    if noise_mb > 0:
+        write_noise(root / "noise", rng, noise_mb)
     progress(f"synthetic: {len(planted)} secrets planted for {len(rules)} rules")
     return SyntheticTree(root, planted, unplantable, "noise/")
 

@@ -1,10 +1,12 @@
 """Differential benchmark: leakscan, Kingfisher, Betterleaks and Trivy on the same text.
 
-Two passes:
+Three passes:
 
 * synthetic: a generated, format-correct secret for every leakscan rule, planted in .env, YAML,
   JSON, Python and shell files (labels known), plus random base64/hex files. Prints each tool's
   recall (planted secrets found) and noise (findings on the random files).
+* peer formats: the same, with secrets drawn from Kingfisher's rule patterns (its own and the
+  Betterleaks rules it bundles): the formats a peer knows and leakscan does not.
 * real text: pinned PyPI wheels and npm packages, the standard library, this venv's
   site-packages and a repository's history. Lists every disagreement (a peer's finding leakscan
   lacks, and the reverse) grouped by rule family, values redacted.
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import diff_corpus as corpus
+from bench import diff_peer_pass as peer_pass
 from bench.common import WORK
 from bench.diff_match import (
     Consensus,
@@ -66,6 +69,9 @@ def options(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per tool run")
     p.add_argument("--no-synthetic", action="store_true")
     p.add_argument("--no-real", action="store_true")
+    p.add_argument(
+        "--no-peer-formats", action="store_true", help="skip secrets drawn from Kingfisher's rules"
+    )
     p.add_argument("--list-limit", type=int, default=12, help="items listed per family (text)")
     p.add_argument("--copy-text-to", type=Path, default=None, help="also write the text here")
     return p.parse_args(list(argv) if argv is not None else [])
@@ -400,6 +406,11 @@ def run(argv: Sequence[str] | None = None) -> dict[str, float]:
         headline += h
         detail += d
         report["synthetic"] = data
+    if not opts.no_peer_formats:
+        h, data, d = peer_pass.run_pass(opts.work, opts.seed, opts.copies, opts.timeout, log)
+        headline += h
+        detail += d
+        report["peer_formats"] = data
     if not opts.no_real:
         h, data, d = real_pass(opts)
         headline += h

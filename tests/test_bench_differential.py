@@ -201,3 +201,21 @@ def test_reports_never_show_a_whole_value() -> None:
         shown = redact(value)
         assert value not in shown and " ".join(value.split()) not in shown
     assert redact(None) == "(value not given)"
+
+
+# --- peer rules as the yardstick ------------------------------------------------------------------
+
+
+def test_a_peer_rule_listing_becomes_a_drawable_rule() -> None:
+    from bench.diff_generate import parsable
+    from bench.diff_peer_rules import as_rule
+
+    rule = as_rule({"id": "peer.gh", "pattern": r"(?:ghu|ghs)_[0-9a-zA-Z]{36}"})
+    assert rule is not None and rule.secret_group == 0 and rule.checksum == "github"
+    secret = generate(rule, random.Random(2)).secret
+    assert _github_valid(secret)
+    grouped = as_rule({"id": "peer.x", "pattern": r"(?i)acme(?:\s|=)+([a-f0-9]{32})\z"})
+    assert grouped is not None and grouped.secret_group == 1 and grouped.checksum is None
+    assert len(generate(grouped, random.Random(2)).secret) == 32
+    assert as_rule({"id": "bad", "pattern": "(unclosed"}) is None
+    assert parsable(r"(?i)a(?i)b\z") == r"(?i)ab\Z"
