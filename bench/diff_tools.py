@@ -21,6 +21,9 @@ from typing import Any
 
 from bench.common import tool
 
+#: keep each tool's own report (values in clear) after parsing it: ``--keep-raw``
+KEEP_RAW = False
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -298,6 +301,8 @@ def run_tool(
     except (OSError, ValueError) as exc:
         tail = proc.stderr.strip().splitlines()[-1:] if proc.stderr else []
         run.error = f"no readable report ({exc}); exit {proc.returncode} {' '.join(tail)}"[:300]
+    if not KEEP_RAW:
+        out.unlink(missing_ok=True)  # it holds values in clear; the findings are parsed
     return run
 
 

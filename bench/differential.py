@@ -33,6 +33,7 @@ from typing import Any
 
 from bench import diff_corpus as corpus
 from bench import diff_peer_pass as peer_pass
+from bench import diff_tools
 from bench.common import WORK
 from bench.diff_match import (
     Consensus,
@@ -56,7 +57,11 @@ SOURCES = ("pypi", "npm", "stdlib", "sitepkgs", "git")
 
 
 def options(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.differential", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.differential",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--work", type=Path, default=WORK / "differential", help="work folder")
     p.add_argument("--sources", default=",".join(SOURCES), help="real-text sources to use")
     p.add_argument("--mb-per-source", type=float, default=40.0, help="text budget per source")
@@ -73,6 +78,9 @@ def options(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-peer-formats", action="store_true", help="skip secrets drawn from Kingfisher's rules"
     )
     p.add_argument("--list-limit", type=int, default=12, help="items listed per family (text)")
+    p.add_argument(
+        "--keep-raw", action="store_true", help="keep each tool's own JSON (values in clear)"
+    )
     p.add_argument("--copy-text-to", type=Path, default=None, help="also write the text here")
     return p.parse_args(list(argv) if argv is not None else [])
 
@@ -395,6 +403,7 @@ def real_detail(
 
 def run(argv: Sequence[str] | None = None) -> dict[str, float]:
     opts = options(argv)
+    diff_tools.KEEP_RAW = opts.keep_raw
     opts.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LEAKSCAN_CACHE_DIR", str(opts.work / "leakscan-cache"))
     started = time.perf_counter()
