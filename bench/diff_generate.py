@@ -296,6 +296,34 @@ def armored(header: str, rng: random.Random) -> str:
     return f"-----BEGIN {header}-----\n{body}\n-----END {header}-----\n"
 
 
+def _b64_lines(data: bytes, width: int) -> list[str]:
+    text = base64.b64encode(data).decode()
+    return [text[i : i + width] for i in range(0, len(text), width)]
+
+
+def putty_key(rng: random.Random) -> str:
+    """A PuTTY .ppk (version 3, unencrypted ed25519) with random key material, as PuTTYgen
+    lays it out: header, Public-Lines, Private-Lines, a 64-hex Private-MAC."""
+    public = _b64_lines(b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + rng.randbytes(32), 64)
+    private = _b64_lines(b"\x00\x00\x00\x20" + rng.randbytes(32), 64)
+    return (
+        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: eddsa-key-20240611\n"
+        f"Public-Lines: {len(public)}\n" + "\n".join(public) + "\n"
+        f"Private-Lines: {len(private)}\n" + "\n".join(private) + "\n"
+        f"Private-MAC: {rng.randbytes(32).hex()}\n"
+    )
+
+
+def ssh2_key(rng: random.Random) -> str:
+    """An SSH.com/Tectia (RFC 4716 style) encrypted private key block of random content."""
+    body = "\n".join(_b64_lines(b"\x3f\x6f\xf9\xeb" + rng.randbytes(600), 70))
+    return (
+        "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\n"
+        'Comment: "rsa-key-20240611"\n'
+        f"{body}\n---- END SSH2 ENCRYPTED PRIVATE KEY ----\n"
+    )
+
+
 # --- a rule's secret -----------------------------------------------------------------------------
 
 
@@ -323,6 +351,14 @@ def generate(rule: Rule, rng: random.Random, tries: int = 60) -> Generated:
     """A random match of ``rule.pattern`` with a format-correct, non-placeholder secret."""
     pat = compiled(rule)
     header = _PEM_HEADER.search(rule.pattern.replace("\\", ""))
+    if rule.multiline_secret and "PuTTY-User-Key-File" in rule.pattern:
+        m = pat.search(putty_key(rng))
+        if m and m.group(rule.secret_group):
+            return Generated(rule.id, m.group(0), m.group(rule.secret_group))
+    if rule.multiline_secret and "BEGIN SSH2" in rule.pattern:
+        m = pat.search(ssh2_key(rng))
+        if m and m.group(rule.secret_group):
+            return Generated(rule.id, m.group(0), m.group(rule.secret_group))
     if rule.multiline_secret and header:
         for key in (real_private_key(header.group(1)), armored(header.group(1), rng)):
             m = pat.search(key) if key is not None else None
