@@ -32,11 +32,24 @@ class RuleResult:
     formats_missed_by_leakscan: list[str] = field(default_factory=list)
 
 
+#: words that name a credential's kind, not its provider (stripped from a rule id's end)
+KIND_WORDS = frozenset(
+    "api key keys token tokens secret id client access pat personal sdk server mobile service "
+    "account auth oauth webhook url uri password cookie session private public live production "
+    "app application encryption signing license root user header v2 extended long short lived "
+    "refresh config credentials connection string default pub identifier".split()
+)
+
+
 def provider(rule_id: str) -> str:
-    """``betterleaks.aws-access-token.1`` -> ``aws``: the family a gap is counted under."""
+    """``betterleaks.new-relic-user-api-id.1`` -> ``new-relic``: the family a gap is counted
+    under (the rule id without its tool prefix, variant number and trailing kind words)."""
     name = rule_id.split(".", 1)[-1]
-    name = re.sub(r"\.\d+$", "", name)
-    return name.split("-", 1)[0]
+    name = re.sub(r"\.\d+$", "", name).rsplit("/", 1)[-1]
+    words = name.split("-")
+    while len(words) > 1 and words[-1] in KIND_WORDS:
+        words.pop()
+    return "-".join(words)
 
 
 def per_rule(planted: list[Planted], missed: dict[str, list[Planted]]) -> list[RuleResult]:

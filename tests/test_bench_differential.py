@@ -219,3 +219,11 @@ def test_a_peer_rule_listing_becomes_a_drawable_rule() -> None:
     assert len(generate(grouped, random.Random(2)).secret) == 32
     assert as_rule({"id": "bad", "pattern": "(unclosed"}) is None
     assert parsable(r"(?i)a(?i)b\z") == r"(?i)ab\Z"
+
+
+def test_gap_families_are_providers() -> None:
+    from bench.diff_peer_pass import provider
+
+    assert provider("betterleaks.new-relic-user-api-id.1") == "new-relic"
+    assert provider("betterleaks.dropbox-long-lived-api-token") == "dropbox"
+    assert provider("veles.secrets/openrouter") == "openrouter"
