@@ -19,6 +19,8 @@ from bench.diff_match import Planted, redact, score_synthetic
 from bench.diff_peer_rules import kingfisher_rules
 from bench.diff_synthetic import build
 from bench.diff_tools import ToolRun, scan_all
+from leakscan.rules.loader import load_rules
+from leakscan.rules.spec import Rule
 
 TOOLS = ("leakscan", "kingfisher", "betterleaks", "trivy")
 
@@ -50,6 +52,20 @@ def provider(rule_id: str) -> str:
     while len(words) > 1 and words[-1] in KIND_WORDS:
         words.pop()
     return "-".join(words)
+
+
+def leakscan_rules_for(family: str, rules: list[Rule]) -> list[str]:
+    """leakscan's rule ids for the provider a gap family names (by the id's provider part)."""
+    key = family.replace("-", "")
+    found = []
+    for r in rules:
+        parts = r.id.split(".")
+        if len(parts) < 3:
+            continue
+        ours = parts[1].replace("-", "")
+        if ours == key or key.startswith(ours) or ours.startswith(key):
+            found.append(r.id)
+    return found
 
 
 def per_rule(planted: list[Planted], missed: dict[str, list[Planted]]) -> list[RuleResult]:
@@ -107,8 +123,15 @@ def run_pass(
     detail.append(
         "   (family [rules]: rule  found kingfisher/betterleaks/trivy of planted, example)"
     )
+    ours = load_rules()
     for fam, items in ranked:
-        detail.append(f"  {fam} [{len(items)}]")
+        have = leakscan_rules_for(fam, ours)
+        note = (
+            f"leakscan has {', '.join(have[:4])}{' …' if len(have) > 4 else ''}, none found these"
+            if have
+            else "no leakscan rule for this provider"
+        )
+        detail.append(f"  {fam} [{len(items)}]  ({note})")
         for r in items:
             counts = "/".join(str(r.found.get(n, "-")) for n in TOOLS[1:])
             detail.append(f"      {r.rule_id}  {counts} of {r.planted}  {r.example}")
