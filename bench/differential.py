@@ -429,6 +429,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, float]:
         f"differential: done in {time.perf_counter() - started:.0f}s; "
         f"reports in {opts.work / 'out'}"
     )
+    if not report:
+        print("differential: every pass was turned off; nothing written", flush=True)
+        return {}
     out = opts.work / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
