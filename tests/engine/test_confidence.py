@@ -17,6 +17,6 @@ def test_context_rules_are_medium_and_free_text_assignments_low() -> None:
     by_id = {r.id: r for r in RULES}
     for rid in ("password", "secret", "api-key", "token"):
         assert by_id[f"leakscan.generic.{rid}"].confidence == "low"
-    for rid in ("secret-named-value", "url-credentials", "netrc", "xml-password", "curl-user"):
+    for rid in ("secret-named-value", "url-credentials", "xml-password"):
         assert by_id[f"leakscan.generic.{rid}"].confidence == "medium"
     assert all(r.confidence == "medium" for r in RULES if r.context)
