@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import warnings
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,14 +220,32 @@ def _category(cat: Any) -> str:
 _LATE_FLAGS = re.compile(r"(?<!\\)\(\?[imsx]+\)")
 
 
+_NAMED_GROUP = re.compile(r"(?<!\\)\(\?P?<([A-Za-z_]\w*)>")
+
+
+def _unique_group_names(pattern: str) -> str:
+    """A name used again (alternatives that each capture ``secret``, as the ``regex`` module
+    allows) renamed from its second use on: the standard parser refuses a repeated name."""
+    seen: Counter[str] = Counter()
+
+    def rename(m: re.Match[str]) -> str:
+        seen[m.group(1)] += 1
+        n = seen[m.group(1)]
+        return m.group(0) if n == 1 else f"(?P<{m.group(1)}_{n}>"
+
+    return _NAMED_GROUP.sub(rename, pattern)
+
+
 def parsable(pattern: str) -> str:
     """``pattern`` in the standard parser's dialect: flags set mid-pattern (``(?i)`` after
-    text, as Rust and the ``regex`` module allow) dropped, ``\\z`` spelled ``\\Z``. Only for
-    drawing: the draw is then checked with the pattern as written."""
+    text, as Rust and the ``regex`` module allow) dropped, ``\\z`` spelled ``\\Z``, a branch
+    reset ``(?|`` read as ``(?:`` and a repeated group name made unique. Only for drawing: the
+    draw is then checked with the pattern as written."""
     lead = re.match(r"(?:\(\?[imsx]+\))*", pattern)
     head = lead.group(0) if lead else ""
     rest = _LATE_FLAGS.sub("", pattern[len(head) :])
-    return head + re.sub(r"(?<!\\)\\z", r"\\Z", rest)
+    rest = re.sub(r"(?<!\\)\(\?\|", "(?:", rest)
+    return _unique_group_names(head + re.sub(r"(?<!\\)\\z", r"\\Z", rest))
 
 
 def draw(pattern: str, rng: random.Random, secret_group: int | str = 0) -> str:
@@ -237,7 +256,12 @@ def draw(pattern: str, rng: random.Random, secret_group: int | str = 0) -> str:
             tree = sre_parse.parse(parsable(pattern))
     except re.error as exc:
         raise GenerationError(f"pattern does not parse: {exc}") from exc
-    return _Draw(rng, secret_group).tree(tree)
+    drawer = _Draw(rng, secret_group)
+    text = drawer.tree(tree)
+    items = list(tree)
+    if items and items[-1][0] is sre_constants.ASSERT and items[-1][1][0] == 1:
+        text += drawer.tree(items[-1][1][1])  # a closing lookahead (`(?=…akab-)`): write it
+    return text
 
 
 def looks_placeholder(value: str, pattern: str = "") -> bool:
@@ -383,5 +407,8 @@ def generate(rule: Rule, rng: random.Random, tries: int = 60) -> Generated:
         if looks_placeholder(secret, rule.pattern):
             last = "placeholder-looking draw"
             continue
-        return Generated(rule.id, m.group(0), secret)
+        shown = m.group(0)
+        if not pat.search(shown):  # the match needs what its closing lookahead saw
+            shown = text[m.start() :]
+        return Generated(rule.id, shown, secret)
     raise GenerationError(f"{rule.id}: no usable draw in {tries} tries ({last})")
