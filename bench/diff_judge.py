@@ -250,9 +250,16 @@ class Judge:
         return out
 
 
-def shown(j: Judgement | None, indent: str) -> list[str]:
-    """The line(s) a judged item carries in the text report."""
-    return [f"{indent}=> {j.text()}"] if j is not None else []
+def shown(j: Judgement | None, indent: str, seen: set[str] | None = None) -> list[str]:
+    """The line a judged item carries in the text report: verdict and reason, or the verdict
+    alone when ``seen`` (the judgements already shown in this list) has it."""
+    if j is None:
+        return []
+    if seen is not None and j.source in seen:
+        return [f"{indent}=> {j.verdict} (as above) [{j.source}]"]
+    if seen is not None:
+        seen.add(j.source)
+    return [f"{indent}=> {j.text()}"]
 
 
 def as_json(j: Judgement | None) -> dict[str, Any] | None:

@@ -353,11 +353,12 @@ def real_report(
     detail += ["", "== found by leakscan, by NO peer (judge: real, or leakscan noise?)"]
     for fam, group in by_family(alone):
         detail.append(f"    [{len(group)}] {fam} ({_confidences(group)})")
+        seen: set[str] = set()
         for f in group[:limit]:
             detail.append(
                 f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
             )
-            detail.extend(shown(judge.find(subject_of(f)), "            "))
+            detail.extend(shown(judge.find(subject_of(f)), "            ", seen))
     data = {
         "root": str(root),
         "sources": [asdict(s) for s in sources],
@@ -442,9 +443,10 @@ def real_detail(
         groups.items(), key=lambda kv: (-len(kv[0].split(" + ")), -len(kv[1]))
     ):
         out.append(f"  [{len(items)}] {key}")
+        seen: set[str] = set()
         for c in items[:limit]:
             out.append(f"      {c.file}:{c.line}  {redact(c.secret)}")
-            out.extend(shown(judge.find(consensus_subject(c)), "          "))
+            out.extend(shown(judge.find(consensus_subject(c)), "          ", seen))
         if len(items) > limit:
             out.append(f"      … {len(items) - limit} more in report.json")
     for name, d in diffs.items():
@@ -456,17 +458,19 @@ def real_detail(
         out.append(f"  by {name} rule (leakscan missed):")
         for fam, group in by_family(d.peer_only):
             out.append(f"    [{len(group)}] {fam}")
+            seen = set()
             for f in group[:limit]:
                 out.append(f"        {f.file}:{f.line}  {redact(f.secret)}")
-                out.extend(shown(judge.find(subject_of(f)), "            "))
+                out.extend(shown(judge.find(subject_of(f)), "            ", seen))
         out.append(f"  by leakscan family ({name} did not report):")
         for fam, group in by_family(d.leakscan_only):
             out.append(f"    [{len(group)}] {fam} ({_confidences(group)})")
+            seen = set()
             for f in group[:limit]:
                 out.append(
                     f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
                 )
-                out.extend(shown(judge.find(subject_of(f)), "            "))
+                out.extend(shown(judge.find(subject_of(f)), "            ", seen))
     return out
 
 

@@ -284,6 +284,7 @@ def test_a_judged_value_shows_its_verdict_and_the_unjudged_are_listed_last(
             "betterleaks",
             [
                 _f("betterleaks", readme, 7, "password1", "generic-password"),
+                _f("betterleaks", readme, 9, "fallback-pw", "generic-password"),
                 _f("betterleaks", pem, 2, "-----BEGIN RSA PRIVATE KEY-----", "private-key"),
             ],
         ),
@@ -294,6 +295,8 @@ def test_a_judged_value_shows_its_verdict_and_the_unjudged_are_listed_last(
 
     readme_line = next(i for i, line in enumerate(detail) if f"{readme}:7" in line)
     assert detail[readme_line + 1].strip().startswith("=> placeholder: A README's sample")
+    again = next(i for i, line in enumerate(detail) if f"{readme}:9" in line)
+    assert detail[again + 1].strip() == "=> placeholder (as above) [helper.yaml#1]"
     pem_line = next(i for i, line in enumerate(detail) if f"{pem}:2" in line)
     assert "=>" not in detail[pem_line + 1]
 
