@@ -391,3 +391,18 @@ def test_the_command_stops_on_a_bad_file_and_fails_on_unjudged(
         "unjudged: 1 families/values",
         "  real text, missed by leakscan: lib/x.py:3 ab…c (9 chars)",
     ]
+
+
+def test_bench_passes_options_to_the_differential(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.__main__ import main
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.yaml").write_text("- family: x\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["differential", "--judgements", str(bad)])
+    assert stop.value.code == 2
+    assert "x.yaml#1: `verdict` must be" in capsys.readouterr().err
+    assert main(["engine", "--list-limit", "3"]) == 2
