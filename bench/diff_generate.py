@@ -226,7 +226,20 @@ def parsable(pattern: str) -> str:
     lead = re.match(r"(?:\(\?[imsx]+\))*", pattern)
     head = lead.group(0) if lead else ""
     rest = _LATE_FLAGS.sub("", pattern[len(head) :])
-    return head + re.sub(r"(?<!\\)\\z", r"\\Z", rest)
+    return _unique_group_names(head + re.sub(r"(?<!\\)\\z", r"\\Z", rest))
+
+
+def _unique_group_names(pattern: str) -> str:
+    """The ``regex`` module lets alternatives share a group name; the standard parser does
+    not, so repeats are renamed (a named secret group is located by matching, not drawing)."""
+    seen: dict[str, int] = {}
+
+    def rename(m: re.Match[str]) -> str:
+        name = m.group(1)
+        seen[name] = seen.get(name, 0) + 1
+        return m.group(0) if seen[name] == 1 else f"(?P<{name}_{seen[name]}>"
+
+    return re.sub(r"\(\?P<(\w+)>", rename, pattern)
 
 
 def draw(pattern: str, rng: random.Random, secret_group: int | str = 0) -> str:
