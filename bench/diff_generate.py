@@ -20,7 +20,6 @@ import subprocess
 import tempfile
 import warnings
 import zlib
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,32 +219,27 @@ def _category(cat: Any) -> str:
 _LATE_FLAGS = re.compile(r"(?<!\\)\(\?[imsx]+\)")
 
 
-_NAMED_GROUP = re.compile(r"(?<!\\)\(\?P?<([A-Za-z_]\w*)>")
-
-
-def _unique_group_names(pattern: str) -> str:
-    """A name used again (alternatives that each capture ``secret``, as the ``regex`` module
-    allows) renamed from its second use on: the standard parser refuses a repeated name."""
-    seen: Counter[str] = Counter()
-
-    def rename(m: re.Match[str]) -> str:
-        seen[m.group(1)] += 1
-        n = seen[m.group(1)]
-        return m.group(0) if n == 1 else f"(?P<{m.group(1)}_{n}>"
-
-    return _NAMED_GROUP.sub(rename, pattern)
-
-
 def parsable(pattern: str) -> str:
     """``pattern`` in the standard parser's dialect: flags set mid-pattern (``(?i)`` after
-    text, as Rust and the ``regex`` module allow) dropped, ``\\z`` spelled ``\\Z``, a branch
-    reset ``(?|`` read as ``(?:`` and a repeated group name made unique. Only for drawing: the
-    draw is then checked with the pattern as written."""
+    text, as Rust and the ``regex`` module allow) dropped, ``\\z`` spelled ``\\Z``. Only for
+    drawing: the draw is then checked with the pattern as written."""
     lead = re.match(r"(?:\(\?[imsx]+\))*", pattern)
     head = lead.group(0) if lead else ""
     rest = _LATE_FLAGS.sub("", pattern[len(head) :])
-    rest = re.sub(r"(?<!\\)\(\?\|", "(?:", rest)
     return _unique_group_names(head + re.sub(r"(?<!\\)\\z", r"\\Z", rest))
+
+
+def _unique_group_names(pattern: str) -> str:
+    """The ``regex`` module lets alternatives share a group name; the standard parser does
+    not, so repeats are renamed (a named secret group is located by matching, not drawing)."""
+    seen: dict[str, int] = {}
+
+    def rename(m: re.Match[str]) -> str:
+        name = m.group(1)
+        seen[name] = seen.get(name, 0) + 1
+        return m.group(0) if seen[name] == 1 else f"(?P<{name}_{seen[name]}>"
+
+    return re.sub(r"\(\?P<(\w+)>", rename, pattern)
 
 
 def draw(pattern: str, rng: random.Random, secret_group: int | str = 0) -> str:

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 import regex
 
-from bench.diff_generate import crc_token, crc_token_valid, generate, with_checksum
+from bench.diff_generate import (
+    GenerationError,
+    crc_token,
+    crc_token_valid,
+    generate,
+    with_checksum,
+)
 from bench.diff_match import (
     Planted,
     disagreements,
@@ -55,8 +61,13 @@ def _github_valid(token: str) -> bool:
 
 def test_every_rule_yields_a_secret_its_own_pattern_finds() -> None:
     rng = random.Random(5)
+    undrawable = []
     for rule in RULES:
-        gen = generate(rule, rng)
+        try:
+            gen = generate(rule, rng)
+        except GenerationError:
+            undrawable.append(rule.id)  # the synthetic pass lists these as "not plantable"
+            continue
         flags = regex.IGNORECASE if rule.ignore_case else 0
         found = {
             m.group(rule.secret_group)
@@ -65,6 +76,7 @@ def test_every_rule_yields_a_secret_its_own_pattern_finds() -> None:
         assert gen.secret in found, rule.id
         examples = {e.secret for e in rule.examples}
         assert gen.secret not in examples, rule.id
+    assert len(undrawable) <= len(RULES) // 100, undrawable
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if r.checksum], ids=lambda r: r.id)

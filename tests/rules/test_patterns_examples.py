@@ -69,7 +69,7 @@ def test_every_family_file_exists() -> None:
 
 
 def test_rule_count_and_unique_ids() -> None:
-    assert len(RULES) >= 150
+    assert len(RULES) >= 600
     ids = [r.id for r in RULES]
     assert len(ids) == len(set(ids))
     bad = [i for i in ids if not _ID.match(i)]
