@@ -151,7 +151,7 @@ class RegistryAuth:
     """Answers a registry's ``WWW-Authenticate`` challenges and signs requests.
 
     One instance serves one registry host. Bearer tokens are kept per scope until they expire
-    (or a 401 says they no longer work).
+    (or a 401 says they no longer work), as ``clock`` tells (seconds).
     """
 
     def __init__(
@@ -160,7 +160,9 @@ class RegistryAuth:
         *,
         use_docker_config: bool = True,
         use_env: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._clock = clock
         self._explicit = credentials
         self._use_docker_config = use_docker_config
         self._use_env = use_env
@@ -193,7 +195,7 @@ class RegistryAuth:
                     return {"Authorization": _basic(creds)}
             elif self._scheme == "bearer":
                 token = self._tokens.get(scope)
-                if token is not None and token.expires > time.time():
+                if token is not None and token.expires > self._clock():
                     return {"Authorization": f"Bearer {token.value}"}
         return {}
 
@@ -219,7 +221,7 @@ class RegistryAuth:
             self._scheme = "bearer"
             self._bearer = params
             stale = self._tokens.pop(scope, None)
-            if stale is not None and stale.expires > time.time() + 5:
+            if stale is not None and stale.expires > self._clock() + 5:
                 # a fresh token was refused: the credentials lack access
                 return False
             self._tokens[scope] = self._fetch_token(
@@ -285,7 +287,7 @@ class RegistryAuth:
         if not value:
             raise RegistryAuthError(f"{host}: token service sent no usable token")
         log.debug("got a bearer token for %s scope %s (expires in %ss)", host, wanted, lifetime)
-        return _Token(str(value), time.time() + max(lifetime - 10, 5))
+        return _Token(str(value), self._clock() + max(lifetime - 10, 5))
 
 
 def _basic(creds: Credentials) -> str:
