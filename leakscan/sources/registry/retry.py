@@ -30,7 +30,7 @@ class RetryPolicy:
         """Seconds to wait before retry ``attempt`` (1 for the first retry)."""
         if retry_after and retry_after.isdigit():
             return min(float(retry_after), self.max_retry_after)
-        return self.backoff * (2 ** (attempt - 1))
+        return self.backoff * 2.0 ** (attempt - 1)
 
 
 #: the policy of a client made without one (read when each client is made)
