@@ -1,7 +1,7 @@
 """Registry credentials and the auth handshake (anonymous, Basic, Bearer tokens).
 
-Credentials come from, in order: the command line (``--username``/``--password-stdin``),
-``LEAKSCAN_REGISTRY_USERNAME``/``LEAKSCAN_REGISTRY_PASSWORD``, then ``~/.docker/config.json``
+Credentials come from, in order: the caller (the CLI passes ``--username``/``--password-stdin``
+or ``LEAKSCAN_REGISTRY_USERNAME``/``LEAKSCAN_REGISTRY_PASSWORD``), then ``~/.docker/config.json``
 (``credHelpers``, ``auths``, ``credsStore``). A password or token never appears in a repr, a
 log line or an error message.
 """
@@ -133,14 +133,6 @@ def docker_credentials(host: str, config_path: Path | None = None) -> Credential
     return None
 
 
-def env_credentials() -> Credentials | None:
-    user = os.environ.get("LEAKSCAN_REGISTRY_USERNAME")
-    password = os.environ.get("LEAKSCAN_REGISTRY_PASSWORD")
-    if user and password is not None:
-        return Credentials(user, password)
-    return None
-
-
 @dataclass(slots=True)
 class _Token:
     value: str = field(repr=False)
@@ -159,13 +151,11 @@ class RegistryAuth:
         credentials: Credentials | None = None,
         *,
         use_docker_config: bool = True,
-        use_env: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._clock = clock
         self._explicit = credentials
         self._use_docker_config = use_docker_config
-        self._use_env = use_env
         self._resolved: dict[str, Credentials | None] = {}
         self._scheme: str | None = None  # "basic" or "bearer" once challenged
         self._bearer: dict[str, str] = {}
@@ -179,8 +169,6 @@ class RegistryAuth:
     def credentials(self, host: str) -> Credentials | None:
         if host not in self._resolved:
             creds = self._explicit
-            if creds is None and self._use_env:
-                creds = env_credentials()
             if creds is None and self._use_docker_config:
                 creds = docker_credentials(host)
             self._resolved[host] = creds
