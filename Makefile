@@ -50,6 +50,17 @@ bench: install
 fixtures: install
 	$(BIN)/python fixtures/demo/build.py --force
 
+# the committed fixtures match their generator: regenerate a copy elsewhere and compare
+# (nothing in the working tree is touched; `make fixtures` rewrites them)
+fixtures-check: install
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -R fixtures "$$tmp/fixtures"; rm -rf "$$tmp/fixtures/demo/build" "$$tmp/fixtures/demo/manifests"; \
+	$(BIN)/python "$$tmp/fixtures/demo/build.py" --force >/dev/null; \
+	rm -rf "$$tmp/fixtures/demo/build"; \
+	diff -r fixtures "$$tmp/fixtures" -x build -x __pycache__ \
+	  || { echo "fixtures/ differs from its generator: run 'make fixtures' and review the diff"; exit 1; }; \
+	echo "fixtures/ matches fixtures/demo/build.py"
+
 fuzz: install
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests -k fuzz
 

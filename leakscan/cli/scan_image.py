@@ -64,10 +64,11 @@ def scan_image(
     def sources(options: SourceOptions) -> list[Source]:
         from functools import partial
 
-        from leakscan.sources.image.reference import RegistryLogin, open_store
+        from leakscan.cli.registry_login import registry_login
+        from leakscan.sources.image.reference import open_store
         from leakscan.sources.image.source import image_sources
 
-        login = RegistryLogin(username, password, insecure)
+        login = registry_login(username, password, insecure)
         return image_sources(refs, options, partial(open_store, login=login))
 
     run_scan(sources, opts)

@@ -60,9 +60,9 @@ def parse_reference(ref: str) -> Reference:
 
 @dataclass(frozen=True, slots=True)
 class RegistryLogin:
-    """How to reach registries named in references (``--username``/``--password-stdin``,
-    ``--insecure``). Without a username the registry client falls back to
-    LEAKSCAN_REGISTRY_USERNAME/PASSWORD and then ~/.docker/config.json."""
+    """How to reach registries named in references (the CLI fills it from
+    ``--username``/``--password-stdin``/``--insecure`` and the ``LEAKSCAN_REGISTRY_*``
+    variables). Without a username the registry client falls back to ~/.docker/config.json."""
 
     username: str | None = None
     password: str | None = field(default=None, repr=False)

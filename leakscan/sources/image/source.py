@@ -86,9 +86,8 @@ def open_layers(
     """Streams of the wanted layers (through the store's own sequential reader if it has one).
 
     ``located``: each layer's index is needed before its stream is read."""
-    sequential = getattr(store, "layer_streams", None)
-    if sequential is not None:
-        yield from sequential(image, wanted, located=located)
+    if store.sequential:
+        yield from store.layer_streams(image, wanted, located=located)
         return
     for i in wanted:
         yield (lambda i=i: i), _open(store, image.layers[i].digest)  # type: ignore[misc]
@@ -138,7 +137,7 @@ class _Spool:
         self, wanted: Sequence[int], located: bool
     ) -> Iterator[tuple[Callable[[], int], IO[bytes], int | None]]:
         """(locate, stream, announced size); a daemon's layer is located only once read."""
-        if getattr(self.store, "remote", False):
+        if self.store.remote:
             for i in wanted:
                 self.state.layers_downloaded += 1
                 layer = self.image.layers[i]
@@ -286,11 +285,7 @@ class ImageSource(Source):
             )
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
         to_index = sorted({last[k] for k in keys if k not in self.state.layers})
-        spool = (
-            _Spool(store, image, self.spool_bytes, self.state)
-            if getattr(store, "spooled", False)
-            else None
-        )
+        spool = _Spool(store, image, self.spool_bytes, self.state) if store.spooled else None
         if to_index:
             self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
             found: list[tuple[Callable[[], int], LayerRecord]] = []

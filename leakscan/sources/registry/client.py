@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
@@ -29,6 +29,7 @@ import requests
 import urllib3
 
 from leakscan.sources.image.interface import ImageError
+from leakscan.sources.registry import retry as _retry
 from leakscan.sources.registry.auth import RegistryAuth, RegistryAuthError
 from leakscan.sources.registry.body import bounded_body
 from leakscan.sources.registry.watchdog import guard_session, headers_deadline
@@ -79,7 +80,11 @@ def _digest_ok(digest: str) -> bool:
 
 
 class RegistryClient:
-    """One registry host. ``insecure`` allows plain HTTP and unverified TLS."""
+    """One registry host. ``insecure`` allows plain HTTP and unverified TLS.
+
+    Retries follow ``retry`` (:data:`.retry.DEFAULT` when not given); ``retries`` and
+    ``backoff`` override its counts. ``clock`` measures deadlines.
+    """
 
     def __init__(
         self,
@@ -87,8 +92,9 @@ class RegistryClient:
         auth: RegistryAuth | None = None,
         *,
         insecure: bool = False,
-        retries: int = 3,
-        backoff: float = 0.5,
+        retries: int | None = None,
+        backoff: float | None = None,
+        retry: _retry.RetryPolicy | None = None,
         timeout: float | None = None,
         max_blob_bytes: int = 8 * 1024**3,
         clock: Callable[[], float] = time.monotonic,
@@ -105,8 +111,12 @@ class RegistryClient:
         self.host = registry.rstrip("/")
         self.auth = auth or RegistryAuth()
         self.insecure = insecure
-        self.retries = retries
-        self.backoff = backoff
+        policy = retry if retry is not None else _retry.DEFAULT
+        if retries is not None:
+            policy = replace(policy, retries=retries)
+        if backoff is not None:
+            policy = replace(policy, backoff=backoff)
+        self.retry = policy
         self.timeout = timeout if timeout is not None and timeout > 0 else DEFAULT_TIMEOUT
         self.max_blob_bytes = max_blob_bytes
         self.clock = clock
@@ -177,7 +187,7 @@ class RegistryClient:
             except _DROPPED as exc:
                 if guard.fired:
                     raise self._late(method, url, scope) from None
-                if attempt >= self.retries:
+                if attempt >= self.retry.retries:
                     raise RegistryError(f"{self.host}: unreachable ({_why(exc)})") from None
                 attempt += 1
                 self._sleep(attempt, None)
@@ -210,7 +220,7 @@ class RegistryClient:
                     f"{self.host}: unauthorized (HTTP 401) for "
                     f"{_what(scope)}; check the credentials"
                 )
-            if resp.status_code in _RETRY_STATUS and attempt < self.retries:
+            if resp.status_code in _RETRY_STATUS and attempt < self.retry.retries:
                 attempt += 1
                 retry_after = resp.headers.get("Retry-After")
                 resp.close()
@@ -239,11 +249,9 @@ class RegistryClient:
         return self.clock() + 2 * self.timeout + (size or 0) / MIN_RATE
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.backoff * (2 ** (attempt - 1))
-        if retry_after and retry_after.isdigit():
-            delay = min(float(retry_after), 30.0)
+        delay = self.retry.delay(attempt, retry_after)
         log.debug("%s: retry %d in %.1fs", self.host, attempt, delay)
-        time.sleep(delay)
+        self.retry.sleep(delay)
 
     # -- catalog and tags ------------------------------------------------------------------
 
@@ -383,7 +391,7 @@ class BlobStream(io.RawIOBase):
                 break
             except _DROPPED as exc:
                 self._resp.close()
-                if self._resumes >= self.client.retries:
+                if self._resumes >= self.client.retry.retries:
                     raise RegistryError(
                         f"{self._where()}: connection dropped ({_why(exc)})"
                     ) from None
