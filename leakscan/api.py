@@ -275,8 +275,10 @@ class Scanner:
                 )
             )
         self.detector.checksum_failures.clear()
+        findings = self.findings.findings(self.config.min_confidence)
+        self.stats.below_min_confidence = self.findings.below_floor
         return ScanResult(
-            findings=self.findings.findings(self.config.min_confidence),
+            findings=findings,
             skipped=self.skipped,
             stats=self.stats,
             errors=self.errors,

@@ -194,6 +194,7 @@ class Stats:
     cached_blobs: int = 0
     layers_scanned: int = 0
     layers_reused: int = 0
+    below_min_confidence: int = 0  # findings made and left out by --min-confidence
 
     def to_dict(self) -> dict[str, Any]:
         """Every counter (subclasses' too), seconds rounded to milliseconds."""

@@ -72,14 +72,5 @@ class TableReporter:
             if len(f.locations) > self.max_locations:
                 out.append(f"     … and {len(f.locations) - self.max_locations} more locations")
             out.append("")
-        s = result.stats
-        locations = sum(len(f.locations) for f in result.findings)
-        out.append(
-            f"{len(result.findings)} secret(s) in {locations} location(s); scanned {s.blobs} "
-            f"blob(s), {s.bytes / 1e6:.1f} MB in {s.seconds:.2f}s"
-            + (f"; {s.cached_blobs} reused" if s.cached_blobs else "")
-            + (f"; {len(result.skipped)} skipped (--verbose lists them)" if result.skipped else "")
-        )
-        for e in result.errors:
-            out.append(f"error: {terminal(e)}")
-        return "\n".join(out) + "\n"
+        # the totals, errors and next steps go to stderr (leakscan.cli.summary)
+        return "\n".join(out) + "\n" if out else ""
