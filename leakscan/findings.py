@@ -85,7 +85,7 @@ class FindingSet:
                 rule_name=rule.name if rule else match.rule_id,
                 severity=match.severity,
                 confidence=match.confidence,
-                redacted=redact(match.secret),
+                redacted=match.preview or redact(match.secret),
                 secret=match.secret,
             )
             finding.secret_digest, finding.encoded_digest = value_digests(match.secret, self._key)

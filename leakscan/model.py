@@ -105,6 +105,8 @@ class Match:
     # how the content was decoded before the match, outermost first (e.g. ("base64",))
     decoded: tuple[str, ...] = ()
     context: str | None = None
+    # a redacted preview that says more than the secret alone (``postgres://app:…@db``)
+    preview: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
