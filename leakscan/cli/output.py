@@ -8,7 +8,10 @@ standard output; ``FILE`` ``-`` means standard output.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +22,7 @@ from leakscan.errors import UsageError
 from leakscan.report import reporter
 from leakscan.report.interface import Reporter
 from leakscan.report.safe_text import unsurrogate
+from leakscan.report.table import TableReporter
 
 FormatsOpt = Annotated[
     list[str] | None,
@@ -101,8 +105,21 @@ def report_specs(
 
 
 def reporters(specs: list[ReportSpec]) -> list[tuple[ReportSpec, Reporter]]:
-    """The reporter of each spec (an unknown format is an error before any scanning)."""
-    return [(spec, reporter(spec.format)) for spec in specs]
+    """The reporter of each spec (an unknown format is an error before any scanning); a
+    table printed on a colour terminal gets colour and the terminal's width."""
+    out = []
+    for spec in specs:
+        report = reporter(spec.format)
+        if isinstance(report, TableReporter) and spec.output is None and sys.stdout.isatty():
+            report.color = colour_wanted(os.environ)
+            report.width = max(shutil.get_terminal_size((100, 24)).columns, 60)
+        out.append((spec, report))
+    return out
+
+
+def colour_wanted(environ: Mapping[str, str]) -> bool:
+    """Colour on a terminal unless ``NO_COLOR`` is set (no-color.org) or ``TERM=dumb``."""
+    return not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
 
 
 def write(text: str, output: Path | None) -> None:

@@ -128,3 +128,50 @@ def test_fatal_error_printed_once_without_misleading_totals(
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1, result.stderr
     assert result.stdout == ""
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@x", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_pre_commit_hook_names_the_staged_file_and_says_what_to_do(
+    tmp_path: Path, rules_dir: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "ci.env").write_text(f"GITHUB_TOKEN={github_token()}\n")
+    _git(repo, "add", "ci.env")
+    result = scan("git", "--staged", str(repo), "--rules", str(rules_dir))
+    assert result.exit_code == 1, result.output
+    assert "ci.env:1 (staged)" in result.stdout
+    assert not any(line.rstrip().endswith("@") for line in result.stdout.splitlines())
+    assert "next steps: take the secret out of the staged file" in result.stderr
+    assert "leakscan:allow" in result.stderr
+
+
+def test_range_in_a_shallow_clone_hints_at_fetch_depth(tmp_path: Path, rules_dir: Path) -> None:
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    _git(origin, "init", "-q")
+    for n in range(3):
+        (origin / "f.txt").write_text(f"{n}\n")
+        _git(origin, "add", "f.txt")
+        _git(origin, "commit", "-qm", f"c{n}")
+    base = subprocess.run(
+        ["git", "-C", str(origin), "rev-parse", "HEAD~2"], capture_output=True, text=True
+    ).stdout.strip()
+    clone = tmp_path / "clone"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{origin}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
+    result = scan("git", str(clone), "--range", f"{base}..HEAD", "--rules", str(rules_dir))
+    assert result.exit_code == 2
+    assert "bad revision" in result.stderr
+    assert "fetch-depth: 0" in result.stderr and "secret(s)" not in result.stderr
