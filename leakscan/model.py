@@ -214,3 +214,5 @@ class ScanResult:
     rules_digest: str = ""
     # additional top-level keys for the JSON document (e.g. "baseline"), added by policy hooks
     extra: dict[str, Any] = field(default_factory=dict)
+    # rule id -> the provider documentation it cites (reports link each rule to it)
+    rule_references: dict[str, tuple[str, ...]] = field(default_factory=dict)

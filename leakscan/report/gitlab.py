@@ -32,6 +32,8 @@ _TOOL = {
 
 def _file(loc: Location) -> str:
     f = loc.provenance.fields
+    if loc.provenance.kind == "git" and not f.get("path"):  # a commit or tag message ...
+        return describe(loc)
     path = f.get("path") or f.get("field") or f.get("name") or loc.provenance.kind
     if loc.provenance.kind in ("image-layer", "image-config") and f.get("image"):
         return (
