@@ -11,6 +11,10 @@ PYTEST_ARGS ?=
 $(BIN)/leakscan: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	@# this tree was once installed as the distribution "leakscan" (a name on PyPI that is not
+	@# ours, now leakscan-secrets): drop that editable install of this same tree, nothing else
+	@if $(BIN)/pip show leakscan 2>/dev/null | grep -qx "Editable project location: $(CURDIR)"; then \
+	  $(BIN)/pip uninstall -y -q leakscan; fi
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(BIN)/leakscan
 
