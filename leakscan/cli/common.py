@@ -43,7 +43,8 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="table, json, jsonl, sarif, gitlab, junit or html."),
 ]
 OutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    Path | None,
+    typer.Option("--output", "-o", metavar="FILE", help="Write the report to this file."),
 ]
 ShowSecretsOpt = Annotated[
     bool, typer.Option("--show-secrets", help="Print secrets in clear (redacted by default).")

@@ -29,6 +29,7 @@ FormatsOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
+        metavar="FORMAT",
         help="table, json, jsonl, sarif, gitlab, junit or html (default: table).",
         show_default=False,
     ),
