@@ -6,7 +6,7 @@ APT_PACKAGES := docker.io docker-registry skopeo git busybox-static apache2-util
 TESTS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test lint bench fixtures fixtures-check fuzz clean
+.PHONY: install system-deps demo test lint bench fixtures fixtures-check fuzz golden clean
 
 $(BIN)/leakscan: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: install
 
 fixtures: install
 	$(BIN)/python fixtures/demo/build.py --force
+
+# the report golden files (tests/report/golden/), rewritten on purpose: review the diff
+golden: install
+	$(BIN)/python fixtures/reports/make.py
+	LEAKSCAN_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/report/test_golden.py
 
 fuzz: install
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests -k fuzz

@@ -32,7 +32,7 @@ INFORMATION_URI = "https://example.invalid/leakscan"
 _LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 _SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
 _HELP = (
-    "A {name} is written in clear where anyone who can read this {where} can use it.\n\n"
+    "This {name} is written in clear: anyone who can read the {where} can use it.\n\n"
     "1. Rotate it at the provider first: deleting the line does not help, the value stays in "
     "git history and in every image layer already pushed.\n"
     "2. Remove it from the source and load it at run time (environment, a secret store, "
@@ -43,7 +43,8 @@ _HELP = (
 
 
 class _Uris:
-    """Artifact locations: relative to %SRCROOT% inside the root, ``file://`` outside."""
+    """Artifact locations: relative to %SRCROOT% inside the root, ``file://`` outside. A
+    relative path is taken as relative to the root (the working directory by default)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(os.path.abspath(root))
@@ -58,7 +59,7 @@ class _Uris:
             return None
         kind = loc.provenance.kind
         if kind == "image-layer":  # a file inside an image: named under the image
-            image = quote(str(f.get("image") or "image").replace(":", "_"), safe="")
+            image = quote(str(f.get("image") or "image").replace(":", "_"), safe="/")
             inner = quote(str(path).lstrip("/"), safe="/")
             return {"uri": f"{image}/{inner}"}
         if kind == "git":
@@ -72,7 +73,7 @@ class _Uris:
         member = ""
         if "!" in path:  # a member of an archive: the archive is the artifact
             path, _, member = path.partition("!")
-        absolute = Path(os.path.abspath(path))
+        absolute = Path(os.path.normpath(os.path.join(self.root, path)))  # relative: to root
         try:
             relative = absolute.relative_to(self.root)
         except ValueError:

@@ -178,8 +178,8 @@ def context(
     if others:
         left, right = _mask(left, others), _mask(right, others)
     left, right = terminal(left), terminal(right)
-    if len(left) > _CONTEXT_BEFORE:
-        left = "…" + left[-(_CONTEXT_BEFORE - 1) :]
+    if len(left) + len(shown) + len(right) > width and len(left) > _CONTEXT_BEFORE:
+        left = "…" + left[-(_CONTEXT_BEFORE - 1) :]  # too long: the secret stays in view
     room = max(width - len(left) - len(shown), 8)
     if len(right) > room:
         right = right[: room - 1] + "…"

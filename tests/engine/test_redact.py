@@ -74,15 +74,15 @@ def test_key_block_written_on_one_line_with_escaped_newlines() -> None:
     ("line", "secret", "expected"),
     [
         (
-            b"DATABASE_URL=postgres://app:Xk29vLq8ZpW3nR7x@db:5432/app",
+            b"DATABASE_URL=postgres://app:Xk29vLq8ZpW3nR7x@db:5432/app",  # leakscan:allow
             "Xk29vLq8ZpW3nR7x",
             "postgres://app:…@db",
-        ),  # leakscan:allow
+        ),
         (
-            b"url = 'redis://:Qm7Lx2Vb9Kd4@cache.internal'",
+            b"url = 'redis://:Qm7Lx2Vb9Kd4@cache.internal'",  # leakscan:allow
             "Qm7Lx2Vb9Kd4",
             "redis://:…@cache.internal",
-        ),  # leakscan:allow
+        ),
         (b"password = Xk29vLq8ZpW3nR7x", "Xk29vLq8ZpW3nR7x", None),  # leakscan:allow
     ],
 )
