@@ -175,3 +175,30 @@ def test_range_in_a_shallow_clone_hints_at_fetch_depth(tmp_path: Path, rules_dir
     assert result.exit_code == 2
     assert "bad revision" in result.stderr
     assert "fetch-depth: 0" in result.stderr and "secret(s)" not in result.stderr
+
+
+def test_reports_and_baseline_of_a_key_block_trip_no_scanner(tmp_path: Path) -> None:
+    import base64
+    import secrets
+
+    body = base64.b64encode(secrets.token_bytes(600)).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    armor = "-----" + "BEGIN RSA PRIVATE KEY-----"
+    tree = tmp_path / "keys"
+    tree.mkdir()
+    (tree / "id_rsa").write_text("\n".join([armor, *lines, "-----" + "END RSA PRIVATE KEY-----"]))
+    out = tmp_path / "out"
+    out.mkdir()
+    result = scan(
+        str(tree), "--report", f"sarif={out / 'r.sarif'}", "--report",
+        f"gitlab={out / 'gl.json'}", "--report", f"json={out / 'r.json'}",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    made = runner.invoke(app, ["baseline", "create", str(tree), "-o", str(out / "base.json")])
+    assert made.exit_code == 0, made.output
+    for report in out.iterdir():
+        text = report.read_text()
+        assert "BEGIN" not in text and body[:20] not in text, report.name
+        assert "PRIVATE KEY (RSA)" in text, report.name
+    again = scan(str(out))  # leakscan over its own reports: nothing
+    assert again.exit_code == 0, again.output
