@@ -169,13 +169,12 @@ class RegistryStore(ImageStore):
         self.image = parse_name(reference)
         self.name = str(self.image)
         self.options = options
-        # like docker: loopback registries may speak plain HTTP; others need insecure=True
-        # (or LEAKSCAN_REGISTRY_INSECURE=1 when the caller has no flag for it)
-        host = self.image.registry.rsplit(":", 1)[0]
-        insecure = (
-            insecure
-            or host in ("localhost", "127.0.0.1", "[::1]")
-            or os.environ.get("LEAKSCAN_REGISTRY_INSECURE", "") in ("1", "true", "yes")
+        # loopback registries may speak plain HTTP (the client allows it, as docker does);
+        # others need insecure=True (or LEAKSCAN_REGISTRY_INSECURE=1 for callers without a flag)
+        insecure = insecure or os.environ.get("LEAKSCAN_REGISTRY_INSECURE", "") in (
+            "1",
+            "true",
+            "yes",
         )
         self.client = client or RegistryClient(
             self.image.registry, auth, insecure=insecure, timeout=options.registry_timeout
