@@ -230,7 +230,14 @@ class TableReporter:
         return "\n".join(out) + "\n" if out else ""
 
     def _location(self, f: Finding, loc: Location, shown: str, lines: _Lines) -> list[str]:
-        out = [f"{_INDENT}- {terminal(describe(loc, created_by=False))}"]
+        out = textwrap.wrap(
+            terminal(describe(loc, created_by=False)),
+            width=self.width,
+            initial_indent=f"{_INDENT}- ",
+            subsequent_indent=f"{_INDENT}    ",
+            break_long_words=False,  # a path or digest stays whole
+            break_on_hyphens=False,
+        ) or [f"{_INDENT}- "]
         fields = loc.provenance.fields
         created_by = fields.get("created_by") if loc.provenance.kind == "image-layer" else None
         if created_by:
