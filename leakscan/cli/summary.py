@@ -65,11 +65,6 @@ def totals(result: ScanResult, left_out: LeftOut) -> str:
     return text
 
 
-def nothing_ran(result: ScanResult) -> bool:
-    """An error stopped the run before anything was read: totals would only mislead."""
-    return bool(result.errors) and not result.findings and result.stats.blobs == 0
-
-
 def lines(
     result: ScanResult,
     left_out: LeftOut,
@@ -78,19 +73,25 @@ def lines(
     verbose: int = 0,
     staged: bool = False,
 ) -> list[str]:
-    """Everything for stderr, in order: skips (with -v), totals, errors, hints, next steps."""
+    """Everything for stderr, in order: skips (with -v), then the totals and next steps of
+    a completed run, or the errors, hints and what was found before them."""
     out: list[str] = []
     if verbose and result.skipped:
         for skip in result.skipped:
             out.append(f"leakscan: skipped {terminal(skip.where)}: {terminal(skip.reason)}")
-    if not nothing_ran(result):
+    if not result.errors:
         out.append(totals(result, left_out))
+        if failed and result.findings:
+            out.append(NEXT_STEPS_STAGED if staged else NEXT_STEPS)
+        return out
+    # an error: said once, first; totals only for what was found before it (a "0 secret(s)"
+    # would read as a clean result)
     for error in result.errors:
         out.append(f"leakscan: error: {terminal(error)}")
     if any("bad revision" in e for e in result.errors) and any(
         s.reason.startswith("shallow clone") for s in result.skipped
     ):
         out.append(f"leakscan: {SHALLOW_HINT}")
-    if failed and result.findings and not result.errors:
-        out.append(NEXT_STEPS_STAGED if staged else NEXT_STEPS)
+    if result.findings:
+        out.append(f"incomplete scan, found before the error: {totals(result, left_out)}")
     return out
