@@ -64,3 +64,18 @@ def test_no_unreachable_and_narrowed_scans_leave_them(
     assert code == 0 and doc["findings"] == [], output
     code, doc, output = scan(str(repo.path), "--rules", str(rules), "--max-depth", "1")
     assert code == 0 and doc["findings"] == [], output
+
+
+def test_git_prefix_in_a_path_scan_reads_them_too(
+    reset_repo: tuple[GitRepo, str, str], tmp_path: Path
+) -> None:
+    repo, _, dangling = reset_repo
+    rules = write_rules(tmp_path / "rules")
+    result = CliRunner().invoke(
+        app, ["scan", f"git:{repo.path}", "--rules", str(rules), "-f", "json", "--no-progress"]
+    )
+    assert result.exit_code == 1, result.output
+    commits = {
+        loc.get("commit") for f in json.loads(result.stdout)["findings"] for loc in f["locations"]
+    }
+    assert dangling in commits
