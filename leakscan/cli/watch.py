@@ -30,7 +30,7 @@ from leakscan.errors import ExitCode, LeakscanError, UsageError
 
 # the policy and redaction options of `scan`; the output is JSON lines, so no --format
 _POLICY_OPTIONS = tuple(
-    o for o in REPORT_OPTIONS if o[0] not in ("format", "output", "no_progress", "fail_on")
+    o for o in REPORT_OPTIONS if o[0] not in ("format", "report", "output", "no_progress", "fail_on")
 )
 
 
