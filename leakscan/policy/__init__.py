@@ -101,6 +101,10 @@ def _allow_filter(result: Any, opts: Any) -> Any:
             if id(finding) not in kept or len(finding.locations) < count:
                 allowed.add(finding.secret or finding.fingerprint)
         opts.extra["allowed_inline"] = len(allowed)
+    count = opts.extra.get("allowed_inline", 0)
+    extra = getattr(result, "extra", None)
+    if count and isinstance(extra, dict):
+        extra["allowed_inline"] = count  # the JSON report says it too
     return result
 
 

@@ -109,6 +109,14 @@ def test_summary_counts_what_was_left_out(tmp_path: Path, rules_dir: Path) -> No
     assert "1 accepted by the baseline" in result.stderr
     assert "1 allowed inline" in result.stderr
     assert "below --min-confidence high" in result.stderr
+    doc = json.loads(
+        scan(
+            str(tree), "--rules", str(rules_dir), "--baseline", str(baseline),
+            "--min-confidence", "high", "-f", "json",
+        ).stdout
+    )  # fmt: skip
+    assert doc["baseline"]["suppressed"] == 1 and doc["allowed_inline"] == 1
+    assert doc["stats"]["below_min_confidence"] == 1
 
 
 @pytest.mark.parametrize(
