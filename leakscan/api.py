@@ -248,12 +248,18 @@ class Scanner:
                 )
             )
         self.detector.checksum_failures.clear()
+        findings = self.findings.findings(self.config.min_confidence)
+        self.stats.below_min_confidence = self.findings.below_floor
+        found_rules = {f.rule_id for f in findings}
         return ScanResult(
-            findings=self.findings.findings(self.config.min_confidence),
+            findings=findings,
             skipped=self.skipped,
             stats=self.stats,
             errors=self.errors,
             rules_digest=self.detector.digest,
+            rule_references={
+                r.id: r.references for r in self.detector.rules if r.id in found_rules
+            },
         )
 
 

@@ -18,7 +18,8 @@ from leakscan.sources.interface import Source, SourceOptions
 
 REF_HELP = (
     "Images: docker-archive:PATH (or a .tar), oci:DIR[:TAG], oci-archive:PATH[:TAG], "
-    "docker-daemon:NAME[:TAG], docker://NAME or registry/name:tag."
+    "docker-daemon:NAME[:TAG], docker://NAME or registry/name:tag. A bare NAME:TAG is the "
+    "local Docker daemon's image when it has one, else Docker Hub's."
 )
 
 

@@ -30,7 +30,9 @@ def path_sources(paths: list[str], options: SourceOptions) -> list[Source]:
         elif target.startswith(GIT_PREFIX):
             from leakscan.sources.git import GitOptions, GitSource
 
-            out.append(GitSource(target[len(GIT_PREFIX) :], options, GitOptions()))
+            repo = target[len(GIT_PREFIX) :]
+            # like `scan git`: a local repository's unreachable objects too
+            out.append(GitSource(repo, options, GitOptions(all_objects=os.path.isdir(repo))))
         else:
             out.append(_file_source(target, options))
     if images:

@@ -280,7 +280,7 @@ class ImageSource(Source):
         }
         for i in sorted(unknown):
             yield Skip(
-                f"{image.reference} layer {i} ({image.layers[i].digest})",
+                f"{image.reference} layer {i + 1} ({image.layers[i].digest})",
                 f"unknown layer media type {image.layers[i].media_type[:100]}",
             )
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
@@ -317,7 +317,7 @@ class ImageSource(Source):
             if i in unknown or last[keys[i]] != i:
                 continue
             if record.bomb is not None:
-                yield Skip(f"{image.reference} layer {i}", record.bomb)
+                yield Skip(f"{image.reference} layer {i + 1}", record.bomb)
                 continue
             if record.error is not None:  # it fails alone: the other layers are still read
                 yield Skip(ctx.layer_name(i), record.error, error=True)
@@ -382,7 +382,7 @@ class ImageSource(Source):
         record: LayerRecord,
         stream: IO[bytes],
     ) -> Iterator[Blob | Skip]:
-        where = f"{ctx.image.reference} layer {i}"
+        where = f"{ctx.image.reference} layer {i + 1}"
         files: list[FileRecord] | None = []
         record.skips = []
         options = self.options
@@ -462,11 +462,12 @@ class _ImageContext:
     db: PackageDb
     history: list[str | None]
 
+    # layers are counted from 1 at the base in messages, as the reports show them
     def where(self, i: int, path: str) -> str:
-        return f"{self.image.reference} layer {i}: {path}"
+        return f"{self.image.reference} layer {i + 1}: {path}"
 
     def layer_name(self, i: int) -> str:
-        return f"{self.image.reference} layer {i} ({self.image.layers[i].digest})"
+        return f"{self.image.reference} layer {i + 1} ({self.image.layers[i].digest})"
 
     def provenance(self, i: int, path: str, state: FileState, vendor: bool) -> Provenance:
         fields: dict[str, Any] = {

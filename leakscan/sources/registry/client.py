@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import logging
 import re
 import time
@@ -110,7 +111,10 @@ class RegistryClient:
             )
         self.host = registry.rstrip("/")
         self.auth = auth or RegistryAuth()
-        self.insecure = insecure
+        # like docker, a registry on the loopback address may speak plain HTTP or have its own
+        # certificate: the same in `scan image` and `audit`
+        self.insecure = insecure or is_loopback(self.host)
+        insecure = self.insecure
         policy = retry if retry is not None else _retry.DEFAULT
         if retries is not None:
             policy = replace(policy, retries=retries)
@@ -132,6 +136,17 @@ class RegistryClient:
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.host!r}, insecure={self.insecure})"
+
+    def _tls_hint(self, exc: BaseException) -> str:
+        """For a TLS failure on a private address: what usually fixes it."""
+        if self.insecure or not isinstance(exc, requests.exceptions.SSLError):
+            return ""
+        if not is_private(self.host):
+            return ""
+        return (
+            "; a registry on a private address often speaks plain HTTP or has its own "
+            "certificate: pass --insecure if you trust it"
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -188,7 +203,9 @@ class RegistryClient:
                 if guard.fired:
                     raise self._late(method, url, scope) from None
                 if attempt >= self.retry.retries:
-                    raise RegistryError(f"{self.host}: unreachable ({_why(exc)})") from None
+                    raise RegistryError(
+                        f"{self.host}: unreachable ({_why(exc)}){self._tls_hint(exc)}"
+                    ) from None
                 attempt += 1
                 self._sleep(attempt, None)
                 continue
@@ -497,6 +514,37 @@ def _what(scope: str) -> str:
     if scope.startswith("repository:"):
         return scope.split(":")[1]
     return "the catalog" if scope.startswith("registry:") else "the registry"
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address of ``host[:port]`` when it is written as one (``[::1]:5000`` too)."""
+    if host.startswith("["):
+        text = host[1:].split("]", 1)[0]
+    else:
+        text = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1, with or without a port."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if name.lower() == "localhost":
+        return True
+    address = _address(host)
+    return address is not None and address.is_loopback
+
+
+def is_private(host: str) -> bool:
+    """A loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7) or link-local address,
+    or a ``.local`` / ``.internal`` / ``.lan`` name."""
+    name = (host.rsplit(":", 1)[0] if host.count(":") == 1 else host).lower()
+    if is_loopback(host) or name.endswith((".local", ".internal", ".lan", ".localdomain")):
+        return True
+    address = _address(host)
+    return address is not None and (address.is_private or address.is_link_local)
 
 
 def _why(exc: BaseException) -> str:
