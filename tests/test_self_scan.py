@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXCLUDED = (
     "patterns",
     "fixtures",
+    "judgements",  # bench/judgements quote the documentation examples they judge
     ".venv",
     "work",
     "*_cache",
