@@ -37,3 +37,10 @@ def require(condition: bool, why: str) -> None:
     if IN_CI:
         pytest.fail(f"missing in CI: {why}")
     pytest.skip(why)
+
+
+@pytest.fixture(autouse=True)
+def _no_content_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Image scans consult a content cache across runs; tests start without one (a test that
+    is about the cache sets LEAKSCAN_CONTENT_CACHE to a file of its own)."""
+    monkeypatch.setenv("LEAKSCAN_CONTENT_CACHE", "off")

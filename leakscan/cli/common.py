@@ -370,13 +370,23 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
-    """Scan, report, exit. Errors become one line and exit 2; findings are still written."""
+def run_scan(
+    make_sources: Callable[[SourceOptions], Iterable[Source]],
+    opts: Options,
+    content_cache: bool = False,
+) -> NoReturn:
+    """Scan, report, exit. Errors become one line and exit 2; findings are still written.
+
+    ``content_cache``: layers and contents scanned by earlier runs are not read again."""
     with sigterm_as_interrupt():
-        _run_scan(make_sources, opts)
+        _run_scan(make_sources, opts, content_cache)
 
 
-def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
+def _run_scan(
+    make_sources: Callable[[SourceOptions], Iterable[Source]],
+    opts: Options,
+    content_cache: bool = False,
+) -> NoReturn:
     setup_logging(opts.verbose)
     from leakscan.model import CONFIDENCES, SEVERITIES
     from leakscan.report import reporter
@@ -389,8 +399,17 @@ def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: O
         validation.check_options(opts)
         config = prepared_config(opts)
         report = reporter(opts.format)
-        with _progress(opts) as progress:
-            result = filtered(scan(make_sources, config, progress), opts)
+        cache = None
+        if content_cache:
+            from leakscan.cli.content_cache import open_cache
+
+            cache = open_cache(config, opts)
+        try:
+            with _progress(opts) as progress:
+                result = filtered(scan(make_sources, config, progress, cache), opts)
+        finally:
+            if cache is not None:
+                cache.close()
         text = report.render(result, show_secrets=opts.show_secrets)
     except LeakscanError as exc:
         if opts.verbose >= 2:

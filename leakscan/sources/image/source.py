@@ -31,10 +31,12 @@ from typing import IO, Any, cast
 
 from leakscan.model import Blob, Provenance, Skip, Stats
 from leakscan.sources.filesystem import excluded, file_blobs
+from leakscan.sources.image import records
 from leakscan.sources.image.config import config_blobs, layer_history, parse_config
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
 from leakscan.sources.image.layer import FILE, BombError, Entry, iter_layer
 from leakscan.sources.image.oci import LAYER_TYPES
+from leakscan.sources.image.records import LayerStore
 from leakscan.sources.image.vendor import PackageDb, wanted_db
 from leakscan.sources.image.whiteouts import FileState, LayerIndex, file_state
 from leakscan.sources.interface import Source, SourceOptions
@@ -75,6 +77,26 @@ class RunState:
     layers_reused: int = 0
     layers_downloaded: int = 0  # remote layer blobs fetched (a layer fetched twice counts 2)
     layers_refetched: int = 0  # layers read a second time (over the spool bound)
+    # layers scanned in earlier runs (the content cache): records read from it, and put in it
+    store: LayerStore | None = None
+    stored: set[str] = field(default_factory=set)  # layer keys in the store (read or put)
+
+    def layer(self, key: str) -> LayerRecord | None:
+        """The record of a layer read in this run, else from the store (``None``: unread)."""
+        record = self.layers.get(key)
+        if record is None and self.store is not None:
+            data = self.store.get_layer(key)
+            record = records.decode(data) if data is not None else None
+            if record is not None:
+                self.layers[key] = record
+                self.stored.add(key)
+        return record
+
+    def keep(self, key: str, record: LayerRecord) -> None:
+        """Put a layer read whole in the store (once)."""
+        if self.store is not None and key not in self.stored and records.cacheable(record):
+            self.store.put_layer(key, records.encode(record))
+            self.stored.add(key)
 
 
 def open_layers(
@@ -241,6 +263,8 @@ class ImageSource(Source):
         self.name = reference
         self.options = options
         self.state = state or RunState()
+        if self.state.store is None:  # the scanner's content cache, when it has one
+            self.state.store = options.layer_store
         self._factory = store_factory
         self.spool_bytes = SPOOL_BYTES if spool_bytes is None else spool_bytes
 
@@ -285,7 +309,7 @@ class ImageSource(Source):
                 f"unknown layer media type {image.layers[i].media_type[:100]}",
             )
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
-        to_index = sorted({last[k] for k in keys if k not in self.state.layers})
+        to_index = sorted({last[k] for k in keys if self.state.layer(k) is None})
         spool = (
             _Spool(store, image, self.spool_bytes, self.state)
             if getattr(store, "spooled", False)
@@ -309,16 +333,18 @@ class ImageSource(Source):
                 raw = self.state.configs[image.config_digest] = handle.read()
         config = parse_config(raw, f"{image.reference}: config")
         yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
-        records = [self.state.layers[k] for k in keys]
-        indexes = [r.index if last[keys[i]] == i else LayerIndex() for i, r in enumerate(records)]
+        layer_records = [self.state.layers[k] for k in keys]
+        indexes = [
+            r.index if last[keys[i]] == i else LayerIndex() for i, r in enumerate(layer_records)
+        ]
         db = PackageDb()
-        for record in records:
+        for record in layer_records:
             if record.packages is not None:
                 db.merge(record.packages)
         history = layer_history(config, len(keys))
         ctx = _ImageContext(image, indexes, db, history)
         to_read = []
-        for i, record in enumerate(records):
+        for i, record in enumerate(layer_records):
             if i in unknown or last[keys[i]] != i:
                 continue
             if record.bomb is not None:
@@ -341,7 +367,8 @@ class ImageSource(Source):
             )
             for locate, stream in second:
                 i = locate()
-                yield from self._scan_layer(ctx, i, records[i], stream)
+                yield from self._scan_layer(ctx, i, layer_records[i], stream)
+                self.state.keep(keys[i], layer_records[i])
                 self.state.layers_scanned += 1
                 self.options.progress.advance(1)
             self.options.progress.done()
