@@ -122,6 +122,22 @@ class _Stop(Exception):
     pass
 
 
+class _LayerTicks:
+    """The image source's progress (layers read) turned into audit snapshots."""
+
+    def __init__(self, tick: Callable[[], None]) -> None:
+        self.tick = tick
+
+    def task(self, description: str, total: int | None = None, unit: str = "B") -> None:
+        return None
+
+    def advance(self, amount: int = 1) -> None:
+        self.tick()
+
+    def done(self) -> None:
+        return None
+
+
 def _tag_selected(tag: str, tags: str) -> bool:
     if tags == "all":
         return True
@@ -150,7 +166,7 @@ class Auditor:
         self.opts = opts
         self.config = config
         self.progress = progress or NoAuditProgress()
-        self.scanner = Scanner(config, cache=cache)
+        self.scanner = Scanner(config, _LayerTicks(self._snapshot), cache=cache)
         self.scanner.stats = self.stats = AuditStats()
         self.scanner.findings.journal = []
         self.client = RegistryClient(
