@@ -24,11 +24,11 @@ def test_scan_image_of_a_new_tag_scans_only_its_new_layer(world: World, tmp_path
     new_token = github_token()
     api_push(
         world.reg,
-        "au/cached",
+        "cc/cached",
         "1",
         make_image([world.base, {"opt/new.txt": f"t={new_token}\n".encode()}]),
     )
-    ref = f"{world.reg.host}/au/cached:1"
+    ref = f"{world.reg.host}/cc/cached:1"
     code, warm, output = scan_image(world, tmp_path, ref, cache=cache)
     assert code == 1, output
     assert (warm["stats"]["layers_scanned"], warm["stats"]["layers_reused"]) == (1, 1)
