@@ -4,12 +4,28 @@ connection and the configurations read, and noting the images each tag resolves 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from leakscan.sources.image.interface import ResolvedImage
 from leakscan.sources.image.registry import ImageName, RegistryStore
 from leakscan.sources.interface import SourceOptions
-from leakscan.sources.registry.client import RegistryClient
+from leakscan.sources.registry.client import Manifest, RegistryClient
+
+
+class _Ahead:
+    """The audit's client, answering one tag's manifest from what was fetched ahead."""
+
+    def __init__(self, client: RegistryClient, repo: str, tag: str, manifest: Manifest) -> None:
+        self._client, self._key, self._manifest = client, (repo, tag), manifest
+        self.host = client.host
+
+    def manifest(self, repo: str, ref: str) -> Manifest:
+        if (repo, ref) == self._key:
+            return self._manifest
+        return self._client.manifest(repo, ref)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 class AuditStore(RegistryStore):
@@ -23,8 +39,11 @@ class AuditStore(RegistryStore):
         repo: str,
         tag: str,
         configs: dict[str, bytes],
+        manifest: Manifest | None = None,
     ) -> None:
-        super().__init__(reference, options, client=client)
+        # the tag's manifest, fetched ahead by the audit: not asked again
+        ahead = _Ahead(client, repo, tag, manifest) if manifest is not None else client
+        super().__init__(reference, options, client=cast(RegistryClient, ahead))
         # the audit knows the parts: a registry host without a dot or port stays a host
         self.image = ImageName(client.host, repo, tag)
         self.name = str(self.image)

@@ -30,7 +30,7 @@ from leakscan.sources.image.interface import ImageStore
 from leakscan.sources.image.source import ImageSource, RunState
 from leakscan.sources.interface import SourceOptions
 from leakscan.sources.registry.auth import RegistryAuth
-from leakscan.sources.registry.client import RegistryClient
+from leakscan.sources.registry.client import Manifest, RegistryClient
 from leakscan.store.audit_state import AuditState, DoneTag
 from leakscan.store.content_cache import ContentCache
 from leakscan.store.db import StoreError, connect
@@ -64,6 +64,7 @@ class AuditStats(Stats):
     repositories: int = 0
     repositories_failed: int = 0  # whose tag list could not be read
     layers_downloaded: int = 0
+    bytes_downloaded: int = 0
 
 
 @dataclass(slots=True)
@@ -122,6 +123,12 @@ class _Stop(Exception):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    digest: str
+    manifest: Manifest | None  # fetched ahead for a tag to scan
+
+
 class _LayerTicks:
     """The image source's progress (layers read) turned into audit snapshots."""
 
@@ -174,6 +181,8 @@ class Auditor:
         )
         self.registry = self.client.host
         self.state = AuditState(connect(opts.state))
+        # (repo, tag, digest) done with this configuration: read once, consulted by the pool
+        self.done = self.state.done_keys(self.client.host, opts.state_key)
         self.run_state = RunState(store=cache)
         self.configs: dict[str, bytes] = {}
         self.pool = ThreadPoolExecutor(
@@ -214,15 +223,16 @@ class Auditor:
         self.total = sum(len(tags) for _, tags in plan)
         self.progress.start(self.total)
         for repo, tags in plan:
+            self._commit()  # the state is written at least once per repository
             self.repository = repo
-            # tag digests asked ahead, a few at a time (HEAD: no body); the first alone, so
-            # that a token challenge for the repository is met once
-            heads: list[Future[str | None]] = [
-                self.pool.submit(self.client.head_manifest, repo, t) for t in tags[:1]
+            # tags resolved ahead by the pool (HEAD; the manifest too for a tag not done); the
+            # first alone, so that a token challenge for the repository is met once
+            heads: list[Future[_Resolved]] = [
+                self.pool.submit(self._resolve, repo, t) for t in tags[:1]
             ]
             if heads:
                 heads[0].exception()
-            heads += [self.pool.submit(self.client.head_manifest, repo, t) for t in tags[1:]]
+            heads += [self.pool.submit(self._resolve, repo, t) for t in tags[1:]]
             for tag, head in zip(tags, heads, strict=True):
                 self._snapshot()
                 self.audit_tag(repo, tag, head)
@@ -246,17 +256,25 @@ class Auditor:
 
     # -- one tag -----------------------------------------------------------------------------
 
-    def audit_tag(self, repo: str, tag: str, head: Future[str | None]) -> None:
+    def _resolve(self, repo: str, tag: str) -> _Resolved:
+        """(In the pool) the tag's digest, and its manifest when the tag is not done."""
+        digest = self.client.head_manifest(repo, tag)
+        if digest is not None and (repo, tag, digest) in self.done and not self.opts.rescan:
+            return _Resolved(digest, None)
+        manifest = self.client.manifest(repo, tag)
+        return _Resolved(manifest.digest, manifest)
+
+    def audit_tag(self, repo: str, tag: str, head: Future[_Resolved]) -> None:
         reference = f"{self.registry}/{repo}:{tag}"
         record = TagRecord(repo, tag, reference, "failed")
         self.outcome.tags.append(record)
         self.stats.images += 1
         try:
-            digest = head.result() or self.client.manifest(repo, tag).digest
+            resolved = head.result()
         except LeakscanError as exc:
             self._failed(record, [hide_userinfo(str(exc))])
             return
-        record.digest = digest
+        digest = record.digest = resolved.digest
         key = self.opts.state_key
         if not self.opts.rescan:
             try:
@@ -277,13 +295,14 @@ class Auditor:
         store: list[AuditStore] = []
 
         def open_store(ref: str, options: SourceOptions) -> ImageStore:
-            s = AuditStore(ref, options, self.client, repo, tag, self.configs)
+            s = AuditStore(ref, options, self.client, repo, tag, self.configs, resolved.manifest)
             store.append(s)
             return s
 
         source = ImageSource(reference, self.config.options, self.run_state, open_store)
         self.scanner.run(source)
         self.stats.layers_downloaded = self.run_state.layers_downloaded
+        self.stats.bytes_downloaded = self.run_state.bytes_downloaded
         record.images = store[0].resolved if store else []
         new_errors = self.scanner.errors[errors:]
         if new_errors:  # the image failed (its findings so far are kept): not marked done
@@ -308,7 +327,14 @@ class Auditor:
         self.stats.images_failed += 1
         log.debug("%s failed: %s", record.reference, errors)
 
+    def _commit(self) -> None:
+        try:
+            self.state.commit()
+        except StoreError as exc:
+            self.outcome.unsaved.append(str(exc))
+
     def close(self) -> None:
+        self._commit()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
         self.scanner.close()
@@ -347,8 +373,8 @@ def run_audit(
     outcome.result = auditor.scanner.result(clock() - started)
     if outcome.unsaved:
         outcome.result.errors.append(
-            f"{outcome.unsaved[-1]}: {len(outcome.unsaved)} image(s) reported but not saved in "
-            "the audit state (they are audited again next time)"
+            f"{outcome.unsaved[-1]}: images reported but not saved in the audit state (they "
+            "are audited again next time)"
         )
     if outcome.stopped:
         outcome.result.errors.append(outcome.stopped)

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS audit_tags_v2 (
 """
 
 
+BATCH = 50  # tags marked done per commit (a crash loses at most these: they are redone)
+
+
 @dataclass(slots=True)
 class DoneTag:
     images: list[dict[str, Any]] = field(default_factory=list)  # digest, platform, layers
@@ -36,10 +39,38 @@ class DoneTag:
 class AuditState:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._pending = 0  # tags marked done, not yet committed
+        self._since = 0.0
         try:
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"audit state: {exc}") from None
+
+    def done_keys(self, registry: str, key: str) -> set[tuple[str, str, str]]:
+        """(repo, tag, digest) of every tag done with this configuration."""
+        try:
+            rows = self.conn.execute(
+                "SELECT repo, tag, digest FROM audit_tags_v2 WHERE registry=? AND state_key=?",
+                (registry, key),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"audit state: {exc}") from None
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    def commit(self) -> None:
+        """Write the tags marked done since the last commit."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise StoreError(f"audit state: {exc}") from None
+        finally:
+            self._pending = 0
 
     def done(self, registry: str, repo: str, tag: str, digest: str, key: str) -> DoneTag | None:
         """What a finished (tag, digest) held, or None when it is not done."""
@@ -58,7 +89,11 @@ class AuditState:
     def mark_done(
         self, registry: str, repo: str, tag: str, digest: str, key: str, done: DoneTag
     ) -> None:
+        """Record a tag as done (committed in batches: every ``BATCH`` tags or second)."""
         try:
+            if not self.conn.in_transaction:
+                self.conn.execute("BEGIN")
+                self._since = time.monotonic()
             self.conn.execute(
                 "INSERT OR REPLACE INTO audit_tags_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -74,4 +109,12 @@ class AuditState:
                 ),
             )
         except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             raise StoreError(f"audit state: {exc}") from None
+        self._pending += 1
+        if self._pending >= BATCH or time.monotonic() - self._since >= 1.0:
+            self.commit()

@@ -76,6 +76,7 @@ class RunState:
     layers_scanned: int = 0
     layers_reused: int = 0
     layers_downloaded: int = 0  # remote layer blobs fetched (a layer fetched twice counts 2)
+    bytes_downloaded: int = 0  # their sizes as the manifests declare them
     layers_refetched: int = 0  # layers read a second time (over the spool bound)
     # layers scanned in earlier runs (the content cache): records read from it, and put in it
     store: LayerStore | None = None
@@ -164,6 +165,7 @@ class _Spool:
             for i in wanted:
                 self.state.layers_downloaded += 1
                 layer = self.image.layers[i]
+                self.state.bytes_downloaded += layer.size or 0
                 yield (lambda i=i: i), _open(self.store, layer.digest), layer.size  # type: ignore[misc]
         else:
             for locate, stream in open_layers(self.store, self.image, wanted, located=located):
