@@ -164,7 +164,19 @@ def _coverage(audit: dict[str, Any]) -> str:
         for x in failed
     )
     failures = f"<h3>Failed ({len(failed)})</h3><ul id='failed'>{items}</ul>" if failed else ""
-    return f'<h2>Coverage</h2><table class="cov">{table}</table>{failures}'
+    repos = audit.get("repositories") or {}
+    per_repo = "".join(
+        f'<tr data-repos="{escape(json.dumps([name]))}"><td>{escape(name)}</td>'
+        f"<td>{c.get('images', 0)}</td><td class='{'failed' if c.get('failed') else ''}'>"
+        f"{c.get('failed', 0)}</td><td>{c.get('secrets', 0)}</td>"
+        f"<td>{'clean' if not c.get('secrets') and not c.get('failed') else ''}</td></tr>"
+        for name, c in sorted(repos.items())
+    )
+    head = "<tr><th>Repository</th><th>Tags</th><th>Failed</th><th>Secrets</th><th></th></tr>"
+    return (
+        f'<h2>Coverage</h2><table class="cov">{table}</table>{failures}'
+        f'<h3>Repositories</h3><table id="repositories">{head}{per_repo}</table>'
+    )
 
 
 def _secret_rows(secrets: list[_Secret], images: dict[str, _Image], show: bool) -> str:

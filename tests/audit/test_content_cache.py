@@ -49,3 +49,28 @@ def test_scan_image_of_a_new_tag_scans_only_its_new_layer(world: World, tmp_path
     assert "opt/new.txt" not in {
         loc.get("path") for f in other["findings"] for loc in f["locations"]
     }
+
+
+def test_a_layer_with_a_large_file_is_read_once(world: World, tmp_path: Path) -> None:
+    """A file over the in-memory bound is streamed; its layer is still reused (in the run and
+    from the cache), and placed as a fresh scan places it."""
+    token = github_token()
+    big = (b"# log line with nothing in it\n" * 330_000) + f"GITHUB_TOKEN={token}\n".encode()
+    assert len(big) > 8 * 1024 * 1024
+    shared: dict[str, bytes | None] = {
+        "var/log/big.log": big,
+        "usr/lib/blob.bin": b"\0" * 9_000_000,
+    }
+    for n in (1, 2):
+        image = make_image([shared, {f"srv/{n}.txt": f"n={n}\n".encode()}])
+        api_push(world.reg, "bigfile/app", str(n), image)
+    cache = tmp_path / "content.sqlite"
+    code, doc, output = audit(world, tmp_path, "--repo", "bigfile/*", cache=cache)
+    assert code == 1, output
+    assert (doc["stats"]["layers_scanned"], doc["stats"]["layers_reused"]) == (3, 1)
+    ref = f"{world.reg.host}/bigfile/app:2"
+    code, cold, _ = scan_image(world, tmp_path, ref)
+    code, warm, _ = scan_image(world, tmp_path, ref, cache=cache)
+    assert (warm["stats"]["layers_scanned"], warm["stats"]["layers_reused"]) == (0, 2)
+    assert placed(warm) == placed(cold) == placed(doc, ref)
+    assert {loc["path"] for f in cold["findings"] for loc in f["locations"]} == {"var/log/big.log"}

@@ -438,12 +438,27 @@ class ImageSource(Source):
                     continue
                 state = file_state(entry.path, i, ctx.indexes)
                 if entry.size > options.in_memory_bytes:
-                    files = None  # streamed: no digest up front, the layer is not reusable
+                    # streamed: its digest is known once the scanner has read it all (a file
+                    # skipped as binary yields nothing, here as when the layer is reused)
                     prov = ctx.provenance(i, entry.path, state, False)
                     assert entry.content is not None
                     guarded = _Guarded(entry.content, where)
                     stream_in = cast(IO[bytes], guarded)
-                    yield from file_blobs(stream_in, entry.size, entry.path, prov, options)
+                    for blob in file_blobs(stream_in, entry.size, entry.path, prov, options):
+                        if isinstance(blob, Blob) and blob.data is not None:  # archive member
+                            digest = "sha256:" + hashlib.sha256(blob.data).hexdigest()
+                            blob = replace(blob, digest=digest)
+                            if files is not None:
+                                member = str(blob.provenance.fields["path"])
+                                files.append(FileRecord(member, digest, {}))
+                        yield blob
+                        if not isinstance(blob, Blob) or blob.data is not None:
+                            continue
+                        if blob.stream is not None and guarded.read_bytes == entry.size:
+                            if files is not None:
+                                files.append(FileRecord(entry.path, guarded.digest(), {}))
+                        else:
+                            files = None  # not read whole: the layer is not reusable
                     if guarded.error is not None:  # met while the scanner read the file
                         raise guarded.error
                     continue
@@ -539,12 +554,20 @@ class _Guarded:
         self._raw = raw
         self._where = where
         self.error: ImageError | None = None
+        self._hash = hashlib.sha256()  # of what was read: the file's digest once read whole
+        self.read_bytes = 0
+
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
 
     def read(self, n: int = -1) -> bytes:
         if self.error is not None:
             return b""
         try:
-            return self._raw.read(n)
+            data = self._raw.read(n)
+            self._hash.update(data)
+            self.read_bytes += len(data)
+            return data
         except ImageError as exc:
             self.error = exc
         except _READ_ERRORS as exc:
