@@ -256,7 +256,7 @@ class Scanner:
             matches = self.detector.scan_stream(hashing, blob.context, counter)  # type: ignore[arg-type]
             self.stats.blobs += 1
             self.stats.bytes += counter.total
-            if key is None and hashing.complete(blob.size):  # known once read: kept like others
+            if key is None and hashing.ended:  # its digest known once read: kept like others
                 key = ("sha256:" + hashing.hash.hexdigest(), blob.context)
         elif self._restore(blob, key):  # content scanned in an earlier run
             return []
@@ -440,20 +440,15 @@ class _Hashing:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.hash = hashlib.sha256()
-        self.read_bytes = 0
         self.ended = False
 
     def read(self, n: int = -1) -> bytes:
         data: bytes = self.raw.read(n)
         if data:
             self.hash.update(data)
-            self.read_bytes += len(data)
         else:
             self.ended = True
         return data
-
-    def complete(self, size: int | None) -> bool:
-        return self.ended and (size is None or size == self.read_bytes)
 
 
 class _ByteCounter:
