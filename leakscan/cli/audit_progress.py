@@ -83,6 +83,9 @@ class AuditStatus:
         now = self.clock()
         text = status_text(snap, now - self.started)
         if self._bar is not None:
+            if now - self.last_line < 0.2 and snap.images_done < snap.images_total:
+                return  # a live line redrawn five times a second at most
+            self.last_line = now
             bar = self._bar
             bar.n = snap.images_done  # type: ignore[attr-defined]
             bar.set_postfix_str(text.split(" · ", 1)[1], refresh=True)  # type: ignore[attr-defined]
