@@ -71,7 +71,7 @@ class AuditStatus:
                 file=self.stream,
                 leave=False,
                 dynamic_ncols=True,
-                bar_format="{n_fmt}/{total_fmt} |{bar:20}| {postfix}",
+                bar_format="{n_fmt}/{total_fmt} |{bar:20}| {desc}",
             )
         else:
             self.stream.write(f"leakscan: audit of {total} image(s) started\n")
@@ -88,7 +88,7 @@ class AuditStatus:
             self.last_line = now
             bar = self._bar
             bar.n = snap.images_done  # type: ignore[attr-defined]
-            bar.set_postfix_str(text.split(" · ", 1)[1], refresh=True)  # type: ignore[attr-defined]
+            bar.set_description_str(text.split(" · ", 1)[1], refresh=True)  # type: ignore[attr-defined]
         elif not self.is_terminal and now - self.last_line >= self.interval:
             self.last_line = now
             self.stream.write(f"leakscan: {text}\n")
