@@ -7,23 +7,29 @@ git blob on two branches) only adds its location.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import json
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any, cast
 
 from leakscan.engine.build import DetectorSettings
 from leakscan.engine.build import load_detector as build_detector
 from leakscan.engine.detector import CAPPED_REGIONS, MAX_HITS_PER_RULE, MAX_REGIONS, Detector
+from leakscan.engine.redact import redact
 from leakscan.errors import LeakscanError
-from leakscan.findings import FindingSet
+from leakscan.findings import FindingSet, fingerprint, value_digests
 from leakscan.model import Blob, Match, ScanResult, Skip, Stats
 from leakscan.parallel import START_AFTER_BYTES, BatchScanner, default_jobs
 from leakscan.progress import NoProgress, Progress
 from leakscan.sources.interface import Source, SourceOptions
+from leakscan.store.content_cache import ContentCache, StoredMatch
 from leakscan.userinfo import hide_userinfo
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,51 @@ class ScanConfig:
     options: SourceOptions = field(default_factory=SourceOptions)
 
 
+@functools.cache
+def engine_version() -> str:
+    """The package version and a digest of the code that decides what a scan finds (the
+    engine and the sources): a content cache made by other code is not trusted."""
+    from leakscan import __version__
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for sub in ("engine", "sources", "findings.py", "api.py"):
+        target = root / sub
+        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:16]}"
+
+
+def cache_key(config: ScanConfig, policy: str = "") -> str:
+    """What a content cache entry is valid for: the rules (their digest), the engine version,
+    the options that change what is found in a file, and ``policy`` (e.g. which allow
+    comments count)."""
+    options = config.options
+    fkey = config.fingerprint_key
+    settings = detector_settings(config)
+    parts = {
+        "rules": load_detector(config).digest,
+        "engine": engine_version(),
+        "detector": [
+            repr(getattr(settings, f.name))
+            for f in dataclasses.fields(settings)
+            if f.name != "rule_paths"
+        ],
+        "exclude": list(options.exclude),
+        "scan_binary": options.scan_binary,
+        "limits": [
+            options.max_file_bytes,
+            options.archive_depth,
+            options.archive_bytes,
+            options.max_ratio,
+            options.max_layer_bytes,
+        ],
+        "fingerprint_key": hashlib.sha256(fkey).hexdigest() if fkey else None,
+        "policy": policy,
+    }
+    return "ck1:" + hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def detector_settings(config: ScanConfig) -> DetectorSettings:
     """The parts of a configuration that make its detector (its identity in the cache, and
     what a worker process rebuilds it from)."""
@@ -72,16 +123,25 @@ def load_detector(config: ScanConfig) -> Detector:
 class Scanner:
     """One scan run: a detector, a content cache and the findings so far."""
 
-    def __init__(self, config: ScanConfig, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        config: ScanConfig,
+        progress: Progress | None = None,
+        cache: ContentCache | None = None,
+    ) -> None:
         self.config = config
         self.detector = load_detector(config)
         self.findings = FindingSet(self.detector.rules, config.fingerprint_key)
+        # contents scanned in earlier runs (image layers' files): matches without secrets
+        self.cache = cache
+        self._persist: set[tuple[str, str | None]] = set()  # keys to store once scanned
         self.skipped: list[Skip] = []
         self.errors: list[str] = []
         self.stats = Stats()
         self.progress = progress or NoProgress()
         self._cache: dict[tuple[str, str | None], list[Match]] = {}
         self.config.options.known = self.knows
+        self.config.options.layer_store = cache
         self.config.options.progress = self.progress
         jobs = config.jobs or default_jobs()
         self._batcher: BatchScanner | None = None
@@ -94,7 +154,66 @@ class Scanner:
         self._queue: deque[tuple[Blob, tuple[str, str | None] | None]] = deque()
 
     def knows(self, digest: str) -> bool:
-        return (digest, None) in self._cache or (digest, None) in self._pending
+        return (
+            (digest, None) in self._cache
+            or (digest, None) in self._pending
+            or (self.cache is not None and self.cache.known(digest))
+        )
+
+    def _store(self, key: tuple[str, str | None], matches: list[Match]) -> None:
+        """Keep a layer file's matches in the content cache (fingerprints, never secrets)."""
+        assert self.cache is not None
+        fkey = self.config.fingerprint_key
+        self.cache.save(
+            key[0],
+            [
+                StoredMatch(
+                    m.rule_id,
+                    fingerprint(m.rule_id, m.secret, fkey),
+                    redact(m.secret),
+                    m.line,
+                    m.column,
+                    m.severity,
+                    m.confidence,
+                    m.decoded,
+                    *value_digests(m.secret, fkey),
+                )
+                for m in matches
+            ],
+        )
+
+    def _persistent(self, blob: Blob, key: tuple[str, str | None] | None) -> bool:
+        """Whether a blob's matches go to the content cache: a layer file's whole content."""
+        return (
+            self.cache is not None
+            and key is not None
+            and key[1] is None
+            and blob.lines is None
+            and blob.provenance.kind == "image-layer"
+        )
+
+    def _restore(self, blob: Blob, key: tuple[str, str | None] | None) -> bool:
+        """Place the cached matches of content scanned in an earlier run (False: none)."""
+        if self.cache is None or key is None or key[1] is not None:
+            return False
+        stored = self.cache.matches(key[0])
+        if stored is None:
+            return False
+        self.stats.cached_blobs += 1
+        for m in stored:
+            self.findings.add_stored(
+                m.fingerprint,
+                m.rule_id,
+                m.severity,
+                m.confidence,
+                m.redacted,
+                (m.secret_digest, m.encoded_digest),
+                m.line,
+                m.column,
+                m.decoded,
+                blob.provenance,
+            )
+        return True
 
     def matches_of(self, digest: str) -> list[Match] | None:
         """The matches of content scanned in this run, by digest (``None``: not scanned)."""
@@ -115,9 +234,17 @@ class Scanner:
             self.stats.bytes += len(blob.data)
         elif blob.stream is not None:
             counter = _ByteCounter()
-            matches = self.detector.scan_stream(blob.stream, blob.context, counter)
+            # an image layer's file: its digest taken as it is read, its matches kept by it
+            # (the layer can then be reused without reading it again)
+            hashing = _Hashing(blob.stream) if blob.provenance.kind == "image-layer" else None
+            stream = cast(IO[bytes], hashing) if hashing is not None else blob.stream
+            matches = self.detector.scan_stream(stream, blob.context, counter)
             self.stats.blobs += 1
             self.stats.bytes += counter.total
+            if key is None and hashing is not None and hashing.ended:
+                key = ("sha256:" + hashing.hash.hexdigest(), blob.context)
+        elif self._restore(blob, key):  # content scanned in an earlier run
+            return []
         elif key is not None:  # only a digest, of content this run never saw
             self.skipped.append(Skip(_where(blob), "content not available to scan"))
             return []
@@ -125,6 +252,8 @@ class Scanner:
             return []
         if key is not None:
             self._cache[key] = matches
+            if self._persistent(blob, key):
+                self._store(key, matches)
         for match in matches:
             self.findings.add(match, blob.provenance)
         return matches
@@ -161,6 +290,8 @@ class Scanner:
             log.debug("source %s failed unexpectedly", source.name, exc_info=True)
         finally:
             self._drain()
+            if self.cache is not None:  # contents first, then the layers they fill
+                self.cache.flush()
             if not own_progress:
                 self.progress.done()
         source.stats_into(self.stats)  # sources with their own counters (image layers)
@@ -179,6 +310,8 @@ class Scanner:
             self.stats.cached_blobs += 1
         elif key is not None and blob.data is not None:
             self._pending[key] = (blob.text if blob.text is not None else blob.data, blob.lines)
+            if self._persistent(blob, key):
+                self._persist.add(key)
             self._batcher.submit(key, blob.data, blob.context)
             self.stats.blobs += 1
             self.stats.bytes += len(blob.data)
@@ -200,6 +333,9 @@ class Scanner:
             if self.config.match_filter is not None:
                 matches = self.config.match_filter(text, matches)
             self._cache[key] = matches  # type: ignore[index]
+            if key in self._persist:
+                self._persist.discard(key)
+                self._store(key, matches)
 
     def _flush(self, wait: bool = False) -> None:
         while self._queue:
@@ -287,6 +423,23 @@ def _capped_skips(detector: Detector) -> list[Skip]:
     return out
 
 
+class _Hashing:
+    """A stream read by the scanner, hashed on the way (a large file's content key)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+        self.ended = False
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self.raw.read(n)
+        if data:
+            self.hash.update(data)
+        else:
+            self.ended = True
+        return data
+
+
 class _ByteCounter:
     def __init__(self) -> None:
         self.total = 0
@@ -318,11 +471,12 @@ def scan(
     sources: Iterable[Source] | Callable[[SourceOptions], Iterable[Source]],
     config: ScanConfig | None = None,
     progress: Progress | None = None,
+    cache: ContentCache | None = None,
 ) -> ScanResult:
     """Scan sources (or a factory that makes them from the run's source options)."""
     config = config or ScanConfig()
     started = time.monotonic()
-    scanner = Scanner(config, progress)
+    scanner = Scanner(config, progress, cache)
     if callable(sources):
         sources = sources(config.options)
     try:

@@ -73,37 +73,116 @@ class FindingSet:
         self._by_fp: dict[str, Finding] = {}
         self.below_floor = 0  # findings the last findings() call left below its floor
         self._locations: dict[str, set[tuple[object, ...]]] = {}
+        #: when a list: every location added, in order, with its finding (an audit keeps
+        #: each image's share to report it again when it resumes)
+        self.journal: list[tuple[Finding, Location]] | None = None
 
     def add(self, match: Match, provenance: Provenance) -> Finding:
         fp = fingerprint(match.rule_id, match.secret, self._key)
         finding = self._by_fp.get(fp)
         if finding is None:
-            rule = self._rules.get(match.rule_id)
-            finding = Finding(
-                fingerprint=fp,
-                rule_id=match.rule_id,
-                rule_name=rule.name if rule else match.rule_id,
-                severity=match.severity,
-                confidence=match.confidence,
-                redacted=match.preview or redact(match.secret),
-                secret=match.secret,
+            finding = self._new(
+                fp,
+                match.rule_id,
+                match.severity,
+                match.confidence,
+                match.preview or redact(match.secret),
+                value_digests(match.secret, self._key),
             )
-            finding.secret_digest, finding.encoded_digest = value_digests(match.secret, self._key)
-            self._by_fp[fp] = finding
-            self._locations[fp] = set()
-        line: int | None = match.line
-        column: int | None = match.column
+        if finding.secret is None:  # restored from a cache first: the value is known now
+            finding.secret = match.secret
+        self._place(finding, provenance, match.line, match.column, match.decoded)
+        return finding
+
+    def add_stored(
+        self,
+        fp: str,
+        rule_id: str,
+        severity: str,
+        confidence: str,
+        redacted: str,
+        digests: tuple[str | None, str | None],
+        line: int,
+        column: int,
+        decoded: tuple[str, ...],
+        provenance: Provenance,
+    ) -> Finding:
+        """A match kept by a content cache (no secret), placed exactly as :meth:`add` would."""
+        finding = self._by_fp.get(fp) or self._new(
+            fp, rule_id, severity, confidence, redacted, digests
+        )
+        self._place(finding, provenance, line, column, decoded)
+        return finding
+
+    def add_location(
+        self,
+        fp: str,
+        rule_id: str,
+        severity: str,
+        confidence: str,
+        redacted: str,
+        digests: tuple[str | None, str | None],
+        location: Location,
+    ) -> None:
+        """A location placed earlier (an audit's state), added as it was."""
+        finding = self._by_fp.get(fp) or self._new(
+            fp, rule_id, severity, confidence, redacted, digests
+        )
+        self._record(finding, location)
+
+    def _new(
+        self,
+        fp: str,
+        rule_id: str,
+        severity: str,
+        confidence: str,
+        redacted: str,
+        digests: tuple[str | None, str | None],
+    ) -> Finding:
+        rule = self._rules.get(rule_id)
+        finding = Finding(
+            fingerprint=fp,
+            rule_id=rule_id,
+            rule_name=rule.name if rule else rule_id,
+            severity=severity,
+            confidence=confidence,
+            redacted=redacted,
+            secret=None,
+        )
+        finding.secret_digest, finding.encoded_digest = digests
+        self._by_fp[fp] = finding
+        self._locations[fp] = set()
+        return finding
+
+    def _place(
+        self,
+        finding: Finding,
+        provenance: Provenance,
+        line: int | None,
+        column: int | None,
+        decoded: tuple[str, ...],
+    ) -> None:
         if provenance.kind in VALUE_KINDS and provenance.line is None:
             line = column = None  # one value (an env entry, a config field): no position
-        elif provenance.line is not None:
-            line, column = provenance.line + match.line - 1, None
-        location = Location(provenance, line, column, match.decoded)
-        key = (provenance.kind, tuple(sorted(map(str, provenance.fields.items()))), line, column)
-        if key not in self._locations[fp]:
-            self._locations[fp].add(key)
+        elif provenance.line is not None and line is not None:
+            line, column = provenance.line + line - 1, None
+        self._record(finding, Location(provenance, line, column, decoded))
+
+    def _record(self, finding: Finding, location: Location) -> None:
+        provenance = location.provenance
+        key = (
+            provenance.kind,
+            tuple(sorted(map(str, provenance.fields.items()))),
+            location.line,
+            location.column,
+        )
+        seen = self._locations[finding.fingerprint]
+        if key not in seen:
+            seen.add(key)
             if provenance.line is None or not _merge_structured(finding, location):
                 finding.locations.append(location)
-        return finding
+            if self.journal is not None:
+                self.journal.append((finding, location))
 
     def add_cached(self, finding: Finding) -> None:
         """Merge a finding restored from a cache (no secret in clear)."""

@@ -51,3 +51,10 @@ def registry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     waits: list[float] = []
     monkeypatch.setattr(retry, "DEFAULT", retry.RetryPolicy(sleep=waits.append))
     return waits
+
+
+@pytest.fixture(autouse=True)
+def _no_content_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Image scans consult a content cache across runs; tests start without one (a test that
+    is about the cache sets LEAKSCAN_CONTENT_CACHE to a file of its own)."""
+    monkeypatch.setenv("LEAKSCAN_CONTENT_CACHE", "off")

@@ -1,4 +1,4 @@
-"""Registry audits: every image of a registry scanned, shared layers once, resumable."""
+"""Registry audits: every image of a registry scanned as ``scan image`` scans it, resumable."""
 
 from leakscan.audit.runner import AuditOptions, AuditResult, AuditStats, run_audit
 

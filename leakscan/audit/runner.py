@@ -1,41 +1,40 @@
-"""The audit loop: repositories → tags → images → layers, each layer scanned once ever.
+"""An audit: enumeration (catalog, tags) plus resume state, driving the image scan.
 
-A layer found in the layer cache (same layer digest, same rules) is not downloaded: its
-entries and matches come from the cache. A (repo, tag, digest) done in the audit state is not
-even fetched: its images are rebuilt from the state and the cache. Layer blobs are downloaded
-by a few threads into bounded memory while the main thread scans. An image that fails is
-recorded and the audit goes on.
+Each tag ``registry/repo:tag`` is scanned by the very image source and scanner that
+``leakscan scan image`` uses, sharing one run (a layer met again is not read again) and the
+content cache (a layer scanned by an earlier run is not downloaded). A tag done earlier with
+the same digest and configuration is not fetched at all: its share of the findings comes back
+from the audit state as it was placed. A tag that fails is recorded with a one-line reason and
+the audit goes on; it is not marked done, so the next run tries it again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import os
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from leakscan.api import ScanConfig, Scanner
-from leakscan.audit.layers import ScannedLayer, scan_layer
-from leakscan.engine.redact import redact
+from leakscan.audit import replay
+from leakscan.audit.images import AuditStore
+from leakscan.audit.progress import AuditProgress, NoAuditProgress, Snapshot
 from leakscan.errors import LeakscanError
-from leakscan.findings import fingerprint, value_digests
-from leakscan.model import Finding, Location, Match, Provenance, ScanResult, Skip, Stats
-from leakscan.sources.image.config import config_blobs, layer_history, parse_config
-from leakscan.sources.image.interface import ImageError, LayerRef
-from leakscan.sources.image.registry import MAX_CONFIG_BYTES, _layers, image_manifests
-from leakscan.sources.image.whiteouts import LayerIndex, file_state
+from leakscan.model import ScanResult, Skip, Stats
+from leakscan.sources.image.interface import ImageStore
+from leakscan.sources.image.source import ImageSource, RunState
+from leakscan.sources.interface import SourceOptions
 from leakscan.sources.registry.auth import RegistryAuth
-from leakscan.sources.registry.client import RegistryClient
-from leakscan.store.audit_state import AuditState, DoneImage
+from leakscan.sources.registry.client import Manifest, RegistryClient
+from leakscan.store.audit_state import AuditState, DoneTag
+from leakscan.store.content_cache import ContentCache
 from leakscan.store.db import StoreError, connect
-from leakscan.store.layer_cache import CachedLayer, CachedMatch, LayerCache
+from leakscan.userinfo import hide_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -51,32 +50,99 @@ class AuditOptions:
     insecure: bool = False
     timeout: float | None = None  # seconds per registry read (LEAKSCAN_REGISTRY_TIMEOUT)
     page_size: int | None = None
-    workers: int = 4
-    prefetch_bytes: int = 256 * 1024 * 1024  # layer bytes held in memory ahead of the scan
+    workers: int = 4  # concurrent registry requests (tag digests)
     stop_after: int | None = None  # test hook: stop (as if interrupted) after N images
+    state_key: str = ""  # the configuration the state is valid for (rules, options)
 
 
 @dataclass(slots=True)
 class AuditStats(Stats):
-    images: int = 0
+    images: int = 0  # tags audited (each a registry/repo:tag reference)
     images_scanned: int = 0
     images_from_state: int = 0
     images_failed: int = 0
     repositories: int = 0
     repositories_failed: int = 0  # whose tag list could not be read
+    layers_downloaded: int = 0
     bytes_downloaded: int = 0
-    bytes_skipped: int = 0
+
+
+@dataclass(slots=True)
+class TagRecord:
+    """One tag's outcome, for the summary and the report."""
+
+    repository: str
+    tag: str
+    reference: str
+    status: str  # scanned | state | failed
+    digest: str | None = None
+    images: list[dict[str, Any]] = field(default_factory=list)  # digest, platform, layers
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "repository": self.repository,
+            "tag": self.tag,
+            "image": self.reference,
+            "status": self.status,
+            "digest": self.digest,
+            "images": self.images,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
 
 @dataclass(slots=True)
 class AuditResult:
     result: ScanResult
-    per_repo: dict[str, dict[str, int]] = field(default_factory=dict)
+    tags: list[TagRecord] = field(default_factory=list)
+    failed_repositories: dict[str, str] = field(default_factory=dict)  # repo -> reason
     interrupted: bool = False
+    stopped: str | None = None  # why the audit could not run or go on (exit 2)
+    unsaved: list[str] = field(default_factory=list)  # tags the state could not keep: why
+    registry: str = ""
+    started: float = 0.0  # wall clock (time.time) at the start
+
+    @property
+    def failed(self) -> list[TagRecord]:
+        return [t for t in self.tags if t.status == "failed"]
+
+    def per_repo(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for t in self.tags:
+            c = out.setdefault(t.repository, {"images": 0, "failed": 0})
+            c["images"] += 1
+            c["failed"] += t.status == "failed"
+        for repo in self.failed_repositories:
+            out.setdefault(repo, {"images": 0, "failed": 0})["failed"] += 1
+        return out
 
 
 class _Stop(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    digest: str
+    manifest: Manifest | None  # fetched ahead for a tag to scan
+
+
+class _LayerTicks:
+    """The image source's progress (layers read) turned into audit snapshots."""
+
+    def __init__(self, tick: Callable[[], None]) -> None:
+        self.tick = tick
+
+    def task(self, description: str, total: int | None = None, unit: str = "B") -> None:
+        return None
+
+    def advance(self, amount: int = 1) -> None:
+        self.tick()
+
+    def done(self) -> None:
+        return None
 
 
 def _tag_selected(tag: str, tags: str) -> bool:
@@ -85,479 +151,231 @@ def _tag_selected(tag: str, tags: str) -> bool:
     return fnmatchcase(tag, tags)
 
 
-class _Auditor:
-    def __init__(self, opts: AuditOptions, config: ScanConfig, auth: RegistryAuth | None) -> None:
+def _reason(errors: list[str], reference: str) -> str:
+    """One line: the first error of an image, without the image's name in front."""
+    text = errors[0]
+    for prefix in (reference, reference.split("/", 1)[-1]):
+        text = text.removeprefix(prefix).removeprefix(":").strip()
+    text = " ".join(text.split())
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return (text[:300] or "failed") + more
+
+
+class Auditor:
+    def __init__(
+        self,
+        opts: AuditOptions,
+        config: ScanConfig,
+        auth: RegistryAuth | None = None,
+        cache: ContentCache | None = None,
+        progress: AuditProgress | None = None,
+    ) -> None:
         self.opts = opts
         self.config = config
-        self.scanner = Scanner(config)
-        self.stats = AuditStats()
-        self.scanner.stats = self.stats
-        self.detector = self.scanner.detector
-        key = config.fingerprint_key
-        self.rules_key = self.detector.digest + (
-            ":" + hashlib.sha256(key).hexdigest()[:16] if key else ""
-        )
-        self.rule_names = {r.id: r.name for r in self.detector.rules}
+        self.progress = progress or NoAuditProgress()
+        self.scanner = Scanner(config, _LayerTicks(self._snapshot), cache=cache)
+        self.scanner.stats = self.stats = AuditStats()
+        self.scanner.findings.journal = []
         self.client = RegistryClient(
             opts.registry, auth, insecure=opts.insecure, timeout=opts.timeout
         )
         self.registry = self.client.host
-        conn = connect(opts.state)
-        self.cache = LayerCache(conn)
-        self.state = AuditState(conn)
-        self.seen: dict[str, list[tuple[str, Match]]] = {}
+        self.state = AuditState(connect(opts.state))
+        # (repo, tag, digest) done with this configuration: read once, consulted by the pool
+        self.done = self.state.done_keys(self.client.host, opts.state_key)
+        self.run_state = RunState(store=cache)
+        self.configs: dict[str, bytes] = {}
         self.pool = ThreadPoolExecutor(
-            max_workers=max(1, opts.workers), thread_name_prefix="leakscan-blob"
+            max_workers=max(1, opts.workers), thread_name_prefix="leakscan-registry"
         )
-        self.per_repo: dict[str, dict[str, int]] = {}
-        self._hits: dict[str, CachedLayer] = {}  # layer digest -> cache hit, this run
-        self._indexes: dict[str, LayerIndex] = {}  # layer digest -> its whiteout index
-        self.processed = 0
-        self.unsaved: str | None = None  # why the current tag's layers could not be cached
-        self.layer_failed = False  # a layer of the current tag failed (it is audited again)
+        self.outcome = AuditResult(ScanResult([], [], self.stats), registry=self.registry)
+        self.total = 0
+        self.repository = ""
 
-    # -- enumeration -----------------------------------------------------------------------
+    # -- enumeration -------------------------------------------------------------------------
 
-    def repositories(self) -> list[str]:
-        repos = list(self.client.catalog(self.opts.page_size))
+    def plan(self) -> list[tuple[str, list[str]]]:
+        """(repository, tags) to audit; a repository whose tags cannot be listed fails alone."""
+        repos = sorted(set(self.client.catalog(self.opts.page_size)))
         if self.opts.repos:
             repos = [r for r in repos if any(fnmatchcase(r, g) for g in self.opts.repos)]
-        return sorted(set(repos))
+        lists = {r: self.pool.submit(self._tags, r) for r in repos}
+        out = []
+        for repo in repos:
+            self.stats.repositories += 1
+            try:
+                tags = lists[repo].result()
+            except LeakscanError as exc:
+                self.stats.repositories_failed += 1
+                self.outcome.failed_repositories[repo] = _reason([hide_userinfo(str(exc))], repo)
+                continue
+            out.append((repo, tags))
+        return out
+
+    def _tags(self, repo: str) -> list[str]:
+        tags = sorted(set(self.client.tags(repo, self.opts.page_size)))
+        if self.opts.tags == "latest":
+            return [t for t in tags if t == "latest"]
+        return [t for t in tags if _tag_selected(t, self.opts.tags)]
 
     def run(self) -> None:
-        for repo in self.repositories():
-            self.stats.repositories += 1
-            counts = self.per_repo.setdefault(repo, {"images": 0, "failed": 0})
-            try:
-                tags = sorted(set(self.client.tags(repo, self.opts.page_size)))
-            except LeakscanError as exc:
-                self.scanner.errors.append(f"{repo}: {exc}")
-                counts["failed"] += 1
-                self.stats.repositories_failed += 1
-                continue
-            if self.opts.tags == "latest":
-                tags = [t for t in tags if t == "latest"]
-            else:
-                tags = [t for t in tags if _tag_selected(t, self.opts.tags)]
-            # the tags' digests are asked for ahead, a few at a time (HEAD: no body)
-            # the first one alone, so that a token challenge for the repository is met once
-            heads = [self.pool.submit(self.client.head_manifest, repo, tag) for tag in tags[:1]]
-            wait(heads)
-            heads += [self.pool.submit(self.client.head_manifest, repo, tag) for tag in tags[1:]]
+        plan = self.plan()
+        self.total = sum(len(tags) for _, tags in plan)
+        self.progress.start(self.total)
+        for repo, tags in plan:
+            self._commit()  # the state is written at least once per repository
+            self.repository = repo
+            # tags resolved ahead by the pool (HEAD; the manifest too for a tag not done); the
+            # first alone, so that a token challenge for the repository is met once
+            heads: list[Future[_Resolved]] = [
+                self.pool.submit(self._resolve, repo, t) for t in tags[:1]
+            ]
+            if heads:
+                heads[0].exception()
+            heads += [self.pool.submit(self._resolve, repo, t) for t in tags[1:]]
             for tag, head in zip(tags, heads, strict=True):
-                counts["images"] += 1
-                self.stats.images += 1
-                try:
-                    self.audit_tag(repo, tag, head)
-                except LeakscanError as exc:
-                    self.stats.images_failed += 1
-                    counts["failed"] += 1
-                    self.scanner.errors.append(f"{self.registry}/{repo}:{tag}: {exc}")
-                    log.debug("image %s:%s failed", repo, tag, exc_info=True)
+                self._snapshot()
+                self.audit_tag(repo, tag, head)
+                self._snapshot()
+                done = len(self.outcome.tags)
+                if self.opts.stop_after is not None and done >= self.opts.stop_after:
+                    raise _Stop
 
-    # -- one tag ---------------------------------------------------------------------------
+    def _snapshot(self) -> None:
+        self.progress.update(
+            Snapshot(
+                len(self.outcome.tags),
+                self.total,
+                self.repository,
+                self.run_state.layers_reused,
+                self.run_state.layers_scanned,
+                self.stats.bytes,
+                self.stats.images_failed,
+            )
+        )
 
-    def audit_tag(self, repo: str, tag: str, head: Future[str | None] | None = None) -> None:
-        digest = head.result() if head is not None else self.client.head_manifest(repo, tag)
-        ref = digest or tag
-        if digest is None:  # a registry that does not tell: the body's digest
-            digest = self.client.manifest(repo, tag).digest
+    # -- one tag -----------------------------------------------------------------------------
+
+    def _resolve(self, repo: str, tag: str) -> _Resolved:
+        """(In the pool) the tag's digest, and its manifest when the tag is not done."""
+        digest = self.client.head_manifest(repo, tag)
+        if digest is not None and (repo, tag, digest) in self.done and not self.opts.rescan:
+            return _Resolved(digest, None)
+        manifest = self.client.manifest(repo, tag)
+        return _Resolved(manifest.digest, manifest)
+
+    def audit_tag(self, repo: str, tag: str, head: Future[_Resolved]) -> None:
+        reference = f"{self.registry}/{repo}:{tag}"
+        record = TagRecord(repo, tag, reference, "failed")
+        self.outcome.tags.append(record)
+        self.stats.images += 1
+        try:
+            resolved = head.result()
+        except LeakscanError as exc:
+            self._failed(record, [hide_userinfo(str(exc))])
+            return
+        digest = record.digest = resolved.digest
+        key = self.opts.state_key
         if not self.opts.rescan:
-            done = self.state.done(self.registry, repo, tag, digest, self.rules_key)
+            try:
+                done = self.state.done(self.registry, repo, tag, digest, key)
+            except StoreError as exc:  # unreadable: scanned again
+                self.outcome.unsaved.append(str(exc))
+                done = None
             if done is not None:
-                for image in done:
-                    self.replay(repo, tag, image)
+                replay.replay(self.scanner.findings, done.locations)
+                self.scanner.skipped.extend(Skip(w, r) for w, r in done.skips)
+                record.status, record.images = "state", done.images
                 self.stats.images_from_state += 1
                 return
-        images: list[DoneImage] = []
-        self.unsaved = None
-        self.layer_failed = False
-        for platform, manifest, doc in image_manifests(self.client, repo, ref, self.opts.platform):
-            images.append(self.audit_image(repo, tag, platform, manifest.digest, doc))
-        try:  # a full disk: the findings are reported; the tag is scanned again next time
-            if self.layer_failed:  # reported already; not marked done: audited again next time
-                raise _NotDone
-            if self.unsaved is not None:
-                raise StoreError(self.unsaved)
-            self.state.mark_done(self.registry, repo, tag, digest, self.rules_key, images)
-        except StoreError as exc:
-            self.scanner.errors.append(
-                f"{self._name(repo, tag)}: findings reported but not saved in the state ({exc})"
-            )
-        except _NotDone:  # counted as failed; its other layers' findings are reported
-            self.stats.images_failed += 1
-            self.per_repo.setdefault(repo, {"images": 0, "failed": 0})["failed"] += 1
-        if not self.layer_failed:
-            self.stats.images_scanned += 1
-        self.processed += 1
-        if self.opts.stop_after is not None and self.processed >= self.opts.stop_after:
-            raise _Stop
+        errors, skips = len(self.scanner.errors), len(self.scanner.skipped)
+        journal = self.scanner.findings.journal
+        assert journal is not None
+        placed = len(journal)
+        store: list[AuditStore] = []
 
-    def _name(self, repo: str, tag: str) -> str:
-        return f"{self.registry}/{repo}:{tag}"
+        def open_store(ref: str, options: SourceOptions) -> ImageStore:
+            s = AuditStore(ref, options, self.client, repo, tag, self.configs, resolved.manifest)
+            store.append(s)
+            return s
 
-    def audit_image(
-        self, repo: str, tag: str, platform: str | None, image_digest: str, doc: dict[str, Any]
-    ) -> DoneImage:
-        name = self._name(repo, tag)
-        layers = _layers(doc, f"{name}@{image_digest}")
-        config_digest = str((doc.get("config") or {}).get("digest", ""))
-        raw = io.BufferedReader(self.client.blob(repo, config_digest))
-        data = raw.read(MAX_CONFIG_BYTES + 1)
-        if len(data) > MAX_CONFIG_BYTES:
-            raise LeakscanError(f"{name}: image configuration too large")
-        raw.read()
-        cfg = parse_config(data, name)
-        history = layer_history(cfg, len(layers))
-        config_matches: list[dict[str, Any]] = []
-        annotations = doc.get("annotations") or {}
-        for blob in config_blobs(cfg, name, image_digest, annotations):
-            blob = _with(blob.provenance, repo, tag, platform, blob)
-            for m in self.scanner.scan_blob(blob):
-                config_matches.append(
-                    {
-                        "field": blob.provenance.fields.get("field"),
-                        "rule_id": m.rule_id,
-                        "fingerprint": fingerprint(
-                            m.rule_id, m.secret, self.config.fingerprint_key
-                        ),
-                        "redacted": redact(m.secret),
-                        "line": m.line,
-                        "column": m.column,
-                        "severity": m.severity,
-                        "confidence": m.confidence,
-                        **dict(
-                            zip(
-                                ("secret_digest", "encoded_digest"),
-                                value_digests(m.secret, self.config.fingerprint_key),
-                                strict=True,
-                            )
-                        ),
-                    }
-                )
-        cached: dict[int, CachedLayer] = {}
-        fresh: dict[int, ScannedLayer] = {}
-        todo = []
-        for i, layer in enumerate(layers):
-            hit = self._cached(layer.digest)
-            if hit is not None:
-                cached[i] = hit
-            else:
-                todo.append((i, layer))
-        for i, layer, blob in self._downloads(repo, todo):
-            where = f"{name} layer {i}"
-            try:
-                scanned = scan_layer(blob, where, self.detector, self.config.options, self.seen)
-            except ImageError as exc:  # this layer fails alone: the others are still audited
-                reason = str(exc).removeprefix(f"{where}: ")
-                self.scanner.errors.append(f"{where} ({layer.digest}): {reason}")
-                self.scanner.skipped.append(Skip(f"{where} ({layer.digest})", reason))
-                self.layer_failed = True
-                continue
-            fresh[i] = scanned
-            self.stats.blobs += scanned.files
-            self.stats.bytes += scanned.bytes
-            self.stats.layers_scanned += 1
-            self.stats.bytes_downloaded += layer.size or 0
-            try:
-                self.cache.put(
-                    layer.digest,
-                    self.rules_key,
-                    layer.size,
-                    CachedLayer(
-                        scanned.entries,
-                        [
-                            CachedMatch(
-                                p,
-                                m.rule_id,
-                                fingerprint(m.rule_id, m.secret, self.config.fingerprint_key),
-                                redact(m.secret),
-                                m.line,
-                                m.column,
-                                m.severity,
-                                m.confidence,
-                                m.decoded,
-                                *value_digests(m.secret, self.config.fingerprint_key),
-                            )
-                            for p, m in scanned.matches
-                        ],
-                        [(s.where, s.reason) for s in scanned.skipped],
-                    ),
-                )
-            except StoreError as exc:  # keep scanning: the findings are still reported
-                self.unsaved = str(exc)
-            self.scanner.skipped.extend(scanned.skipped)
-        for i in cached:
-            self.stats.layers_reused += 1
-            self.stats.bytes_skipped += layers[i].size or 0
-        layer_rows = [
-            {"digest": ref.digest, "size": ref.size, "created_by": history[i]}
-            for i, ref in enumerate(layers)
-        ]
-        self._emit(repo, tag, platform, image_digest, layer_rows, cached, fresh)
-        return DoneImage(image_digest, platform, layer_rows, config_matches)
-
-    def _downloads(
-        self, repo: str, todo: list[tuple[int, LayerRef]]
-    ) -> Iterator[tuple[int, LayerRef, Any]]:
-        """Layer blobs in order; small ones fetched ahead by threads, within a byte budget."""
-        budget = self.opts.prefetch_bytes
-        queue: list[tuple[int, LayerRef, Future[bytes] | None]] = []
-        held = 0
-        pending = list(todo)
-
-        def fill() -> None:
-            nonlocal held
-            while pending:
-                i, layer = pending[0]
-                size = layer.size or budget + 1
-                if size > budget:  # too big to hold: streamed by the main thread
-                    queue.append((i, layer, None))
-                    pending.pop(0)
-                    continue
-                if held + size > budget and queue:
-                    return
-                pending.pop(0)
-                held += size
-                queue.append((i, layer, self.pool.submit(self._fetch, repo, layer)))
-
-        fill()
+        source = ImageSource(reference, self.config.options, self.run_state, open_store)
+        self.scanner.run(source)
+        self.stats.layers_downloaded = self.run_state.layers_downloaded
+        self.stats.bytes_downloaded = self.run_state.bytes_downloaded
+        record.images = store[0].resolved if store else []
+        new_errors = self.scanner.errors[errors:]
+        if new_errors:  # the image failed (its findings so far are kept): not marked done
+            del self.scanner.errors[errors:]
+            self._failed(record, new_errors)
+            return
+        record.status = "scanned"
+        self.stats.images_scanned += 1
+        done = DoneTag(
+            record.images,
+            replay.rows(journal[placed:]),
+            [[s.where, s.reason] for s in self.scanner.skipped[skips:]],
+        )
         try:
-            while queue:
-                i, layer, future = queue.pop(0)
-                if future is None:
-                    try:
-                        raw = self.client.blob(repo, layer.digest, layer.size)
-                    except ImageError as exc:  # that layer fails alone (in scan_layer)
-                        yield i, layer, _Failing(exc)
-                        continue
-                    with io.BufferedReader(raw, buffer_size=1 << 20) as stream:
-                        yield i, layer, stream
-                        try:
-                            while stream.read(1 << 20):  # the digest is checked at the end
-                                pass
-                        except ImageError as exc:
-                            self.scanner.errors.append(f"{repo} layer {i}: {exc}")
-                            self.layer_failed = True
-                else:
-                    error: ImageError | None = None
-                    try:
-                        data = future.result()
-                    except ImageError as exc:  # that layer fails alone (in scan_layer)
-                        data, error = b"", exc
-                    held -= layer.size or 0
-                    fill()
-                    yield i, layer, (_Failing(error) if error else io.BytesIO(data))
-        finally:
-            for _, _, f in queue:
-                if f is not None:
-                    f.cancel()
+            self.state.mark_done(self.registry, repo, tag, digest, key, done)
+        except StoreError as exc:  # reported all the same; audited again next time
+            self.outcome.unsaved.append(str(exc))
 
-    def _fetch(self, repo: str, layer: LayerRef) -> bytes:
-        with io.BufferedReader(
-            self.client.blob(repo, layer.digest, layer.size), buffer_size=1 << 20
-        ) as stream:
-            return stream.read()
+    def _failed(self, record: TagRecord, errors: list[str]) -> None:
+        record.status = "failed"
+        record.reason = _reason(errors, record.reference)
+        self.stats.images_failed += 1
+        log.debug("%s failed: %s", record.reference, errors)
 
-    # -- findings --------------------------------------------------------------------------
-
-    def _prov(
-        self,
-        repo: str,
-        tag: str,
-        platform: str | None,
-        image_digest: str,
-        layers: list[dict[str, Any]],
-        i: int,
-        path: str,
-        index: list[LayerIndex],
-    ) -> Provenance:
-        # a member of an archive ("app.jar!x/y") shares the fate of the archive file
-        state = file_state(path.split("!", 1)[0], i, index)
-        return Provenance(
-            "image-layer",
-            {
-                "image": self._name(repo, tag),
-                "registry": self.registry,
-                "repository": repo,
-                "tag": tag,
-                "image_digest": image_digest,
-                "platform": platform,
-                "layer_digest": layers[i]["digest"],
-                "layer_index": i,
-                "created_by": layers[i].get("created_by"),
-                "path": path,
-                "state": state.state,
-                "deleted_in_layer": state.deleted_in_layer,
-                "overwritten_in_layer": state.overwritten_in_layer,
-            },
-        )
-
-    def _emit(
-        self,
-        repo: str,
-        tag: str,
-        platform: str | None,
-        image_digest: str,
-        layers: list[dict[str, Any]],
-        cached: dict[int, CachedLayer],
-        fresh: dict[int, ScannedLayer],
-    ) -> None:
-        if not any(hit.matches for hit in cached.values()) and not any(
-            scanned.matches for scanned in fresh.values()
-        ):
-            return  # nothing to place: the whiteout indexes are not needed
-        index = [LayerIndex() for _ in layers]
-        for i, layer in list(cached.items()) + list(fresh.items()):
-            index[i] = self._index(layers[i]["digest"], layer.entries)
-        for i, scanned in fresh.items():
-            for path, match in scanned.matches:
-                prov = self._prov(repo, tag, platform, image_digest, layers, i, path, index)
-                self.scanner.findings.add(match, prov)
-        for i, hit in cached.items():
-            for m in hit.matches:
-                prov = self._prov(repo, tag, platform, image_digest, layers, i, m.path, index)
-                self._add_cached(
-                    m.fingerprint,
-                    m.rule_id,
-                    m.redacted,
-                    m.severity,
-                    m.confidence,
-                    Location(prov, m.line, m.column, m.decoded),
-                    (m.secret_digest, m.encoded_digest),
-                )
-
-    def _cached(self, digest: str) -> CachedLayer | None:
-        """The layer cache's entry for a layer, read once per run (layers are shared)."""
-        hit = self._hits.get(digest)
-        if hit is None:
-            hit = self.cache.get(digest, self.rules_key)
-            if hit is not None:
-                self._hits[digest] = hit
-        return hit
-
-    def _index(self, digest: str, entries: list[tuple[str, str, str | None]]) -> LayerIndex:
-        """A layer's whiteout index, built once per run per layer digest (read-only after)."""
-        index = self._indexes.get(digest)
-        if index is None:
-            index = LayerIndex()
-            for path, kind, _ in entries:
-                index.add(path, kind)
-            self._indexes[digest] = index
-        return index
-
-    def _add_cached(
-        self,
-        fp: str,
-        rule_id: str,
-        redacted: str,
-        severity: str,
-        confidence: str,
-        location: Location,
-        digests: tuple[str | None, str | None] = (None, None),
-    ) -> None:
-        self.scanner.findings.add_cached(
-            Finding(
-                fp,
-                rule_id,
-                self.rule_names.get(rule_id, rule_id),
-                severity,
-                confidence,
-                redacted,
-                None,
-                [location],
-                secret_digest=digests[0],
-                encoded_digest=digests[1],
-            )
-        )
-
-    def replay(self, repo: str, tag: str, image: DoneImage) -> None:
-        """An image done earlier: findings rebuilt from the state and the layer cache."""
-        cached: dict[int, CachedLayer] = {}
-        for i, layer in enumerate(image.layers):
-            hit = self._cached(layer["digest"])
-            if hit is None:  # the cache lost it: report nothing wrong, just what we can
-                self.scanner.skipped.append(
-                    Skip(
-                        f"{self._name(repo, tag)} layer {i}",
-                        "layer missing from the cache; use --rescan",
-                    )
-                )
-                continue
-            cached[i] = hit
-            self.stats.layers_reused += 1
-            self.stats.bytes_skipped += layer.get("size") or 0
-        self._emit(repo, tag, image.platform, image.image_digest, image.layers, cached, {})
-        for m in image.config_matches:
-            prov = Provenance(
-                "image-config",
-                {
-                    "image": self._name(repo, tag),
-                    "registry": self.registry,
-                    "repository": repo,
-                    "tag": tag,
-                    "image_digest": image.image_digest,
-                    "platform": image.platform,
-                    "field": m.get("field"),
-                },
-            )
-            self._add_cached(
-                m["fingerprint"],
-                m["rule_id"],
-                m["redacted"],
-                m["severity"],
-                m["confidence"],
-                Location(prov, m.get("line"), m.get("column")),
-                (m.get("secret_digest"), m.get("encoded_digest")),
-            )
+    def _commit(self) -> None:
+        try:
+            self.state.commit()
+        except StoreError as exc:
+            self.outcome.unsaved.append(str(exc))
 
     def close(self) -> None:
+        self._commit()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
-
-
-def _with(prov: Provenance, repo: str, tag: str, platform: str | None, blob: Any) -> Any:
-    from dataclasses import replace
-
-    fields = dict(prov.fields)
-    fields.update(repository=repo, tag=tag, platform=platform)
-    return replace(blob, provenance=Provenance(prov.kind, fields, prov.line, prov.vendor))
-
-
-class _NotDone(Exception):
-    """The tag is not marked done (a layer failed; it is audited again next time)."""
-
-
-class _Failing(io.RawIOBase):
-    """A layer whose download failed: reading it raises that error."""
-
-    def __init__(self, error: ImageError) -> None:
-        self.error = error
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        raise self.error
+        self.scanner.close()
 
 
 def run_audit(
-    opts: AuditOptions, config: ScanConfig, auth: RegistryAuth | None = None
+    opts: AuditOptions,
+    config: ScanConfig,
+    auth: RegistryAuth | None = None,
+    cache: ContentCache | None = None,
+    progress: AuditProgress | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AuditResult:
-    """Audit a registry. Per-image errors are in ``result.errors``; Ctrl-C stops cleanly."""
-    started = time.monotonic()
+    """Audit a registry. Failed images are in ``tags``; ``stopped`` says why the audit could
+    not run or go on (Ctrl-C included); what was found until then is in ``result``."""
+    started = clock()
     if opts.stop_after is None and os.environ.get("LEAKSCAN_AUDIT_STOP_AFTER"):
         opts.stop_after = int(os.environ["LEAKSCAN_AUDIT_STOP_AFTER"])
-    auditor = _Auditor(opts, config, auth)
-    interrupted = False
+    auditor = Auditor(opts, config, auth, cache, progress)
+    outcome = auditor.outcome
+    outcome.started = time.time()
     try:
         auditor.run()
     except (KeyboardInterrupt, _Stop):
-        interrupted = True
-        auditor.scanner.errors.append("audit interrupted; run the same command again to resume")
+        outcome.interrupted = True
+        outcome.stopped = "audit interrupted; run the same command again to resume"
+    except StoreError as exc:
+        outcome.stopped = f"{exc}; the audit stopped (run it again to resume)"
     except LeakscanError as exc:
-        auditor.scanner.errors.append(str(exc))
+        outcome.stopped = hide_userinfo(str(exc))
     finally:
+        auditor.progress.close()
         auditor.close()
-    result = auditor.scanner.result(time.monotonic() - started)
-    return AuditResult(result, auditor.per_repo, interrupted)
+        if cache is not None:
+            cache.flush()
+    outcome.result = auditor.scanner.result(clock() - started)
+    if outcome.unsaved:
+        outcome.result.errors.append(
+            f"{outcome.unsaved[-1]}: images reported but not saved in the audit state (they "
+            "are audited again next time)"
+        )
+    if outcome.stopped:
+        outcome.result.errors.append(outcome.stopped)
+    return outcome

@@ -1,79 +1,141 @@
-"""``leakscan audit REGISTRY``: scan every image of a registry, shared layers once, resumable."""
+"""``leakscan audit REGISTRY``: every image of a registry, scanned as ``scan image`` scans it.
+
+The same options and policy as ``scan image`` (config file, baseline, allow comments,
+``--exclude``, ``--min-confidence``, ``--fail-on``). Exit codes for cron jobs: 1 when findings
+are reported (even if some images failed), 0 when every image was scanned and nothing was
+found, 2 when the audit could not run or had to stop, or when images failed and nothing was
+found. Failed images are listed with a one-line reason; a rerun retries only them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from leakscan.cli import validation
 from leakscan.cli.common import (
-    FormatOpt,
-    MinConfidenceOpt,
-    NoProgressOpt,
-    OutputOpt,
-    RulesOpt,
-    ShowSecretsOpt,
-    VerboseOpt,
+    CONTENT_OPTIONS,
+    LAYER_OPTIONS,
+    Options,
+    exit_code,
     fail,
-    options_from,
+    filtered,
+    prepared_config,
     read_password,
     registry_timeout,
-    scan_config,
+    scan_options,
     setup_logging,
+    sigterm_as_interrupt,
     write_report,
 )
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.model import ScanResult
 from leakscan.report.safe_text import terminal
 
+log = logging.getLogger(__name__)
 
-def _per_repo_findings(result: ScanResult) -> dict[str, int]:
+
+def _repository_of(image: str, registry: str) -> str:
+    """``host/repo:tag`` -> ``repo``."""
+    rest = image.removeprefix(registry + "/")
+    return rest.rsplit(":", 1)[0] if ":" in rest.rsplit("/", 1)[-1] else rest
+
+
+def per_repo_secrets(result: ScanResult, registry: str) -> dict[str, int]:
     out: dict[str, set[str]] = {}
     for f in result.findings:
         for loc in f.locations:
-            repo = loc.provenance.fields.get("repository")
-            if repo:
-                out.setdefault(str(repo), set()).add(f.fingerprint)
+            image = loc.provenance.fields.get("image")
+            if isinstance(image, str):
+                out.setdefault(_repository_of(image, registry), set()).add(f.fingerprint)
     return {k: len(v) for k, v in out.items()}
 
 
-def summary(result: ScanResult, per_repo: dict[str, dict[str, int]]) -> str:
-    """The terminal summary: one line per repository, then the totals."""
-    from leakscan.audit import AuditStats
-
-    found = _per_repo_findings(result)
-    lines = ["", "repository                                images  failed  secrets"]
-    for repo in sorted(per_repo):
-        c = per_repo[repo]
+def summary(result: ScanResult, audit: dict[str, Any]) -> str:
+    """The terminal summary: one line per repository, the totals, then each failure."""
+    repos = audit["repositories"]
+    lines = ["", f"{'repository':<40} {'images':>7} {'failed':>7} {'secrets':>8}"]
+    for repo in sorted(repos):
+        c = repos[repo]
         name = terminal(repo)  # a registry's repository names are untrusted text
-        lines.append(f"{name:<40} {c['images']:>7} {c['failed']:>7} {found.get(repo, 0):>8}")
-    s = result.stats
-    if isinstance(s, AuditStats):
-        lines.append(
-            f"{s.images} image(s) in {s.repositories} repositories: {s.images_scanned} scanned, "
-            f"{s.images_from_state} from the audit state, {s.images_failed} failed"
-            + (
-                f" (and {s.repositories_failed} repositories whose tags could not be listed)"
-                if s.repositories_failed
-                else ""
-            )
-            + "; layers "
-            f"{s.layers_scanned} scanned, {s.layers_reused} reused; "
-            f"{s.bytes_downloaded} bytes downloaded, {s.bytes_skipped} bytes skipped (cache)"
-        )
+        lines.append(f"{name:<40} {c['images']:>7} {c['failed']:>7} {c['secrets']:>8}")
+    s = result.stats.to_dict()
+    cov = audit["coverage"]
+    lines.append(
+        f"{cov['tags']} tag(s) in {cov['repositories']} repositories, {cov['images']} unique "
+        f"image(s): {s.get('images_scanned', 0)} scanned, {s.get('images_from_state', 0)} from "
+        f"the audit state, {cov['failed']} failed; {cov['clean']} clean; layers "
+        f"{s.get('layers_scanned', 0)} scanned, {s.get('layers_reused', 0)} cached"
+    )
+    failed = audit["failed"]
+    if failed:
+        lines.append(f"failed ({len(failed)}; the next run retries them):")
+        for item in failed:
+            lines.append(f"  {terminal(item['image'])}: {terminal(item['reason'])}")
     return "\n".join(lines) + "\n"
 
 
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def audit_extra(outcome: Any, result: ScanResult) -> dict[str, Any]:
+    """The ``audit`` section of the report: registry, date, coverage, every tag, failures."""
+    registry = outcome.registry
+    secrets = per_repo_secrets(result, registry)
+    repos = {r: {**c, "secrets": secrets.get(r, 0)} for r, c in sorted(outcome.per_repo().items())}
+    digests_with: set[str] = set()
+    for f in result.findings:
+        for loc in f.locations:
+            d = loc.provenance.fields.get("image_digest")
+            if isinstance(d, str):
+                digests_with.add(d)
+    images: dict[str, str] = {}  # manifest digest -> worst status
+    for t in outcome.tags:
+        for img in t.images or [{"digest": t.digest}]:
+            d = str(img.get("digest"))
+            if t.status == "failed" or images.get(d) != "failed":
+                images[d] = "failed" if t.status == "failed" else "ok"
+    failed = [
+        {"image": t.reference, "repository": t.repository, "reason": t.reason}
+        for t in outcome.failed
+    ] + [
+        {"image": f"{registry}/{r}", "repository": r, "reason": why}
+        for r, why in outcome.failed_repositories.items()
+    ]
+    ok = [d for d, status in images.items() if status == "ok"]
+    return {
+        "registry": registry,
+        "date": datetime.fromtimestamp(outcome.started, UTC).isoformat(timespec="seconds"),
+        "rules_digest": result.rules_digest,
+        "interrupted": outcome.interrupted,
+        "stopped": outcome.stopped,
+        "coverage": {
+            "repositories": len(repos),
+            "tags": len(outcome.tags),
+            "images": len(images),
+            "scanned": len(ok),
+            "clean": len([d for d in ok if d not in digests_with]),
+            "failed": len(images) - len(ok),
+        },
+        "repositories": repos,
+        "tags": [t.to_dict() for t in outcome.tags],
+        "failed": failed,
+    }
 
 
+def audit_exit(result: ScanResult, opts: Options, audit: dict[str, Any]) -> int:
+    if result.errors:  # stopped, or the state could not be saved
+        return int(ExitCode.ERROR)
+    code = exit_code(dataclasses.replace(result, errors=[]), opts)
+    if code == int(ExitCode.CLEAN) and audit["failed"]:
+        return int(ExitCode.ERROR)  # nothing found, but not everything could be looked at
+    return code
+
+
+@scan_options(CONTENT_OPTIONS, LAYER_OPTIONS)
 def audit(
     registry: Annotated[str, typer.Argument(help="Registry host[:port] (http:// or https://).")],
     repo: Annotated[
@@ -87,8 +149,16 @@ def audit(
         Path | None,
         typer.Option("--state", help="SQLite state file (default under the user cache dir)."),
     ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache",
+            help="Content cache file shared with scan image (default: $LEAKSCAN_CONTENT_CACHE, "
+            "else content.sqlite in the cache folder).",
+        ),
+    ] = None,
     rescan: Annotated[
-        bool, typer.Option("--rescan", help="Re-resolve images already done.")
+        bool, typer.Option("--rescan", help="Scan images already done again.")
     ] = False,
     username: Annotated[str | None, typer.Option("--username", "-u")] = None,
     password_stdin: Annotated[
@@ -98,44 +168,56 @@ def audit(
         bool, typer.Option("--insecure", help="Allow plain HTTP and unverified TLS.")
     ] = False,
     page_size: Annotated[int | None, typer.Option("--page-size", hidden=True)] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Download threads.")] = 4,
-    format: FormatOpt = "table",
-    output: OutputOpt = None,
-    show_secrets: ShowSecretsOpt = False,
-    no_progress: NoProgressOpt = False,
-    verbose: VerboseOpt = 0,
-    min_confidence: MinConfidenceOpt = "low",
-    rules: RulesOpt = None,
-    validate: validation.ValidateOpt = False,
-    validate_endpoint: validation.ValidateEndpointOpt = None,
-    only_valid: validation.OnlyValidOpt = False,
+    workers: Annotated[int, typer.Option("--workers", help="Concurrent registry requests.")] = 4,
+    opts: Options | None = None,
 ) -> None:
     """Audit a whole registry: every repository and tag, each layer scanned once."""
+    assert opts is not None
+    with sigterm_as_interrupt():
+        _audit(registry, repo, tags, platform, state, cache, rescan, username, password_stdin,
+               insecure, page_size, workers, opts)  # fmt: skip
+
+
+def _audit(
+    registry: str,
+    repo: list[str] | None,
+    tags: str,
+    platform: str | None,
+    state: Path | None,
+    cache_flag: Path | None,
+    rescan: bool,
+    username: str | None,
+    password_stdin: bool,
+    insecure: bool,
+    page_size: int | None,
+    workers: int,
+    opts: Options,
+) -> None:
     from leakscan.audit import AuditOptions, run_audit
+    from leakscan.cli.audit_progress import AuditStatus
+    from leakscan.cli.content_cache import open_cache, policy_of
     from leakscan.cli.registry_login import registry_credentials
+    from leakscan.model import CONFIDENCES, SEVERITIES
     from leakscan.report import reporter
     from leakscan.sources.registry.auth import RegistryAuth
     from leakscan.store.db import default_state_path
 
-    opts = options_from(
-        format=format,
-        output=output,
-        show_secrets=show_secrets,
-        no_progress=no_progress,
-        verbose=verbose,
-        min_confidence=min_confidence,
-        rules=rules,
-        validate=validate,
-        validate_endpoint=validate_endpoint,
-        only_valid=only_valid,
-    )
-    setup_logging(verbose)
+    setup_logging(opts.verbose)
     password = read_password(username, password_stdin)
     creds = registry_credentials(username, password)  # flags, else LEAKSCAN_REGISTRY_*
-    previous = signal.signal(signal.SIGTERM, _sigterm)  # like Ctrl-C: report, exit 2
     try:
-        report = reporter(format)
+        if opts.min_confidence not in CONFIDENCES:
+            raise LeakscanError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
+        if opts.fail_on and opts.fail_on not in (*SEVERITIES, validation.FAIL_ON_VALID):
+            raise LeakscanError(f"--fail-on must be one of {', '.join(SEVERITIES)} or valid")
         validation.check_options(opts)
+        fmt = opts.format
+        report = None if fmt == "html" else reporter(fmt)
+        config = prepared_config(opts)
+        config.options.platform = platform
+        cache = open_cache(config, opts, cache_flag)
+        from leakscan.api import cache_key
+
         aopts = AuditOptions(
             registry=registry,
             state=state or default_state_path(),
@@ -147,36 +229,46 @@ def audit(
             timeout=registry_timeout(),
             page_size=page_size,
             workers=workers,
+            state_key=f"{cache_key(config, policy_of(opts))}:platform={platform}",
         )
-        outcome = run_audit(aopts, scan_config(opts), RegistryAuth(creds))
-        result = validation.validated(outcome.result, opts)  # --validate only
-        result.extra["audit"] = {
-            "registry": registry,
-            "interrupted": outcome.interrupted,
-            "repositories": {
-                r: {**c, "secrets": _per_repo_findings(result).get(r, 0)}
-                for r, c in outcome.per_repo.items()
-            },
-        }
-        text = report.render(result, show_secrets=show_secrets)
+        config.options.registry_timeout = aopts.timeout
+        progress = AuditStatus(sys.stderr, sys.stderr.isatty(), enabled=not opts.no_progress)
+        try:
+            outcome = run_audit(aopts, config, RegistryAuth(creds), cache, progress)
+        finally:
+            if cache is not None:
+                cache.close()
+        result = filtered(outcome.result, opts)  # allow comments, baseline, --validate
+        extra = audit_extra(outcome, result)
+        result.extra["audit"] = extra
+        if report is None:
+            from leakscan.audit.html import render
+
+            text = render(result, extra, show_secrets=opts.show_secrets)
+        else:
+            text = report.render(result, show_secrets=opts.show_secrets)
     except LeakscanError as exc:
-        fail(str(exc), verbose)
+        fail(str(exc), opts.verbose)
+    except KeyboardInterrupt:
+        fail("interrupted before the audit started")
     except Exception as exc:  # a bug or an unforeseen answer: one line, never a traceback
-        if verbose >= 2:
-            logging.getLogger(__name__).exception("unexpected error")
+        if opts.verbose >= 2:
+            log.exception("unexpected error")
         fail(f"unexpected {type(exc).__name__}: {exc} (run with -vv for details)")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     write_report(text, opts)
-    if output is not None or format != "table":
-        typer.echo(summary(result, outcome.per_repo).lstrip("\n"), err=True)
+    text_summary = summary(result, extra)
+    if opts.output is not None or opts.format != "table":
+        typer.echo(text_summary.lstrip("\n"), err=True)
     else:
-        sys.stdout.write(summary(result, outcome.per_repo))
+        sys.stdout.write(text_summary)
+    if opts.verbose and result.skipped:
+        for skip in result.skipped:
+            typer.echo(
+                f"leakscan: skipped {terminal(skip.where)}: {terminal(skip.reason)}", err=True
+            )
     for error in result.errors:
         typer.echo(f"leakscan: error: {terminal(error)}", err=True)
-    if result.errors:
-        raise typer.Exit(int(ExitCode.ERROR))
-    raise typer.Exit(int(ExitCode.FINDINGS if result.findings else ExitCode.CLEAN))
+    raise typer.Exit(audit_exit(result, opts, extra))
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:

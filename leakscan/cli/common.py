@@ -375,13 +375,23 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
-    """Scan, report, exit. Errors become one line and exit 2; findings are still written."""
+def run_scan(
+    make_sources: Callable[[SourceOptions], Iterable[Source]],
+    opts: Options,
+    content_cache: bool = False,
+) -> NoReturn:
+    """Scan, report, exit. Errors become one line and exit 2; findings are still written.
+
+    ``content_cache``: layers and contents scanned by earlier runs are not read again."""
     with sigterm_as_interrupt():
-        _run_scan(make_sources, opts)
+        _run_scan(make_sources, opts, content_cache)
 
 
-def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
+def _run_scan(
+    make_sources: Callable[[SourceOptions], Iterable[Source]],
+    opts: Options,
+    content_cache: bool = False,
+) -> NoReturn:
     setup_logging(opts.verbose)
     from leakscan.cli import output
     from leakscan.model import CONFIDENCES, SEVERITIES
@@ -402,8 +412,17 @@ def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: O
             format_given=_format_given(opts),
         )
         reports = output.reporters(specs)
-        with _progress(opts) as progress:
-            result = filtered(scan(make_sources, config, progress), opts)
+        cache = None
+        if content_cache:
+            from leakscan.cli.content_cache import open_cache
+
+            cache = open_cache(config, opts)
+        try:
+            with _progress(opts) as progress:
+                result = filtered(scan(make_sources, config, progress, cache), opts)
+        finally:
+            if cache is not None:
+                cache.close()
         texts = [
             (spec, report.render(result, show_secrets=opts.show_secrets))
             for spec, report in reports

@@ -72,7 +72,7 @@ def scan_image(
         login = registry_login(username, password, insecure)
         return image_sources(refs, options, partial(open_store, login=login))
 
-    run_scan(sources, opts)
+    run_scan(sources, opts, content_cache=True)
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from leakscan.errors import LeakscanError
 from leakscan.model import Blob, Skip, Stats
@@ -41,6 +42,9 @@ class SourceOptions:
     # may yield Blob(digest=...) without bytes for them
     known: Callable[[str], bool] = field(default=lambda digest: False)
     progress: Progress = field(default_factory=NoProgress)
+    # images: layers scanned by earlier runs (a LayerStore of leakscan.sources.image.records,
+    # set by the scanner that has a content cache)
+    layer_store: Any = None
 
 
 class Source(ABC):

@@ -1,7 +1,9 @@
 """Audit state: which (registry, repo, tag, manifest digest) are done, and what they hold.
 
-An image row keeps its layer digests and its configuration matches (fingerprints and redacted
-values only), so a resumed audit reports images done earlier without fetching them again.
+A done tag keeps the images it resolved to (manifest digest, platform, layer digests), the
+locations its scan placed (fingerprints, redacted values, provenance: never a secret) and its
+skips, so a resumed audit reports it exactly as the scan did, without fetching it again.
+Rows are keyed by a state key (rules, engine, options): another configuration starts afresh.
 """
 
 from __future__ import annotations
@@ -9,96 +11,110 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from leakscan.store.db import StoreError
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_done (
+CREATE TABLE IF NOT EXISTS audit_tags_v2 (
   registry TEXT NOT NULL, repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,
-  rules_digest TEXT NOT NULL, finished REAL NOT NULL,
-  PRIMARY KEY (registry, repo, tag, digest, rules_digest)
+  state_key TEXT NOT NULL, finished REAL NOT NULL,
+  images TEXT NOT NULL, locations TEXT NOT NULL, skips TEXT NOT NULL,
+  PRIMARY KEY (registry, repo, tag, digest, state_key)
 );
-CREATE TABLE IF NOT EXISTS audit_images (
-  registry TEXT NOT NULL, repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,
-  rules_digest TEXT NOT NULL,
-  image_digest TEXT NOT NULL, platform TEXT, layers TEXT NOT NULL, config_matches TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_images_key ON audit_images (registry, repo, tag, digest);
 """
 
 
-@dataclass(frozen=True, slots=True)
-class DoneImage:
-    image_digest: str
-    platform: str | None
-    layers: list[dict[str, Any]]  # [{"digest", "size", "created_by"}]
-    config_matches: list[dict[str, Any]]  # [{"field", "rule_id", "fingerprint", ...}]
+BATCH = 50  # tags marked done per commit (a crash loses at most these: they are redone)
+
+
+@dataclass(slots=True)
+class DoneTag:
+    images: list[dict[str, Any]] = field(default_factory=list)  # digest, platform, layers
+    locations: list[list[Any]] = field(default_factory=list)  # see leakscan.audit.replay
+    skips: list[list[str]] = field(default_factory=list)  # [where, reason]
 
 
 class AuditState:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._pending = 0  # tags marked done, not yet committed
+        self._since = 0.0
         try:
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"audit state: {exc}") from None
 
-    def done(
-        self, registry: str, repo: str, tag: str, digest: str, rules_digest: str
-    ) -> list[DoneImage] | None:
-        """The images of a finished (tag, digest), or None when it is not done."""
-        key = (registry, repo, tag, digest, rules_digest)
-        row = self.conn.execute(
-            "SELECT 1 FROM audit_done WHERE registry=? AND repo=? AND tag=? AND digest=? "
-            "AND rules_digest=?",
-            key,
-        ).fetchone()
-        if row is None:
-            return None
-        rows = self.conn.execute(
-            "SELECT image_digest, platform, layers, config_matches FROM audit_images WHERE "
-            "registry=? AND repo=? AND tag=? AND digest=? AND rules_digest=? ORDER BY rowid",
-            key,
-        ).fetchall()
-        return [DoneImage(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows]
-
-    def mark_done(
-        self,
-        registry: str,
-        repo: str,
-        tag: str,
-        digest: str,
-        rules_digest: str,
-        images: list[DoneImage],
-    ) -> None:
-        key = (registry, repo, tag, digest, rules_digest)
+    def done_keys(self, registry: str, key: str) -> set[tuple[str, str, str]]:
+        """(repo, tag, digest) of every tag done with this configuration."""
         try:
-            self.conn.execute("BEGIN")
-            self.conn.execute(
-                "DELETE FROM audit_images WHERE registry=? AND repo=? AND tag=? AND digest=? "
-                "AND rules_digest=?",
-                key,
-            )
-            self.conn.executemany(
-                "INSERT INTO audit_images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        *key,
-                        i.image_digest,
-                        i.platform,
-                        json.dumps(i.layers),
-                        json.dumps(i.config_matches),
-                    )
-                    for i in images
-                ],
-            )
-            self.conn.execute(
-                "INSERT OR REPLACE INTO audit_done VALUES (?, ?, ?, ?, ?, ?)", (*key, time.time())
-            )
+            rows = self.conn.execute(
+                "SELECT repo, tag, digest FROM audit_tags_v2 WHERE registry=? AND state_key=?",
+                (registry, key),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"audit state: {exc}") from None
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    def commit(self) -> None:
+        """Write the tags marked done since the last commit."""
+        if not self.conn.in_transaction:
+            return
+        try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if self.conn.in_transaction:  # SQLITE_FULL and others roll back by themselves
+            try:
                 self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
             raise StoreError(f"audit state: {exc}") from None
+        finally:
+            self._pending = 0
+
+    def done(self, registry: str, repo: str, tag: str, digest: str, key: str) -> DoneTag | None:
+        """What a finished (tag, digest) held, or None when it is not done."""
+        try:
+            row = self.conn.execute(
+                "SELECT images, locations, skips FROM audit_tags_v2 WHERE registry=? AND repo=? "
+                "AND tag=? AND digest=? AND state_key=?",
+                (registry, repo, tag, digest, key),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"audit state: {exc}") from None
+        if row is None:
+            return None
+        return DoneTag(json.loads(row[0]), json.loads(row[1]), json.loads(row[2]))
+
+    def mark_done(
+        self, registry: str, repo: str, tag: str, digest: str, key: str, done: DoneTag
+    ) -> None:
+        """Record a tag as done (committed in batches: every ``BATCH`` tags or second)."""
+        try:
+            if not self.conn.in_transaction:
+                self.conn.execute("BEGIN")
+                self._since = time.monotonic()
+            self.conn.execute(
+                "INSERT OR REPLACE INTO audit_tags_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    registry,
+                    repo,
+                    tag,
+                    digest,
+                    key,
+                    time.time(),
+                    json.dumps(done.images),
+                    json.dumps(done.locations),
+                    json.dumps(done.skips),
+                ),
+            )
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise StoreError(f"audit state: {exc}") from None
+        self._pending += 1
+        if self._pending >= BATCH or time.monotonic() - self._since >= 1.0:
+            self.commit()

@@ -31,10 +31,12 @@ from typing import IO, Any, cast
 
 from leakscan.model import Blob, Provenance, Skip, Stats
 from leakscan.sources.filesystem import excluded, file_blobs
+from leakscan.sources.image import records
 from leakscan.sources.image.config import config_blobs, layer_history, parse_config
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
 from leakscan.sources.image.layer import FILE, BombError, Entry, iter_layer
 from leakscan.sources.image.oci import LAYER_TYPES
+from leakscan.sources.image.records import LayerStore
 from leakscan.sources.image.vendor import PackageDb, wanted_db
 from leakscan.sources.image.whiteouts import FileState, LayerIndex, file_state
 from leakscan.sources.interface import Source, SourceOptions
@@ -74,7 +76,28 @@ class RunState:
     layers_scanned: int = 0
     layers_reused: int = 0
     layers_downloaded: int = 0  # remote layer blobs fetched (a layer fetched twice counts 2)
+    bytes_downloaded: int = 0  # their sizes as the manifests declare them
     layers_refetched: int = 0  # layers read a second time (over the spool bound)
+    # layers scanned in earlier runs (the content cache): records read from it, and put in it
+    store: LayerStore | None = None
+    stored: set[str] = field(default_factory=set)  # layer keys in the store (read or put)
+
+    def layer(self, key: str) -> LayerRecord | None:
+        """The record of a layer read in this run, else from the store (``None``: unread)."""
+        record = self.layers.get(key)
+        if record is None and self.store is not None:
+            data = self.store.get_layer(key)
+            record = records.decode(data) if data is not None else None
+            if record is not None:
+                self.layers[key] = record
+                self.stored.add(key)
+        return record
+
+    def keep(self, key: str, record: LayerRecord) -> None:
+        """Put a layer read whole in the store (once)."""
+        if self.store is not None and key not in self.stored and records.cacheable(record):
+            self.store.put_layer(key, records.encode(record))
+            self.stored.add(key)
 
 
 def open_layers(
@@ -141,6 +164,7 @@ class _Spool:
             for i in wanted:
                 self.state.layers_downloaded += 1
                 layer = self.image.layers[i]
+                self.state.bytes_downloaded += layer.size or 0
                 yield (lambda i=i: i), _open(self.store, layer.digest), layer.size  # type: ignore[misc]
         else:
             for locate, stream in open_layers(self.store, self.image, wanted, located=located):
@@ -240,6 +264,8 @@ class ImageSource(Source):
         self.name = reference
         self.options = options
         self.state = state or RunState()
+        if self.state.store is None:  # the scanner's content cache, when it has one
+            self.state.store = options.layer_store
         self._factory = store_factory
         self.spool_bytes = SPOOL_BYTES if spool_bytes is None else spool_bytes
 
@@ -284,7 +310,7 @@ class ImageSource(Source):
                 f"unknown layer media type {image.layers[i].media_type[:100]}",
             )
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
-        to_index = sorted({last[k] for k in keys if k not in self.state.layers})
+        to_index = sorted({last[k] for k in keys if self.state.layer(k) is None})
         spool = _Spool(store, image, self.spool_bytes, self.state) if store.spooled else None
         if to_index:
             self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
@@ -304,16 +330,18 @@ class ImageSource(Source):
                 raw = self.state.configs[image.config_digest] = handle.read()
         config = parse_config(raw, f"{image.reference}: config")
         yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
-        records = [self.state.layers[k] for k in keys]
-        indexes = [r.index if last[keys[i]] == i else LayerIndex() for i, r in enumerate(records)]
+        layer_records = [self.state.layers[k] for k in keys]
+        indexes = [
+            r.index if last[keys[i]] == i else LayerIndex() for i, r in enumerate(layer_records)
+        ]
         db = PackageDb()
-        for record in records:
+        for record in layer_records:
             if record.packages is not None:
                 db.merge(record.packages)
         history = layer_history(config, len(keys))
         ctx = _ImageContext(image, indexes, db, history)
         to_read = []
-        for i, record in enumerate(records):
+        for i, record in enumerate(layer_records):
             if i in unknown or last[keys[i]] != i:
                 continue
             if record.bomb is not None:
@@ -336,7 +364,8 @@ class ImageSource(Source):
             )
             for locate, stream in second:
                 i = locate()
-                yield from self._scan_layer(ctx, i, records[i], stream)
+                yield from self._scan_layer(ctx, i, layer_records[i], stream)
+                self.state.keep(keys[i], layer_records[i])
                 self.state.layers_scanned += 1
                 self.options.progress.advance(1)
             self.options.progress.done()
@@ -404,12 +433,38 @@ class ImageSource(Source):
                     continue
                 state = file_state(entry.path, i, ctx.indexes)
                 if entry.size > options.in_memory_bytes:
-                    files = None  # streamed: no digest up front, the layer is not reusable
+                    # streamed: its digest is known once the scanner has read it all (a file
+                    # skipped as binary yields nothing, here as when the layer is reused)
                     prov = ctx.provenance(i, entry.path, state, False)
                     assert entry.content is not None
                     guarded = _Guarded(entry.content, where)
                     stream_in = cast(IO[bytes], guarded)
-                    yield from file_blobs(stream_in, entry.size, entry.path, prov, options)
+                    for blob in file_blobs(stream_in, entry.size, entry.path, prov, options):
+                        if isinstance(blob, Blob) and blob.data is not None:  # archive member
+                            digest = "sha256:" + hashlib.sha256(blob.data).hexdigest()
+                            blob = replace(blob, digest=digest)
+                            if files is not None:
+                                member = str(blob.provenance.fields["path"])
+                                files.append(FileRecord(member, digest, {}))
+                        whole = isinstance(blob, Blob) and blob.provenance.fields["path"] == (
+                            entry.path
+                        )
+                        reader = None
+                        if isinstance(blob, Blob) and blob.stream is not None and not whole:
+                            reader = _Digesting(blob.stream)  # a member streamed
+                            blob = replace(blob, stream=cast(IO[bytes], reader))
+                        yield blob
+                        if not isinstance(blob, Blob) or blob.data is not None:
+                            continue
+                        if reader is not None and reader.ended:
+                            if files is not None:
+                                member = str(blob.provenance.fields["path"])
+                                files.append(FileRecord(member, reader.digest(), {}))
+                        elif whole and guarded.read_bytes == entry.size:
+                            if files is not None:
+                                files.append(FileRecord(entry.path, guarded.digest(), {}))
+                        else:
+                            files = None  # not read whole: the layer is not reusable
                     if guarded.error is not None:  # met while the scanner read the file
                         raise guarded.error
                     continue
@@ -436,6 +491,16 @@ class ImageSource(Source):
                                 FileRecord(str(blob.provenance.fields["path"]), blob_digest, hashes)
                             )
                         blob = replace(blob, digest=blob_digest)
+                    elif isinstance(blob, Blob) and blob.stream is not None:
+                        # a member streamed (a compressed single file): its digest once read
+                        reader = _Digesting(blob.stream)
+                        yield replace(blob, stream=cast(IO[bytes], reader))
+                        if files is not None and reader.ended:
+                            path = str(blob.provenance.fields["path"])
+                            files.append(FileRecord(path, reader.digest(), hashes))
+                        else:
+                            files = None
+                        continue
                     elif isinstance(blob, Blob):
                         files = None
                     yield blob
@@ -498,6 +563,26 @@ def _read(entry: Entry, where: str) -> bytes:
         raise ImageError(f"{where}: corrupt or truncated layer ({exc})") from None
 
 
+class _Digesting:
+    """A stream handed to the scanner, hashed as it reads it (``ended``: read to its end)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self.ended = False
+
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._hash.update(data)
+        else:
+            self.ended = True
+        return data
+
+
 class _Guarded:
     """A member stream read by the scanner: a read error ends the stream and is kept in
     ``error`` for the layer to raise (so that layer fails, not the whole image)."""
@@ -506,12 +591,20 @@ class _Guarded:
         self._raw = raw
         self._where = where
         self.error: ImageError | None = None
+        self._hash = hashlib.sha256()  # of what was read: the file's digest once read whole
+        self.read_bytes = 0
+
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
 
     def read(self, n: int = -1) -> bytes:
         if self.error is not None:
             return b""
         try:
-            return self._raw.read(n)
+            data = self._raw.read(n)
+            self._hash.update(data)
+            self.read_bytes += len(data)
+            return data
         except ImageError as exc:
             self.error = exc
         except _READ_ERRORS as exc:

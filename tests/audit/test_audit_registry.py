@@ -82,7 +82,7 @@ def audit(
             *args,
         ],
         input=input,
-        env=env,
+        env={"LEAKSCAN_CONTENT_CACHE": str(state.parent / "content.sqlite"), **(env or {})},
     )
     doc = json.loads(out.read_text()) if out.exists() else {}
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -107,13 +107,13 @@ def test_audit_whole_registry_paginated_then_all_from_cache(registry_server, wor
     # + 5 small pag layers (r0's five tags share one image)
     assert stats["layers_scanned"] == SHARED_TAGS + 1 + 2 + 5
     assert stats["layers_reused"] == (SHARED_TAGS + 1 - 1) + 4
-    assert stats["bytes_downloaded"] > 0
+    assert stats["layers_downloaded"] == stats["layers_scanned"]
     # the token introduced in layer 1 of app:v1 and deleted in layer 2
     app_locs = [
         loc
         for f in doc["findings"]
         for loc in f["locations"]
-        if loc.get("repository") == "app" and loc["kind"] == "image-layer"
+        if loc["image"].endswith("/app:v1") and loc["kind"] == "image-layer"
     ]
     env_loc = [loc for loc in app_locs if loc["path"] == "app/.env"]
     assert env_loc and env_loc[0]["layer_index"] == 1 and env_loc[0]["state"] == "deleted"
@@ -127,33 +127,40 @@ def test_audit_whole_registry_paginated_then_all_from_cache(registry_server, wor
         if any(loc.get("path") == "etc/base.conf" for loc in f["locations"])
     ]
     assert len(base_fp) == 1
-    assert {loc["repository"] for loc in base_fp[0]["locations"]} == {"app", "shared/svc"}
+    assert {loc["image"].split("/", 1)[1].split(":")[0] for loc in base_fp[0]["locations"]} == {
+        "app",
+        "shared/svc",
+    }
     assert len(base_fp[0]["locations"]) == SHARED_TAGS + 1
     assert "secret" not in json.dumps(doc["findings"][0])
 
     # second audit: everything from the state and the cache, same findings
     code2, doc2, _ = audit(registry_server, world, state)
     assert code2 == 1
-    assert doc2["stats"]["bytes_downloaded"] == 0
+    assert doc2["stats"]["layers_downloaded"] == 0
     assert doc2["stats"]["layers_scanned"] == 0
     assert doc2["stats"]["images_from_state"] == doc2["stats"]["images"]
-    assert doc2["stats"]["bytes_skipped"] > 0
     assert {f["fingerprint"] for f in doc2["findings"]} == {
         f["fingerprint"] for f in doc["findings"]
     }
     assert len(doc2["findings"]) == len(doc["findings"])  # merged alike from the cache
-    # --rescan resolves every image again but still downloads no layer
+    # --rescan resolves every image again but downloads no layer (the content cache)
     code3, doc3, _ = audit(registry_server, world, state, "--rescan", "--repo", "shared/*")
     assert code3 == 1
     assert doc3["stats"]["images_scanned"] == SHARED_TAGS
-    assert doc3["stats"]["bytes_downloaded"] == 0 and doc3["stats"]["layers_scanned"] == 0
+    assert doc3["stats"]["layers_downloaded"] == 0 and doc3["stats"]["layers_scanned"] == 0
 
     # the state file never holds a secret in clear
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("state.sqlite*"))
     for secret in (world["token"], world["aws"], world["base_token"]):
         assert secret.encode() not in blob
-    rows = sqlite3.connect(state).execute("SELECT redacted FROM layer_matches_v2").fetchall()
-    assert rows
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("content.sqlite*"))
+    for secret in (world["token"], world["aws"], world["base_token"]):
+        assert secret.encode() not in blob
+    rows = sqlite3.connect(tmp_path / "content.sqlite").execute(
+        "SELECT matches FROM cc_contents WHERE matches != '[]'"
+    )
+    assert rows.fetchall()
 
 
 def test_interrupted_audit_resumes(registry_server, world, tmp_path):
@@ -188,13 +195,19 @@ def test_corrupt_blob_fails_that_image_and_audit_goes_on(registry_server, world,
     raw[len(raw) // 2] ^= 0xFF
     data.write_bytes(bytes(raw))
     code, doc, output = audit(registry_server, world, tmp_path / "s.sqlite", "--repo", "faulty/*")
-    assert code == 2
+    # findings exit 1 even though an image failed; the failure is listed with its reason
+    assert code == 1
     assert "digest mismatch" in output and "faulty/corrupt" in output
-    assert any(
-        loc.get("repository") == "faulty/good" for f in doc["findings"] for loc in f["locations"]
-    )
+    good = f"{registry_server.host}/faulty/good:1"
+    assert any(loc.get("image") == good for f in doc["findings"] for loc in f["locations"])
     assert doc["stats"]["images_failed"] == 1
-    assert any("digest mismatch" in e for e in doc["errors"])
+    [failed] = doc["audit"]["failed"]
+    assert failed["image"].endswith("faulty/corrupt:1") and "digest mismatch" in failed["reason"]
+    assert "\n" not in failed["reason"]
+    # a rerun retries only the failed image
+    code, doc, output = audit(registry_server, world, tmp_path / "s.sqlite", "--repo", "faulty/*")
+    assert code == 1 and doc["stats"]["images_from_state"] == 1
+    assert doc["stats"]["images_failed"] == 1 and doc["stats"]["images_scanned"] == 0
 
 
 def test_missing_tag_and_down_registry(registry_server, world, tmp_path):

@@ -1,0 +1,36 @@
+"""Where the content cache lives: ``$LEAKSCAN_CONTENT_CACHE`` (a file, or ``off``), else
+``content.sqlite`` in leakscan's cache folder. Read here: only the CLI reads the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from leakscan.api import ScanConfig, cache_key
+from leakscan.paths import cache_dir
+from leakscan.store.content_cache import ContentCache
+
+OFF = ("off", "0", "no", "false", "none")
+
+
+def cache_path(flag: Path | None = None) -> Path | None:
+    """The content cache file (``None``: turned off)."""
+    if flag is not None:
+        return flag
+    text = os.environ.get("LEAKSCAN_CONTENT_CACHE", "").strip()
+    if text.lower() in OFF:
+        return None
+    return Path(text) if text else cache_dir() / "content.sqlite"
+
+
+def policy_of(opts: Any) -> str:
+    """The policy that decides which matches a scan keeps before they are cached."""
+    return f"foreign_allow={opts.extra.get('foreign_allow', True)}"
+
+
+def open_cache(config: ScanConfig, opts: Any, flag: Path | None = None) -> ContentCache | None:
+    path = cache_path(flag)
+    if path is None:
+        return None
+    return ContentCache.open(path, cache_key(config, policy_of(opts)))
