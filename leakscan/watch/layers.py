@@ -16,7 +16,7 @@ from leakscan.engine.redact import redact
 from leakscan.findings import FindingSet, fingerprint, value_digests
 from leakscan.model import Finding, Location, Match, Provenance
 from leakscan.sources.image.layer import DIR, FILE, OPAQUE, WHITEOUT
-from leakscan.sources.image.source import LayerRecord
+from leakscan.sources.image.records import LayerRecord
 from leakscan.sources.image.whiteouts import LayerIndex, file_state
 from leakscan.store.layer_cache import CachedLayer, CachedMatch
 

@@ -9,10 +9,31 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from leakscan.sources.image.vendor import PackageDb
 from leakscan.sources.image.whiteouts import LayerIndex
+
+
+@dataclass(slots=True)
+class FileRecord:
+    path: str  # as reported (a nested archive member is "outer.jar!inner")
+    digest: str
+    hashes: dict[str, str]
+
+
+@dataclass(slots=True)
+class LayerRecord:
+    index: LayerIndex = field(default_factory=LayerIndex)
+    # the records of the package databases this layer writes (parsed once: a layer's rpm
+    # database is tens of MB, its records a fraction of that)
+    packages: PackageDb | None = None
+    bomb: str | None = None
+    error: str | None = None  # the layer could not be read (corrupt, truncated, missing)
+    files: list[FileRecord] | None = None  # set once its content was scanned in full
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
 
 FORMAT = 1
 
@@ -51,8 +72,6 @@ def encode(record: Any) -> bytes:
 
 def decode(data: bytes) -> Any | None:
     """The record back (``None`` for an unreadable or older one: the layer is read again)."""
-    from leakscan.sources.image.source import FileRecord, LayerRecord
-
     try:
         doc = json.loads(zlib.decompress(data))
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:

@@ -36,7 +36,7 @@ from leakscan.sources.image.config import config_blobs, layer_history, parse_con
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
 from leakscan.sources.image.layer import FILE, BombError, Entry, iter_layer
 from leakscan.sources.image.oci import LAYER_TYPES
-from leakscan.sources.image.records import LayerStore
+from leakscan.sources.image.records import FileRecord, LayerRecord, LayerStore
 from leakscan.sources.image.vendor import PackageDb, wanted_db
 from leakscan.sources.image.whiteouts import FileState, LayerIndex, file_state
 from leakscan.sources.interface import Source, SourceOptions
@@ -46,25 +46,6 @@ log = logging.getLogger(__name__)
 #: yields (locate, stream): locate() gives the layer's index (for the daemon's streamed save,
 #: only once the whole save has been read in the first pass)
 LayerStreams = Iterator[tuple[Callable[[], int], IO[bytes]]]
-
-
-@dataclass(slots=True)
-class FileRecord:
-    path: str  # as reported (a nested archive member is "outer.jar!inner")
-    digest: str
-    hashes: dict[str, str]
-
-
-@dataclass(slots=True)
-class LayerRecord:
-    index: LayerIndex = field(default_factory=LayerIndex)
-    # the records of the package databases this layer writes (parsed once: a layer's rpm
-    # database is tens of MB, its records a fraction of that)
-    packages: PackageDb | None = None
-    bomb: str | None = None
-    error: str | None = None  # the layer could not be read (corrupt, truncated, missing)
-    files: list[FileRecord] | None = None  # set once its content was scanned in full
-    skips: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
 @dataclass(slots=True)
