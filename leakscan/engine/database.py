@@ -2,7 +2,10 @@
 
 Hyperscan finds *where* (end offsets); ``regex`` then captures precisely around each hit.
 Each rule goes in as its full pattern when Hyperscan takes it, else as a prefilter
-approximation (``HS_FLAG_PREFILTER``), else through its keywords (literal, caseless).
+approximation (its own ``prefilter`` pattern, else ``HS_FLAG_PREFILTER``), else through its
+keywords (literal, caseless). A rule's ``prefilter`` replaces a pattern that Hyperscan takes
+but runs slowly: one pattern without a literal to anchor on costs every blob more than a
+hundred patterns with one.
 Rules with a ``context`` are not in the database: they run on structured values only.
 """
 
@@ -49,7 +52,7 @@ def _hs_flags(rule: Rule, how: str) -> int:
     flags = 0
     if rule.ignore_case or how == KEYWORD:
         flags |= hyperscan.HS_FLAG_CASELESS
-    if how == PREFILTER:
+    if how == PREFILTER and not rule.prefilter:
         flags |= hyperscan.HS_FLAG_PREFILTER
     return flags
 
@@ -63,14 +66,16 @@ def _open_wide_repeat(m: regex.Match[str]) -> str:
     return f"{{{m.group(1)},}}" if int(m.group(2)) >= WIDE else m.group(0)
 
 
-def _hs_pattern(rule: Rule) -> bytes:
-    """The rule's pattern as Hyperscan takes it, as a superset of the precise pattern.
+def _hs_pattern(rule: Rule, how: str = FULL) -> bytes:
+    """The rule's pattern (or its own prefilter) as Hyperscan takes it, as a superset of the
+    precise pattern.
 
     Named groups become plain groups (same matches). Wide bounded repeats (``[\\s\\S]{64,9000}``)
     become open-ended: Hyperscan compiles them in a fraction of the time and memory, and the
     precise ``regex`` pass, bounded by ``max_length``, still decides what matches.
     """
-    pattern = _NAMED_GROUP.sub("(", rule.pattern)
+    source = rule.prefilter if how == PREFILTER and rule.prefilter else rule.pattern
+    pattern = _NAMED_GROUP.sub("(", source)
     return str(_WIDE_REPEAT.sub(_open_wide_repeat, pattern)).encode()
 
 
@@ -85,10 +90,12 @@ def _compiles(expression: bytes, flags: int) -> bool:
 
 def _probe(rule: Rule) -> str:
     """How one rule goes into the database: its pattern, a prefilter, or its keywords."""
+    if rule.prefilter and _compiles(_hs_pattern(rule, PREFILTER), _hs_flags(rule, PREFILTER)):
+        return PREFILTER
     pattern = _hs_pattern(rule)
     if _compiles(pattern, _hs_flags(rule, FULL)):
         return FULL
-    if _compiles(pattern, _hs_flags(rule, PREFILTER)):
+    if not rule.prefilter and _compiles(pattern, _hs_flags(rule, PREFILTER)):
         return PREFILTER
     return KEYWORD
 
@@ -117,7 +124,7 @@ def _assemble(
                 flags.append(_hs_flags(rule, KEYWORD))
                 entries.append(Entry(index, KEYWORD))
         else:
-            expressions.append(_hs_pattern(rule))
+            expressions.append(_hs_pattern(rule, how))
             flags.append(_hs_flags(rule, how))
             entries.append(Entry(index, how))
     for name, expr in DECODER_PATTERNS.items():
@@ -125,6 +132,13 @@ def _assemble(
         flags.append(hyperscan.HS_FLAG_SINGLEMATCH if name in SINGLE else 0)
         entries.append(Entry(-1, name))
     return expressions, flags, entries
+
+
+def _first_mode(rule: Rule) -> str:
+    """The mode a rule is tried in first (without probing each rule alone)."""
+    if rule.context:
+        return CONTEXT
+    return PREFILTER if rule.prefilter else FULL
 
 
 def _compile(expressions: list[bytes], flags: list[int]) -> hyperscan.Database:
@@ -158,7 +172,7 @@ def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) ->
                 return CompiledRules(database, _assemble(rules, modes)[2], modes)
         except (OSError, ValueError, hyperscan.error):
             pass  # a damaged cache: compile again
-    modes = {rule.id: CONTEXT if rule.context else FULL for rule in rules}
+    modes = {rule.id: _first_mode(rule) for rule in rules}
     expressions, flags, entries = _assemble(rules, modes)
     try:
         database = _compile(expressions, flags)
