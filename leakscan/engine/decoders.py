@@ -141,8 +141,8 @@ _MAX_BAD_UNITS = 16  # undecodable units a UTF-16/32 text may hold (or one per 1
 
 def transcode(data: bytes) -> bytes:
     """UTF-16/32 text (with a BOM, or with the telltale NUL pattern) as UTF-8."""
-    if b"\x00" not in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data
+    if data.find(b"\x00", 0, 4096) < 0 and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data  # (``find`` with bounds: no copy of the first 4 KB)
     head = data[:4]
     encoding = None
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):

@@ -172,7 +172,7 @@ class Detector:
         triggers: dict[str, list[int]] = defaultdict(list)
         entries = self.compiled.entries
         max_hits, all_full = self.max_hits, self._all_full
-        over: Counter[int] = Counter()
+        over: dict[int, int] = {}  # a plain dict: this runs once per blob, a Counter costs more
 
         def on_match(pattern_id: int, start: int, end: int, flags: int, ctx: object) -> None:
             entry = entries[pattern_id]
@@ -180,7 +180,7 @@ class Detector:
             if len(bucket) < max_hits or (entry.how == FULL and all_full[entry.rule_index]):
                 bucket.append((end, entry.how))
             else:
-                over[entry.rule_index] += 1
+                over[entry.rule_index] = over.get(entry.rule_index, 0) + 1
 
         def on_trigger(pattern_id: int, start: int, end: int, flags: int, ctx: object) -> None:
             triggers[DECODER_NAMES[pattern_id]].append(end)
@@ -195,8 +195,9 @@ class Detector:
             if data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:  # a final run: no delimiter
                 triggers["base64"].append(len(data) + 1)
                 triggers["hex"].append(len(data) + 1)
-        for index, n in over.items():
-            self.capped[self.rules[index].id] += n
+        if over:
+            for index, n in over.items():
+                self.capped[self.rules[index].id] += n
         if not hits and not triggers and context is None:
             return [], []  # the usual case for most of a repository's blobs
         found: list[_Candidate] = []
