@@ -95,6 +95,10 @@ def hex_run(data: bytes, end: int) -> tuple[int, bytes] | None:
     run = data[start:end]
     if len(run) < 32 or len(run) % 2:
         return None
+    # a byte whose high nibble is not 0 or 2-7 is not text: with over 10% of them the decoded
+    # bytes cannot pass ``looks_textual`` (random hex is settled here, without decoding)
+    if len(run[0::2].translate(None, b"0234567")) * 20 > len(run):
+        return None
     try:
         decoded = bytes.fromhex(run.decode("ascii"))
     except ValueError:
