@@ -18,16 +18,18 @@ def run() -> dict[str, float]:
     t0 = time.perf_counter()
     detector = Detector(rules, use_cache=False)
     compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
     Detector(rules)  # warm the on-disk cache, then time a cached load
+    t0 = time.perf_counter()
     Detector(rules)
-    cached_s = (time.perf_counter() - t0) / 2
-    started = time.perf_counter()
+    cached_s = time.perf_counter() - t0
+    started, cpu_started = time.perf_counter(), time.process_time()
     matches = 0
     for content in contents:
         matches += len(detector.scan(content))
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started  # one thread: per-core throughput, whatever the load
     mbps = total / 1e6 / seconds
+    cpu_mbps = total / 1e6 / cpu
     full = sum(1 for m in detector.compiled.modes.values() if m == "full")
     print(
         f"engine: {len(rules)} rules ({full} in Hyperscan as written), "
@@ -35,6 +37,7 @@ def run() -> dict[str, float]:
     )
     print(
         f"engine: {total / 1e6:.1f} MB in {len(contents)} files in {seconds:.2f}s = "
-        f"{mbps:.0f} MB/s on one core ({matches} matches); aim >= 300 MB/s"
+        f"{mbps:.0f} MB/s on one core, {cpu_mbps:.0f} MB/s of CPU time ({matches} matches); "
+        "aim >= 300 MB/s (the peers have no engine apart: see dirscan's MB/s for the tools whole)"
     )
-    return {"engine_mb_s": mbps}
+    return {"engine_mb_s": mbps, "engine_cpu_mb_s": cpu_mbps}
