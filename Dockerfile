@@ -14,7 +14,8 @@ WORKDIR /opt/leakscan
 COPY pyproject.toml README.md LICENSE ./
 COPY leakscan ./leakscan
 COPY patterns ./patterns
-# the rules in patterns/ are installed as data (share/leakscan/patterns)
+# the rules in patterns/ are installed as data (share/leakscan/patterns); installed from this
+# tree (the distribution leakscan-secrets), never by name from an index
 RUN pip install . \
  && leakscan --version \
  && leakscan rules list >/dev/null \

@@ -6,11 +6,15 @@ APT_PACKAGES := docker.io docker-registry skopeo git busybox-static apache2-util
 TESTS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test lint bench fixtures fixtures-check fuzz clean
+.PHONY: install system-deps demo test lint bench fixtures fixtures-check fuzz golden clean
 
 $(BIN)/leakscan: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	@# this tree was once installed as the distribution "leakscan" (a name on PyPI that is not
+	@# ours, now leakscan-secrets): drop that editable install of this same tree, nothing else
+	@if $(BIN)/pip show leakscan 2>/dev/null | grep -qx "Editable project location: $(CURDIR)"; then \
+	  $(BIN)/pip uninstall -y -q leakscan; fi
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(BIN)/leakscan
 
@@ -49,6 +53,22 @@ bench: install
 
 fixtures: install
 	$(BIN)/python fixtures/demo/build.py --force
+
+# the committed fixtures match their generator: regenerate a copy elsewhere and compare
+# (nothing in the working tree is touched; `make fixtures` rewrites them)
+fixtures-check: install
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -R fixtures "$$tmp/fixtures"; rm -rf "$$tmp/fixtures/demo/build" "$$tmp/fixtures/demo/manifests"; \
+	$(BIN)/python "$$tmp/fixtures/demo/build.py" --force >/dev/null; \
+	rm -rf "$$tmp/fixtures/demo/build"; \
+	diff -r fixtures "$$tmp/fixtures" -x build -x __pycache__ \
+	  || { echo "fixtures/ differs from its generator: run 'make fixtures' and review the diff"; exit 1; }; \
+	echo "fixtures/ matches fixtures/demo/build.py"
+
+# the report golden files (tests/report/golden/), rewritten on purpose: review the diff
+golden: install
+	$(BIN)/python fixtures/reports/make.py
+	LEAKSCAN_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/report/test_golden.py
 
 fuzz: install
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests -k fuzz

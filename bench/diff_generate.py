@@ -226,7 +226,20 @@ def parsable(pattern: str) -> str:
     lead = re.match(r"(?:\(\?[imsx]+\))*", pattern)
     head = lead.group(0) if lead else ""
     rest = _LATE_FLAGS.sub("", pattern[len(head) :])
-    return head + re.sub(r"(?<!\\)\\z", r"\\Z", rest)
+    return _unique_group_names(head + re.sub(r"(?<!\\)\\z", r"\\Z", rest))
+
+
+def _unique_group_names(pattern: str) -> str:
+    """The ``regex`` module lets alternatives share a group name; the standard parser does
+    not, so repeats are renamed (a named secret group is located by matching, not drawing)."""
+    seen: dict[str, int] = {}
+
+    def rename(m: re.Match[str]) -> str:
+        name = m.group(1)
+        seen[name] = seen.get(name, 0) + 1
+        return m.group(0) if seen[name] == 1 else f"(?P<{name}_{seen[name]}>"
+
+    return re.sub(r"\(\?P<(\w+)>", rename, pattern)
 
 
 def draw(pattern: str, rng: random.Random, secret_group: int | str = 0) -> str:
@@ -237,7 +250,12 @@ def draw(pattern: str, rng: random.Random, secret_group: int | str = 0) -> str:
             tree = sre_parse.parse(parsable(pattern))
     except re.error as exc:
         raise GenerationError(f"pattern does not parse: {exc}") from exc
-    return _Draw(rng, secret_group).tree(tree)
+    drawer = _Draw(rng, secret_group)
+    text = drawer.tree(tree)
+    items = list(tree)
+    if items and items[-1][0] is sre_constants.ASSERT and items[-1][1][0] == 1:
+        text += drawer.tree(items[-1][1][1])  # a closing lookahead (`(?=…akab-)`): write it
+    return text
 
 
 def looks_placeholder(value: str, pattern: str = "") -> bool:
@@ -383,5 +401,8 @@ def generate(rule: Rule, rng: random.Random, tries: int = 60) -> Generated:
         if looks_placeholder(secret, rule.pattern):
             last = "placeholder-looking draw"
             continue
-        return Generated(rule.id, m.group(0), secret)
+        shown = m.group(0)
+        if not pat.search(shown):  # the match needs what its closing lookahead saw
+            shown = text[m.start() :]
+        return Generated(rule.id, shown, secret)
     raise GenerationError(f"{rule.id}: no usable draw in {tries} tries ({last})")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import tool
+from bench.diff_judge import Judge, Judgement, as_json, one_for_all, peer_rule_subject, shown
 from bench.diff_match import Planted, redact, score_synthetic
 from bench.diff_peer_rules import kingfisher_rules
 from bench.diff_synthetic import build
@@ -82,7 +83,7 @@ def per_rule(planted: list[Planted], missed: dict[str, list[Planted]]) -> list[R
 
 
 def run_pass(
-    work: Path, seed: int, copies: int, timeout: float, log: Any
+    work: Path, seed: int, copies: int, timeout: float, log: Any, judge: Judge | None = None
 ) -> tuple[list[str], dict[str, Any], list[str]]:
     exe = tool("kingfisher")
     if not exe:
@@ -92,12 +93,23 @@ def run_pass(
         return ["peer-format pass: `kingfisher rules list` gave no rules, skipped"], {}, []
     tree = build(rules, work / "tree-peer-formats", seed + 1, copies, 0.0, log)
     runs: dict[str, ToolRun] = scan_all(tree.root, work / "out", "peer-formats", timeout)
+    return report(tree.planted, sorted(tree.unplantable), runs, len(rules), judge or Judge())
+
+
+def report(
+    planted: list[Planted],
+    unplantable: list[str],
+    runs: dict[str, ToolRun],
+    n_rules: int,
+    judge: Judge,
+) -> tuple[list[str], dict[str, Any], list[str]]:
+    """Headline, JSON and text of the pass, each gap with its judgement when one is written."""
     scores = {
-        n: score_synthetic(n, r.findings, tree.planted, "noise/")
+        n: score_synthetic(n, r.findings, planted, "noise/")
         for n, r in runs.items()
         if r.available and not r.error
     }
-    results = per_rule(tree.planted, {n: s.missed for n, s in scores.items()})
+    results = per_rule(planted, {n: s.missed for n, s in scores.items()})
     gaps = [r for r in results if r.found.get("kingfisher", 0) and not r.found.get("leakscan", 0)]
     partial = [
         r
@@ -109,8 +121,8 @@ def run_pass(
         fams[provider(r.rule_id)].append(r)
     ranked = sorted(fams.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     head = [
-        f"peer-format pass: {len(tree.planted)} secrets drawn from {len(rules)} Kingfisher rules "
-        f"({len(tree.unplantable)} not drawable)",
+        f"peer-format pass: {len(planted)} secrets drawn from {n_rules} Kingfisher rules "
+        f"({len(unplantable)} not drawable)",
         "  "
         + ", ".join(
             f"{n} {s.found}/{s.planted} ({100 * s.recall:.1f}%)" for n, s in scores.items()
@@ -124,6 +136,7 @@ def run_pass(
         "   (family [rules]: rule  found kingfisher/betterleaks/trivy of planted, example)"
     )
     ours = load_rules()
+    verdicts: dict[str, Judgement | None] = {}
     for fam, items in ranked:
         have = leakscan_rules_for(fam, ours)
         note = (
@@ -131,30 +144,63 @@ def run_pass(
             if have
             else "no leakscan rule for this provider"
         )
+        found = [judge.find(peer_rule_subject(r.rule_id, fam)) for r in items]
+        verdicts.update((r.rule_id, j) for r, j in zip(items, found, strict=True))
+        shared = one_for_all(found)
+        judge.record(
+            "peer-format family",
+            f"{fam} ({', '.join(r.rule_id for r in items)})",
+            shared or (found[0] if all(found) else None),
+        )
         detail.append(f"  {fam} [{len(items)}]  ({note})")
-        for r in items:
+        detail.extend(shown(shared, "      "))
+        for r, j in zip(items, found, strict=True):
             counts = "/".join(str(r.found.get(n, "-")) for n in TOOLS[1:])
             detail.append(f"      {r.rule_id}  {counts} of {r.planted}  {r.example}")
+            if shared is None:
+                detail.extend(shown(j, "          "))
     detail.append("")
     detail.append("== peer-format pass: rules leakscan finds in some file kinds only")
     for r in partial:
+        j = judge.find(peer_rule_subject(r.rule_id, provider(r.rule_id)))
+        verdicts[r.rule_id] = j
+        judge.record(
+            "peer-format partly missed",
+            f"{r.rule_id} (in {','.join(r.formats_missed_by_leakscan)})",
+            j,
+        )
         detail.append(
             f"      {r.rule_id}: leakscan {r.found.get('leakscan', 0)}, kingfisher "
             f"{r.found.get('kingfisher', 0)} of {r.planted}; leakscan missed in "
             f"{','.join(r.formats_missed_by_leakscan)}"
         )
-    if tree.unplantable:
+        detail.extend(shown(j, "          "))
+    if unplantable:
         detail.append("== peer-format pass: rules the generator could not draw from")
-        detail.extend(f"      {k}" for k in sorted(tree.unplantable))
+        detail.extend(f"      {k}" for k in unplantable)
     data = {
-        "planted": len(tree.planted),
-        "rules": len(rules),
-        "unplantable": sorted(tree.unplantable),
+        "planted": len(planted),
+        "rules": n_rules,
+        "unplantable": unplantable,
         "recall": {n: s.recall for n, s in scores.items()},
         "gaps": [
-            {"rule": r.rule_id, "family": provider(r.rule_id), "planted": r.planted, **r.found}
+            {
+                "rule": r.rule_id,
+                "family": provider(r.rule_id),
+                "planted": r.planted,
+                **r.found,
+                "judgement": as_json(verdicts.get(r.rule_id)),
+            }
             for r in gaps
         ],
-        "partial": [{"rule": r.rule_id, "planted": r.planted, **r.found} for r in partial],
+        "partial": [
+            {
+                "rule": r.rule_id,
+                "planted": r.planted,
+                **r.found,
+                "judgement": as_json(verdicts.get(r.rule_id)),
+            }
+            for r in partial
+        ],
     }
     return head, data, detail

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import diff_corpus as corpus
+from bench import diff_judge, diff_tools
 from bench import diff_peer_pass as peer_pass
-from bench import diff_tools
 from bench.common import WORK
+from bench.diff_judge import Judge, JudgementError, Subject, as_json, shown
 from bench.diff_match import (
     Consensus,
     Disagreements,
@@ -42,6 +43,7 @@ from bench.diff_match import (
     SyntheticScore,
     by_family,
     disagreements,
+    family,
     missed_by_leakscan,
     redact,
     score_synthetic,
@@ -82,6 +84,17 @@ def options(argv: Sequence[str] | None) -> argparse.Namespace:
         "--keep-raw", action="store_true", help="keep each tool's own JSON (values in clear)"
     )
     p.add_argument("--copy-text-to", type=Path, default=None, help="also write the text here")
+    p.add_argument(
+        "--judgements",
+        type=Path,
+        default=diff_judge.FOLDER,
+        help="folder of *.yaml judgements (written reasons for disagreements)",
+    )
+    p.add_argument(
+        "--fail-on-unjudged",
+        action="store_true",
+        help="exit 1 when a disagreement has no written judgement",
+    )
     return p.parse_args(list(argv) if argv is not None else [])
 
 
@@ -253,11 +266,35 @@ def build_real(opts: argparse.Namespace) -> tuple[Path, list[corpus.Source]]:
     return root, sources
 
 
-def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list[str]]:
+def real_pass(
+    opts: argparse.Namespace, judge: Judge
+) -> tuple[list[str], dict[str, Any], list[str]]:
     root, sources = build_real(opts)
+    runs = scan_all(root, opts.work / "out", "real", opts.timeout)
+    return real_report(root, sources, runs, opts.list_limit, judge)
+
+
+def subject_of(f: Finding) -> Subject:
+    fams = {family(f)} | ({peer_pass.provider(f.rule)} if f.tool != "leakscan" else set())
+    return Subject((f"{f.tool}:{f.rule}",), tuple(sorted(fams)), f.file, f.secret)
+
+
+def consensus_subject(c: Consensus) -> Subject:
+    rules = tuple(f"{n}:{r}" for n, r in sorted(c.found_by.items()))
+    fams = set(c.found_by.values()) | {peer_pass.provider(r) for r in c.found_by.values()}
+    return Subject(rules, tuple(sorted(fams)), c.file, c.secret)
+
+
+def real_report(
+    root: Path,
+    sources: list[corpus.Source],
+    runs: dict[str, ToolRun],
+    limit: int,
+    judge: Judge,
+) -> tuple[list[str], dict[str, Any], list[str]]:
+    """Headline, JSON and text of the real-text pass, each disagreement with its judgement."""
     files = sum(s.files for s in sources)
     size = sum(s.bytes for s in sources) / 1e6
-    runs = scan_all(root, opts.work / "out", "real", opts.timeout)
     ours = runs["leakscan"].findings
     peers = {n: runs[n].findings for n in PEERS if runs[n].available and not runs[n].error}
     diffs = {n: disagreements(ours, n, f) for n, f in peers.items()}
@@ -298,14 +335,30 @@ def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list
             + ", ".join(f"{k} {v}" for k, v in top.most_common(8))
         )
     head.append(f"  leakscan findings no peer reports: {len(alone)}")
-    detail = real_detail(root, sources, runs, diffs, consensus, opts.list_limit)
+    missed_verdicts = [judge.find(consensus_subject(c)) for c in consensus]
+    for c, j in zip(consensus, missed_verdicts, strict=True):
+        judge.record(
+            "real text, missed by leakscan",
+            f"{c.file}:{c.line} {redact(c.secret)} ({_found_by(c)})",
+            j,
+        )
+    alone_verdicts = [judge.find(subject_of(f)) for f in alone]
+    for f, j in zip(alone, alone_verdicts, strict=True):
+        judge.record(
+            "real text, leakscan only",
+            f"{f.rule} [{f.confidence}] {f.file}:{f.line} {redact(f.secret)}",
+            j,
+        )
+    detail = real_detail(root, sources, diffs, consensus, limit, judge)
     detail += ["", "== found by leakscan, by NO peer (judge: real, or leakscan noise?)"]
     for fam, group in by_family(alone):
         detail.append(f"    [{len(group)}] {fam} ({_confidences(group)})")
-        detail.extend(
-            f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
-            for f in group[: opts.list_limit]
-        )
+        seen: set[str] = set()
+        for f in group[:limit]:
+            detail.append(
+                f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
+            )
+            detail.extend(shown(judge.find(subject_of(f)), "            ", seen))
     data = {
         "root": str(root),
         "sources": [asdict(s) for s in sources],
@@ -319,16 +372,25 @@ def real_pass(opts: argparse.Namespace) -> tuple[list[str], dict[str, Any], list
             for n in TOOLS
         },
         "leakscan_by_confidence": dict(conf),
-        "leakscan_only_vs_all_peers": [_item(f) for f in alone],
+        "leakscan_only_vs_all_peers": [
+            {**_item(f), "judgement": as_json(j)}
+            for f, j in zip(alone, alone_verdicts, strict=True)
+        ],
         "missed_by_leakscan": [
-            {"file": c.file, "line": c.line, "value": redact(c.secret), "found_by": c.found_by}
-            for c in consensus
+            {
+                "file": c.file,
+                "line": c.line,
+                "value": redact(c.secret),
+                "found_by": c.found_by,
+                "judgement": as_json(j),
+            }
+            for c, j in zip(consensus, missed_verdicts, strict=True)
         ],
         "per_peer": {
             n: {
                 "agreed": d.agreed,
-                "peer_only": [_item(f) for f in d.peer_only],
-                "leakscan_only": [_item(f) for f in d.leakscan_only],
+                "peer_only": [_judged_item(f, judge) for f in d.peer_only],
+                "leakscan_only": [_judged_item(f, judge) for f in d.leakscan_only],
                 "peer_only_by_family": {k: len(v) for k, v in by_family(d.peer_only)},
                 "leakscan_only_by_family": {k: len(v) for k, v in by_family(d.leakscan_only)},
             }
@@ -348,6 +410,14 @@ def _item(f: Finding) -> dict[str, Any]:
     }
 
 
+def _judged_item(f: Finding, judge: Judge) -> dict[str, Any]:
+    return {**_item(f), "judgement": as_json(judge.find(subject_of(f)))}
+
+
+def _found_by(c: Consensus) -> str:
+    return " + ".join(f"{n}:{r}" for n, r in sorted(c.found_by.items()))
+
+
 def _confidences(group: Sequence[Finding]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(Counter(f.confidence for f in group).items()))
 
@@ -355,10 +425,10 @@ def _confidences(group: Sequence[Finding]) -> str:
 def real_detail(
     root: Path,
     sources: list[corpus.Source],
-    runs: dict[str, ToolRun],
     diffs: dict[str, Disagreements],
     consensus: list[Consensus],
     limit: int,
+    judge: Judge,
 ) -> list[str]:
     out = ["", f"== real text under {root}"]
     for s in sources:
@@ -368,14 +438,15 @@ def real_detail(
     out.append("== found by peers, NOT by leakscan (distinct values; most peers first)")
     groups: dict[str, list[Consensus]] = {}
     for c in consensus:
-        key = " + ".join(f"{n}:{r}" for n, r in sorted(c.found_by.items()))
-        groups.setdefault(key, []).append(c)
+        groups.setdefault(_found_by(c), []).append(c)
     for key, items in sorted(
         groups.items(), key=lambda kv: (-len(kv[0].split(" + ")), -len(kv[1]))
     ):
         out.append(f"  [{len(items)}] {key}")
+        seen: set[str] = set()
         for c in items[:limit]:
             out.append(f"      {c.file}:{c.line}  {redact(c.secret)}")
+            out.extend(shown(judge.find(consensus_subject(c)), "          ", seen))
         if len(items) > limit:
             out.append(f"      … {len(items) - limit} more in report.json")
     for name, d in diffs.items():
@@ -387,14 +458,19 @@ def real_detail(
         out.append(f"  by {name} rule (leakscan missed):")
         for fam, group in by_family(d.peer_only):
             out.append(f"    [{len(group)}] {fam}")
-            out.extend(f"        {f.file}:{f.line}  {redact(f.secret)}" for f in group[:limit])
+            seen = set()
+            for f in group[:limit]:
+                out.append(f"        {f.file}:{f.line}  {redact(f.secret)}")
+                out.extend(shown(judge.find(subject_of(f)), "            ", seen))
         out.append(f"  by leakscan family ({name} did not report):")
         for fam, group in by_family(d.leakscan_only):
             out.append(f"    [{len(group)}] {fam} ({_confidences(group)})")
-            out.extend(
-                f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
-                for f in group[:limit]
-            )
+            seen = set()
+            for f in group[:limit]:
+                out.append(
+                    f"        {f.rule} [{f.confidence}] {f.file}:{f.line}  {redact(f.secret)}"
+                )
+                out.extend(shown(judge.find(subject_of(f)), "            ", seen))
     return out
 
 
@@ -403,6 +479,11 @@ def real_detail(
 
 def run(argv: Sequence[str] | None = None) -> dict[str, float]:
     opts = options(argv)
+    try:
+        judge = Judge(diff_judge.load(opts.judgements))
+    except JudgementError as exc:
+        print(f"differential: bad judgement file: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     diff_tools.KEEP_RAW = opts.keep_raw
     opts.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LEAKSCAN_CACHE_DIR", str(opts.work / "leakscan-cache"))
@@ -416,22 +497,28 @@ def run(argv: Sequence[str] | None = None) -> dict[str, float]:
         detail += d
         report["synthetic"] = data
     if not opts.no_peer_formats:
-        h, data, d = peer_pass.run_pass(opts.work, opts.seed, opts.copies, opts.timeout, log)
+        h, data, d = peer_pass.run_pass(opts.work, opts.seed, opts.copies, opts.timeout, log, judge)
         headline += h
         detail += d
         report["peer_formats"] = data
     if not opts.no_real:
-        h, data, d = real_pass(opts)
+        h, data, d = real_pass(opts, judge)
         headline += h
         detail += d
         report["real"] = data
+    if not report:
+        print("differential: every pass was turned off; nothing written", flush=True)
+        return {}
+    report["judgements"] = judge.summary()
+    detail += judge.report()
+    headline.append(
+        f"judgements: {len(judge.entries)} entries; unjudged: {len(judge.unjudged)} "
+        "families/values (listed at the end of report.txt)"
+    )
     headline.append(
         f"differential: done in {time.perf_counter() - started:.0f}s; "
         f"reports in {opts.work / 'out'}"
     )
-    if not report:
-        print("differential: every pass was turned off; nothing written", flush=True)
-        return {}
     out = opts.work / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
@@ -440,10 +527,19 @@ def run(argv: Sequence[str] | None = None) -> dict[str, float]:
     if opts.copy_text_to:
         opts.copy_text_to.write_text(text)
     print("\n".join(headline), flush=True)
+    if opts.fail_on_unjudged and judge.unjudged:
+        print(
+            f"differential: {len(judge.unjudged)} disagreements have no written judgement "
+            f"(--fail-on-unjudged); see {out / 'report.txt'}",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1)
     numbers: dict[str, float] = {}
     for name, t in report.get("synthetic", {}).get("tools", {}).items():
         numbers[f"synthetic_recall_{name}"] = t["recall"]
         numbers[f"synthetic_noise_{name}"] = t["noise"]
+    numbers["unjudged"] = len(judge.unjudged)
     return numbers
 
 

@@ -11,19 +11,18 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from leakscan.engine.build import DetectorSettings
+from leakscan.engine.build import load_detector as build_detector
 from leakscan.engine.detector import CAPPED_REGIONS, MAX_HITS_PER_RULE, MAX_REGIONS, Detector
 from leakscan.errors import LeakscanError
 from leakscan.findings import FindingSet
 from leakscan.model import Blob, Match, ScanResult, Skip, Stats
-from leakscan.parallel import START_AFTER_BYTES, BatchScanner, DetectorSpec, default_jobs
+from leakscan.parallel import START_AFTER_BYTES, BatchScanner, default_jobs
 from leakscan.progress import NoProgress, Progress
-from leakscan.rules.loader import load_rules
-from leakscan.rules.spec import Rule
 from leakscan.sources.interface import Source, SourceOptions
 from leakscan.userinfo import hide_userinfo
 
@@ -50,47 +49,24 @@ class ScanConfig:
     options: SourceOptions = field(default_factory=SourceOptions)
 
 
-_DETECTORS: dict[tuple[object, ...], Detector] = {}
-
-
-def select_rules(
-    rules: Sequence[Rule], enable: Sequence[str], disable: Sequence[str]
-) -> list[Rule]:
-    from fnmatch import fnmatchcase
-
-    out = [r for r in rules if not enable or any(fnmatchcase(r.id, g) for g in enable)]
-    return [r for r in out if not any(fnmatchcase(r.id, g) for g in disable)]
-
-
-def detector_settings(config: ScanConfig) -> dict[str, Any]:
+def detector_settings(config: ScanConfig) -> DetectorSettings:
     """The parts of a configuration that make its detector (its identity in the cache, and
     what a worker process rebuilds it from)."""
-    return {
-        "rule_paths": config.rule_paths,
-        "include_builtin": config.include_builtin,
-        "enable": config.enable,
-        "disable": config.disable,
-        "decode_depth": config.decode_depth,
-        "regex_timeout": config.regex_timeout,
-        "max_hits_per_rule": config.max_hits_per_rule,
-        "max_decoded_regions": config.max_decoded_regions,
-    }
+    return DetectorSettings(
+        rule_paths=tuple(config.rule_paths),
+        include_builtin=config.include_builtin,
+        enable=tuple(config.enable),
+        disable=tuple(config.disable),
+        decode_depth=config.decode_depth,
+        regex_timeout=config.regex_timeout,
+        max_hits_per_rule=config.max_hits_per_rule,
+        max_decoded_regions=config.max_decoded_regions,
+    )
 
 
 def load_detector(config: ScanConfig) -> Detector:
     """The detector for a configuration's rules (compiled once per process)."""
-    key = tuple(detector_settings(config).values())
-    if key not in _DETECTORS:
-        rules = load_rules(list(config.rule_paths), include_builtin=config.include_builtin)
-        rules = select_rules(rules, config.enable, config.disable)
-        _DETECTORS[key] = Detector(
-            rules,
-            decode_depth=config.decode_depth,
-            regex_timeout=config.regex_timeout,
-            max_hits=config.max_hits_per_rule,
-            max_regions=config.max_decoded_regions,
-        )
-    return _DETECTORS[key]
+    return build_detector(detector_settings(config))
 
 
 class Scanner:
@@ -110,8 +86,7 @@ class Scanner:
         jobs = config.jobs or default_jobs()
         self._batcher: BatchScanner | None = None
         if jobs > 1:
-            spec = DetectorSpec(**detector_settings(config))
-            self._batcher = BatchScanner(self.detector, jobs, spec)
+            self._batcher = BatchScanner(self.detector, jobs, detector_settings(config))
         self._serial_bytes = 0  # scanned before the pool starts
         # key -> (the text allow comments are looked for in, the blob's own lines) while its
         # batch is scanned
@@ -158,7 +133,7 @@ class Scanner:
         """Scan every blob of a source; a source error is recorded and the run goes on."""
         # sources that draw their own bars (images: per layer) say so; others get a bar of
         # bytes scanned
-        own_progress = getattr(source, "reports_progress", False)
+        own_progress = source.reports_progress
         if not own_progress:
             self.progress.task(f"scan {source.name}"[:60], None, "B")
         try:
@@ -188,9 +163,7 @@ class Scanner:
             self._drain()
             if not own_progress:
                 self.progress.done()
-        stats_into = getattr(source, "stats_into", None)
-        if stats_into is not None:  # sources with their own counters (image layers)
-            stats_into(self.stats)
+        source.stats_into(self.stats)  # sources with their own counters (image layers)
 
     # -- parallel scanning: in-memory blobs go to worker processes in batches; their
     # -- locations are still recorded in the order the source gave them
@@ -275,12 +248,18 @@ class Scanner:
                 )
             )
         self.detector.checksum_failures.clear()
+        findings = self.findings.findings(self.config.min_confidence)
+        self.stats.below_min_confidence = self.findings.below_floor
+        found_rules = {f.rule_id for f in findings}
         return ScanResult(
-            findings=self.findings.findings(self.config.min_confidence),
+            findings=findings,
             skipped=self.skipped,
             stats=self.stats,
             errors=self.errors,
             rules_digest=self.detector.digest,
+            rule_references={
+                r.id: r.references for r in self.detector.rules if r.id in found_rules
+            },
         )
 
 

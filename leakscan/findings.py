@@ -71,6 +71,7 @@ class FindingSet:
         self._rules = {r.id: r for r in rules}
         self._key = key
         self._by_fp: dict[str, Finding] = {}
+        self.below_floor = 0  # findings the last findings() call left below its floor
         self._locations: dict[str, set[tuple[object, ...]]] = {}
 
     def add(self, match: Match, provenance: Provenance) -> Finding:
@@ -84,7 +85,7 @@ class FindingSet:
                 rule_name=rule.name if rule else match.rule_id,
                 severity=match.severity,
                 confidence=match.confidence,
-                redacted=redact(match.secret),
+                redacted=match.preview or redact(match.secret),
                 secret=match.secret,
             )
             finding.secret_digest, finding.encoded_digest = value_digests(match.secret, self._key)
@@ -165,11 +166,14 @@ class FindingSet:
     def findings(self, min_confidence: str = "low") -> list[Finding]:
         floor = rank(min_confidence, CONFIDENCES)
         out = []
+        self.below_floor = 0
         for finding in self._merged():
             if finding.locations and all(loc.provenance.vendor for loc in finding.locations):
                 finding.confidence = "low"  # vouched for by a package database: ranked low
             if rank(finding.confidence, CONFIDENCES) >= floor:
                 out.append(finding)
+            else:
+                self.below_floor += 1
         severity_order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
         return sorted(out, key=lambda f: (severity_order[f.severity], f.rule_id, f.redacted))
 

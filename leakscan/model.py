@@ -105,6 +105,8 @@ class Match:
     # how the content was decoded before the match, outermost first (e.g. ("base64",))
     decoded: tuple[str, ...] = ()
     context: str | None = None
+    # a redacted preview that says more than the secret alone (``postgres://app:…@db``)
+    preview: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +196,7 @@ class Stats:
     cached_blobs: int = 0
     layers_scanned: int = 0
     layers_reused: int = 0
+    below_min_confidence: int = 0  # findings made and left out by --min-confidence
 
     def to_dict(self) -> dict[str, Any]:
         """Every counter (subclasses' too), seconds rounded to milliseconds."""
@@ -211,3 +214,5 @@ class ScanResult:
     rules_digest: str = ""
     # additional top-level keys for the JSON document (e.g. "baseline"), added by policy hooks
     extra: dict[str, Any] = field(default_factory=dict)
+    # rule id -> the provider documentation it cites (reports link each rule to it)
+    rule_references: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -64,18 +64,6 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-class DetectorSpec:
-    """A picklable recipe for a detector (what a forkserver worker rebuilds from caches)."""
-
-    def __init__(self, **config: object) -> None:
-        self.config = config
-
-    def __call__(self) -> Detector:
-        from leakscan.api import ScanConfig, load_detector
-
-        return load_detector(ScanConfig(**self.config))  # type: ignore[arg-type]
-
-
 _BatchResult = tuple[list[list[Match]], int, dict[str, int], dict[str, int]]
 
 

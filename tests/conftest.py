@@ -37,3 +37,17 @@ def require(condition: bool, why: str) -> None:
     if IN_CI:
         pytest.fail(f"missing in CI: {why}")
     pytest.skip(why)
+
+
+@pytest.fixture(autouse=True)
+def registry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Registry retries in this process record their backoff here instead of sleeping.
+
+    Every client made without its own policy uses ``retry.DEFAULT``; the delays asked for are
+    appended in order, so a test can check the backoff without waiting for it.
+    """
+    from leakscan.sources.registry import retry
+
+    waits: list[float] = []
+    monkeypatch.setattr(retry, "DEFAULT", retry.RetryPolicy(sleep=waits.append))
+    return waits

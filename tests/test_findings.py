@@ -71,7 +71,7 @@ def test_redaction_keeps_prefix_and_last_four() -> None:
     assert "Zp8Q" not in redact("Zp8Qw2Lk9XvBn3Tq")
     assert (
         redact("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----")
-        == "-----BEGIN RSA PRIVATE KEY-----…"
+        == "PRIVATE KEY (RSA) …"
     )
 
 

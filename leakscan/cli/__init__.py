@@ -7,7 +7,10 @@ import importlib
 
 import typer
 
+from leakscan.cli import helptext
 from leakscan.cli.scan import scan_app
+
+helptext.install()  # help without typer's type tags
 
 app = typer.Typer(
     name="leakscan",

@@ -112,8 +112,9 @@ def audit(
 ) -> None:
     """Audit a whole registry: every repository and tag, each layer scanned once."""
     from leakscan.audit import AuditOptions, run_audit
+    from leakscan.cli.registry_login import registry_credentials
     from leakscan.report import reporter
-    from leakscan.sources.registry.auth import Credentials, RegistryAuth
+    from leakscan.sources.registry.auth import RegistryAuth
     from leakscan.store.db import default_state_path
 
     opts = options_from(
@@ -130,7 +131,7 @@ def audit(
     )
     setup_logging(verbose)
     password = read_password(username, password_stdin)
-    creds = Credentials(username, password) if username and password is not None else None
+    creds = registry_credentials(username, password)  # flags, else LEAKSCAN_REGISTRY_*
     previous = signal.signal(signal.SIGTERM, _sigterm)  # like Ctrl-C: report, exit 2
     try:
         report = reporter(format)

@@ -28,10 +28,11 @@ import typer
 
 from leakscan.api import ScanConfig, scan
 from leakscan.cli import validation
+from leakscan.cli.output import FormatsOpt, ReportOpt
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.model import ScanResult
 from leakscan.policy import install as _install_policy
-from leakscan.report.safe_text import terminal, unsurrogate
+from leakscan.report.safe_text import terminal
 from leakscan.sources.interface import Source, SourceOptions
 from leakscan.userinfo import hide_userinfo
 
@@ -42,7 +43,8 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="table, json, jsonl, sarif, gitlab, junit or html."),
 ]
 OutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    Path | None,
+    typer.Option("--output", "-o", metavar="FILE", help="Write the report to this file."),
 ]
 ShowSecretsOpt = Annotated[
     bool, typer.Option("--show-secrets", help="Print secrets in clear (redacted by default).")
@@ -165,6 +167,9 @@ def options_from(**kwargs: Any) -> Options:
     known = set(Options.__slots__)
     opts = Options()
     for key, value in kwargs.items():
+        if key == "format" and not isinstance(value, str):
+            opts.extra["formats"] = list(value or ())  # -f given N times: checked by run_scan
+            value = value[-1] if value else "table"
         if key in known:
             if key in ("rules", "exclude"):
                 value = tuple(value or ())
@@ -378,20 +383,31 @@ def run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Op
 
 def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: Options) -> NoReturn:
     setup_logging(opts.verbose)
+    from leakscan.cli import output
     from leakscan.model import CONFIDENCES, SEVERITIES
-    from leakscan.report import reporter
 
     try:
+        if "formats" in opts.extra:
+            output.single_format(opts.extra["formats"])  # -f twice is an error, not a pick
         if opts.min_confidence not in CONFIDENCES:
             raise LeakscanError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
         if opts.fail_on and opts.fail_on not in (*SEVERITIES, validation.FAIL_ON_VALID):
             raise LeakscanError(f"--fail-on must be one of {', '.join(SEVERITIES)} or valid")
         validation.check_options(opts)
         config = prepared_config(opts)
-        report = reporter(opts.format)
+        specs = output.report_specs(
+            opts.format,
+            opts.output,
+            opts.extra.get("report") or (),
+            format_given=_format_given(opts),
+        )
+        reports = output.reporters(specs)
         with _progress(opts) as progress:
             result = filtered(scan(make_sources, config, progress), opts)
-        text = report.render(result, show_secrets=opts.show_secrets)
+        texts = [
+            (spec, report.render(result, show_secrets=opts.show_secrets))
+            for spec, report in reports
+        ]
     except LeakscanError as exc:
         if opts.verbose >= 2:
             log.exception("error")
@@ -404,33 +420,63 @@ def _run_scan(make_sources: Callable[[SourceOptions], Iterable[Source]], opts: O
         if opts.verbose >= 2:
             log.exception("unexpected error")
         fail(f"unexpected {type(exc).__name__}: {exc} (run with -vv for details)")
-    write_report(text, opts)
-    if opts.verbose and result.skipped:
-        for skip in result.skipped:
-            typer.echo(
-                f"leakscan: skipped {terminal(skip.where)}: {terminal(skip.reason)}", err=True
-            )
-    for error in result.errors:
-        typer.echo(f"leakscan: error: {terminal(error)}", err=True)
-    raise typer.Exit(exit_code(result, opts))
+    unwritten = []
+    for spec, text in texts:
+        try:
+            output.write(text, spec.output)
+        except LeakscanError as exc:
+            unwritten.append(str(exc))
+    code = exit_code(result, opts)
+    for line in summary_lines(result, opts, failed=code == int(ExitCode.FINDINGS)):
+        typer.echo(line, err=True)
+    if unwritten:
+        for message in unwritten:
+            typer.echo(f"leakscan: error: {terminal(hide_userinfo(message))}", err=True)
+        code = int(ExitCode.ERROR)
+    raise typer.Exit(code)
+
+
+def _format_given(opts: Options) -> bool:
+    from leakscan.policy import explicit
+
+    return explicit("format", opts.format) or opts.format != "table"
+
+
+def summary_lines(result: ScanResult, opts: Options, *, failed: bool) -> list[str]:
+    """What stderr says after a scan (leakscan.cli.summary)."""
+    from leakscan.cli import summary
+
+    outcome = opts.extra.get("baseline_outcome")
+    left_out = summary.LeftOut(
+        baseline=getattr(outcome, "suppressed", 0),
+        inline=int(opts.extra.get("allowed_inline", 0)),
+        below_confidence=result.stats.below_min_confidence,
+        min_confidence=opts.min_confidence,
+    )
+    return summary.lines(
+        result,
+        left_out,
+        failed=failed,
+        verbose=opts.verbose,
+        staged=bool(opts.extra.get("staged")),
+    )
 
 
 def write_report(text: str, opts: Options) -> None:
-    text = unsurrogate(text)  # the reporters escape names already; nothing may fail here
-    if opts.output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
+    """One report to ``opts.output`` or standard output (the audit command's writer)."""
+    from leakscan.cli import output
+
     try:
-        opts.output.write_text(text, encoding="utf-8", errors="backslashreplace")
-    except OSError as exc:
-        fail(f"cannot write {opts.output}: {exc.strerror}")
+        output.write(text, opts.output)
+    except LeakscanError as exc:
+        fail(str(exc))
 
 
 # -- the shared options, declared once -------------------------------------------------------
 # (name, annotated type, default) of every shared option, by group
 REPORT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
-    ("format", FormatOpt, "table"),
+    ("format", FormatsOpt, None),
+    ("report", ReportOpt, None),
     ("output", OutputOpt, None),
     ("show_secrets", ShowSecretsOpt, False),
     ("no_progress", NoProgressOpt, False),

@@ -22,6 +22,15 @@ class DefaultToPathGroup(TyperGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.commands)
 
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's help, then the options of a path scan (what ``scan PATH`` takes)."""
+        super().format_help(ctx, formatter)
+        path = self.commands.get(self.default_command)
+        if path is None:
+            return
+        sub = path.make_context(self.default_command, [], parent=ctx, resilient_parsing=True)
+        path.format_help(sub, formatter)
+
 
 scan_app = typer.Typer(
     cls=DefaultToPathGroup,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -15,7 +16,16 @@ from leakscan.cli.common import (
 )
 from leakscan.sources.interface import SourceOptions
 
-_GIT_KEYS = ("target", "branch", "max_depth", "range_", "since_commit", "all_objects", "staged")
+_GIT_KEYS = (
+    "target",
+    "branch",
+    "max_depth",
+    "range_",
+    "since_commit",
+    "unreachable",
+    "all_objects",
+    "staged",
+)
 
 
 @scan_options(CONTENT_OPTIONS)
@@ -35,8 +45,16 @@ def scan_git(
     since_commit: Annotated[
         str | None, typer.Option("--since-commit", help="Only what came after REV (REV..HEAD).")
     ] = None,
+    unreachable: Annotated[
+        bool,
+        typer.Option(
+            "--unreachable/--no-unreachable",
+            help="Whole-history scans of a local repository also read the objects no ref "
+            "reaches (a reset or rebase leaves them; a fresh clone has none).",
+        ),
+    ] = True,
     all_objects: Annotated[
-        bool, typer.Option("--all-objects", help="Add objects no ref reaches (dangling).")
+        bool, typer.Option("--all-objects", hidden=True, help="Same as --unreachable.")
     ] = False,
     staged: Annotated[
         bool, typer.Option("--staged", help="Scan the staged changes (pre-commit hook).")
@@ -51,12 +69,13 @@ def scan_git(
         fail("use only one of --range, --since-commit and --staged")
     if max_depth is not None and max_depth < 1:
         fail("--max-depth must be at least 1")
+    narrowed = bool(branch or max_depth or range_ or since_commit or staged)
     git_options = GitOptions(
         branches=tuple(branch or ()),
         max_depth=max_depth,
         range=range_,
         since_commit=since_commit,
-        all_objects=all_objects,
+        all_objects=all_objects or (unreachable and _whole_local_history(target, narrowed)),
         staged=staged,
     )
 
@@ -64,6 +83,12 @@ def scan_git(
         return [GitSource(target, options, git_options)]
 
     run_scan(sources, opts)
+
+
+def _whole_local_history(target: str, narrowed: bool) -> bool:
+    """Unreachable objects belong to a whole-history scan of a repository on this machine
+    (a clone made for a URL has none)."""
+    return not narrowed and os.path.isdir(target)
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:

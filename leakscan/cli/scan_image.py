@@ -18,7 +18,8 @@ from leakscan.sources.interface import Source, SourceOptions
 
 REF_HELP = (
     "Images: docker-archive:PATH (or a .tar), oci:DIR[:TAG], oci-archive:PATH[:TAG], "
-    "docker-daemon:NAME[:TAG], docker://NAME or registry/name:tag."
+    "docker-daemon:NAME[:TAG], docker://NAME or registry/name:tag. A bare NAME:TAG is the "
+    "local Docker daemon's image when it has one, else Docker Hub's."
 )
 
 
@@ -64,10 +65,11 @@ def scan_image(
     def sources(options: SourceOptions) -> list[Source]:
         from functools import partial
 
-        from leakscan.sources.image.reference import RegistryLogin, open_store
+        from leakscan.cli.registry_login import registry_login
+        from leakscan.sources.image.reference import open_store
         from leakscan.sources.image.source import image_sources
 
-        login = RegistryLogin(username, password, insecure)
+        login = registry_login(username, password, insecure)
         return image_sources(refs, options, partial(open_store, login=login))
 
     run_scan(sources, opts)

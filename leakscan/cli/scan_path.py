@@ -30,13 +30,22 @@ def path_sources(paths: list[str], options: SourceOptions) -> list[Source]:
         elif target.startswith(GIT_PREFIX):
             from leakscan.sources.git import GitOptions, GitSource
 
-            out.append(GitSource(target[len(GIT_PREFIX) :], options, GitOptions()))
+            repo = target[len(GIT_PREFIX) :]
+            # like `scan git`: a local repository's unreachable objects too
+            out.append(GitSource(repo, options, GitOptions(all_objects=os.path.isdir(repo))))
         else:
             out.append(_file_source(target, options))
     if images:
+        from functools import partial
+
+        from leakscan.cli.registry_login import registry_login
+        from leakscan.sources.image.reference import open_store
         from leakscan.sources.image.source import image_sources
 
-        out.extend(image_sources(images, options))  # one run state: shared layers once
+        # registries: the LEAKSCAN_REGISTRY_* variables (this command has no login flags)
+        login = registry_login()
+        factory = partial(open_store, login=login)
+        out.extend(image_sources(images, options, factory))  # one run state: layers once
     return out
 
 

@@ -29,9 +29,8 @@ from leakscan.cli.common import (
 from leakscan.errors import ExitCode, LeakscanError, UsageError
 
 # the policy and redaction options of `scan`; the output is JSON lines, so no --format
-_POLICY_OPTIONS = tuple(
-    o for o in REPORT_OPTIONS if o[0] not in ("format", "output", "no_progress", "fail_on")
-)
+_NOT_WATCH = ("format", "report", "output", "no_progress", "fail_on")
+_POLICY_OPTIONS = tuple(o for o in REPORT_OPTIONS if o[0] not in _NOT_WATCH)
 
 
 def _policy_key(opts: Options, config: Any) -> str:

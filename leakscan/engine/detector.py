@@ -34,6 +34,7 @@ from leakscan.engine import decoders, filters, shape
 from leakscan.engine.checksums import verify
 from leakscan.engine.database import DECODER_NAMES, FULL, KEYWORD, compile_rules
 from leakscan.engine.entropy import entropy
+from leakscan.engine.redact import url_preview
 from leakscan.model import CONFIDENCES, Match
 from leakscan.rules.loader import rules_digest
 from leakscan.rules.placeholders import Placeholders, builtin_placeholders
@@ -398,7 +399,7 @@ class Detector:
 
     def _to_match(self, data: bytes, c: _Candidate, decoded: tuple[str, ...]) -> Match:
         line, column = _line_col(data, c.start)
-        return _match(c, line, column, decoded)
+        return _match(c, line, column, decoded, url_preview(data, c.start, c.end, c.secret))
 
 
 def _matches(
@@ -441,7 +442,9 @@ def _combined_digest(*digests: str) -> str:
     return "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 
-def _match(c: _Candidate, line: int, column: int, decoded: tuple[str, ...]) -> Match:
+def _match(
+    c: _Candidate, line: int, column: int, decoded: tuple[str, ...], preview: str | None = None
+) -> Match:
     return Match(
         rule_id=c.rule.id,
         secret=c.secret,
@@ -450,6 +453,7 @@ def _match(c: _Candidate, line: int, column: int, decoded: tuple[str, ...]) -> M
         confidence=c.rule.confidence,
         severity=c.rule.severity,
         decoded=decoded,
+        preview=preview,
     )
 
 
@@ -471,6 +475,7 @@ def _shift(m: Match, lines: int) -> Match:
         m.severity,
         m.decoded,
         m.context,
+        m.preview,
     )
 
 

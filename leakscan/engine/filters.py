@@ -153,6 +153,8 @@ def key_body(block: str) -> str:
     """The base64 body of a key block, wherever it is written: PEM lines, ``\\n``-escaped in
     one string, or string literals summed in code (``"MIIE...\\n" +``)."""
     text = regex.sub(r"\\[rn]", "\n", block)
+    # a marker on the body's own line (a PEM flattened to one line, or ``…body-----END``)
+    text = regex.sub(r"-----(?:BEGIN|END)[A-Z0-9 ]{0,40}-----", "\n", text)
     lines = []
     for line in text.strip().splitlines():
         line = line.strip().strip("\"'`+.&_,() \t")

@@ -51,6 +51,10 @@ _CODE_SHAPES = regex.compile(
 )
 _PATH = regex.compile(r"^(?:~|\.{1,2})?/(?:[\w@.+-]+/)*[\w@.+-]*$|^[A-Za-z]:\\[^\s]*$")
 _PATH_SEGMENT_RANDOM = regex.compile(r"(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{12,}")
+# a bind mount's mode (`/etc/passwd:/etc/passwd:ro`), after the paths it joins
+_MOUNT_OPTION = regex.compile(
+    r"^(?:ro|rw|z|Z|cached|delegated|consistent|nocopy|r?shared|r?slave|r?private)(?:,\w+)*$"
+)
 _UUID = regex.compile(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _VERSION = regex.compile(r"(?i)^v?\d+(?:\.\d+)+(?:[-+.][\w.]+)?$|^\d+(?:\.\d+)*[a-z]{1,3}$")
 _NUMBERISH = regex.compile(r"^[-+]?[\d.,:_]+$")
@@ -137,13 +141,14 @@ def is_literal_position(data: bytes, start: int, end: int) -> bool:
     return False
 
 
-_BARE_NAME = regex.compile(
-    r"^(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]{2,}(?:[A-Z][a-z]{2,}[0-9]*)+)$"
+_BARE_NAME = regex.compile(  # a leading _ or __ too: _IMDSV2_TOKEN_TTL, __secret_name
+    r"^_{0,2}(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]{2,}(?:[A-Z][a-z]{2,}[0-9]*)+)$"
 )
 
 
 def is_bare_name(value: str) -> bool:
-    """``user_pw1``, ``DB_PASS``, ``userPassword2``: unquoted in code, a variable's name."""
+    """``user_pw1``, ``DB_PASS``, ``_TOKEN_TTL``, ``userPassword2``: unquoted in code, a
+    variable's name."""
     return bool(_BARE_NAME.match(value))
 
 
@@ -154,9 +159,19 @@ def is_code_shape(value: str) -> bool:
 
 
 def is_path(value: str) -> bool:
-    """``/run/secrets/db_password``, ``./certs/key.pem``, ``C:\\secrets\\pw.txt`` (not a
-    random token that happens to start with a slash)."""
-    if not _PATH.match(value) or value.count("/") + value.count("\\") < 2:
+    """``/run/secrets/db_password``, ``./certs/key.pem``, ``C:\\secrets\\pw.txt``, and paths
+    joined by ``:`` (a bind mount ``/etc/passwd:/etc/passwd:ro``, a search path); not a random
+    token that happens to start with a slash."""
+    if ":" in value and value[:1] in "/~.":
+        parts = value.split(":")
+        return all(_one_path(p, 1) or _MOUNT_OPTION.match(p) for p in parts) and any(
+            _one_path(p, 2) for p in parts
+        )
+    return _one_path(value, 2)
+
+
+def _one_path(value: str, separators: int) -> bool:
+    if not _PATH.match(value) or value.count("/") + value.count("\\") < separators:
         return False
     return not any(_PATH_SEGMENT_RANDOM.match(s) for s in regex.split(r"[/\\]", value))
 
@@ -200,6 +215,7 @@ def is_not_a_credential(value: str) -> bool:
         or bool(_CAMEL_WORDS.match(value))
         or bool(_YAML_TAG.match(value))
         or value.endswith(("...", "…"))  # an elided example
+        or value.startswith("/*")  # /*#__PURE__*/function: a comment opens code
     )
 
 

@@ -74,13 +74,37 @@ def merge_config(config: Any, opts: Any) -> config_file.FileConfig:
 
 def _config_hook(config: Any, opts: Any) -> None:
     merge_config(config, opts)
-    config.match_filter = allow.match_filter(opts.extra.get("foreign_allow", True))
+    drop_allowed = allow.match_filter(opts.extra.get("foreign_allow", True))
+    # secrets allowed inline (not rule hits: two rules may see one secret), for the summary
+    allowed: set[str] = set()
+    opts.extra["allowed_secrets"] = allowed
+    opts.extra["allowed_inline"] = 0
+
+    def counted(data: bytes, matches: list[Any]) -> list[Any]:
+        kept = drop_allowed(data, matches)
+        if len(kept) < len(matches):
+            allowed.update(m.secret for m in matches if m not in kept)
+            opts.extra["allowed_inline"] = len(allowed)
+        return kept
+
+    config.match_filter = counted
 
 
 def _allow_filter(result: Any, opts: Any) -> Any:
+    before = [(f, len(f.locations)) for f in result.findings]
     result, suppressed = allow.filter_result(result, opts.extra.get("foreign_allow", True))
     if suppressed:
         log.info("%d location(s) allowed by inline comments", suppressed)
+        allowed = opts.extra.setdefault("allowed_secrets", set())
+        kept = {id(f) for f in result.findings}
+        for finding, count in before:
+            if id(finding) not in kept or len(finding.locations) < count:
+                allowed.add(finding.secret or finding.fingerprint)
+        opts.extra["allowed_inline"] = len(allowed)
+    count = opts.extra.get("allowed_inline", 0)
+    extra = getattr(result, "extra", None)
+    if count and isinstance(extra, dict):
+        extra["allowed_inline"] = count  # the JSON report says it too
     return result
 
 

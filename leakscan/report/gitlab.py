@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,8 @@ _TOOL = {
 
 def _file(loc: Location) -> str:
     f = loc.provenance.fields
+    if loc.provenance.kind == "git" and not f.get("path"):  # a commit or tag message ...
+        return describe(loc)
     path = f.get("path") or f.get("field") or f.get("name") or loc.provenance.kind
     if loc.provenance.kind in ("image-layer", "image-config") and f.get("image"):
         return (
@@ -80,9 +83,16 @@ def _vulnerability(finding: Any, loc: Location) -> dict[str, Any]:
     }
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class GitlabReporter:
+    def __init__(self, clock: Callable[[], datetime] = _now) -> None:
+        self.clock = clock  # the end time of the scan (tests pass a fixed one)
+
     def render(self, result: ScanResult, show_secrets: bool = False) -> str:
-        end = datetime.now(UTC)
+        end = self.clock()
         start = end - timedelta(seconds=result.stats.seconds)
         doc = {
             "version": SCHEMA_VERSION,

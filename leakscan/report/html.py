@@ -28,7 +28,7 @@ th{background:#f3f3f3} code{font-size:12px}
 
 def bar_chart(title: str, counts: Counter[str], width: int = 520) -> str:
     """A horizontal bar chart as inline SVG."""
-    items = counts.most_common(20)
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20]  # ties: by name
     if not items:
         return f"<figure><figcaption>{escape(title)}</figcaption><p>none</p></figure>"
     bar_h, label_w = 20, 220

@@ -21,12 +21,10 @@ import yaml
 from leakscan.errors import RuleError
 from leakscan.model import CONFIDENCES, SEVERITIES
 from leakscan.paths import cache_dir
+from leakscan.rules.builtin import builtin_dir
 from leakscan.rules.placeholders import is_placeholder_file
 from leakscan.rules.spec import Example, NegativeExample, Rule
 from leakscan.yamldepth import TooDeep, check_depth
-
-#: the rules shipped with leakscan
-BUILTIN_DIR = Path(__file__).resolve().parent.parent.parent / "patterns"
 
 _REQUIRED = {"id", "name", "pattern", "keywords", "examples", "negative_examples"}
 _OPTIONAL = {
@@ -48,16 +46,6 @@ _OPTIONAL = {
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 MAX_RULE_FILE_DEPTH = 100  # a rule file nests 4 or 5 levels; deeper is refused before loading
 _ID = regex.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-
-
-def builtin_dir() -> Path:
-    """Where the shipped rules are (the source tree, or the installed data files)."""
-    if BUILTIN_DIR.is_dir():
-        return BUILTIN_DIR
-    import sys
-
-    installed = Path(sys.prefix) / "share" / "leakscan" / "patterns"
-    return installed if installed.is_dir() else BUILTIN_DIR
 
 
 def load_rules(paths: Sequence[Path] | None = None, include_builtin: bool = True) -> list[Rule]:

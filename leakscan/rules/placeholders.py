@@ -26,6 +26,7 @@ import regex
 import yaml
 
 from leakscan.errors import RuleError
+from leakscan.rules.builtin import builtin_dir
 
 FILE_NAME = "placeholders.yaml"
 MODES = ("anywhere", "word")
@@ -140,6 +141,4 @@ def _known(raw: Any, file: Path, index: int) -> KnownExample:
 @cache
 def builtin_placeholders() -> Placeholders:
     """The shipped data (read once per process)."""
-    from leakscan.rules.loader import builtin_dir
-
     return load_placeholders(builtin_dir() / FILE_NAME)

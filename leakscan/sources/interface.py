@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from leakscan.errors import LeakscanError
-from leakscan.model import Blob, Skip
+from leakscan.model import Blob, Skip, Stats
 from leakscan.progress import NoProgress, Progress
 
 
@@ -48,7 +48,13 @@ class Source(ABC):
 
     #: a short human name of the target, used in skips and errors
     name: str = ""
+    #: the source draws its own progress bars (images: per layer); others get a bar of the
+    #: bytes scanned
+    reports_progress: bool = False
 
     @abstractmethod
     def blobs(self) -> Iterator[Blob | Skip]:
         """Yield the target's blobs and skips."""
+
+    def stats_into(self, stats: Stats) -> None:  # noqa: B027 - optional hook
+        """Add the source's own counters (image layers scanned, reused) to a run's stats."""

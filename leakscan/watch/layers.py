@@ -62,7 +62,7 @@ def layer_to_cache(
                     f.path,
                     m.rule_id,
                     fingerprint(m.rule_id, m.secret, key),
-                    redact(m.secret),
+                    m.preview or redact(m.secret),
                     m.line,
                     m.column,
                     m.severity,

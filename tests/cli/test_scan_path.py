@@ -47,7 +47,7 @@ def test_json_document_and_show_secrets(tmp_path: Path, rules_dir: Path) -> None
     token = github_token()
     (tmp_path / "x.py").write_text(f"TOKEN = '{token}'\n")
     result = scan(str(tmp_path / "x.py"), "--rules", str(rules_dir), "-f", "json")
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)
     assert doc["version"] == 1 and doc["tool"]["name"] == "leakscan"
     assert doc["tool"]["rules_digest"].startswith("sha256:")
     (finding,) = doc["findings"]
@@ -57,13 +57,13 @@ def test_json_document_and_show_secrets(tmp_path: Path, rules_dir: Path) -> None
         {"kind": "file", "path": str(tmp_path / "x.py"), "line": 1, "column": 10}
     ]
     shown = scan(str(tmp_path / "x.py"), "--rules", str(rules_dir), "-f", "json", "--show-secrets")
-    assert json.loads(shown.output)["findings"][0]["secret"] == token
+    assert json.loads(shown.stdout)["findings"][0]["secret"] == token
 
 
 def test_jsonl_one_object_a_line(tmp_path: Path, rules_dir: Path) -> None:
     (tmp_path / "x").write_text(f"{github_token()}\n{github_token()}\n")
     result = scan(str(tmp_path / "x"), "--rules", str(rules_dir), "-f", "jsonl")
-    lines = [json.loads(line) for line in result.output.splitlines()]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["type"] for line in lines] == ["finding", "finding", "stats"]
 
 
@@ -71,7 +71,7 @@ def test_stdin(rules_dir: Path) -> None:
     token = github_token()
     result = scan("-", "--rules", str(rules_dir), "-f", "json", input=f"x\ny={token}\n")
     assert result.exit_code == 1
-    assert json.loads(result.output)["findings"][0]["locations"][0]["line"] == 2
+    assert json.loads(result.stdout)["findings"][0]["locations"][0]["line"] == 2
 
 
 def test_output_file(tmp_path: Path, rules_dir: Path) -> None:

@@ -72,3 +72,23 @@ def test_a_documentation_key_whose_body_spells_example_is_not_a_key(det: Detecto
     lines[1] = "EXAMPLEBAAKCAQEA" + lines[1][16:]
     assert rules_found(det, 'KEY="' + "\\n".join(lines) + '"') == []
     assert rules_found(det, "\n".join(lines)) == []
+
+
+def test_a_pem_flattened_to_one_line_is_judged_by_its_body(det: Detector) -> None:
+    lines = pem_lines(3)
+    flat = "RSA_KEY='" + " ".join(lines) + "'"  # leakscan:allow
+    assert "leakscan.private-key.rsa" in rules_found(det, flat)
+    stand_in = "RSA_KEY='-----BEGIN RSA PRIVATE KEY----- ... -----END RSA PRIVATE KEY-----'"
+    assert rules_found(det, stand_in) == []
+
+
+def test_a_service_account_key_whose_body_runs_into_the_end_marker_is_found(
+    det: Detector,
+) -> None:
+    body = "".join(pem_lines(4)[1:-1]).replace("MIIEow", "MIIEvQ", 1)  # one line
+    text = (
+        '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+        + body
+        + '-----END PRIVATE KEY-----\\n"}'
+    )
+    assert "leakscan.gcp.service-account-key" in rules_found(det, text)

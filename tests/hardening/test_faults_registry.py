@@ -79,7 +79,9 @@ def _short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEAKSCAN_REGISTRY_TIMEOUT", "0.5")
 
 
-def test_cut_connection_resumes_and_findings_are_complete(fault_registry: dict[str, Any]) -> None:
+def test_cut_connection_resumes_and_findings_are_complete(
+    fault_registry: dict[str, Any], registry_waits: list[float]
+) -> None:
     image: Image = fault_registry["images"]["a"]
     layer = image.layer_digests[0]
     with FaultProxy(
@@ -92,9 +94,10 @@ def test_cut_connection_resumes_and_findings_are_complete(fault_registry: dict[s
         assert _secrets_in(out) == {fault_registry["secrets"]["a"]}
         assert json.loads(out)["errors"] == []
         assert proxy.blob_gets(layer) >= 3  # cut twice, then resumed to the end
+    assert registry_waits == [0.5, 1.0]  # each resume backs off first (recorded, not slept)
 
 
-def test_http_500s_are_retried(fault_registry: dict[str, Any]) -> None:
+def test_http_500s_are_retried(fault_registry: dict[str, Any], registry_waits: list[float]) -> None:
     with FaultProxy(
         _port(fault_registry["reg"]),
         [Fault("status", "/v2/", arg=500, times=2), Fault("status", "/blobs/", arg=503, times=1)],
@@ -105,6 +108,8 @@ def test_http_500s_are_retried(fault_registry: dict[str, Any]) -> None:
         assert code == 1, err
         assert _secrets_in(out) == {fault_registry["secrets"]["b"]}
         assert sum(1 for *_, f in proxy.requests if f == "status") == 3
+    # exponential backoff per request: two retries of /v2/, then one of the blob
+    assert registry_waits == [0.5, 1.0, 0.5]
 
 
 def test_stalled_blob_times_out_other_image_kept(fault_registry: dict[str, Any]) -> None:

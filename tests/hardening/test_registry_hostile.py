@@ -58,7 +58,7 @@ def test_layer_longer_than_declared_fails_alone(rules: Path) -> None:
             "-f", "json", "--show-secrets", "--no-progress",
         )  # fmt: skip
     assert code == 2 and "Traceback" not in err, err
-    assert "longer than its declared size" in err and "layer 0" in err
+    assert "longer than its declared size" in err and "layer 1" in err
     assert doc is not None
     assert {good, in_env} <= {f["secret"] for f in doc["findings"]}
 

@@ -60,7 +60,7 @@ def test_fail_on_and_format_from_file_and_flags_override(project: Project) -> No
     assert json.loads(result.stdout)["findings"]  # but it is reported, as JSON
     assert project.scan("app", "--fail-on", "medium").exit_code == 1
     table = project.scan("app", "--format", "table")
-    assert "1 secret(s)" in table.stdout
+    assert "1 secret(s)" in table.stderr and "HIGH" not in table.stdout  # medium: "MED"
 
 
 def test_explicit_config_and_bad_config_exit_2(project: Project) -> None:

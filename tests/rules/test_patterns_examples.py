@@ -69,7 +69,7 @@ def test_every_family_file_exists() -> None:
 
 
 def test_rule_count_and_unique_ids() -> None:
-    assert len(RULES) >= 150
+    assert len(RULES) >= 600
     ids = [r.id for r in RULES]
     assert len(ids) == len(set(ids))
     bad = [i for i in ids if not _ID.match(i)]
@@ -106,3 +106,10 @@ def test_checksummed_rules_have_a_broken_checksum_negative() -> None:
         if rule.checksum:
             pattern = re.compile(rule.pattern)
             assert any(pattern.search(n.text) for n in rule.negative_examples), rule.id
+
+
+def test_every_rule_cites_where_its_format_is_documented() -> None:
+    missing = [r.id for r in RULES if not r.references]
+    assert not missing, f"rules without references: {missing}"
+    bad = [(r.id, u) for r in RULES for u in r.references if not u.startswith("https://")]
+    assert not bad, bad

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _BASE_BUDGET = 256 * 1024 * 1024  # bytes of earlier blob versions kept to compare with
+#: dangling commits whose trees are listed to give their unreachable blobs a commit and path
+MAX_DANGLING_COMMITS = 200
 
 
 @dataclass(slots=True)
@@ -159,7 +161,8 @@ class GitSource(Source):
             )
             yield from self._emit(cat, by_blob, self._bases(walk, by_blob, whole))
             if self.git.all_objects:
-                yield from self._unreachable(repo, cat, {oid for oid, _ in walk.introduced})
+                seen = {oid for oid, _ in walk.introduced}
+                yield from self._unreachable(repo, cat, seen, set(walk.order))
         if walk.error:
             raise SourceError(f"{repo.name}: history walk stopped: {walk.error}")
 
@@ -242,19 +245,88 @@ class GitSource(Source):
                 out[oid] = base
         return out
 
-    def _unreachable(self, repo: Repository, cat: CatFile, seen: set[str]) -> Iterator[Blob | Skip]:
+    def _unreachable(
+        self, repo: Repository, cat: CatFile, seen: set[str], walked: set[str]
+    ) -> Iterator[Blob | Skip]:
+        """Objects no ref reaches (dangling commits and blobs, what a reset or rebase left):
+        a dangling commit's message, and each blob the history walk did not read, with the
+        dangling commit, date and path that hold it when one does."""
         out = repo.run(
             "cat-file",
             "--batch-all-objects",
             "--batch-check=%(objectname) %(objecttype)",
             "--unordered",
         )
-        by_blob: dict[str, list[_Loc]] = {}
+        blobs: list[str] = []
+        commits: list[str] = []
         for line in out.decode().splitlines():
             oid, _, otype = line.partition(" ")
             if otype == "blob" and oid not in seen:
-                prov = Provenance("git", {"repo": repo.name, "object": oid, "unreachable": True})
-                by_blob[oid] = [_Loc(None, prov, f"{repo.name}:{oid[:12]}")]
+                blobs.append(oid)
+            elif otype == "commit" and oid not in walked:
+                commits.append(oid)
+        if not blobs and not commits:
+            return
+        wanted = set(blobs)
+        places: dict[str, list[_Loc]] = {}
+        infos: dict[str, ObjectInfo] = {}
+        mapped = commits[:MAX_DANGLING_COMMITS]
+        for obj in cat.objects(mapped):
+            if obj.type != "commit":
+                continue
+            info = parse_object(obj.read_all())
+            infos[obj.oid] = info
+            fields = {
+                "repo": repo.name,
+                "commit": obj.oid,
+                "author": info.person,
+                "date": info.date,
+                "unreachable": True,
+            }
+            if info.message.strip():
+                yield Blob(
+                    Provenance("git", {**fields, "path": None, "field": "message"}),
+                    data=info.message,
+                )
+        for commit in infos:
+            for oid, path in _tree_blobs(repo, commit):
+                if oid in wanted and not any(loc.path == path for loc in places.get(oid, ())):
+                    info = infos[commit]
+                    prov = Provenance(
+                        "git",
+                        {
+                            "repo": repo.name,
+                            "commit": commit,
+                            "author": info.person,
+                            "date": info.date,
+                            "path": path,
+                            "object": oid,
+                            "unreachable": True,
+                        },
+                    )
+                    places.setdefault(oid, []).append(_Loc(path, prov, f"{repo.name}:{path}"))
+        if len(commits) > len(mapped):
+            yield Skip(
+                repo.name,
+                f"{len(commits) - len(mapped)} unreachable commit(s) beyond the first "
+                f"{MAX_DANGLING_COMMITS}: their blobs are scanned without a commit or path",
+            )
+        by_blob: dict[str, list[_Loc]] = {}
+        for oid in blobs:
+            if self.options.exclude and oid in places:
+                kept = [
+                    loc for loc in places[oid] if not excluded(loc.path or "", self.options.exclude)
+                ]
+                if not kept:
+                    continue
+                places[oid] = kept
+            by_blob[oid] = places.get(oid) or [
+                _Loc(
+                    None,
+                    Provenance("git", {"repo": repo.name, "object": oid, "unreachable": True}),
+                    f"{repo.name}:{oid[:12]}",
+                )
+            ]
         yield from self._emit(cat, by_blob)
 
     # --- staged ----------------------------------------------------------------------------
@@ -432,6 +504,16 @@ def _range_sides(spec: str) -> list[str]:
             base, _, tip = spec.partition(sep)
             return [base or "HEAD", tip or "HEAD"]
     raise SourceError(f"bad range {spec!r}: expected BASE..HEAD")
+
+
+def _tree_blobs(repo: Repository, commit: str) -> Iterator[tuple[str, str]]:
+    """(blob id, path) of every file in a commit's tree."""
+    out = repo.try_run("ls-tree", "-r", "-z", "--full-tree", commit)
+    for entry in (out or b"").split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        parts = meta.split(b" ")
+        if len(parts) == 3 and parts[1] == b"blob":
+            yield parts[2].decode(), path.decode("utf-8", "surrogateescape")
 
 
 def _verify(repo: Repository, rev: str, message: str) -> None:

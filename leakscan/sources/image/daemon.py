@@ -47,6 +47,24 @@ def docker_client() -> Any:
     return client
 
 
+def in_daemon(name: str, timeout: float = 5.0) -> bool:
+    """Whether a reachable local Docker daemon holds the image ``name`` (False when no daemon
+    answers: no socket, no permission, a timeout)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=timeout)
+    except Exception:  # no docker SDK, a bad DOCKER_HOST: no daemon
+        return False
+    try:
+        client.images.get(name)
+        return True
+    except Exception:  # not there, or no daemon behind the socket
+        return False
+    finally:
+        client.close()
+
+
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:200]
@@ -105,6 +123,7 @@ class _Hashing:
 
 class DaemonStore(ImageStore):
     spooled = True  # one save serves both passes while the layers fit in the spool bound
+    sequential = True  # a save is one stream: layers come in its order (layer_streams)
 
     def __init__(self, image_name: str, reference: str) -> None:
         self.image_name = image_name

@@ -10,7 +10,7 @@ every transport.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -48,6 +48,9 @@ class ImageStore(ABC):
     #: reading a layer again costs a transfer (a download, a ``docker save``): the image
     #: source keeps layers in memory between its two passes, within a bound
     spooled: bool = False
+    #: layers can only be read in the store's own order (a ``docker save`` stream): through
+    #: :meth:`layer_streams`, not one by one with :meth:`open_blob`
+    sequential: bool = False
 
     @abstractmethod
     def images(self, platform: str | None = None) -> Iterator[ResolvedImage]:
@@ -56,6 +59,13 @@ class ImageStore(ABC):
     @abstractmethod
     def open_blob(self, digest: str) -> IO[bytes]:
         """A stream of the blob's bytes as stored; the digest is verified as it is read."""
+
+    def layer_streams(
+        self, image: ResolvedImage, wanted: Sequence[int], located: bool = False
+    ) -> Iterator[tuple[Callable[[], int], IO[bytes]]]:
+        """(locate, stream) of the wanted layers in the store's order (``sequential`` stores
+        only); ``located``: each layer's index is known before its stream is read."""
+        raise NotImplementedError(f"{type(self).__name__} reads layers one by one (open_blob)")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files, connections, temporary state."""

@@ -1,12 +1,15 @@
 """Image references in skopeo's transport words → the store that reads them.
 
 ``docker-archive:PATH[:NAME[:TAG]]`` (or a bare ``*.tar`` path), ``oci:DIR[:TAG]``,
-``oci-archive:PATH[:TAG]``, ``docker-daemon:NAME[:TAG]``; ``docker://NAME`` and a bare
-``registry/name:tag`` go to the registry store.
+``oci-archive:PATH[:TAG]``, ``docker-daemon:NAME[:TAG]``; ``docker://NAME`` and
+``registry/name:tag`` go to the registry store. A bare ``name:tag`` is the local Docker
+daemon's image when a reachable daemon holds it (its locations then say ``docker-daemon:``),
+else Docker Hub's.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +18,8 @@ from leakscan.sources.image.interface import ImageError, ImageStore
 from leakscan.sources.interface import SourceOptions
 
 TRANSPORTS = ("docker-archive", "oci", "oci-archive", "docker-daemon", "docker")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +65,9 @@ def parse_reference(ref: str) -> Reference:
 
 @dataclass(frozen=True, slots=True)
 class RegistryLogin:
-    """How to reach registries named in references (``--username``/``--password-stdin``,
-    ``--insecure``). Without a username the registry client falls back to
-    LEAKSCAN_REGISTRY_USERNAME/PASSWORD and then ~/.docker/config.json."""
+    """How to reach registries named in references (the CLI fills it from
+    ``--username``/``--password-stdin``/``--insecure`` and the ``LEAKSCAN_REGISTRY_*``
+    variables). Without a username the registry client falls back to ~/.docker/config.json."""
 
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -89,6 +94,12 @@ def open_store(ref: str, options: SourceOptions, login: RegistryLogin | None = N
         from leakscan.sources.image.daemon import DaemonStore
 
         return DaemonStore(parsed.path, ref)
+    if is_bare_name(ref):  # `myapp:1.0`: the local daemon's image first, as docker run does
+        from leakscan.sources.image.daemon import DaemonStore, in_daemon
+
+        if in_daemon(ref):
+            log.info("%s: found in the local docker daemon (docker:// reads the registry)", ref)
+            return DaemonStore(ref, f"docker-daemon:{ref}")
     try:
         from leakscan.sources.image.registry import RegistryStore
     except ModuleNotFoundError as exc:
@@ -105,6 +116,18 @@ def open_store(ref: str, options: SourceOptions, login: RegistryLogin | None = N
         else None
     )
     return RegistryStore(ref, options, auth=RegistryAuth(creds), insecure=login.insecure)
+
+
+def is_bare_name(ref: str) -> bool:
+    """A reference without transport or registry host (``myapp:1.0``, ``org/app``): what a
+    Docker daemon may hold under that name (``docker://`` or a host always means a registry)."""
+    if "://" in ref or ref.startswith(TRANSPORTS_PREFIXES) or not ref or ref[0] in "./~":
+        return False
+    first, sep, _ = ref.partition("/")
+    return not (sep and ("." in first or ":" in first or first == "localhost"))
+
+
+TRANSPORTS_PREFIXES = tuple(f"{t}:" for t in TRANSPORTS)
 
 
 def _must_exist(path: str, ref: str, want_dir: bool) -> None:

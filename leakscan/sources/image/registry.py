@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,14 +168,8 @@ class RegistryStore(ImageStore):
         self.image = parse_name(reference)
         self.name = str(self.image)
         self.options = options
-        # like docker: loopback registries may speak plain HTTP; others need insecure=True
-        # (or LEAKSCAN_REGISTRY_INSECURE=1 when the caller has no flag for it)
-        host = self.image.registry.rsplit(":", 1)[0]
-        insecure = (
-            insecure
-            or host in ("localhost", "127.0.0.1", "[::1]")
-            or os.environ.get("LEAKSCAN_REGISTRY_INSECURE", "") in ("1", "true", "yes")
-        )
+        # like docker: loopback registries may speak plain HTTP (the client allows it);
+        # others need insecure=True (the CLI's --insecure or LEAKSCAN_REGISTRY_INSECURE=1)
         self.client = client or RegistryClient(
             self.image.registry, auth, insecure=insecure, timeout=options.registry_timeout
         )

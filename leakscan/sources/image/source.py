@@ -86,9 +86,8 @@ def open_layers(
     """Streams of the wanted layers (through the store's own sequential reader if it has one).
 
     ``located``: each layer's index is needed before its stream is read."""
-    sequential = getattr(store, "layer_streams", None)
-    if sequential is not None:
-        yield from sequential(image, wanted, located=located)
+    if store.sequential:
+        yield from store.layer_streams(image, wanted, located=located)
         return
     for i in wanted:
         yield (lambda i=i: i), _open(store, image.layers[i].digest)  # type: ignore[misc]
@@ -138,7 +137,7 @@ class _Spool:
         self, wanted: Sequence[int], located: bool
     ) -> Iterator[tuple[Callable[[], int], IO[bytes], int | None]]:
         """(locate, stream, announced size); a daemon's layer is located only once read."""
-        if getattr(self.store, "remote", False):
+        if self.store.remote:
             for i in wanted:
                 self.state.layers_downloaded += 1
                 layer = self.image.layers[i]
@@ -281,16 +280,12 @@ class ImageSource(Source):
         }
         for i in sorted(unknown):
             yield Skip(
-                f"{image.reference} layer {i} ({image.layers[i].digest})",
+                f"{image.reference} layer {i + 1} ({image.layers[i].digest})",
                 f"unknown layer media type {image.layers[i].media_type[:100]}",
             )
             self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
         to_index = sorted({last[k] for k in keys if k not in self.state.layers})
-        spool = (
-            _Spool(store, image, self.spool_bytes, self.state)
-            if getattr(store, "spooled", False)
-            else None
-        )
+        spool = _Spool(store, image, self.spool_bytes, self.state) if store.spooled else None
         if to_index:
             self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
             found: list[tuple[Callable[[], int], LayerRecord]] = []
@@ -322,7 +317,7 @@ class ImageSource(Source):
             if i in unknown or last[keys[i]] != i:
                 continue
             if record.bomb is not None:
-                yield Skip(f"{image.reference} layer {i}", record.bomb)
+                yield Skip(f"{image.reference} layer {i + 1}", record.bomb)
                 continue
             if record.error is not None:  # it fails alone: the other layers are still read
                 yield Skip(ctx.layer_name(i), record.error, error=True)
@@ -387,7 +382,7 @@ class ImageSource(Source):
         record: LayerRecord,
         stream: IO[bytes],
     ) -> Iterator[Blob | Skip]:
-        where = f"{ctx.image.reference} layer {i}"
+        where = f"{ctx.image.reference} layer {i + 1}"
         files: list[FileRecord] | None = []
         record.skips = []
         options = self.options
@@ -467,11 +462,12 @@ class _ImageContext:
     db: PackageDb
     history: list[str | None]
 
+    # layers are counted from 1 at the base in messages, as the reports show them
     def where(self, i: int, path: str) -> str:
-        return f"{self.image.reference} layer {i}: {path}"
+        return f"{self.image.reference} layer {i + 1}: {path}"
 
     def layer_name(self, i: int) -> str:
-        return f"{self.image.reference} layer {i} ({self.image.layers[i].digest})"
+        return f"{self.image.reference} layer {i + 1} ({self.image.layers[i].digest})"
 
     def provenance(self, i: int, path: str, state: FileState, vendor: bool) -> Provenance:
         fields: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """Registry credentials and the auth handshake (anonymous, Basic, Bearer tokens).
 
-Credentials come from, in order: the command line (``--username``/``--password-stdin``),
-``LEAKSCAN_REGISTRY_USERNAME``/``LEAKSCAN_REGISTRY_PASSWORD``, then ``~/.docker/config.json``
+Credentials come from, in order: the caller (the CLI passes ``--username``/``--password-stdin``
+or ``LEAKSCAN_REGISTRY_USERNAME``/``LEAKSCAN_REGISTRY_PASSWORD``), then ``~/.docker/config.json``
 (``credHelpers``, ``auths``, ``credsStore``). A password or token never appears in a repr, a
 log line or an error message.
 """
@@ -133,14 +133,6 @@ def docker_credentials(host: str, config_path: Path | None = None) -> Credential
     return None
 
 
-def env_credentials() -> Credentials | None:
-    user = os.environ.get("LEAKSCAN_REGISTRY_USERNAME")
-    password = os.environ.get("LEAKSCAN_REGISTRY_PASSWORD")
-    if user and password is not None:
-        return Credentials(user, password)
-    return None
-
-
 @dataclass(slots=True)
 class _Token:
     value: str = field(repr=False)
@@ -151,7 +143,7 @@ class RegistryAuth:
     """Answers a registry's ``WWW-Authenticate`` challenges and signs requests.
 
     One instance serves one registry host. Bearer tokens are kept per scope until they expire
-    (or a 401 says they no longer work).
+    (or a 401 says they no longer work), as ``clock`` tells (seconds).
     """
 
     def __init__(
@@ -159,11 +151,11 @@ class RegistryAuth:
         credentials: Credentials | None = None,
         *,
         use_docker_config: bool = True,
-        use_env: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._clock = clock
         self._explicit = credentials
         self._use_docker_config = use_docker_config
-        self._use_env = use_env
         self._resolved: dict[str, Credentials | None] = {}
         self._scheme: str | None = None  # "basic" or "bearer" once challenged
         self._bearer: dict[str, str] = {}
@@ -177,8 +169,6 @@ class RegistryAuth:
     def credentials(self, host: str) -> Credentials | None:
         if host not in self._resolved:
             creds = self._explicit
-            if creds is None and self._use_env:
-                creds = env_credentials()
             if creds is None and self._use_docker_config:
                 creds = docker_credentials(host)
             self._resolved[host] = creds
@@ -193,7 +183,7 @@ class RegistryAuth:
                     return {"Authorization": _basic(creds)}
             elif self._scheme == "bearer":
                 token = self._tokens.get(scope)
-                if token is not None and token.expires > time.time():
+                if token is not None and token.expires > self._clock():
                     return {"Authorization": f"Bearer {token.value}"}
         return {}
 
@@ -219,7 +209,7 @@ class RegistryAuth:
             self._scheme = "bearer"
             self._bearer = params
             stale = self._tokens.pop(scope, None)
-            if stale is not None and stale.expires > time.time() + 5:
+            if stale is not None and stale.expires > self._clock() + 5:
                 # a fresh token was refused: the credentials lack access
                 return False
             self._tokens[scope] = self._fetch_token(
@@ -285,7 +275,7 @@ class RegistryAuth:
         if not value:
             raise RegistryAuthError(f"{host}: token service sent no usable token")
         log.debug("got a bearer token for %s scope %s (expires in %ss)", host, wanted, lifetime)
-        return _Token(str(value), time.time() + max(lifetime - 10, 5))
+        return _Token(str(value), self._clock() + max(lifetime - 10, 5))
 
 
 def _basic(creds: Credentials) -> str:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
@@ -29,6 +30,7 @@ import requests
 import urllib3
 
 from leakscan.sources.image.interface import ImageError
+from leakscan.sources.registry import retry as _retry
 from leakscan.sources.registry.auth import RegistryAuth, RegistryAuthError
 from leakscan.sources.registry.body import bounded_body
 from leakscan.sources.registry.watchdog import guard_session, headers_deadline
@@ -79,7 +81,11 @@ def _digest_ok(digest: str) -> bool:
 
 
 class RegistryClient:
-    """One registry host. ``insecure`` allows plain HTTP and unverified TLS."""
+    """One registry host. ``insecure`` allows plain HTTP and unverified TLS.
+
+    Retries follow ``retry`` (:data:`.retry.DEFAULT` when not given); ``retries`` and
+    ``backoff`` override its counts. ``clock`` measures deadlines.
+    """
 
     def __init__(
         self,
@@ -87,8 +93,9 @@ class RegistryClient:
         auth: RegistryAuth | None = None,
         *,
         insecure: bool = False,
-        retries: int = 3,
-        backoff: float = 0.5,
+        retries: int | None = None,
+        backoff: float | None = None,
+        retry: _retry.RetryPolicy | None = None,
         timeout: float | None = None,
         max_blob_bytes: int = 8 * 1024**3,
         clock: Callable[[], float] = time.monotonic,
@@ -104,9 +111,16 @@ class RegistryClient:
             )
         self.host = registry.rstrip("/")
         self.auth = auth or RegistryAuth()
-        self.insecure = insecure
-        self.retries = retries
-        self.backoff = backoff
+        # like docker, a registry on the loopback address may speak plain HTTP or have its own
+        # certificate: the same in `scan image` and `audit`
+        self.insecure = insecure or is_loopback(self.host)
+        insecure = self.insecure
+        policy = retry if retry is not None else _retry.DEFAULT
+        if retries is not None:
+            policy = replace(policy, retries=retries)
+        if backoff is not None:
+            policy = replace(policy, backoff=backoff)
+        self.retry = policy
         self.timeout = timeout if timeout is not None and timeout > 0 else DEFAULT_TIMEOUT
         self.max_blob_bytes = max_blob_bytes
         self.clock = clock
@@ -122,6 +136,17 @@ class RegistryClient:
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.host!r}, insecure={self.insecure})"
+
+    def _tls_hint(self, exc: BaseException) -> str:
+        """For a TLS failure on a private address: what usually fixes it."""
+        if self.insecure or not isinstance(exc, requests.exceptions.SSLError):
+            return ""
+        if not is_private(self.host):
+            return ""
+        return (
+            "; a registry on a private address often speaks plain HTTP or has its own "
+            "certificate: pass --insecure if you trust it"
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -177,8 +202,10 @@ class RegistryClient:
             except _DROPPED as exc:
                 if guard.fired:
                     raise self._late(method, url, scope) from None
-                if attempt >= self.retries:
-                    raise RegistryError(f"{self.host}: unreachable ({_why(exc)})") from None
+                if attempt >= self.retry.retries:
+                    raise RegistryError(
+                        f"{self.host}: unreachable ({_why(exc)}){self._tls_hint(exc)}"
+                    ) from None
                 attempt += 1
                 self._sleep(attempt, None)
                 continue
@@ -210,7 +237,7 @@ class RegistryClient:
                     f"{self.host}: unauthorized (HTTP 401) for "
                     f"{_what(scope)}; check the credentials"
                 )
-            if resp.status_code in _RETRY_STATUS and attempt < self.retries:
+            if resp.status_code in _RETRY_STATUS and attempt < self.retry.retries:
                 attempt += 1
                 retry_after = resp.headers.get("Retry-After")
                 resp.close()
@@ -239,11 +266,9 @@ class RegistryClient:
         return self.clock() + 2 * self.timeout + (size or 0) / MIN_RATE
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.backoff * (2 ** (attempt - 1))
-        if retry_after and retry_after.isdigit():
-            delay = min(float(retry_after), 30.0)
+        delay = self.retry.delay(attempt, retry_after)
         log.debug("%s: retry %d in %.1fs", self.host, attempt, delay)
-        time.sleep(delay)
+        self.retry.sleep(delay)
 
     # -- catalog and tags ------------------------------------------------------------------
 
@@ -383,7 +408,7 @@ class BlobStream(io.RawIOBase):
                 break
             except _DROPPED as exc:
                 self._resp.close()
-                if self._resumes >= self.client.retries:
+                if self._resumes >= self.client.retry.retries:
                     raise RegistryError(
                         f"{self._where()}: connection dropped ({_why(exc)})"
                     ) from None
@@ -489,6 +514,37 @@ def _what(scope: str) -> str:
     if scope.startswith("repository:"):
         return scope.split(":")[1]
     return "the catalog" if scope.startswith("registry:") else "the registry"
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address of ``host[:port]`` when it is written as one (``[::1]:5000`` too)."""
+    if host.startswith("["):
+        text = host[1:].split("]", 1)[0]
+    else:
+        text = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1, with or without a port."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if name.lower() == "localhost":
+        return True
+    address = _address(host)
+    return address is not None and address.is_loopback
+
+
+def is_private(host: str) -> bool:
+    """A loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7) or link-local address,
+    or a ``.local`` / ``.internal`` / ``.lan`` name."""
+    name = (host.rsplit(":", 1)[0] if host.count(":") == 1 else host).lower()
+    if is_loopback(host) or name.endswith((".local", ".internal", ".lan", ".localdomain")):
+        return True
+    address = _address(host)
+    return address is not None and (address.is_private or address.is_link_local)
 
 
 def _why(exc: BaseException) -> str:

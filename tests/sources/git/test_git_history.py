@@ -301,9 +301,10 @@ def test_all_objects_adds_dangling_blobs(repo: GitRepo, rules: Path) -> None:
     loose.write_text(f"{token}\n")
     oid = repo.git("hash-object", "-w", str(loose))
     loose.unlink()
-    assert token not in secrets_of(scan(rules, str(repo.path), code=0))
+    assert token not in secrets_of(scan(rules, str(repo.path), "--no-unreachable", code=0))
     (loc,) = finding(scan(rules, str(repo.path), "--all-objects"), token)["locations"]
     assert loc["unreachable"] is True and loc["object"] == oid
+    assert finding(scan(rules, str(repo.path)), token)["locations"] == [loc]  # the default
 
 
 def test_missing_object_is_reported_and_the_scan_goes_on(repo: GitRepo, rules: Path) -> None:

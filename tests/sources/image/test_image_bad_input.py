@@ -112,7 +112,9 @@ def test_missing_blob_keeps_earlier_findings(tmp_path, rules):
     digests = good_layout(tmp_path / "bad", token())
     os.remove(tmp_path / "bad" / "blobs" / "sha256" / digests["layers"][0][7:])
     code, doc, err = scan(rules, f"oci:{tmp_path / 'good'}", f"oci:{tmp_path / 'bad'}")
-    assert code == 2 and "is missing" in err and len(err.strip().splitlines()) == 1
+    errors = [line for line in err.splitlines() if line.startswith("leakscan: error")]
+    assert code == 2 and "is missing" in err and len(errors) == 1
+    assert "incomplete scan, found before the error: 1 secret(s)" in err
     assert secret in by_secret(doc)
 
 

@@ -85,11 +85,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _cli(world: World, args: list[str], pw: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    """A real leakscan process: the report on stdout, the -vv log on stderr, kept apart."""
+    """A real leakscan process: the report on stdout, the -vv log on stderr, kept apart.
+
+    The compiled rules are cached once for the module (every run loads the same rules)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "LEAKSCAN_CACHE_DIR": str(tmp / "cache"),
+        "LEAKSCAN_CACHE_DIR": str(world.tmp / "cache"),
         "DOCKER_CONFIG": str(tmp / "no-docker-config"),
     }
     env.pop("LEAKSCAN_REGISTRY_USERNAME", None)
@@ -222,14 +224,15 @@ def test_expired_token_is_refreshed(world: World, monkeypatch: pytest.MonkeyPatc
     challenge of the real registry and fetches a fresh one for that scope."""
     monkeypatch.setattr(world.tokens, "lifetime", 1)
     monkeypatch.setenv("DOCKER_CONFIG", str(world.tmp / "no-docker-config"))
-    client = RegistryClient(
-        world.reg.host, RegistryAuth(Credentials("user", "pass")), insecure=True
-    )
+    now = [time.time()]  # the client's clock for token lifetimes: moved on, not slept
+    auth = RegistryAuth(Credentials("user", "pass"), clock=lambda: now[0])
+    client = RegistryClient(world.reg.host, auth, insecure=True)
     before = len(world.tokens.requests)
     assert list(client.tags("team/app")) == ["v1"]
+    now[0] += 4.8
     assert list(client.tags("team/app")) == ["v1"]  # the token is reused while fresh
     assert world.tokens.scopes()[before:] == ["repository:team/app:pull"]
-    time.sleep(5.2)  # leakscan keeps a token at least 5 s, whatever expires_in says
+    now[0] += 0.4  # leakscan keeps a token at least 5 s, whatever expires_in says
     assert list(client.tags("team/app")) == ["v1"]
     assert world.tokens.scopes()[before:] == ["repository:team/app:pull"] * 2
     client.close()
