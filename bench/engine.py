@@ -39,12 +39,15 @@ def measure() -> dict[str, float]:
     t0 = time.perf_counter()
     Detector(rules)
     cached_s = time.perf_counter() - t0
-    started, cpu_started = time.perf_counter(), time.process_time()
-    matches = 0
-    for content in contents:
-        matches += len(detector.scan(content))
-    seconds = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started  # one thread: per-core throughput, whatever the load
+    seconds = cpu = float("inf")
+    for _ in range(3):  # the best of 3 passes: the machine is shared
+        started, cpu_started = time.perf_counter(), time.process_time()
+        matches = 0
+        for content in contents:
+            matches += len(detector.scan(content))
+        seconds = min(seconds, time.perf_counter() - started)
+        # one thread: CPU time gives per-core throughput, whatever the neighbours' load
+        cpu = min(cpu, time.process_time() - cpu_started)
     mbps = total / 1e6 / seconds
     cpu_mbps = total / 1e6 / cpu
     full = sum(1 for m in detector.compiled.modes.values() if m == "full")
@@ -53,7 +56,7 @@ def measure() -> dict[str, float]:
         f"compile {compile_s:.2f}s, cached load {cached_s * 1000:.0f} ms"
     )
     print(
-        f"engine: {total / 1e6:.1f} MB in {len(contents)} files in {seconds:.2f}s = "
+        f"engine: {total / 1e6:.1f} MB in {len(contents)} files in {seconds:.2f}s (best of 3) = "
         f"{mbps:.0f} MB/s on one core, {cpu_mbps:.0f} MB/s of CPU time ({matches} matches); "
         "aim >= 300 MB/s (the peers have no engine apart: see dirscan's MB/s for the tools whole)"
     )
