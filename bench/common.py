@@ -19,6 +19,7 @@ class Run:
     seconds: float
     peak_rss_mb: float
     returncode: int
+    cpu_seconds: float = 0.0  # user + system time of the tool and the children it waited for
 
 
 def stdlib_copy() -> Path:
@@ -66,13 +67,25 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, cpu)
 
 
 def ratio_line(label: str, ours: float, theirs: float | None, other: str) -> str:
     if theirs is None:
         return f"{label}: leakscan {ours:.2f}s; {other} not installed"
     faster = theirs / ours if ours else float("inf")
-    return f"{label}: leakscan {ours:.2f}s, {other} {theirs:.2f}s -> leakscan is {faster:.2f}x " + (
-        "faster" if faster >= 1 else "the speed (slower)"
+    ratio = ours / theirs if theirs else float("inf")
+    return (
+        f"{label}: leakscan {ours:.2f}s, {other} {theirs:.2f}s -> leakscan takes {ratio:.2f}x "
+        f"{other}'s time ({faster:.2f}x " + ("faster)" if faster >= 1 else "the speed, slower)")
+    )
+
+
+def run_line(label: str, tool_name: str, run: Run, mb: float) -> str:
+    """One tool's run: wall time, throughput over ``mb``, CPU time (the machine is shared: CPU
+    time moves less with the neighbours' load than wall time does)."""
+    return (
+        f"{label}: {tool_name} {run.seconds:.2f}s ({mb / run.seconds:.0f} MB/s), "
+        f"cpu {run.cpu_seconds:.2f}s, peak RSS {run.peak_rss_mb:.0f} MB, exit {run.returncode}"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench.common import ratio_line, stdlib_copy, timed, tool, tree_bytes
+from bench.common import ratio_line, run_line, stdlib_copy, timed, tool, tree_bytes
 
 
 def run() -> dict[str, float]:
@@ -24,15 +24,13 @@ def run() -> dict[str, float]:
             "/dev/null",
         ]
     )
-    print(
-        f"dirscan: leakscan scan of {size:.0f} MB: {ours.seconds:.2f}s "
-        f"({size / ours.seconds:.0f} MB/s), exit {ours.returncode}"
-    )
+    print(f"dirscan: {size:.0f} MB of Python's standard library")
+    print(run_line("dirscan", "leakscan", ours, size))
     out = {"leakscan_dir_s": ours.seconds}
     kingfisher = tool("kingfisher")
     theirs = None
     if kingfisher:
-        theirs = timed(
+        run = timed(
             [
                 kingfisher,
                 "scan",
@@ -42,13 +40,17 @@ def run() -> dict[str, float]:
                 "json",
                 "--no-update-check",
             ]
-        ).seconds
-        out["kingfisher_dir_s"] = theirs
-    print(ratio_line("dirscan vs kingfisher", ours.seconds, theirs, "kingfisher"))
+        )
+        print(run_line("dirscan", "kingfisher", run, size))
+        theirs = out["kingfisher_dir_s"] = run.seconds
+    print(
+        ratio_line("dirscan vs kingfisher", ours.seconds, theirs, "kingfisher")
+        + " (aim: at most 0.8x)"
+    )
     betterleaks = tool("betterleaks")
     theirs = None
     if betterleaks:
-        theirs = timed(
+        run = timed(
             [
                 betterleaks,  # `betterleaks PATH` (its `dir` word is taken as a second target)
                 str(root),
@@ -57,7 +59,8 @@ def run() -> dict[str, float]:
                 "-o",
                 str(root.parent / "betterleaks.json"),
             ]
-        ).seconds
-        out["betterleaks_dir_s"] = theirs
+        )
+        print(run_line("dirscan", "betterleaks", run, size))
+        theirs = out["betterleaks_dir_s"] = run.seconds
     print(ratio_line("dirscan vs betterleaks", ours.seconds, theirs, "betterleaks"))
     return out

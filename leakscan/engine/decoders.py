@@ -95,6 +95,10 @@ def hex_run(data: bytes, end: int) -> tuple[int, bytes] | None:
     run = data[start:end]
     if len(run) < 32 or len(run) % 2:
         return None
+    # a byte whose high nibble is not 0 or 2-7 is not text: with over 10% of them the decoded
+    # bytes cannot pass ``looks_textual`` (random hex is settled here, without decoding)
+    if len(run[0::2].translate(None, b"0234567")) * 20 > len(run):
+        return None
     try:
         decoded = bytes.fromhex(run.decode("ascii"))
     except ValueError:
@@ -141,8 +145,8 @@ _MAX_BAD_UNITS = 16  # undecodable units a UTF-16/32 text may hold (or one per 1
 
 def transcode(data: bytes) -> bytes:
     """UTF-16/32 text (with a BOM, or with the telltale NUL pattern) as UTF-8."""
-    if b"\x00" not in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data
+    if data.find(b"\x00", 0, 4096) < 0 and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data  # (``find`` with bounds: no copy of the first 4 KB)
     head = data[:4]
     encoding = None
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):

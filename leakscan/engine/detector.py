@@ -32,7 +32,7 @@ import regex
 
 from leakscan.engine import decoders, filters, shape
 from leakscan.engine.checksums import verify
-from leakscan.engine.database import FULL, KEYWORD, compile_rules
+from leakscan.engine.database import DECODER_NAMES, FULL, KEYWORD, compile_rules
 from leakscan.engine.entropy import entropy
 from leakscan.engine.redact import url_preview
 from leakscan.model import CONFIDENCES, Match
@@ -112,7 +112,9 @@ class Detector:
         self.decode_depth = decode_depth
         self.regex_timeout = regex_timeout
         self.compiled = compile_rules(self.rules, self.digest, use_cache=use_cache)
-        self._scratch = hyperscan.Scratch(self.compiled.database)
+        database = self.compiled.database
+        self._scratch = hyperscan.Scratch(database) if database is not None else None
+        self._decoder_scratch = hyperscan.Scratch(self.compiled.decoders)
         # compiled on a rule's first hit: most runs never need most rules' precise pattern
         self._precise = _Lazy(
             lambda r: regex.compile(r.pattern.encode(), regex.IGNORECASE if r.ignore_case else 0),
@@ -171,26 +173,32 @@ class Detector:
         triggers: dict[str, list[int]] = defaultdict(list)
         entries = self.compiled.entries
         max_hits, all_full = self.max_hits, self._all_full
-        over: Counter[int] = Counter()
+        over: dict[int, int] = {}  # a plain dict: this runs once per blob, a Counter costs more
 
         def on_match(pattern_id: int, start: int, end: int, flags: int, ctx: object) -> None:
             entry = entries[pattern_id]
-            if entry.rule_index < 0:
-                triggers[entry.how].append(end)
+            bucket = hits[entry.rule_index]
+            if len(bucket) < max_hits or (entry.how == FULL and all_full[entry.rule_index]):
+                bucket.append((end, entry.how))
             else:
-                bucket = hits[entry.rule_index]
-                if len(bucket) < max_hits or (entry.how == FULL and all_full[entry.rule_index]):
-                    bucket.append((end, entry.how))
-                else:
-                    over[entry.rule_index] += 1
+                over[entry.rule_index] = over.get(entry.rule_index, 0) + 1
+
+        def on_trigger(pattern_id: int, start: int, end: int, flags: int, ctx: object) -> None:
+            triggers[DECODER_NAMES[pattern_id]].append(end)
 
         if data:
-            self.compiled.database.scan(data, match_event_handler=on_match, scratch=self._scratch)
+            database = self.compiled.database
+            if database is not None:
+                database.scan(data, match_event_handler=on_match, scratch=self._scratch)
+            self.compiled.decoders.scan(
+                data, match_event_handler=on_trigger, scratch=self._decoder_scratch
+            )
             if data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:  # a final run: no delimiter
                 triggers["base64"].append(len(data) + 1)
                 triggers["hex"].append(len(data) + 1)
-        for index, n in over.items():
-            self.capped[self.rules[index].id] += n
+        if over:
+            for index, n in over.items():
+                self.capped[self.rules[index].id] += n
         if not hits and not triggers and context is None:
             return [], []  # the usual case for most of a repository's blobs
         found: list[_Candidate] = []

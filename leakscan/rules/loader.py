@@ -41,6 +41,7 @@ _OPTIONAL = {
     "context",
     "allow",
     "description",
+    "prefilter",
 }
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 MAX_RULE_FILE_DEPTH = 100  # a rule file nests 4 or 5 levels; deeper is refused before loading
@@ -74,7 +75,7 @@ def _rule_files(roots: Iterable[Path]) -> list[Path]:
     return files
 
 
-_CACHE_VERSION = b"rules-v1"
+_CACHE_VERSION = b"rules-v2"
 
 
 def _load_file_cached(file: Path) -> list[Rule]:
@@ -187,6 +188,14 @@ def parse_rule(raw: Any, file: Path | str, index: int = 0) -> Rule:
             regex.compile(extra_re)
         except regex.error as exc:
             raise fail(f"context/allow regex does not compile: {exc}") from None
+    prefilter = raw.get("prefilter")
+    if prefilter is not None:
+        if not isinstance(prefilter, str) or not prefilter:
+            raise fail("prefilter must be a non-empty string")
+        try:
+            regex.compile(prefilter)
+        except regex.error as exc:
+            raise fail(f"prefilter does not compile: {exc}") from None
     examples = _examples(raw["examples"], fail)
     negatives = _negatives(raw["negative_examples"], fail)
     if not examples or not negatives:
@@ -213,6 +222,7 @@ def parse_rule(raw: Any, file: Path | str, index: int = 0) -> Rule:
         max_length=max_length,
         context=context,
         allow=allow,
+        prefilter=prefilter,
         examples=examples,
         negative_examples=negatives,
         source=str(file),
@@ -266,5 +276,7 @@ def rules_digest(rules: Sequence[Rule]) -> str:
             "tags": rule.tags,  # the engine reads some (generic, password)
             "multiline": rule.multiline_secret,
         }
+        if rule.prefilter:  # only when set: the digests of rules without one stay the same
+            body["prefilter"] = rule.prefilter
         h.update(json.dumps(body, sort_keys=True).encode())
     return "sha256:" + h.hexdigest()

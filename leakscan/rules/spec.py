@@ -37,7 +37,11 @@ class Rule:
     key name of structured values: a rule with a ``context`` is not run over plain text at
     all, only over structured values (an env entry, a manifest key's value, a Secret's decoded
     data) whose key name matches it; its pattern sees the bare value. ``max_length`` bounds
-    how far back from a hit's end the precise match may start.
+    how far back from a hit's end the precise match may start. ``prefilter`` (optional) is
+    what the one Hyperscan pass looks for instead of ``pattern``: a cheaper superset that
+    matches wherever ``pattern`` does, for patterns without a literal for Hyperscan to anchor
+    on (``[A-Za-z0-9]{64}_…``, a line-start host name), which would slow the pass for every
+    blob; ``pattern`` still decides around each hit.
     """
 
     id: str
@@ -56,6 +60,7 @@ class Rule:
     max_length: int = 1024
     context: str | None = None
     allow: tuple[str, ...] = ()  # regexes: a secret matching any of these is not a finding
+    prefilter: str | None = None  # the Hyperscan pass's cheaper superset of ``pattern``
     examples: tuple[Example, ...] = ()
     negative_examples: tuple[NegativeExample, ...] = ()
     source: str = ""  # the file the rule was loaded from

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 
 _STEP = 4096
 # context scanned above a changed line, for rules that reach back over lines (a key, its
@@ -90,7 +91,8 @@ def _wide(data: bytes) -> bool:
 
 def multiline(data: bytes) -> bool:
     """Whether ``data`` holds content that is found only when scanned whole (a PEM block)."""
-    return any(marker in data for marker in MULTILINE_MARKERS)
+    a, b, c = MULTILINE_MARKERS  # unrolled: this runs on every blob
+    return a in data or b in data or c in data
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +141,7 @@ def delta(old: Base | None, new: bytes) -> tuple[Part | None, Base]:
     if len(changed) == len(lines) - skip:  # the usual edit: every line of the span is new
         region = new[above:end]
     else:
-        shown = _with_context(lines, changed)
-        region = b"\n".join(line if k in shown else b"" for k, line in enumerate(lines))
+        region = b"\n".join(_with_context(lines, changed))
     lead = first - skip
     return Part(b"\n" * lead + region, frozenset([lead + i + 1 for i in changed])), as_base
 
@@ -158,23 +159,26 @@ def _context_start(data: bytes, start: int) -> int:
     return min(above, lines_up)
 
 
-def _with_context(lines: list[bytes], changed: list[int]) -> set[int]:
-    """The changed lines (ascending) and their context above: lines starting within
-    ``CONTEXT_BYTES``, and at least ``CONTEXT`` lines."""
-    shown: set[int] = set()
+def _with_context(lines: list[bytes], changed: list[int]) -> list[bytes]:
+    """``lines`` with only the changed ones (ascending) and their context above kept (lines
+    starting within ``CONTEXT_BYTES``, and at least ``CONTEXT`` lines); the others empty."""
+    out = [b""] * len(lines)
     if not changed:
-        return shown
-    offsets, pos = [], 0
-    for line in lines[: changed[-1] + 1]:
-        offsets.append(pos)
-        pos += len(line) + 1
+        return out
+    # sizes[k]: bytes in the lines above line k, newlines apart (C-level, no loop per line)
+    sizes = list(accumulate(map(len, lines[: changed[-1] + 1]), initial=0))
     first = done = 0  # the first line of the current context; lines below ``done`` are in
     for i in changed:  # a line's context starts no higher than the one of a line above it
-        while first < i and i - first > CONTEXT and offsets[i] - offsets[first] > CONTEXT_BYTES:
+        while (
+            first < i
+            and i - first > CONTEXT
+            and sizes[i] - sizes[first] + i - first > CONTEXT_BYTES
+        ):
             first += 1
-        shown.update(range(max(first, done), i + 1))
+        lo = max(first, done)
+        out[lo : i + 1] = lines[lo : i + 1]
         done = i + 1
-    return shown
+    return out
 
 
 class BaseCache:

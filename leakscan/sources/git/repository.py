@@ -18,8 +18,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
+if TYPE_CHECKING:
+    import git
 
 try:
     import fcntl
@@ -157,6 +159,8 @@ def _open_local(target: str, need_work_tree: bool) -> Repository:
     path = Path(target)
     if not path.exists():
         raise SourceError(f"{target}: no such file or directory")
+    import git  # gitpython: ~60 ms of imports, paid only by git scans
+
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except git.InvalidGitRepositoryError:
@@ -177,6 +181,8 @@ def _open_local(target: str, need_work_tree: bool) -> Repository:
 
 @contextmanager
 def _mirror(url: str) -> Iterator[Repository]:
+    import git  # gitpython: ~60 ms of imports, paid only by git scans
+
     shown = redact_url(url)
     tmp = Path(tempfile.mkdtemp(prefix="leakscan-git-"))
     try:
