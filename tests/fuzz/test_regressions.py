@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from leakscan.sources.env import EnvFileSource
 from leakscan.sources.interface import SourceOptions
 from leakscan.sources.manifests import manifest_aware_source
 from tests.fuzz.harness import scan_checked, secrets_of
@@ -26,4 +27,12 @@ def test_a_small_archive_does_not_reserve_the_archive_size_limit(rules: Path) ->
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "a.tar").write_bytes(data)
         result = scan_checked([manifest_aware_source(tmp, SourceOptions())], rules)
+    assert SECRET in secrets_of(result)
+
+
+def test_a_small_env_file_does_not_reserve_the_env_file_limit(rules: Path) -> None:
+    # `scan env FILE` read a two-line file with one read(64 MiB + 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "x.env").write_text(f"A=1\nGITHUB_TOKEN={SECRET}\n")
+        result = scan_checked([EnvFileSource(f"{tmp}/x.env", SourceOptions())], rules)
     assert SECRET in secrets_of(result)
