@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import zlib
 from pathlib import Path
 
 import pytest
 
 from leakscan.sources.env import EnvFileSource
+from leakscan.sources.git.source import GitSource
 from leakscan.sources.interface import SourceOptions
 from leakscan.sources.manifests import manifest_aware_source
+from tests.conftest import require
 from tests.fuzz.harness import scan_checked, secrets_of
-from tests.fuzz.seeds import SECRET, tar_bytes
+from tests.fuzz.seeds import SECRET, tar_bytes, zip_bytes
+from tests.fuzz.seeds_git import Built
 from tests.hardening.helpers import write_rules
 
 
@@ -36,3 +41,36 @@ def test_a_small_env_file_does_not_reserve_the_env_file_limit(rules: Path) -> No
         (Path(tmp) / "x.env").write_text(f"A=1\nGITHUB_TOKEN={SECRET}\n")
         result = scan_checked([EnvFileSource(f"{tmp}/x.env", SourceOptions())], rules)
     assert SECRET in secrets_of(result)
+
+
+@pytest.mark.timeout(60)
+def test_a_loose_object_shorter_than_its_header_fails_the_repository_without_a_hang(
+    tmp_path: Path, rules: Path
+) -> None:
+    # git cat-file --batch prints such an object short ("blob 337" then 20 bytes); leakscan
+    # waited for the rest while git waited for the next id: the scan hung forever
+    require(shutil.which("git") is not None, "git is not installed")
+    built = Built(tmp_path)
+    oid = sorted(built.notes)[0]
+    (built.loose / f".git/objects/{oid[:2]}/{oid[2:]}").chmod(0o644)
+    (built.loose / f".git/objects/{oid[:2]}/{oid[2:]}").write_bytes(
+        zlib.compress(b"blob 337\x00first line\nfirst li")
+    )
+    result = scan_checked([GitSource(str(built.loose), SourceOptions())], rules)
+    assert SECRET in secrets_of(result)  # the blob read before the damaged one
+    assert len(result.errors) == 1 and "git cat-file" in result.errors[0], result.errors
+
+
+def test_an_encrypted_zip_member_is_a_skip_and_the_tree_goes_on(rules: Path) -> None:
+    # zipfile.open raised RuntimeError ("password required"): the whole tree's scan ended
+    # with "unexpected RuntimeError", every file after the zip unscanned (exit 2)
+    raw = bytearray(zip_bytes([("in.txt", b"hello"), ("b.properties", b"x=1")]))
+    raw[6] |= 1  # first local header: encrypted
+    raw[raw.index(b"PK\x01\x02") + 8] |= 1  # and its central directory entry
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.zip").write_bytes(bytes(raw))
+        (Path(tmp) / "z.env").write_text(f"GITHUB_TOKEN={SECRET}\n")
+        result = scan_checked([manifest_aware_source(tmp, SourceOptions())], rules)
+    assert SECRET in secrets_of(result)
+    assert [s.reason for s in result.skipped] == ["encrypted zip member; not read"]
+    assert not result.errors, result.errors
