@@ -11,12 +11,14 @@ import pytest
 
 from leakscan.sources.env import EnvFileSource
 from leakscan.sources.git.source import GitSource
+from leakscan.sources.image.source import image_sources
 from leakscan.sources.interface import SourceOptions
 from leakscan.sources.manifests import manifest_aware_source
 from tests.conftest import require
 from tests.fuzz.harness import scan_checked, secrets_of
-from tests.fuzz.seeds import SECRET, tar_bytes, zip_bytes
+from tests.fuzz.seeds import SECRET, SECRET_ENV, tar_bytes, zip_bytes
 from tests.fuzz.seeds_git import Built
+from tests.fuzz.seeds_registry import REPO, Image, offline_registry
 from tests.hardening.helpers import write_rules
 
 
@@ -74,3 +76,32 @@ def test_an_encrypted_zip_member_is_a_skip_and_the_tree_goes_on(rules: Path) -> 
     assert SECRET in secrets_of(result)
     assert [s.reason for s in result.skipped] == ["encrypted zip member; not read"]
     assert not result.errors, result.errors
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b'{"token": "caf\\u00e9\\u0100", "expires_in": 300}',  # UnicodeEncodeError in http.client
+        b'{"token": {"a": 1}, "expires_in": 300}',  # an object sent as a header
+        b'{"token": "abc", "expires_in": 1e999}',  # OverflowError: int(inf)
+    ],
+)
+def test_a_token_answer_unfit_for_a_header_is_one_clear_error(answer: bytes, rules: Path) -> None:
+    with offline_registry() as reg:
+        image = Image()
+        image.token = answer
+        image.serve(reg, auth=True)
+        result = scan_checked(
+            image_sources([f"{reg.host}/{REPO}:v1"], SourceOptions(registry_timeout=5)), rules
+        )
+    assert result.errors == [f"{reg.host}: token service sent no usable token"]
+
+
+def test_a_registry_layer_does_not_reserve_the_spool_bound(rules: Path) -> None:
+    # each layer of a registry image was read with one read(256 MiB + 1) (the spool bound)
+    with offline_registry() as reg:
+        Image().serve(reg, auth=True)
+        result = scan_checked(
+            image_sources([f"{reg.host}/{REPO}:v1"], SourceOptions(registry_timeout=5)), rules
+        )
+    assert {SECRET, SECRET_ENV} <= secrets_of(result)
