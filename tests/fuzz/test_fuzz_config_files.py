@@ -62,3 +62,15 @@ def test_fuzz_config_file_keeps_the_secret_before_the_bad_bytes(
     end = seed.index(SECRET.encode()) + len(SECRET)
     tail = data.draw(mutated(seed[end:], min_ops=1), label="tail")
     assert SECRET in secrets_of(scan_file(name, seed[:end] + tail, rules))
+
+
+_ANY_NAMES = [
+    "values.yaml", "docker-compose.yml", "Dockerfile", ".env", "config.json", "settings.toml",
+    "app.ini", "secret.yml", "app.properties", "kubeconfig", "id_rsa.pem", "noext",
+]  # fmt: skip
+
+
+@budget(40)
+@given(name=st.sampled_from(_ANY_NAMES), data=st.binary(max_size=600))
+def test_fuzz_manifest_tree_file(name: str, data: bytes, rules: Path) -> None:
+    scan_file(name, data, rules)  # as `scan PATH` reads it: sniffing, text, then key by key

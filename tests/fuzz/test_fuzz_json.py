@@ -30,7 +30,7 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_rules(tmp_path_factory.mktemp("fuzz-rules"))
 
 
-@budget(100)
+@budget(60)
 @given(
     name=st.sampled_from(_NAMES),
     data=st.one_of(

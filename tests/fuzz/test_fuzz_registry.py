@@ -79,7 +79,7 @@ def _scan(reg: FakeRegistry, rules: Path) -> set[str]:
     return secrets_of(scan_checked(image_sources([f"{reg.host}/{REPO}:v1"], _OPTIONS), rules))
 
 
-@budget(60, deadline=30.0)
+@budget(30, deadline=30.0)
 @given(
     which=st.sampled_from(["top", "child", "config"]),
     doc=_DOC,
@@ -103,7 +103,7 @@ def test_fuzz_registry_documents(
     _scan(registry, rules)
 
 
-@budget(40, deadline=30.0)
+@budget(20, deadline=30.0)
 @given(
     token=st.one_of(
         _DOC.map(lambda d: _damaged({"token": TOKEN, "expires_in": 300}, d)), st.just(b"")
@@ -137,7 +137,7 @@ def challenges(draw: st.DrawFn, host: str) -> str:
     return "".join(chr(b) for b in raw if 32 <= b < 127 or b == 9)
 
 
-@budget(40, deadline=30.0)
+@budget(20, deadline=30.0)
 @given(data=st.data())
 def test_fuzz_registry_challenge(registry: FakeRegistry, rules: Path, data: st.DataObject) -> None:
     header = data.draw(challenges(registry.host), label="header")
@@ -158,7 +158,7 @@ def test_fuzz_registry_challenge(registry: FakeRegistry, rules: Path, data: st.D
     _scan(registry, rules)
 
 
-@budget(40, deadline=30.0)
+@budget(20, deadline=30.0)
 @given(
     body=_DOC.map(lambda d: _damaged({"name": REPO, "tags": ["v1", "v2"]}, d)),
     link=st.one_of(st.none(), _HEADER_TEXT, st.just(f'</v2/{REPO}/tags/list?last=v2>; rel="next"')),
