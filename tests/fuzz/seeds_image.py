@@ -83,3 +83,42 @@ def write_layout(root: Path, index: bytes, blobs: list[bytes]) -> None:
 
 def dumps(doc: Any) -> bytes:
     return json.dumps(doc).encode()
+
+
+#: values of the wrong type for any key (the usual crash: ``.get`` on a list, a loop over an
+#: int), beside arbitrary JSON
+WRONG_TYPES = [1, 0, -1, 1.5, True, "x", "", None, [], [1], ["x", 2], {}, {"a": 1}, {"a": [1]}]
+
+#: the keys leakscan reads in each document: a fuzz target replaces one of them (with any
+#: JSON value) far more often than a random walk down the tree would
+KEY_PATHS: dict[str, list[tuple[Any, ...]]] = {
+    "index": [
+        ("manifests",), ("manifests", 0), ("manifests", 0, "annotations"),
+        ("manifests", 0, "platform"), ("manifests", 0, "platform", "os"),
+        ("manifests", 0, "digest"), ("manifests", 0, "mediaType"), ("mediaType",),
+        ("schemaVersion",),
+    ],
+    "manifest": [
+        ("config",), ("config", "digest"), ("config", "size"), ("layers",), ("layers", 0),
+        ("layers", 0, "digest"), ("layers", 0, "size"), ("layers", 0, "mediaType"),
+        ("annotations",), ("mediaType",), ("schemaVersion",),
+    ],
+    "config": [
+        ("config",), ("config", "Env"), ("config", "Env", 0), ("config", "Labels"),
+        ("config", "Cmd"), ("config", "Entrypoint"), ("config", "User"), ("rootfs",),
+        ("rootfs", "diff_ids"), ("rootfs", "diff_ids", 0), ("history",), ("history", 0),
+        ("history", 0, "created_by"), ("os",), ("architecture",), ("variant",),
+    ],
+}  # fmt: skip
+
+
+def set_key(doc: Any, keys: tuple[Any, ...], value: Any) -> Any:
+    """``doc`` with the node at ``keys`` replaced by ``value`` (added if missing)."""
+    node = doc
+    for key in keys[:-1]:
+        node = node[key]
+    if isinstance(node, list) and isinstance(keys[-1], int) and keys[-1] >= len(node):
+        node.append(value)
+    else:
+        node[keys[-1]] = value
+    return doc

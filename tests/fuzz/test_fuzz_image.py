@@ -31,12 +31,15 @@ from tests.fuzz.seeds import (
     tar_bytes,
 )
 from tests.fuzz.seeds_image import (
+    KEY_PATHS,
+    WRONG_TYPES,
     config_doc,
     digest,
     dumps,
     index_doc,
     layer_blobs,
     manifest_doc,
+    set_key,
     write_layout,
 )
 from tests.hardening.helpers import write_rules
@@ -59,6 +62,9 @@ def _scan_layout(index: bytes, blobs: list[bytes], rules: Path) -> set[str]:
 
 _DOC = st.one_of(
     JSON_VALUES.map(lambda v: ("value", v)),
+    st.tuples(st.integers(0, 99), JSON_VALUES).map(lambda t: ("key", t)),
+    st.tuples(st.integers(0, 99), st.sampled_from(WRONG_TYPES)).map(lambda t: ("key", t)),
+    st.tuples(st.integers(0, 99), st.sampled_from(WRONG_TYPES)).map(lambda t: ("key", t)),
     st.binary(max_size=300).map(lambda b: ("raw", b)),
     deep_nesting().map(lambda b: ("raw", b)),
 )
@@ -75,18 +81,20 @@ def test_fuzz_oci_documents(which: str, path: list[int], doc: tuple[str, Any], r
     documents above it follow, so that the damaged one is reached."""
     layers = layer_blobs()
     how, value = doc
-    cfg_doc: Any = config_doc(1)
-    if which == "config" and how == "value":
-        cfg_doc = poke(cfg_doc, path, value)
-    config = value if which == "config" and how == "raw" else dumps(cfg_doc)
-    man_doc: Any = manifest_doc(config, layers)
-    if which == "manifest" and how == "value":
-        man_doc = poke(man_doc, path, value)
-    manifest = value if which == "manifest" and how == "raw" else dumps(man_doc)
-    idx_doc: Any = index_doc(manifest)
-    if which == "index" and how == "value":
-        idx_doc = poke(idx_doc, path, value)
-    index = value if which == "index" and how == "raw" else dumps(idx_doc)
+
+    def damage(kind: str, valid: Any) -> bytes:
+        if which != kind:
+            return dumps(valid)
+        if how == "raw":
+            return bytes(value)
+        if how == "key":
+            paths = KEY_PATHS[kind]
+            return dumps(set_key(valid, paths[value[0] % len(paths)], value[1]))
+        return dumps(poke(valid, path, value))
+
+    config = damage("config", config_doc(1))
+    manifest = damage("manifest", manifest_doc(config, layers))
+    index = damage("index", index_doc(manifest))
     _scan_layout(index, [manifest, config, *layers], rules)
 
 
@@ -127,9 +135,14 @@ def test_fuzz_image_bad_layer_fails_alone(second: bytes, rules: Path) -> None:
         st.binary(max_size=200),
         max_size=3,
     ),
+    config_key=st.tuples(st.integers(0, 99), JSON_VALUES | st.sampled_from(WRONG_TYPES)),
 )
-def test_fuzz_docker_archive(manifest: bytes, extra: dict[str, bytes], rules: Path) -> None:
-    members = {"c.json": dumps(config_doc(1)), "l/layer.tar": LAYER, **extra}
+def test_fuzz_docker_archive(
+    manifest: bytes, extra: dict[str, bytes], config_key: tuple[int, Any], rules: Path
+) -> None:
+    paths = KEY_PATHS["config"]
+    config = set_key(config_doc(1), paths[config_key[0] % len(paths)], config_key[1])
+    members = {"c.json": dumps(config), "l/layer.tar": LAYER, **extra}
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "image.tar"
         archive.write_bytes(tar_bytes([("manifest.json", manifest), *members.items()]))

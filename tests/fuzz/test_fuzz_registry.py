@@ -28,11 +28,14 @@ from tests.fuzz.harness import bounded_memory, budget, own_errors_only, scan_che
 from tests.fuzz.seeds import JSON_VALUES, SECRET, SECRET_ENV, deep_nesting, poke
 from tests.fuzz.seeds_image import (
     INDEX_TYPE,
+    KEY_PATHS,
     MANIFEST_TYPE,
+    WRONG_TYPES,
     config_doc,
     dumps,
     index_doc,
     manifest_doc,
+    set_key,
 )
 from tests.fuzz.seeds_registry import REPO, TOKEN, Image, offline_registry
 from tests.hardening.fakeregistry import FakeRegistry
@@ -57,6 +60,9 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 _DOC = st.one_of(
     st.tuples(st.lists(st.integers(0, 20), max_size=5), JSON_VALUES).map(lambda t: ("poke", t)),
+    st.tuples(st.integers(0, 99), JSON_VALUES).map(lambda t: ("key", t)),
+    st.tuples(st.integers(0, 99), st.sampled_from(WRONG_TYPES)).map(lambda t: ("key", t)),
+    st.tuples(st.integers(0, 99), st.sampled_from(WRONG_TYPES)).map(lambda t: ("key", t)),
     st.binary(max_size=300).map(lambda b: ("raw", b)),
     deep_nesting('{"a":', "}").map(lambda b: ("raw", b)),
 )
@@ -67,10 +73,13 @@ _CONTENT_TYPES = st.sampled_from(
 )  # fmt: skip
 
 
-def _damaged(valid: dict[str, Any], doc: tuple[str, Any]) -> bytes:
+def _damaged(valid: dict[str, Any], doc: tuple[str, Any], kind: str = "") -> bytes:
     how, value = doc
     if how == "raw":
         return bytes(value)
+    if how == "key":
+        paths = KEY_PATHS.get(kind) or [("token",), ("expires_in",), ("tags",), ("name",)]
+        return dumps(set_key(valid, paths[value[0] % len(paths)], value[1]))
     path, replacement = value
     return dumps(poke(valid, path, replacement))
 
@@ -90,14 +99,14 @@ def test_fuzz_registry_documents(
 ) -> None:
     image = Image()
     if which == "config":
-        image.config = _damaged(config_doc(1), doc)
+        image.config = _damaged(config_doc(1), doc, "config")
         image.manifest = dumps(manifest_doc(image.config, image.layers))
         image.top = dumps(index_doc(image.manifest))
     elif which == "child":
-        image.manifest = _damaged(manifest_doc(image.config, image.layers), doc)
+        image.manifest = _damaged(manifest_doc(image.config, image.layers), doc, "manifest")
         image.top = dumps(index_doc(image.manifest))
     else:
-        image.top = _damaged(index_doc(image.manifest), doc)
+        image.top = _damaged(index_doc(image.manifest), doc, "index")
         image.top_type = content_type
     image.serve(registry)
     _scan(registry, rules)

@@ -16,8 +16,17 @@ from leakscan.sources.interface import SourceOptions
 from leakscan.sources.manifests import manifest_aware_source
 from tests.conftest import require
 from tests.fuzz.harness import scan_checked, secrets_of
-from tests.fuzz.seeds import SECRET, SECRET_ENV, tar_bytes, zip_bytes
+from tests.fuzz.seeds import LAYER, SECRET, SECRET_ENV, tar_bytes, zip_bytes
 from tests.fuzz.seeds_git import Built
+from tests.fuzz.seeds_image import (
+    config_doc,
+    dumps,
+    index_doc,
+    layer_blobs,
+    manifest_doc,
+    set_key,
+    write_layout,
+)
 from tests.fuzz.seeds_registry import REPO, Image, offline_registry
 from tests.hardening.helpers import write_rules
 
@@ -105,3 +114,62 @@ def test_a_registry_layer_does_not_reserve_the_spool_bound(rules: Path) -> None:
             image_sources([f"{reg.host}/{REPO}:v1"], SourceOptions(registry_timeout=5)), rules
         )
     assert {SECRET, SECRET_ENV} <= secrets_of(result)
+
+
+_WRONG_TYPES = [
+    (("config", "Labels"), [1]),  # AttributeError: 'list' object has no attribute 'items'
+    (("config", "Env"), 5),  # TypeError: 'int' object is not iterable
+    (("history",), 5),
+    (("rootfs",), [1]),  # docker-archive, registry: 'list' object has no attribute 'get'
+]
+
+
+def _layout(config: bytes) -> tuple[bytes, list[bytes]]:
+    layers = layer_blobs()
+    manifest = dumps(manifest_doc(config, layers))
+    return dumps(index_doc(manifest)), [manifest, config, *layers]
+
+
+@pytest.mark.parametrize(("keys", "value"), _WRONG_TYPES)
+def test_a_config_value_of_the_wrong_type_is_no_entry(
+    keys: tuple[str, ...], value: object, rules: Path
+) -> None:
+    # an internal error lost the whole image (its layers' findings too), in every store
+    config = dumps(set_key(config_doc(1), keys, value))
+    with tempfile.TemporaryDirectory() as tmp:
+        index, blobs = _layout(config)
+        write_layout(Path(tmp) / "oci", index, blobs)
+        archive = Path(tmp) / "image.tar"
+        manifest = [{"Config": "c.json", "RepoTags": {"a": 1, "b": 2}, "Layers": ["l.tar"]}]
+        archive.write_bytes(
+            tar_bytes([("manifest.json", dumps(manifest)), ("c.json", config), ("l.tar", LAYER)])
+        )
+        refs = [f"oci:{tmp}/oci", f"docker-archive:{archive}"]
+        result = scan_checked(image_sources(refs, SourceOptions()), rules)
+    assert SECRET in secrets_of(result)
+
+
+@pytest.mark.parametrize(
+    ("which", "keys", "value"),
+    [
+        ("index", ("manifests", 0, "annotations"), 1),  # 'int' object has no attribute 'get'
+        ("manifest", ("annotations",), [1]),  # 'list' object has no attribute 'items'
+        ("config", ("rootfs",), [1]),  # 'list' object has no attribute 'get'
+    ],
+)
+def test_a_registry_document_value_of_the_wrong_type_is_no_entry(
+    which: str, keys: tuple[object, ...], value: object, rules: Path
+) -> None:
+    image = Image()
+    if which == "config":
+        image.config = dumps(set_key(config_doc(1), keys, value))
+    manifest = manifest_doc(image.config, image.layers)
+    image.manifest = dumps(set_key(manifest, keys, value) if which == "manifest" else manifest)
+    index = index_doc(image.manifest)
+    image.top = dumps(set_key(index, keys, value) if which == "index" else index)
+    with offline_registry() as reg:
+        image.serve(reg)
+        result = scan_checked(
+            image_sources([f"{reg.host}/{REPO}:v1"], SourceOptions(registry_timeout=5)), rules
+        )
+    assert SECRET in secrets_of(result)
