@@ -140,7 +140,10 @@ def image_manifests(
 
 def _layers(doc: dict[str, Any], where: str) -> tuple[LayerRef, ...]:
     out = []
-    for layer in doc.get("layers") or []:
+    layers = doc.get("layers") or []
+    if not isinstance(layers, list):
+        raise ImageError(f"{where}: malformed layer list")
+    for layer in layers:
         if not isinstance(layer, dict) or not isinstance(layer.get("digest"), str):
             raise ImageError(f"{where}: malformed layer entry")
         size = layer.get("size")
