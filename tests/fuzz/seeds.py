@@ -66,7 +66,7 @@ FIRST_END = 512 + 512  # one header block, one data block (the member is < 512 b
 JSON_CONFIG = json.dumps(
     {
         "name": "app",
-        "database": {"host": "db", "password": "hunter2-not-real"},
+        "database": {"host": "db", "password": "hunter2-not-real"},  # leakscan:allow
         "github": {"token": SECRET},
         "list": [1, 2.5, None, True, "x"],
     },
