@@ -70,8 +70,12 @@ golden: install
 	$(BIN)/python fixtures/reports/make.py
 	LEAKSCAN_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/report/test_golden.py
 
+# every fuzz target (tests/fuzz/, and the other hypothesis tests named fuzz) with a large budget:
+# FUZZ_EXAMPLES inputs per target (make test runs a few dozen each)
+FUZZ_EXAMPLES ?= 2000
 fuzz: install
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests -k fuzz
+	LEAKSCAN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HYPOTHESIS_PROFILE=fuzz \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider tests -k fuzz $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info fixtures/demo/build

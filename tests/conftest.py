@@ -15,7 +15,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Hypothesis profiles for every fuzz test: ``default`` keeps ``make test`` fast (a small
 # budget per test); ``fuzz`` (``HYPOTHESIS_PROFILE=fuzz``, as ``make fuzz`` sets) runs many
-# more examples per test.
+# more examples per test (``LEAKSCAN_FUZZ_EXAMPLES``, as the targets in tests/fuzz/ do).
 _COMMON = {
     "suppress_health_check": [
         HealthCheck.too_slow,
@@ -26,7 +26,12 @@ _COMMON = {
     "database": None,
 }
 settings.register_profile("default", max_examples=40, deadline=2000, **_COMMON)
-settings.register_profile("fuzz", max_examples=2000, deadline=10_000, **_COMMON)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("LEAKSCAN_FUZZ_EXAMPLES") or 2000),
+    deadline=10_000,
+    **_COMMON,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

@@ -245,6 +245,9 @@ def _zip(
             if info.is_dir():
                 continue
             path, prov = _member(provenance, outer, info.filename)
+            if info.flag_bits & 0x1:  # zipfile.open raises RuntimeError: password required
+                yield Skip(path, "encrypted zip member; not read")
+                continue
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size > budget or ratio > options.max_ratio:
                 yield Skip(path, "member exceeds the archive size or decompression ratio limit")

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.filesystem import SNIFF_BYTES, looks_binary
@@ -20,6 +21,16 @@ from leakscan.sources.manifests.dotenv import parse_dotenv
 log = logging.getLogger(__name__)
 
 MAX_ENV_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _read_at_most(handle: IO[bytes], n: int) -> bytes:
+    """Up to ``n`` bytes in 1 MiB reads: one ``read(n)`` reserves ``n`` bytes up front (64 MiB
+    for a two-line .env file)."""
+    pieces = []
+    while n > 0 and (piece := handle.read(min(n, 1 << 20))):
+        pieces.append(piece)
+        n -= len(piece)
+    return b"".join(pieces)
 
 
 class ProcessEnvSource(Source):
@@ -50,11 +61,11 @@ class EnvFileSource(Source):
     def _read(self) -> bytes:
         limit = min(self.options.max_file_bytes, MAX_ENV_FILE_BYTES)
         if self.file == "-":
-            data = sys.stdin.buffer.read(limit + 1)
+            data = _read_at_most(sys.stdin.buffer, limit + 1)
         else:
             try:
                 with Path(self.file).open("rb") as handle:
-                    data = handle.read(limit + 1)
+                    data = _read_at_most(handle, limit + 1)
             except FileNotFoundError:
                 raise SourceError(f"{self.file}: no such file") from None
             except IsADirectoryError:

@@ -150,8 +150,8 @@ def file_blobs(
         if depth >= options.archive_depth:
             yield Skip(name, f"nested archive deeper than {options.archive_depth} levels")
             return
-        rest = handle.read(options.archive_bytes + 1 - len(head))
-        data = head + rest
+        pieces = read_upto(handle, options.archive_bytes + 1 - len(head), size - len(head))
+        data = b"".join([head, *pieces])
         if len(data) > options.archive_bytes:
             yield Skip(name, "archive larger than the archive size limit")
             return
@@ -163,6 +163,25 @@ def file_blobs(
         yield Blob(provenance, data=head + handle.read())
     else:
         yield Blob(provenance, stream=cast(IO[bytes], _Prefixed(head, handle)), size=size)
+
+
+_PIECE = 16 << 20
+
+
+def read_upto(handle: IO[bytes], limit: int, expected: int) -> list[bytes]:
+    """Up to ``limit`` bytes, in pieces: ``read(n)`` reserves ``n`` bytes up front, so a
+    10 KB archive must not ask for the whole archive size limit (512 MiB) in one read.
+    ``expected`` (the size announced, if any) is asked for first: usually the only read."""
+    pieces = []
+    want = min(max(expected, 0) + 1, _PIECE)  # a file's own size: usually one read
+    while limit > 0:
+        piece = handle.read(min(limit, want))
+        if not piece:
+            break
+        pieces.append(piece)
+        limit -= len(piece)
+        want = _PIECE
+    return pieces
 
 
 def archive_magic(head: bytes) -> bool:

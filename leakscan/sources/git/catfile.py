@@ -4,6 +4,11 @@ Requests are written by a helper thread while the caller reads the answers, so a
 of ids never deadlocks on full pipes. Each answer is ``<id> <type> <size>\\n<bytes>\\n`` or
 ``<id> missing``; the bytes of a large object can be read as a bounded stream (the caller
 reads it, then asks for the next object; what it did not read is drained).
+
+Each list of ids gets its own process, whose input is closed after the last id: a damaged
+loose object whose header declares more bytes than it holds is printed short by git, and
+the reader then meets the end of the output (a SourceError) instead of waiting forever for
+bytes git will never send while git waits for another id.
 """
 
 from __future__ import annotations
@@ -77,11 +82,11 @@ class BoundedReader:
 
 
 class CatFile:
-    """A running ``git cat-file --batch``; use as a context manager."""
+    """``git cat-file --batch`` processes, one per :meth:`objects` call; a context manager."""
 
     def __init__(self, repo: Repository) -> None:
         self._repo = repo
-        self._proc = repo.popen(["cat-file", "--batch"], stdin=True)
+        self._proc: subprocess.Popen[bytes] | None = None
         self.requests = 0
 
     def __enter__(self) -> CatFile:
@@ -91,7 +96,9 @@ class CatFile:
         self.close()
 
     def close(self) -> None:
-        proc = self._proc
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             try:
                 if pipe is not None:
@@ -110,7 +117,9 @@ class CatFile:
         if not ids:
             return
         self.requests += len(ids)
-        stdin, stdout = self._proc.stdin, self._proc.stdout
+        self.close()
+        proc = self._proc = self._repo.popen(["cat-file", "--batch"], stdin=True)
+        stdin, stdout = proc.stdin, proc.stdout
         assert stdin is not None and stdout is not None
         failure: list[BaseException] = []
 
@@ -121,6 +130,11 @@ class CatFile:
                 stdin.flush()
             except (OSError, ValueError) as exc:  # the reader gave up; nothing to do
                 failure.append(exc)
+            finally:
+                try:
+                    stdin.close()  # git ends after the last answer: a short one meets EOF
+                except (OSError, ValueError):
+                    pass
 
         writer = threading.Thread(target=feed, name="git-cat-file-feed", daemon=True)
         writer.start()
@@ -129,11 +143,7 @@ class CatFile:
             for oid in ids:
                 header = stdout.readline()
                 if not header:
-                    err = (
-                        self._proc.stderr.read().decode("utf-8", "replace")
-                        if (self._proc.stderr)
-                        else ""
-                    )
+                    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
                     raise SourceError(
                         f"{self._repo.name}: git cat-file stopped: {err.strip() or 'no output'}"
                     )
@@ -141,6 +151,8 @@ class CatFile:
                 if len(parts) != 3:  # "<id> missing" (or anything unexpected)
                     yield CatObject(oid, None, 0)
                     continue
+                if not parts[2].isdigit():
+                    raise SourceError(f"{self._repo.name}: git cat-file output out of step")
                 size = int(parts[2])
                 if size < _READ_AT_ONCE:  # the usual source file: one read, no stream
                     data = stdout.read(size + 1)
@@ -159,5 +171,5 @@ class CatFile:
             finished = True
         finally:
             if not finished:  # abandoned or failed: the writer may block on a full pipe
-                self._proc.kill()
+                proc.kill()
             writer.join()

@@ -68,14 +68,18 @@ def config_blobs(
     inner = config.get("config") or config.get("Config") or {}
     if not isinstance(inner, Mapping):
         inner = {}
-    for raw_entry in inner.get("Env") or []:
+    # every value may be any JSON (a hostile or broken configuration): only lists and maps
+    # are walked, anything else is no entry
+    env = inner.get("Env")
+    for raw_entry in env if isinstance(env, list) else []:
         entry = str(raw_entry)
         name, sep, value = entry.partition("=")
         p = prov(f"Env[{name}]")
         if sep and value:
             yield Blob(p, data=value.encode(), context=name)
         yield Blob(p, data=entry.encode())
-    for key, value in (inner.get("Labels") or {}).items():
+    labels = inner.get("Labels")
+    for key, value in labels.items() if isinstance(labels, Mapping) else ():
         p = prov(f"Labels[{key}]")
         if value:
             yield Blob(p, data=str(value).encode(), context=str(key))
@@ -92,7 +96,8 @@ def config_blobs(
             p = prov(f"Annotations[{key}]")
             yield Blob(p, data=str(value).encode(), context=key)
             yield Blob(p, data=f"{key}={value}".encode())
-    for i, h in enumerate(config.get("history") or []):
+    history = config.get("history")
+    for i, h in enumerate(history if isinstance(history, list) else []):
         if not isinstance(h, Mapping) or not h.get("created_by"):
             continue
         line = str(h["created_by"])

@@ -25,6 +25,11 @@ def _normalise_tag(name: str) -> str:
     return name.removeprefix("docker.io/").removeprefix("library/")
 
 
+def _tags(entry: dict[str, Any]) -> list[Any]:
+    tags = entry.get("RepoTags")
+    return tags if isinstance(tags, list) else []  # a map or a number: no tags
+
+
 def classic_entries(manifest: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(manifest, list) or not all(isinstance(e, dict) for e in manifest):
         raise ImageError(f"{where}: manifest.json is not a list of images")
@@ -59,11 +64,7 @@ class DockerArchiveStore(ImageStore):
         entries = classic_entries(manifest, self.name)
         if self.select is not None:
             want = _normalise_tag(self.select)
-            entries = [
-                e
-                for e in entries
-                if want in {_normalise_tag(str(t)) for t in e.get("RepoTags") or []}
-            ]
+            entries = [e for e in entries if want in {_normalise_tag(str(t)) for t in _tags(e)}]
             if not entries:
                 raise ImageError(f"{self.name}: no image named {self.select!r} in the archive")
         for entry in entries:
@@ -83,7 +84,10 @@ class DockerArchiveStore(ImageStore):
         config_digest = "sha256:" + hashlib.sha256(data).hexdigest()
         config = load_json(data, f"{self.name}: {config_path}")
         self._paths[config_digest] = config_path
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        rootfs = config.get("rootfs")
+        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        if not isinstance(diff_ids, list):
+            diff_ids = []
         if len(diff_ids) != len(layers):
             raise ImageError(
                 f"{self.name}: {len(layers)} layers in manifest.json but {len(diff_ids)} in config"
@@ -96,7 +100,7 @@ class DockerArchiveStore(ImageStore):
                 raise ImageError(f"{self.name}: layer {layer_path} is missing from the archive")
             self._paths[diff_id] = layer_path
             refs.append(LayerRef(diff_id, CLASSIC_LAYER, self.files.size(layer_path), diff_id))
-        tags = entry.get("RepoTags") or []
+        tags = _tags(entry)
         return ResolvedImage(
             reference=self.reference
             if len(tags) <= 1 or self.select

@@ -117,8 +117,11 @@ def image_manifests(
         for entry in entries:
             if not isinstance(entry, dict) or not entry.get("digest"):
                 continue
-            annotations = entry.get("annotations") or {}
-            if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+            annotations = entry.get("annotations")
+            if (
+                isinstance(annotations, dict)
+                and annotations.get("vnd.docker.reference.type") == "attestation-manifest"
+            ):
                 continue
             plat = _platform(entry)
             if plat == "unknown/unknown" or not _platform_matches(plat, platform):
@@ -136,7 +139,10 @@ def image_manifests(
 
 def _layers(doc: dict[str, Any], where: str) -> tuple[LayerRef, ...]:
     out = []
-    for layer in doc.get("layers") or []:
+    layers = doc.get("layers") or []
+    if not isinstance(layers, list):
+        raise ImageError(f"{where}: malformed layer list")
+    for layer in layers:
         if not isinstance(layer, dict) or not isinstance(layer.get("digest"), str):
             raise ImageError(f"{where}: malformed layer entry")
         size = layer.get("size")
@@ -201,7 +207,8 @@ class RegistryStore(ImageStore):
                 cfg = json.loads(config_data)
             except (ValueError, UnicodeDecodeError, RecursionError):
                 cfg = {}
-            diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") if isinstance(cfg, dict) else None
+            rootfs = cfg.get("rootfs") if isinstance(cfg, dict) else None
+            diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
             if isinstance(diff_ids, list) and len(diff_ids) == len(layers):
                 layers = tuple(
                     LayerRef(ref.digest, ref.media_type, ref.size, str(d))
@@ -211,14 +218,16 @@ class RegistryStore(ImageStore):
                 plat = f"{cfg.get('os')}/{cfg.get('architecture')}"
                 if cfg.get("variant"):
                     plat += f"/{cfg['variant']}"
-            annotations = doc.get("annotations") or {}
+            annotations = doc.get("annotations")
             yield ResolvedImage(
                 self.reference,
                 manifest.digest,
                 config_digest,
                 layers,
                 plat,
-                {str(k): str(v) for k, v in annotations.items()},
+                {str(k): str(v) for k, v in annotations.items()}
+                if isinstance(annotations, dict)
+                else {},
             )
         if not found:
             raise ImageError(f"{self.name}: no image for platform {wanted}")

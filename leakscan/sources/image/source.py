@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 
 from leakscan.model import Blob, Provenance, Skip, Stats
-from leakscan.sources.filesystem import excluded, file_blobs
+from leakscan.sources.filesystem import excluded, file_blobs, read_upto
 from leakscan.sources.image import records
 from leakscan.sources.image.config import config_blobs, layer_history, parse_config
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
@@ -158,7 +158,8 @@ class _Spool:
                 yield locate, stream
                 continue
             try:
-                data = stream.read(self.left + 1)
+                expected = size if size is not None else 1 << 24  # read(n) reserves n bytes
+                data = b"".join(read_upto(stream, self.left + 1, expected))
             except ImageError as exc:  # this layer fails alone
                 stream.close()
                 yield locate, cast(IO[bytes], _Broken(exc))

@@ -270,12 +270,15 @@ class RegistryAuth:
             doc = json.loads(body)
             value = doc.get("token") or doc.get("access_token")
             lifetime = int(doc.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError, RecursionError):
+        except (ValueError, AttributeError, TypeError, RecursionError, OverflowError):
             raise RegistryAuthError(f"{host}: token service sent no usable token") from None
-        if not value:
+        token = str(value) if value else ""
+        # a header value: printable ASCII, no spaces (a JWT, an opaque string); anything else
+        # (unicode, an object, a line break) made http.client raise UnicodeEncodeError
+        if not token or not (token.isascii() and token.isprintable()) or " " in token:
             raise RegistryAuthError(f"{host}: token service sent no usable token")
         log.debug("got a bearer token for %s scope %s (expires in %ss)", host, wanted, lifetime)
-        return _Token(str(value), self._clock() + max(lifetime - 10, 5))
+        return _Token(token, self._clock() + max(lifetime - 10, 5))
 
 
 def _basic(creds: Credentials) -> str:
