@@ -99,8 +99,19 @@ def crc_token_valid(token: str) -> bool:
     return token == crc_token(token[: cut + 1], body)
 
 
+def confluent_token(body: str) -> str:
+    """Confluent Cloud's API secret format (since 30 July 2025): ``cflt`` + 54 characters +
+    the CRC32 of those 54 as 4 little-endian bytes in base64, 6 characters without padding
+    (Confluent's "API key format" page)."""
+    check = base64.b64encode(zlib.crc32(body.encode("ascii")).to_bytes(4, "little"))
+    return "cflt" + body + check[:6].decode("ascii")
+
+
 def with_checksum(kind: str | None, token: str) -> str:
     """``token`` with its checksum recomputed for the rule's checksum kind."""
+    if kind == "confluent":
+        ok = token.startswith("cflt") and len(token) == 64
+        return confluent_token(token[4:58]) if ok else token
     if kind not in ("github", "npm") or token.startswith("github_pat_"):
         return token
     cut = token.rfind("_")

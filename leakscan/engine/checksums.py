@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import zlib
 from collections.abc import Callable
 
@@ -43,7 +44,32 @@ def npm(token: str) -> bool:
     return crc32_base62_suffix(token)
 
 
-VERIFIERS: dict[str, Callable[[str], bool]] = {"github": github, "npm": npm}
+CONFLUENT_PREFIX = "cflt"
+CONFLUENT_BODY = 54  # characters between the prefix and the checksum
+CONFLUENT_CHECK = 6  # base64 characters of a 32-bit CRC, without the "==" padding
+
+
+def confluent(token: str) -> bool:
+    """Confluent Cloud API secrets created since 30 July 2025: ``cflt`` + 54 characters of
+    ``[A-Za-z0-9+/]`` + 6 characters that are the CRC32 of those 54, as 4 little-endian bytes
+    in standard base64 with the padding dropped (Confluent's "API key format" page; its
+    example secret checks this way and no other).
+    """
+    if not token.startswith(CONFLUENT_PREFIX):
+        return False
+    rest = token[len(CONFLUENT_PREFIX) :]
+    if len(rest) != CONFLUENT_BODY + CONFLUENT_CHECK:
+        return False
+    body, check = rest[:CONFLUENT_BODY], rest[CONFLUENT_BODY:]
+    crc = zlib.crc32(body.encode()).to_bytes(4, "little")
+    return base64.b64encode(crc)[:CONFLUENT_CHECK].decode() == check
+
+
+VERIFIERS: dict[str, Callable[[str], bool]] = {
+    "github": github,
+    "npm": npm,
+    "confluent": confluent,
+}
 
 
 def verify(name: str, token: str) -> bool:
