@@ -190,7 +190,7 @@ def test_fuzz_registry_tag_list(registry: FakeRegistry, body: bytes, link: str |
     registry.routes[f"/v2/{REPO}/tags/list"] = answer
     client = RegistryClient(
         registry.host,
-        RegistryAuth(use_docker_config=False, use_env=False),
+        RegistryAuth(use_docker_config=False),
         insecure=True,
         timeout=5,
     )
