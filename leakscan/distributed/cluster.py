@@ -1,0 +1,85 @@
+"""A Dask distributed cluster as the audit uses it: layer tasks in, their results out.
+
+Dask is an optional extra (``pip install 'leakscan[dask]'``), imported only here and only
+when a scheduler is named. Each layer is one task keyed ``leakscan-layer-<digest>``; a task
+whose worker dies is run again on another (``retries``), and its result is taken once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from leakscan.distributed.payload import LayerResult, LayerTask, task_key
+from leakscan.errors import LeakscanError
+from leakscan.userinfo import hide_userinfo
+
+log = logging.getLogger(__name__)
+
+RETRIES = 3  # a task's attempts beyond the first (a worker lost, a registry hiccup)
+CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
+
+
+class Cluster:
+    """A connection to a Dask scheduler (``tcp://host:8786``)."""
+
+    def __init__(self, address: str, client: Any = None) -> None:
+        self.address = address
+        self._client = client
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise LeakscanError(
+                    "--scheduler needs Dask: pip install 'leakscan[dask]' (or "
+                    "'dask[distributed]') on this machine and on the workers"
+                ) from None
+            try:
+                self._client = Client(  # type: ignore[no-untyped-call]
+                    self.address, timeout=CONNECT_TIMEOUT, set_as_default=False
+                )
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise LeakscanError(
+                    f"cannot reach the Dask scheduler at {hide_userinfo(self.address)}: {exc}"
+                ) from None
+        return self._client
+
+    def workers(self) -> int:
+        info = self._connect().scheduler_info()
+        return len(info.get("workers", {}))
+
+    def map_layers(self, tasks: Sequence[LayerTask]) -> Iterator[LayerResult]:
+        """Each task's result once, as they complete (a failed task: a LeakscanError)."""
+        if not tasks:
+            return
+        from distributed import as_completed
+
+        from leakscan.distributed.worker import scan_layer
+
+        client = self._connect()
+        futures = [
+            client.submit(scan_layer, t, key=task_key(t.layer.digest), retries=RETRIES, pure=False)
+            for t in tasks
+        ]
+        try:
+            for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
+                try:
+                    result: LayerResult = future.result()
+                except Exception as exc:  # after the retries: a worker keeps failing on it
+                    raise LeakscanError(
+                        f"layer task {future.key} failed on the cluster: "
+                        f"{hide_userinfo(type(exc).__name__ + ': ' + str(exc))[:300]}"
+                    ) from None
+                yield result
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+            for future in futures:
+                future.release()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

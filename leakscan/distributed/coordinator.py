@@ -1,0 +1,276 @@
+"""A distributed audit: the uncached layers scanned on a Dask cluster, then the local audit.
+
+1. The audit's own enumeration lists the images it will scan and their layers.
+2. Each layer not in the content cache becomes one Dask task, keyed ``leakscan-layer-<digest>``
+   (a layer shared by 500 images is one task). A worker fetches the layer itself, scans it with
+   the same image source and scanner, and returns the rows its content cache wrote.
+3. The rows go into the coordinator's content cache: contents at once (they are the same in
+   every image), a layer's record once its first image's other records are in and show that
+   the record is the one the local audit would write (a file's vendor hashes depend on the
+   package databases of the image the layer is first read in; the rare layer whose file is
+   vouched for by another layer's database is left to the local audit).
+4. The normal local audit runs, finds the layers cached, and reports: the same findings,
+   locations and states as an audit on this machine alone.
+
+A layer that cannot be read on a worker has no record: the local audit reads it and reports
+the image's failure as it always does. Interrupted, the contents and records stored so far
+stay in the cache and the audit state is untouched: running the command again resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from leakscan import __version__
+from leakscan.api import ScanConfig, engine_version, load_detector
+from leakscan.audit.progress import AuditProgress, NoAuditProgress, Snapshot
+from leakscan.audit.runner import AuditOptions, AuditResult, AuditStats, run_audit
+from leakscan.distributed.cluster import Cluster
+from leakscan.distributed.enumerate import Planned, plan
+from leakscan.distributed.payload import Identity, LayerResult, LayerTask, shippable
+from leakscan.errors import LeakscanError
+from leakscan.model import ScanResult
+from leakscan.sources.image import records
+from leakscan.sources.image.source import LayerRecord
+from leakscan.sources.image.vendor import PackageDb
+from leakscan.sources.registry.auth import RegistryAuth
+from leakscan.sources.registry.client import RegistryClient
+from leakscan.store.content_cache import ContentCache, StoredMatch
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 2.0  # seconds between content cache commits while results come in
+
+
+@dataclass(slots=True)
+class ClusterStats:
+    layers: int = 0  # unique layers the audit will meet
+    cached: int = 0  # already in the content cache
+    tasks: int = 0  # sent to the cluster
+    scanned: int = 0  # records (or problems) returned, one per task
+    stored: int = 0  # layer records put in the cache
+    left_local: int = 0  # no record, or one the local audit must write itself
+    bytes_scanned: int = 0
+    worker_seconds: float = 0.0
+    plan_seconds: float = 0.0
+    cluster_seconds: float = 0.0
+    local_seconds: float = 0.0
+    workers: dict[str, int] = field(default_factory=dict)  # worker -> layers it scanned
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+def identity(config: ScanConfig, key: str) -> Identity:
+    return Identity(__version__, engine_version(), load_detector(config).digest, key)
+
+
+def _cacheable(cache: ContentCache, key: str) -> bool:
+    """The local audit would reuse this layer: its record and every content are stored."""
+    data = cache.get_layer(key)
+    record = records.decode(data) if data is not None else None
+    return record is not None and all(cache.known(f.digest) for f in record.files or ())
+
+
+def _record(cache: ContentCache, key: str, results: dict[str, LayerResult]) -> Any | None:
+    if key in results:
+        data = results[key].record
+    else:
+        data = cache.get_layer(key)
+    return records.decode(data) if data is not None else None
+
+
+def _as_local(record: LayerRecord, db: PackageDb) -> bool:
+    """True when each file's hashes are those the local audit computes in the layer's first
+    image (sha256, plus what that image's package databases need for its path)."""
+    for f in record.files or ():
+        if not f.hashes:  # streamed files: no hashes, anywhere
+            continue
+        wanted = db.algorithms(f.path.split("!", 1)[0]) | {"sha256"}
+        if set(f.hashes) != wanted:
+            return False
+    return True
+
+
+class _Collector:
+    """Results into the content cache, layer records once their first image is complete."""
+
+    def __init__(self, cache: ContentCache, planned: Planned, stats: ClusterStats) -> None:
+        self.cache, self.planned, self.stats = cache, planned, stats
+        self.first = planned.layers()
+        self.results: dict[str, LayerResult] = {}
+        self.waiting: dict[int, set[str]] = {}  # image -> its layers sent, not back yet
+        self.flushed = time.monotonic()
+
+    def expect(self, key: str) -> None:
+        self.waiting.setdefault(self.first[key][0], set()).add(key)
+
+    def add(self, result: LayerResult) -> None:
+        if result.key in self.results:  # a task's result is taken once
+            return
+        self.results[result.key] = result
+        s = self.stats
+        s.scanned += 1
+        s.bytes_scanned += result.bytes_scanned
+        s.worker_seconds += result.seconds
+        s.workers[result.worker] = s.workers.get(result.worker, 0) + 1
+        for digest, rows in result.contents:
+            self.cache.save(digest, [StoredMatch.from_row(r) for r in _json(rows)])
+        image = self.first[result.key][0]
+        left = self.waiting.get(image, set())
+        left.discard(result.key)
+        if not left:
+            self._image_complete(image)
+        if time.monotonic() - self.flushed > FLUSH_EVERY:
+            self.flush()
+
+    def _image_complete(self, image: int) -> None:
+        """Every layer of a first image is back: its layers' records are checked and kept."""
+        self.waiting.pop(image, None)
+        _, layers = self.planned.images[image]
+        from leakscan.sources.image.source import layer_key
+
+        keys = [layer_key(layer) for layer in layers]
+        recs = [_record(self.cache, k, self.results) for k in keys]
+        db = PackageDb()
+        complete = all(r is not None for r in recs)
+        for r in recs:
+            if r is not None and r.packages is not None:
+                db.merge(r.packages)
+        for key, rec in zip(keys, recs, strict=True):
+            result = self.results.get(key)
+            if result is None or self.first[key][0] != image:
+                continue  # cached before, or first met in another image
+            if rec is not None and result.record is not None and complete and _as_local(rec, db):
+                self.cache.put_layer(key, result.record)
+                self.stats.stored += 1
+            else:
+                self.stats.left_local += 1
+                log.debug("layer %s left to the local audit: %s", key, result.problem)
+
+    def flush(self) -> None:
+        self.cache.flush()
+        self.flushed = time.monotonic()
+
+
+def _json(text: str) -> list[list[object]]:
+    import json
+
+    rows: list[list[object]] = json.loads(text)
+    return rows
+
+
+def prefill(
+    opts: AuditOptions,
+    config: ScanConfig,
+    auth: RegistryAuth,
+    cache: ContentCache,
+    cluster: Cluster,
+    policy: str,
+    progress: AuditProgress,
+    clock: Callable[[], float] = time.monotonic,
+) -> ClusterStats:
+    """Scan the layers the audit will meet and the cache lacks on the cluster; store them."""
+    stats = ClusterStats()
+    started = clock()
+    planned = plan(opts, config, auth)
+    stats.plan_seconds = clock() - started
+    first = planned.layers()
+    stats.layers = len(first)
+    me = identity(config, cache.key)
+    host = planned.registry
+    credentials = auth.credentials(host)
+    shipped = shippable(config)
+    tasks: list[LayerTask] = []
+    for key, (image, layer) in first.items():
+        if _cacheable(cache, key):
+            stats.cached += 1
+            continue
+        repo = planned.images[image][0]
+        tasks.append(
+            LayerTask(
+                me, shipped, policy, host, opts.insecure, opts.timeout, repo, layer, credentials
+            )
+        )
+    collector = _Collector(cache, planned, stats)
+    for task in tasks:
+        collector.expect(layer_key_of(task))
+    stats.tasks = len(tasks)
+    progress.start(stats.layers)
+    began = clock()
+    try:
+        for result in cluster.map_layers(tasks):
+            if result.mismatch is not None:
+                raise LeakscanError(f"{result.worker}: {result.mismatch}")
+            collector.add(result)
+            progress.update(
+                Snapshot(
+                    stats.cached + stats.scanned,
+                    stats.layers,
+                    "(cluster)",
+                    stats.cached,
+                    stats.scanned,
+                    stats.bytes_scanned,
+                    0,
+                )
+            )
+    finally:
+        collector.flush()
+        stats.cluster_seconds = clock() - began
+    return stats
+
+
+def layer_key_of(task: LayerTask) -> str:
+    from leakscan.sources.image.source import layer_key
+
+    return layer_key(task.layer)
+
+
+def run_distributed_audit(
+    opts: AuditOptions,
+    config: ScanConfig,
+    auth: RegistryAuth | None,
+    cache: ContentCache | None,
+    progress: AuditProgress | None,
+    cluster: Cluster,
+    policy: str,
+    cache_key: str,
+    clock: Callable[[], float] = time.monotonic,
+) -> AuditResult:
+    """Audit a registry with its uncached layers scanned on ``cluster``; then as
+    :func:`~leakscan.audit.run_audit` (its result, and ``extra["cluster"]``)."""
+    auth = auth or RegistryAuth()
+    if cache is None:  # no cache file: one for this run, in memory
+        cache = ContentCache(sqlite3.connect(":memory:", check_same_thread=False), cache_key)
+    try:
+        stats = prefill(opts, config, auth, cache, cluster, policy, NoAuditProgress(), clock)
+    except KeyboardInterrupt:
+        return _stopped(opts, "audit interrupted; run the same command again to resume", True)
+    except LeakscanError as exc:
+        return _stopped(opts, str(exc), False)
+    log.info(
+        "cluster: %d of %d layers scanned on %d worker(s), %d cached before, %d left to this "
+        "machine",
+        stats.scanned,
+        stats.layers,
+        len(stats.workers),
+        stats.cached,
+        stats.left_local,
+    )
+    began = clock()
+    outcome = run_audit(opts, config, auth, cache, progress, clock)
+    stats.local_seconds = clock() - began
+    outcome.result.extra["cluster"] = stats.to_dict()
+    return outcome
+
+
+def _stopped(opts: AuditOptions, why: str, interrupted: bool) -> AuditResult:
+    result = ScanResult([], [], AuditStats(), errors=[why])
+    client = RegistryClient(opts.registry, None, insecure=opts.insecure)
+    client.close()
+    return AuditResult(result, interrupted=interrupted, stopped=why, registry=client.host)
