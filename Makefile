@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 $(BIN)/leakscan: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,dask]'
 	touch $(BIN)/leakscan
 
 # apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps,
@@ -44,7 +44,7 @@ lint: install
 	$(BIN)/mypy leakscan
 
 bench: install
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e '.[dev,dask,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 fixtures: install

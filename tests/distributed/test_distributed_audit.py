@@ -188,7 +188,7 @@ def test_an_interrupted_distributed_audit_resumes(
     cache = tmp_path / "resume.sqlite"
     with monkeypatch.context() as m:
         m.setattr(cluster_mod.Cluster, "map_layers", interrupted)
-        code, doc, out = audit(dist_world, tmp_path, "resume", dask_cluster.address, cache)
+        code, _, out = audit(dist_world, tmp_path, "resume", dask_cluster.address, cache)
     assert code == 2 and "run the same command again to resume" in out
     code, again, out = audit(dist_world, tmp_path, "resume", dask_cluster.address, cache)
     assert code == 1, out
