@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("engine", "dirscan", "image", "git", "registry", "differential")
+BENCHES = ("engine", "dirscan", "image", "git", "registry", "dask_audit", "differential")
 
 
 def main() -> int:

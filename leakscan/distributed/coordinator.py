@@ -77,11 +77,8 @@ def _cacheable(cache: ContentCache, key: str) -> bool:
     return record is not None and all(cache.known(f.digest) for f in record.files or ())
 
 
-def _record(cache: ContentCache, key: str, results: dict[str, LayerResult]) -> Any | None:
-    if key in results:
-        data = results[key].record
-    else:
-        data = cache.get_layer(key)
+def _record(cache: ContentCache, key: str, sent: dict[str, bytes | None]) -> Any | None:
+    data = sent[key] if key in sent else cache.get_layer(key)
     return records.decode(data) if data is not None else None
 
 
@@ -103,7 +100,9 @@ class _Collector:
     def __init__(self, cache: ContentCache, planned: Planned, stats: ClusterStats) -> None:
         self.cache, self.planned, self.stats = cache, planned, stats
         self.first = planned.layers()
-        self.results: dict[str, LayerResult] = {}
+        self.records: dict[str, bytes | None] = {}  # layer key -> the record a worker sent
+        self.problems: dict[str, str | None] = {}
+        self.seen: set[str] = set()
         self.waiting: dict[int, set[str]] = {}  # image -> its layers sent, not back yet
         self.flushed = time.monotonic()
 
@@ -111,9 +110,11 @@ class _Collector:
         self.waiting.setdefault(self.first[key][0], set()).add(key)
 
     def add(self, result: LayerResult) -> None:
-        if result.key in self.results:  # a task's result is taken once
+        if result.key in self.seen:  # a task's result is taken once
             return
-        self.results[result.key] = result
+        self.seen.add(result.key)
+        self.records[result.key] = result.record
+        self.problems[result.key] = result.problem
         s = self.stats
         s.scanned += 1
         s.bytes_scanned += result.bytes_scanned
@@ -136,22 +137,22 @@ class _Collector:
         from leakscan.sources.image.source import layer_key
 
         keys = [layer_key(layer) for layer in layers]
-        recs = [_record(self.cache, k, self.results) for k in keys]
+        recs = [_record(self.cache, k, self.records) for k in keys]
         db = PackageDb()
         complete = all(r is not None for r in recs)
         for r in recs:
             if r is not None and r.packages is not None:
                 db.merge(r.packages)
         for key, rec in zip(keys, recs, strict=True):
-            result = self.results.get(key)
-            if result is None or self.first[key][0] != image:
+            if key not in self.records or self.first[key][0] != image:
                 continue  # cached before, or first met in another image
-            if rec is not None and result.record is not None and complete and _as_local(rec, db):
-                self.cache.put_layer(key, result.record)
+            data = self.records.pop(key)
+            if rec is not None and data is not None and complete and _as_local(rec, db):
+                self.cache.put_layer(key, data)
                 self.stats.stored += 1
             else:
                 self.stats.left_local += 1
-                log.debug("layer %s left to the local audit: %s", key, result.problem)
+                log.debug("layer %s left to the local audit: %s", key, self.problems.get(key))
 
     def flush(self) -> None:
         self.cache.flush()
@@ -177,6 +178,8 @@ def prefill(
 ) -> ClusterStats:
     """Scan the layers the audit will meet and the cache lacks on the cluster; store them."""
     stats = ClusterStats()
+    if cluster.workers() == 0:  # reached first: a wrong address fails before the listing
+        log.warning("the Dask scheduler has no workers yet: layer tasks wait for one")
     started = clock()
     planned = plan(opts, config, auth)
     stats.plan_seconds = clock() - started
@@ -201,7 +204,7 @@ def prefill(
     for task in tasks:
         collector.expect(layer_key_of(task))
     stats.tasks = len(tasks)
-    progress.start(stats.layers)
+    progress.start(planned.tags)  # the images are audited after the cluster phase
     began = clock()
     try:
         for result in cluster.map_layers(tasks):
@@ -210,9 +213,9 @@ def prefill(
             collector.add(result)
             progress.update(
                 Snapshot(
-                    stats.cached + stats.scanned,
-                    stats.layers,
-                    "(cluster)",
+                    0,
+                    planned.tags,
+                    f"(cluster: {stats.scanned}/{stats.tasks} layers)",
                     stats.cached,
                     stats.scanned,
                     stats.bytes_scanned,
@@ -221,6 +224,7 @@ def prefill(
             )
     finally:
         collector.flush()
+        progress.close()
         stats.cluster_seconds = clock() - began
     return stats
 
@@ -248,7 +252,9 @@ def run_distributed_audit(
     if cache is None:  # no cache file: one for this run, in memory
         cache = ContentCache(sqlite3.connect(":memory:", check_same_thread=False), cache_key)
     try:
-        stats = prefill(opts, config, auth, cache, cluster, policy, NoAuditProgress(), clock)
+        stats = prefill(
+            opts, config, auth, cache, cluster, policy, progress or NoAuditProgress(), clock
+        )
     except KeyboardInterrupt:
         return _stopped(opts, "audit interrupted; run the same command again to resume", True)
     except LeakscanError as exc:
