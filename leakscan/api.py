@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from leakscan.engine.detector import CAPPED_REGIONS, MAX_HITS_PER_RULE, MAX_REGIONS, Detector
 from leakscan.engine.redact import redact
@@ -252,11 +252,14 @@ class Scanner:
             self.stats.bytes += len(blob.data)
         elif blob.stream is not None:
             counter = _ByteCounter()
-            hashing = _Hashing(blob.stream)
-            matches = self.detector.scan_stream(hashing, blob.context, counter)  # type: ignore[arg-type]
+            # an image layer's file: its digest taken as it is read, its matches kept by it
+            # (the layer can then be reused without reading it again)
+            hashing = _Hashing(blob.stream) if blob.provenance.kind == "image-layer" else None
+            stream = cast(IO[bytes], hashing) if hashing is not None else blob.stream
+            matches = self.detector.scan_stream(stream, blob.context, counter)
             self.stats.blobs += 1
             self.stats.bytes += counter.total
-            if key is None and hashing.complete(blob.size):  # known once read: kept like others
+            if key is None and hashing is not None and hashing.ended:
                 key = ("sha256:" + hashing.hash.hexdigest(), blob.context)
         elif self._restore(blob, key):  # content scanned in an earlier run
             return []
@@ -440,20 +443,15 @@ class _Hashing:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.hash = hashlib.sha256()
-        self.read_bytes = 0
         self.ended = False
 
     def read(self, n: int = -1) -> bytes:
         data: bytes = self.raw.read(n)
         if data:
             self.hash.update(data)
-            self.read_bytes += len(data)
         else:
             self.ended = True
         return data
-
-    def complete(self, size: int | None) -> bool:
-        return self.ended and (size is None or size == self.read_bytes)
 
 
 class _ByteCounter:

@@ -3,6 +3,7 @@ earlier scan) read scans only its new layers, and reports what a scan without it
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,11 @@ def test_a_layer_with_a_large_file_is_read_once(world: World, tmp_path: Path) ->
     token = github_token()
     big = (b"# log line with nothing in it\n" * 330_000) + f"GITHUB_TOKEN={token}\n".encode()
     assert len(big) > 8 * 1024 * 1024
+    zipped = gzip.compress(f"changes\nGITHUB_TOKEN={github_token()}\n".encode(), mtime=0)
     shared: dict[str, bytes | None] = {
-        "var/log/big.log": big,
-        "usr/lib/blob.bin": b"\0" * 9_000_000,
+        "var/log/big.log": big,  # streamed
+        "usr/lib/blob.bin": b"\0" * 9_000_000,  # streamed, binary: skipped
+        "usr/share/doc/tool/changelog.gz": zipped,  # a compressed file: its member streamed
     }
     for n in (1, 2):
         image = make_image([shared, {f"srv/{n}.txt": f"n={n}\n".encode()}])
@@ -73,4 +76,5 @@ def test_a_layer_with_a_large_file_is_read_once(world: World, tmp_path: Path) ->
     code, warm, _ = scan_image(world, tmp_path, ref, cache=cache)
     assert (warm["stats"]["layers_scanned"], warm["stats"]["layers_reused"]) == (0, 2)
     assert placed(warm) == placed(cold) == placed(doc, ref)
-    assert {loc["path"] for f in cold["findings"] for loc in f["locations"]} == {"var/log/big.log"}
+    paths = {loc["path"] for f in cold["findings"] for loc in f["locations"]}
+    assert paths == {"var/log/big.log", "usr/share/doc/tool/changelog.gz!changelog"}

@@ -451,10 +451,21 @@ class ImageSource(Source):
                             if files is not None:
                                 member = str(blob.provenance.fields["path"])
                                 files.append(FileRecord(member, digest, {}))
+                        whole = isinstance(blob, Blob) and blob.provenance.fields["path"] == (
+                            entry.path
+                        )
+                        reader = None
+                        if isinstance(blob, Blob) and blob.stream is not None and not whole:
+                            reader = _Digesting(blob.stream)  # a member streamed
+                            blob = replace(blob, stream=cast(IO[bytes], reader))
                         yield blob
                         if not isinstance(blob, Blob) or blob.data is not None:
                             continue
-                        if blob.stream is not None and guarded.read_bytes == entry.size:
+                        if reader is not None and reader.ended:
+                            if files is not None:
+                                member = str(blob.provenance.fields["path"])
+                                files.append(FileRecord(member, reader.digest(), {}))
+                        elif whole and guarded.read_bytes == entry.size:
                             if files is not None:
                                 files.append(FileRecord(entry.path, guarded.digest(), {}))
                         else:
@@ -485,6 +496,16 @@ class ImageSource(Source):
                                 FileRecord(str(blob.provenance.fields["path"]), blob_digest, hashes)
                             )
                         blob = replace(blob, digest=blob_digest)
+                    elif isinstance(blob, Blob) and blob.stream is not None:
+                        # a member streamed (a compressed single file): its digest once read
+                        reader = _Digesting(blob.stream)
+                        yield replace(blob, stream=cast(IO[bytes], reader))
+                        if files is not None and reader.ended:
+                            path = str(blob.provenance.fields["path"])
+                            files.append(FileRecord(path, reader.digest(), hashes))
+                        else:
+                            files = None
+                        continue
                     elif isinstance(blob, Blob):
                         files = None
                     yield blob
@@ -544,6 +565,26 @@ def _read(entry: Entry, where: str) -> bytes:
         raise
     except _READ_ERRORS as exc:
         raise ImageError(f"{where}: corrupt or truncated layer ({exc})") from None
+
+
+class _Digesting:
+    """A stream handed to the scanner, hashed as it reads it (``ended``: read to its end)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self.ended = False
+
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._hash.update(data)
+        else:
+            self.ended = True
+        return data
 
 
 class _Guarded:
