@@ -36,7 +36,7 @@ from leakscan.distributed.payload import Identity, LayerResult, LayerTask, shipp
 from leakscan.errors import LeakscanError
 from leakscan.model import ScanResult
 from leakscan.sources.image import records
-from leakscan.sources.image.source import LayerRecord
+from leakscan.sources.image.source import LayerRecord, layer_key
 from leakscan.sources.image.vendor import PackageDb
 from leakscan.sources.registry.auth import RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
@@ -77,11 +77,6 @@ def _cacheable(cache: ContentCache, key: str) -> bool:
     return record is not None and all(cache.known(f.digest) for f in record.files or ())
 
 
-def _record(cache: ContentCache, key: str, sent: dict[str, bytes | None]) -> Any | None:
-    data = sent[key] if key in sent else cache.get_layer(key)
-    return records.decode(data) if data is not None else None
-
-
 def _as_local(record: LayerRecord, db: PackageDb) -> bool:
     """True when each file's hashes are those the local audit computes in the layer's first
     image (sha256, plus what that image's package databases need for its path)."""
@@ -94,20 +89,32 @@ def _as_local(record: LayerRecord, db: PackageDb) -> bool:
     return True
 
 
+_MISSING = object()  # a layer without a usable record: its packages are not known
+
+
 class _Collector:
-    """Results into the content cache, layer records once their first image is complete."""
+    """Results into the content cache; a layer's record once every layer of the image it is
+    first met in is back (the package databases of that image decide its vendor hashes)."""
 
     def __init__(self, cache: ContentCache, planned: Planned, stats: ClusterStats) -> None:
         self.cache, self.planned, self.stats = cache, planned, stats
         self.first = planned.layers()
-        self.records: dict[str, bytes | None] = {}  # layer key -> the record a worker sent
+        self.records: dict[str, bytes | None] = {}  # sent layer -> its record, until kept
         self.problems: dict[str, str | None] = {}
+        self.packages: dict[str, object] = {}  # layer -> PackageDb | None | _MISSING
         self.seen: set[str] = set()
-        self.waiting: dict[int, set[str]] = {}  # image -> its layers sent, not back yet
+        self.waiting: dict[int, set[str]] = {}  # image -> sent layers it holds, not back yet
+        self.dependents: dict[str, list[int]] = {}  # sent layer -> images waiting for it
         self.flushed = time.monotonic()
 
-    def expect(self, key: str) -> None:
-        self.waiting.setdefault(self.first[key][0], set()).add(key)
+    def expect(self, sent: set[str]) -> None:
+        """The layers sent to the cluster: images that are the first of one of them wait."""
+        firsts = {self.first[k][0] for k in sent}
+        for image in sorted(firsts):
+            keys = {layer_key(layer) for layer in self.planned.images[image][1]} & sent
+            self.waiting[image] = keys
+            for k in keys:
+                self.dependents.setdefault(k, []).append(image)
 
     def add(self, result: LayerResult) -> None:
         if result.key in self.seen:  # a task's result is taken once
@@ -115,6 +122,8 @@ class _Collector:
         self.seen.add(result.key)
         self.records[result.key] = result.record
         self.problems[result.key] = result.problem
+        record = records.decode(result.record) if result.record is not None else None
+        self.packages[result.key] = _MISSING if record is None else record.packages
         s = self.stats
         s.scanned += 1
         s.bytes_scanned += result.bytes_scanned
@@ -122,32 +131,40 @@ class _Collector:
         s.workers[result.worker] = s.workers.get(result.worker, 0) + 1
         for digest, rows in result.contents:
             self.cache.save(digest, [StoredMatch.from_row(r) for r in _json(rows)])
-        image = self.first[result.key][0]
-        left = self.waiting.get(image, set())
-        left.discard(result.key)
-        if not left:
-            self._image_complete(image)
+        for image in self.dependents.pop(result.key, []):
+            left = self.waiting[image]
+            left.discard(result.key)
+            if not left:
+                self._image_complete(image)
         if time.monotonic() - self.flushed > FLUSH_EVERY:
             self.flush()
 
-    def _image_complete(self, image: int) -> None:
-        """Every layer of a first image is back: its layers' records are checked and kept."""
-        self.waiting.pop(image, None)
-        _, layers = self.planned.images[image]
-        from leakscan.sources.image.source import layer_key
+    def _packages(self, key: str) -> object:
+        if key not in self.packages:  # cached before this run
+            data = self.cache.get_layer(key)
+            record = records.decode(data) if data is not None else None
+            self.packages[key] = _MISSING if record is None else record.packages
+        return self.packages[key]
 
-        keys = [layer_key(layer) for layer in layers]
-        recs = [_record(self.cache, k, self.records) for k in keys]
+    def _image_complete(self, image: int) -> None:
+        """Every layer of the image is back: the records of the layers first met in it are
+        kept when they are what the local audit would write there."""
+        del self.waiting[image]
+        keys = [layer_key(layer) for layer in self.planned.images[image][1]]
         db = PackageDb()
-        complete = all(r is not None for r in recs)
-        for r in recs:
-            if r is not None and r.packages is not None:
-                db.merge(r.packages)
-        for key, rec in zip(keys, recs, strict=True):
+        complete = True
+        for key in keys:
+            packages = self._packages(key)
+            if packages is _MISSING:
+                complete = False
+            elif isinstance(packages, PackageDb):
+                db.merge(packages)
+        for key in dict.fromkeys(keys):
             if key not in self.records or self.first[key][0] != image:
                 continue  # cached before, or first met in another image
             data = self.records.pop(key)
-            if rec is not None and data is not None and complete and _as_local(rec, db):
+            record = records.decode(data) if data is not None else None
+            if record is not None and data is not None and complete and _as_local(record, db):
                 self.cache.put_layer(key, data)
                 self.stats.stored += 1
             else:
@@ -201,8 +218,7 @@ def prefill(
             )
         )
     collector = _Collector(cache, planned, stats)
-    for task in tasks:
-        collector.expect(layer_key_of(task))
+    collector.expect({layer_key(t.layer) for t in tasks})
     stats.tasks = len(tasks)
     progress.start(planned.tags)  # the images are audited after the cluster phase
     began = clock()
@@ -227,12 +243,6 @@ def prefill(
         progress.close()
         stats.cluster_seconds = clock() - began
     return stats
-
-
-def layer_key_of(task: LayerTask) -> str:
-    from leakscan.sources.image.source import layer_key
-
-    return layer_key(task.layer)
 
 
 def run_distributed_audit(

@@ -78,3 +78,33 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(
     assert result.exit_code == 2
     assert "cannot reach the Dask scheduler" in result.output
     assert "Traceback" not in result.output
+
+
+def test_records_are_kept_whatever_order_the_workers_answer_in() -> None:
+    import sqlite3
+
+    from leakscan.distributed.coordinator import ClusterStats, _Collector
+    from leakscan.distributed.enumerate import Planned
+    from leakscan.distributed.payload import LayerResult
+    from leakscan.sources.image import records
+    from leakscan.store.content_cache import ContentCache
+
+    def layer(n: int) -> LayerRef:
+        return LayerRef(f"sha256:{n:064x}", size=1)
+
+    base, app, web = layer(1), layer(2), layer(3)
+    planned = Planned([("r/app", (base, app)), ("r/web", (base, web))], tags=2)
+    cache = ContentCache(sqlite3.connect(":memory:"), "ck1:x")
+    stats = ClusterStats()
+    collector = _Collector(cache, planned, stats)
+    collector.expect({base.digest, app.digest, web.digest})
+
+    def result(ref: LayerRef) -> LayerResult:
+        rec = records.encode(_record(f"f{ref.digest[-1]}", {"sha256": "b" * 64}))
+        return LayerResult(ref.digest, ref.digest, rec, [("sha256:" + "b" * 64, "[]")])
+
+    for ref in (web, app, web, base):  # the shared base last; web's result twice (a retry)
+        collector.add(result(ref))
+    collector.flush()
+    assert (stats.scanned, stats.stored, stats.left_local) == (3, 3, 0)
+    assert all(cache.get_layer(ref.digest) is not None for ref in (base, app, web))
