@@ -13,6 +13,7 @@ from typing import Any
 
 from leakscan.distributed.payload import LayerResult, LayerTask, task_key
 from leakscan.errors import LeakscanError
+from leakscan.sources.image.source import layer_key
 from leakscan.userinfo import hide_userinfo
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class Cluster:
         return len(info.get("workers", {}))
 
     def map_layers(self, tasks: Sequence[LayerTask]) -> Iterator[LayerResult]:
-        """Each task's result once, as they complete (a failed task: a LeakscanError)."""
+        """Each task's result once, as they complete (a task that failed on every attempt:
+        a result without a record, which the local audit reads itself)."""
         if not tasks:
             return
         from distributed import as_completed
@@ -60,19 +62,25 @@ class Cluster:
         from leakscan.distributed.worker import scan_layer
 
         client = self._connect()
-        futures = [
-            client.submit(scan_layer, t, key=task_key(t.layer.digest), retries=RETRIES, pure=False)
-            for t in tasks
-        ]
+        futures = client.map(
+            scan_layer,
+            tasks,
+            key=[task_key(t.layer.digest) for t in tasks],
+            retries=RETRIES,
+            pure=False,
+        )
+        by_key = {task_key(t.layer.digest): t for t in tasks}
         try:
             for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 try:
                     result: LayerResult = future.result()
-                except Exception as exc:  # after the retries: a worker keeps failing on it
-                    raise LeakscanError(
-                        f"layer task {future.key} failed on the cluster: "
-                        f"{hide_userinfo(type(exc).__name__ + ': ' + str(exc))[:300]}"
-                    ) from None
+                except Exception as exc:  # after the retries: left to the local audit
+                    task = by_key[str(future.key)]
+                    why = hide_userinfo(f"{type(exc).__name__}: {exc}")[:300]
+                    log.warning("layer task %s failed on the cluster: %s", future.key, why)
+                    result = LayerResult(
+                        task.layer.digest, layer_key(task.layer), None, [], problem=why
+                    )
                 yield result
         finally:
             client.cancel([f for f in futures if not f.done()])
