@@ -8,7 +8,7 @@ whose worker dies is run again on another (``retries``), and its result is taken
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from leakscan.distributed.payload import LayerResult, LayerTask, task_key
@@ -28,6 +28,7 @@ class Cluster:
     def __init__(self, address: str, client: Any = None) -> None:
         self.address = address
         self._client = client
+        self._futures: list[Any] = []
 
     def _connect(self) -> Any:
         if self._client is None:
@@ -52,42 +53,39 @@ class Cluster:
         info = self._connect().scheduler_info()
         return len(info.get("workers", {}))
 
-    def map_layers(self, tasks: Sequence[LayerTask]) -> Iterator[LayerResult]:
-        """Each task's result once, as they complete (a task that failed on every attempt:
-        a result without a record, which the local audit reads itself)."""
-        if not tasks:
-            return
-        from distributed import as_completed
-
+    def submit(self, task: LayerTask, done: Callable[[Any, LayerTask], None]) -> None:
+        """Send a layer's task; ``done(future, task)`` is called (in another thread) when it
+        ends, whichever way. Its result is read with :meth:`result`."""
         from leakscan.distributed.worker import scan_layer
 
         client = self._connect()
-        futures = client.map(
-            scan_layer,
-            tasks,
-            key=[task_key(t.layer.digest) for t in tasks],
-            retries=RETRIES,
-            pure=False,
+        future = client.submit(
+            scan_layer, task, key=task_key(task.layer.digest), retries=RETRIES, pure=False
         )
-        by_key = {task_key(t.layer.digest): t for t in tasks}
+        self._futures.append(future)
+        future.add_done_callback(lambda f: done(f, task))
+
+    def result(self, future: Any, task: LayerTask) -> LayerResult:
+        """A finished task's result (one that failed on every attempt: a result without a
+        record, which the local audit reads itself)."""
         try:
-            for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
-                try:
-                    result: LayerResult = future.result()
-                except Exception as exc:  # after the retries: left to the local audit
-                    task = by_key[str(future.key)]
-                    why = hide_userinfo(f"{type(exc).__name__}: {exc}")[:300]
-                    log.warning("layer task %s failed on the cluster: %s", future.key, why)
-                    result = LayerResult(
-                        task.layer.digest, layer_key(task.layer), None, [], problem=why
-                    )
-                yield result
-        finally:
-            client.cancel([f for f in futures if not f.done()])
-            for future in futures:
-                future.release()
+            result: LayerResult = future.result()
+        except Exception as exc:
+            why = hide_userinfo(f"{type(exc).__name__}: {exc}")[:300]
+            log.warning("layer task %s failed on the cluster: %s", future.key, why)
+            result = LayerResult(task.layer.digest, layer_key(task.layer), None, [], problem=why)
+        return result
+
+    def cancel(self) -> None:
+        """Cancel the tasks still running and release all."""
+        if self._client is not None and self._futures:
+            self._client.cancel([f for f in self._futures if not f.done()])
+        for future in self._futures:
+            future.release()
+        self._futures = []
 
     def close(self) -> None:
+        self.cancel()
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -20,7 +20,9 @@ stay in the cache and the audit state is untouched: running the command again re
 from __future__ import annotations
 
 import logging
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,14 +33,15 @@ from leakscan.api import ScanConfig, engine_version, load_detector
 from leakscan.audit.progress import AuditProgress, NoAuditProgress, Snapshot
 from leakscan.audit.runner import AuditOptions, AuditResult, AuditStats, run_audit
 from leakscan.distributed.cluster import Cluster
-from leakscan.distributed.enumerate import Planned, plan
+from leakscan.distributed.enumerate import Stopped, is_scanned, list_images
 from leakscan.distributed.payload import Identity, LayerResult, LayerTask, shippable
 from leakscan.errors import LeakscanError
 from leakscan.model import ScanResult
 from leakscan.sources.image import records
+from leakscan.sources.image.interface import LayerRef
 from leakscan.sources.image.source import LayerRecord, layer_key
 from leakscan.sources.image.vendor import PackageDb
-from leakscan.sources.registry.auth import RegistryAuth
+from leakscan.sources.registry.auth import Credentials, RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
 from leakscan.store.content_cache import ContentCache, StoredMatch
 
@@ -94,11 +97,14 @@ _MISSING = object()  # a layer without a usable record: its packages are not kno
 
 class _Collector:
     """Results into the content cache; a layer's record once every layer of the image it is
-    first met in is back (the package databases of that image decide its vendor hashes)."""
+    first met in is back (the package databases of that image decide its vendor hashes).
+    Images arrive in the audit's order while the cluster works."""
 
-    def __init__(self, cache: ContentCache, planned: Planned, stats: ClusterStats) -> None:
-        self.cache, self.planned, self.stats = cache, planned, stats
-        self.first = planned.layers()
+    def __init__(self, cache: ContentCache, stats: ClusterStats) -> None:
+        self.cache, self.stats = cache, stats
+        self.images: list[tuple[LayerRef, ...]] = []
+        self.first: dict[str, int] = {}  # layer -> the image it is first met in
+        self.sent: set[str] = set()
         self.records: dict[str, bytes | None] = {}  # sent layer -> its record, until kept
         self.problems: dict[str, str | None] = {}
         self.packages: dict[str, object] = {}  # layer -> PackageDb | None | _MISSING
@@ -107,14 +113,32 @@ class _Collector:
         self.dependents: dict[str, list[int]] = {}  # sent layer -> images waiting for it
         self.flushed = time.monotonic()
 
-    def expect(self, sent: set[str]) -> None:
-        """The layers sent to the cluster: images that are the first of one of them wait."""
-        firsts = {self.first[k][0] for k in sent}
-        for image in sorted(firsts):
-            keys = {layer_key(layer) for layer in self.planned.images[image][1]} & sent
-            self.waiting[image] = keys
-            for k in keys:
-                self.dependents.setdefault(k, []).append(image)
+    def add_image(self, layers: tuple[LayerRef, ...]) -> list[LayerRef]:
+        """An image listed: the layers it is the first to hold that the cache lacks (to
+        send). The image waits for its sent layers when it is the first of one."""
+        n = len(self.images)
+        self.images.append(layers)
+        new: list[LayerRef] = []
+        for layer in layers:
+            key = layer_key(layer)
+            if key in self.first or not is_scanned(layer):
+                continue
+            self.first[key] = n
+            self.stats.layers += 1
+            if _cacheable(self.cache, key):
+                self.stats.cached += 1
+            else:
+                self.sent.add(key)
+                new.append(layer)
+        if new:
+            keys = {layer_key(layer) for layer in layers}
+            left = {k for k in keys & self.sent if k not in self.seen}
+            self.waiting[n] = left
+            for k in left:
+                self.dependents.setdefault(k, []).append(n)
+            if not left:  # cannot happen (its new layers were just sent); never wait forever
+                self._image_complete(n)
+        return new
 
     def add(self, result: LayerResult) -> None:
         if result.key in self.seen:  # a task's result is taken once
@@ -150,7 +174,8 @@ class _Collector:
         """Every layer of the image is back: the records of the layers first met in it are
         kept when they are what the local audit would write there."""
         del self.waiting[image]
-        keys = [layer_key(layer) for layer in self.planned.images[image][1]]
+        layers = [layer for layer in self.images[image] if is_scanned(layer)]
+        keys = [layer_key(layer) for layer in layers]
         db = PackageDb()
         complete = True
         for key in keys:
@@ -160,7 +185,7 @@ class _Collector:
             elif isinstance(packages, PackageDb):
                 db.merge(packages)
         for key in dict.fromkeys(keys):
-            if key not in self.records or self.first[key][0] != image:
+            if key not in self.records or self.first[key] != image:
                 continue  # cached before, or first met in another image
             data = self.records.pop(key)
             record = records.decode(data) if data is not None else None
@@ -193,44 +218,56 @@ def prefill(
     progress: AuditProgress,
     clock: Callable[[], float] = time.monotonic,
 ) -> ClusterStats:
-    """Scan the layers the audit will meet and the cache lacks on the cluster; store them."""
+    """Scan the layers the audit will meet and the cache lacks on the cluster, sent as the
+    listing finds them; store what comes back."""
     stats = ClusterStats()
     if cluster.workers() == 0:  # reached first: a wrong address fails before the listing
         log.warning("the Dask scheduler has no workers yet: layer tasks wait for one")
-    started = clock()
-    planned = plan(opts, config, auth)
-    stats.plan_seconds = clock() - started
-    first = planned.layers()
-    stats.layers = len(first)
     me = identity(config, cache.key)
-    host = planned.registry
-    credentials = auth.credentials(host)
     shipped = shippable(config)
-    tasks: list[LayerTask] = []
-    for key, (image, layer) in first.items():
-        if _cacheable(cache, key):
-            stats.cached += 1
-            continue
-        repo = planned.images[image][0]
-        tasks.append(
-            LayerTask(
-                me, shipped, policy, host, opts.insecure, opts.timeout, repo, layer, credentials
-            )
-        )
-    collector = _Collector(cache, planned, stats)
-    collector.expect({layer_key(t.layer) for t in tasks})
-    stats.tasks = len(tasks)
-    progress.start(planned.tags)  # the images are audited after the cluster phase
+    collector = _Collector(cache, stats)
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stop = threading.Event()
+    lister = threading.Thread(
+        target=_list, args=(opts, config, auth, events, stop, clock), daemon=True
+    )
+    progress.start(0)  # the images are audited after the cluster phase
     began = clock()
+    lister.start()
+    registry = ""
+    credentials: Credentials | None = None
+    listing, running = True, 0
     try:
-        for result in cluster.map_layers(tasks):
-            if result.mismatch is not None:
-                raise LeakscanError(f"{result.worker}: {result.mismatch}")
-            collector.add(result)
+        while listing or running:
+            kind, payload = events.get()
+            if kind == "image":
+                repo, layers = payload
+                if not registry:
+                    registry = registry_name(opts)
+                    credentials = auth.credentials(registry)
+                for layer in collector.add_image(layers):
+                    task = LayerTask(
+                        me, shipped, policy, registry, opts.insecure, opts.timeout, repo, layer,
+                        credentials,
+                    )  # fmt: skip
+                    cluster.submit(task, lambda f, t: events.put(("done", (f, t))))
+                    running += 1
+                    stats.tasks += 1
+            elif kind == "done":
+                running -= 1
+                result = cluster.result(*payload)
+                if result.mismatch is not None:
+                    raise LeakscanError(f"{result.worker}: {result.mismatch}")
+                collector.add(result)
+            elif kind == "listed":
+                listing = False
+                stats.plan_seconds = payload
+            elif kind == "error":
+                raise payload
             progress.update(
                 Snapshot(
                     0,
-                    planned.tags,
+                    0,
                     f"(cluster: {stats.scanned}/{stats.tasks} layers)",
                     stats.cached,
                     stats.scanned,
@@ -239,10 +276,42 @@ def prefill(
                 )
             )
     finally:
+        stop.set()
+        cluster.cancel()
         collector.flush()
         progress.close()
         stats.cluster_seconds = clock() - began
+        lister.join(timeout=30)
     return stats
+
+
+def registry_name(opts: AuditOptions) -> str:
+    """The registry's host[:port] as the audit names it."""
+    client = RegistryClient(opts.registry, None, insecure=opts.insecure)
+    client.close()
+    return client.host
+
+
+def _list(
+    opts: AuditOptions,
+    config: ScanConfig,
+    auth: RegistryAuth,
+    events: queue.Queue[tuple[str, Any]],
+    stop: threading.Event,
+    clock: Callable[[], float],
+) -> None:
+    """(In a thread) the audit's enumeration, each image put on ``events`` as it is listed."""
+    started = clock()
+    try:
+        list_images(
+            opts, config, auth, lambda repo, layers: events.put(("image", (repo, layers))), stop
+        )
+    except Stopped:
+        return
+    except BaseException as exc:  # the main thread reports it
+        events.put(("error", exc))
+        return
+    events.put(("listed", clock() - started))
 
 
 def run_distributed_audit(
@@ -287,6 +356,4 @@ def run_distributed_audit(
 
 def _stopped(opts: AuditOptions, why: str, interrupted: bool) -> AuditResult:
     result = ScanResult([], [], AuditStats(), errors=[why])
-    client = RegistryClient(opts.registry, None, insecure=opts.insecure)
-    client.close()
-    return AuditResult(result, interrupted=interrupted, stopped=why, registry=client.host)
+    return AuditResult(result, interrupted=interrupted, stopped=why, registry=registry_name(opts))

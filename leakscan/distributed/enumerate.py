@@ -4,44 +4,39 @@ platforms), listing each image's layers in the order the audit will meet them.""
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 
+from leakscan.api import ScanConfig
 from leakscan.audit.images import AuditStore
 from leakscan.audit.runner import AuditOptions, Auditor, _Resolved
 from leakscan.errors import LeakscanError
 from leakscan.sources.image.interface import ImageStore, LayerRef
 from leakscan.sources.image.oci import LAYER_TYPES
-from leakscan.sources.image.source import layer_key
 from leakscan.sources.interface import SourceOptions
+from leakscan.sources.registry.auth import RegistryAuth
 
 
-@dataclass(slots=True)
-class Planned:
-    """The images an audit will scan (tags done earlier left out), in its order."""
+class Stopped(Exception):
+    """The coordinator stopped the listing (interrupted, or a worker mismatch)."""
 
-    images: list[tuple[str, tuple[LayerRef, ...]]] = field(default_factory=list)  # repo, layers
-    tags: int = 0
-    registry: str = ""  # host[:port] as the audit names it
 
-    def layers(self) -> dict[str, tuple[int, LayerRef]]:
-        """Layer key -> (index of the first image that holds it, its reference there)."""
-        out: dict[str, tuple[int, LayerRef]] = {}
-        for n, (_, layers) in enumerate(self.images):
-            for layer in layers:
-                if layer.media_type and layer.media_type not in LAYER_TYPES:
-                    continue  # not scanned by the audit either
-                out.setdefault(layer_key(layer), (n, layer))
-        return out
+#: (repository, layers) of each image, in the audit's order
+Emit = Callable[[str, tuple[LayerRef, ...]], None]
 
 
 class _Lister(Auditor):
     """An auditor that lists each tag's images instead of scanning them."""
 
-    planned: Planned
+    emit: Emit
+    stop: threading.Event
+    tags_listed = 0
 
     def audit_tag(self, repo: str, tag: str, head: Future[_Resolved]) -> None:
-        self.planned.tags += 1
+        if self.stop.is_set():
+            raise Stopped
+        self.tags_listed += 1
         self.outcome.tags.append(None)  # type: ignore[arg-type]  # counted, never reported
         try:
             resolved = head.result()
@@ -56,19 +51,31 @@ class _Lister(Auditor):
         )
         try:
             for image in store.images(options.platform):
-                self.planned.images.append((repo, image.layers))
+                self.emit(repo, image.layers)
         except LeakscanError:
             return
 
 
-def plan(opts: AuditOptions, lister_config: object, auth: object) -> Planned:
-    """What the audit with these options will scan (its state is only read)."""
+def is_scanned(layer: LayerRef) -> bool:
+    """The audit scans this layer (one of an unknown media type is listed as skipped)."""
+    return not layer.media_type or layer.media_type in LAYER_TYPES
+
+
+def list_images(
+    opts: AuditOptions,
+    config: ScanConfig,
+    auth: RegistryAuth,
+    emit: Emit,
+    stop: threading.Event,
+) -> tuple[str, int]:
+    """Emit what the audit with these options will scan (its state is only read); return
+    the registry's name and the tags listed."""
     opts = dataclasses.replace(opts, stop_after=None)
-    lister = _Lister(opts, lister_config, auth)  # type: ignore[arg-type]
-    lister.planned = Planned(registry=lister.registry)
+    lister = _Lister(opts, config, auth)
+    lister.emit, lister.stop = emit, stop
     try:
         lister.run()
     finally:
         lister.close()
         lister.state.conn.close()
-    return lister.planned
+    return lister.registry, lister.tags_listed

@@ -175,19 +175,20 @@ def test_a_worker_killed_mid_audit_costs_only_a_retry(
 def test_an_interrupted_distributed_audit_resumes(
     dist_world: DistWorld, dask_cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leakscan.distributed import cluster as cluster_mod
+    from leakscan.distributed import coordinator
 
-    real = cluster_mod.Cluster.map_layers
+    real = coordinator._Collector.add
+    calls = []
 
-    def interrupted(self: Any, tasks: Any) -> Any:
-        for n, result in enumerate(real(self, tasks)):
-            if n == 4:
-                raise KeyboardInterrupt
-            yield result
+    def interrupted(self: Any, result: Any) -> None:
+        calls.append(result.key)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # Ctrl-C while results come in
+        real(self, result)
 
     cache = tmp_path / "resume.sqlite"
     with monkeypatch.context() as m:
-        m.setattr(cluster_mod.Cluster, "map_layers", interrupted)
+        m.setattr(coordinator._Collector, "add", interrupted)
         code, _, out = audit(dist_world, tmp_path, "resume", dask_cluster.address, cache)
     assert code == 2 and "run the same command again to resume" in out
     code, again, out = audit(dist_world, tmp_path, "resume", dask_cluster.address, cache)

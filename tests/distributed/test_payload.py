@@ -84,7 +84,6 @@ def test_records_are_kept_whatever_order_the_workers_answer_in() -> None:
     import sqlite3
 
     from leakscan.distributed.coordinator import ClusterStats, _Collector
-    from leakscan.distributed.enumerate import Planned
     from leakscan.distributed.payload import LayerResult
     from leakscan.sources.image import records
     from leakscan.store.content_cache import ContentCache
@@ -93,11 +92,11 @@ def test_records_are_kept_whatever_order_the_workers_answer_in() -> None:
         return LayerRef(f"sha256:{n:064x}", size=1)
 
     base, app, web = layer(1), layer(2), layer(3)
-    planned = Planned([("r/app", (base, app)), ("r/web", (base, web))], tags=2)
     cache = ContentCache(sqlite3.connect(":memory:"), "ck1:x")
     stats = ClusterStats()
-    collector = _Collector(cache, planned, stats)
-    collector.expect({base.digest, app.digest, web.digest})
+    collector = _Collector(cache, stats)
+    assert collector.add_image((base, app)) == [base, app]
+    assert collector.add_image((base, web)) == [web]  # the base is sent once
 
     def result(ref: LayerRef) -> LayerResult:
         rec = records.encode(_record(f"f{ref.digest[-1]}", {"sha256": "b" * 64}))
