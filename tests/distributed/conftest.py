@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture(scope="package")
 def dist_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistWorld]:
     """d/app (2 tags, one digest), d/web:0..3 on one base, d/other:0..1 on another."""
+    require(shutil.which("htpasswd") is not None, "htpasswd (apache2-utils) is not installed")
     tmp = tmp_path_factory.mktemp("dist-world")
     user, pw = "auditor", "Pw-" + secrets.token_urlsafe(18)
     line = subprocess.run(["htpasswd", "-Bbn", user, pw], capture_output=True, check=True).stdout

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.audit.conftest import placed, run_cli
+from tests.conftest import require
 from tests.distributed.conftest import HAVE_DASK, DistWorld
 
 pytestmark = pytest.mark.registry
@@ -151,7 +152,7 @@ def test_a_worker_with_other_rules_is_a_clear_error(
 def test_a_worker_killed_mid_audit_costs_only_a_retry(
     dist_world: DistWorld, local: tuple[int, dict[str, Any], Path], tmp_path: Path
 ) -> None:
-    assert HAVE_DASK
+    require(HAVE_DASK, "dask[distributed] is not installed (pip install '.[dask]')")
     from distributed import Client
 
     from tests.distributed.cluster import running_cluster
