@@ -1,8 +1,8 @@
 """A distributed audit: the uncached layers scanned on a Dask cluster, then the local audit.
 
-1. The audit's own enumeration lists the images it will scan and their layers.
-2. Each layer not in the content cache becomes one Dask task, keyed ``leakscan-layer-<digest>``
-   (a layer shared by 500 images is one task). A worker fetches the layer itself, scans it with
+1. The audit's own enumeration lists the images it will scan and their layers (in a thread).
+2. Each layer not in the content cache becomes one Dask task as the listing meets it, keyed
+   ``leakscan-layer-<digest>`` (a layer shared by 500 images is one task). A worker fetches the layer itself, scans it with
    the same image source and scanner, and returns the rows its content cache wrote.
 3. The rows go into the coordinator's content cache: contents at once (they are the same in
    every image), a layer's record once its first image's other records are in and show that
