@@ -2,7 +2,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := docker.io docker-registry skopeo git busybox-static apache2-utils rpm db-util
+APT_PACKAGES := docker.io docker-registry skopeo git busybox-static apache2-utils rpm db-util chromium
 TESTS ?=
 PYTEST_ARGS ?=
 
@@ -15,7 +15,7 @@ $(BIN)/leakscan: pyproject.toml
 	touch $(BIN)/leakscan
 
 # apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps,
-# rpm and db_load to build real rpm databases)
+# rpm and db_load to build real rpm databases, chromium to check the audit HTML report)
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

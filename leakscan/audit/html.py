@@ -209,22 +209,34 @@ def _secret_rows(secrets: list[_Secret], images: dict[str, _Image], show: bool) 
     return f'<table id="secrets">{head}{"".join(rows)}</table>'
 
 
-def _matrix(secrets: list[_Secret], images: dict[str, _Image]) -> str:
-    carriers = {d: img for d, img in images.items() if any(d in s.images for s in secrets)}
-    if not carriers or not secrets:
+#: the image x secret view's bounds (a page a browser still opens); what is left out is said
+MAX_COLUMNS, MAX_ROWS = 150, 1000
+
+
+def _matrix(all_secrets: list[_Secret], images: dict[str, _Image]) -> str:
+    carriers = {d: img for d, img in images.items() if any(d in s.images for s in all_secrets)}
+    if not carriers or not all_secrets:
         return "<p>No image carries a secret.</p>"
+    secrets = all_secrets[:MAX_COLUMNS]
+    note = ""
+    if len(all_secrets) > MAX_COLUMNS or len(carriers) > MAX_ROWS:
+        note = (
+            f"<p>Showing the first {min(len(all_secrets), MAX_COLUMNS)} of {len(all_secrets)} "
+            f"secrets and {min(len(carriers), MAX_ROWS)} of {len(carriers)} images (the "
+            "secrets table and the JSON report list them all).</p>"
+        )
     head = "<tr><th>Image (tags of one digest)</th>" + "".join(
         f"<th title='{escape(s.finding.rule_id)}'>S{s.number}</th>" for s in secrets
     )
     rows = []
-    for d, img in sorted(carriers.items(), key=lambda kv: sorted(kv[1].tags)):
+    for d, img in sorted(carriers.items(), key=lambda kv: sorted(kv[1].tags))[:MAX_ROWS]:
         cells = "".join('<td class="hit">●</td>' if d in s.images else "<td></td>" for s in secrets)
         rows.append(
             f'<tr data-repos="{escape(json.dumps(sorted(img.repos)))}">'
             f'<td class="name">{escape(", ".join(sorted(img.tags)))}<br>'
             f"<code>{escape(d[:19])}…</code></td>{cells}</tr>"
         )
-    return f'<table class="matrix" id="matrix">{head}</tr>{"".join(rows)}</table>'
+    return f'{note}<table class="matrix" id="matrix">{head}</tr>{"".join(rows)}</table>'
 
 
 def _options(name: str, label: str, values: list[str]) -> str:

@@ -71,7 +71,7 @@ class AuditStatus:
                 file=self.stream,
                 leave=False,
                 dynamic_ncols=True,
-                bar_format="{n_fmt}/{total_fmt} |{bar:20}| {postfix}",
+                bar_format="{n_fmt}/{total_fmt} |{bar:20}| {desc}",
             )
         else:
             self.stream.write(f"leakscan: audit of {total} image(s) started\n")
@@ -83,9 +83,12 @@ class AuditStatus:
         now = self.clock()
         text = status_text(snap, now - self.started)
         if self._bar is not None:
+            if now - self.last_line < 0.2 and snap.images_done < snap.images_total:
+                return  # a live line redrawn five times a second at most
+            self.last_line = now
             bar = self._bar
             bar.n = snap.images_done  # type: ignore[attr-defined]
-            bar.set_postfix_str(text.split(" · ", 1)[1], refresh=True)  # type: ignore[attr-defined]
+            bar.set_description_str(text.split(" · ", 1)[1], refresh=True)  # type: ignore[attr-defined]
         elif not self.is_terminal and now - self.last_line >= self.interval:
             self.last_line = now
             self.stream.write(f"leakscan: {text}\n")

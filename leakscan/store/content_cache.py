@@ -9,7 +9,8 @@ change what a scan finds):
 - ``cc_contents``: one row per file content (by sha256) scanned: its matches as fingerprint,
   redacted value and position, never the secret.
 
-A layer is reused only when its record and the rows of all its contents are there. Writes are
+A layer is reused only when its record and the rows of all its contents are there. Entries of
+a key unused for 30 days (rules since changed, another engine) are deleted on open. Writes are
 queued and committed by :meth:`ContentCache.flush` (the scanner calls it once its matches are
 in), contents before layers. The cache never fails a scan: an unusable file is reported once
 and the scan goes on without it.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +38,12 @@ CREATE TABLE IF NOT EXISTS cc_contents (
   digest TEXT NOT NULL, cache_key TEXT NOT NULL, matches TEXT NOT NULL,
   PRIMARY KEY (digest, cache_key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cc_keys (cache_key TEXT PRIMARY KEY, used REAL NOT NULL);
 """
+
+#: entries of a cache key (older rules, another engine, other options) not used for this long
+#: are deleted when the cache is opened
+STALE_SECONDS = 30 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,9 @@ class StoredMatch:
 class ContentCache:
     """Layers and contents scanned before, under one cache key."""
 
-    def __init__(self, conn: sqlite3.Connection | None, cache_key: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection | None, cache_key: str, now: float | None = None
+    ) -> None:
         self.conn = conn
         self.key = cache_key
         self._contents: dict[str, list[StoredMatch] | None] = {}  # read or written this run
@@ -98,18 +107,37 @@ class ContentCache:
         if conn is not None:
             try:
                 conn.executescript(_SCHEMA)
+                self._prune(time.time() if now is None else now)
             except sqlite3.Error as exc:
                 self._trouble(exc)
 
+    def _prune(self, now: float) -> None:
+        """Note this key as used; delete the entries of keys unused for STALE_SECONDS."""
+        assert self.conn is not None
+        conn = self.conn
+        conn.execute("INSERT OR REPLACE INTO cc_keys VALUES (?, ?)", (self.key, now))
+        stale = [
+            r[0]
+            for r in conn.execute(
+                "SELECT cache_key FROM cc_keys WHERE used < ?", (now - STALE_SECONDS,)
+            )
+        ]
+        for key in stale:
+            conn.execute("BEGIN")
+            conn.execute("DELETE FROM cc_layers WHERE cache_key=?", (key,))
+            conn.execute("DELETE FROM cc_contents WHERE cache_key=?", (key,))
+            conn.execute("DELETE FROM cc_keys WHERE cache_key=?", (key,))
+            conn.execute("COMMIT")
+
     @classmethod
-    def open(cls, path: Path, cache_key: str) -> ContentCache:
+    def open(cls, path: Path, cache_key: str, now: float | None = None) -> ContentCache:
         """The cache file at ``path`` (a cache that cannot be opened: an empty one)."""
         try:
             conn = connect(path)
         except StoreError as exc:
             log.warning("content cache: %s (images are scanned without it)", exc)
             return cls(None, cache_key)
-        return cls(conn, cache_key)
+        return cls(conn, cache_key, now)
 
     def _trouble(self, exc: Exception) -> None:
         if not self.failed:

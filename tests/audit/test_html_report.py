@@ -110,3 +110,31 @@ def test_chromium_renders_charts_and_a_filter_hides_rows(report: Path, tmp_path:
     assert all("au/web" in r for r in shown)
     assert all("au/web" not in r for r in hidden)
     assert f'<b id="shown">{len(shown)}</b>' in filtered
+
+
+def test_the_image_x_secret_view_says_what_it_leaves_out() -> None:
+    from leakscan.audit.html import MAX_COLUMNS, render
+    from leakscan.model import Finding, Location, Provenance, ScanResult, Stats
+
+    ref = "reg.example:5000/team/app:1"
+    prov = Provenance(
+        "image-layer",
+        {"image": ref, "image_digest": "sha256:" + "a" * 64, "layer_digest": "sha256:" + "b" * 64,
+         "layer_index": 0, "path": "x.env", "state": "present"},
+    )  # fmt: skip
+    findings = [
+        Finding(f"{n:064x}", "r.x", "X", "high", "high", "x…y", None, [Location(prov, n, 1)])
+        for n in range(MAX_COLUMNS + 5)
+    ]
+    audit = {
+        "registry": "reg.example:5000",
+        "tags": [
+            {"image": ref, "repository": "team/app", "tag": "1", "status": "scanned",
+             "images": [{"digest": "sha256:" + "a" * 64, "layers": ["sha256:" + "b" * 64]}]},
+        ],
+        "repositories": {"team/app": {"images": 1, "failed": 0, "secrets": MAX_COLUMNS + 5}},
+    }  # fmt: skip
+    html = render(ScanResult(findings, [], Stats()), audit)
+    assert f"Showing the first {MAX_COLUMNS} of {MAX_COLUMNS + 5} secrets" in html
+    assert f">S{MAX_COLUMNS}</th>" in html and f">S{MAX_COLUMNS + 1}</th>" not in html
+    assert html.count("<tr data-repos=") == (MAX_COLUMNS + 5) + 1 + 1  # secrets, image, repo

@@ -3,14 +3,18 @@ audit reports exactly what a fresh one does (real images in a real registry)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+import leakscan.report
 from tests.audit.conftest import World, audit, placed, scan_image
 
 pytestmark = pytest.mark.registry
 
+SCHEMA = json.loads((Path(leakscan.report.__file__).parent / "schema.json").read_text())
 TAGS = ("au/app:v1", "au/app:alias", "au/web:1")
 
 
@@ -29,6 +33,7 @@ def test_audit_reports_per_image_what_scan_image_reports(
     args = _variants(world)[variant]
     code, doc, output = audit(world, tmp_path, "--repo", "au/*", *args)
     assert code == 1, output
+    jsonschema.validate(doc, SCHEMA)  # the audit's report is the scan's JSON document
     for tag in TAGS:
         ref = f"{world.reg.host}/{tag}"
         scode, sdoc, soutput = scan_image(world, tmp_path, ref, *args)
