@@ -2,8 +2,9 @@
 
 1. The audit's own enumeration lists the images it will scan and their layers (in a thread).
 2. Each layer not in the content cache becomes one Dask task as the listing meets it, keyed
-   ``leakscan-layer-<digest>`` (a layer shared by 500 images is one task). A worker fetches the layer itself, scans it with
-   the same image source and scanner, and returns the rows its content cache wrote.
+   ``leakscan-layer-<digest>`` (a layer shared by 500 images is one task). A worker fetches
+   the layer itself, scans it with the same image source and scanner, and returns the rows
+   its content cache wrote.
 3. The rows go into the coordinator's content cache: contents at once (they are the same in
    every image), a layer's record once its first image's other records are in and show that
    the record is the one the local audit would write (a file's vendor hashes depend on the
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +44,7 @@ from leakscan.sources.image.vendor import PackageDb
 from leakscan.sources.registry.auth import Credentials, RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
 from leakscan.store.content_cache import ContentCache, StoredMatch
+from leakscan.store.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +330,7 @@ def run_distributed_audit(
     :func:`~leakscan.audit.run_audit` (its result, and ``extra["cluster"]``)."""
     auth = auth or RegistryAuth()
     if cache is None:  # no cache file: one for this run, in memory
-        cache = ContentCache(sqlite3.connect(":memory:", check_same_thread=False), cache_key)
+        cache = ContentCache(connect(":memory:"), cache_key)
     try:
         stats = prefill(
             opts, config, auth, cache, cluster, policy, progress or NoAuditProgress(), clock
@@ -338,6 +339,11 @@ def run_distributed_audit(
         return _stopped(opts, "audit interrupted; run the same command again to resume", True)
     except LeakscanError as exc:
         return _stopped(opts, str(exc), False)
+    if stats.left_local:
+        log.warning(
+            "%d layer(s) scanned on the cluster had no usable record: this machine reads them",
+            stats.left_local,
+        )
     log.info(
         "cluster: %d of %d layers scanned on %d worker(s), %d cached before, %d left to this "
         "machine",

@@ -4,7 +4,6 @@ are returned. The worker never returns layer bytes, only what the content cache 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from leakscan.sources.interface import SourceOptions
 from leakscan.sources.registry.auth import RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
 from leakscan.store.content_cache import ContentCache
+from leakscan.store.db import connect
 
 #: a worker process scans one layer at a time (the detector's scratch space is per process);
 #: run workers with ``--nthreads 1`` and as many processes as cores
@@ -92,7 +92,7 @@ def scan_layer(task: LayerTask) -> LayerResult:
 def _scan(task: LayerTask, key: str) -> LayerResult:
     started = time.monotonic()
     config = task.config
-    cache = ContentCache(sqlite3.connect(":memory:"), task.identity.cache_key)
+    cache = ContentCache(connect(":memory:"), task.identity.cache_key)
     auth = RegistryAuth(task.credentials, use_docker_config=False, use_env=False)
     client = RegistryClient(task.registry, auth, insecure=task.insecure, timeout=task.timeout)
     scanner = Scanner(config, cache=cache)
@@ -114,7 +114,9 @@ def _scan(task: LayerTask, key: str) -> LayerResult:
     ]
     conn.close()
     problem = None
-    if row is None:
+    if cache.failed:
+        problem = "the worker's in-memory content cache failed (see its log)"
+    elif row is None:
         problem = (
             "; ".join(scanner.errors)
             or "; ".join(f"{s.where}: {s.reason}" for s in scanner.skipped)

@@ -81,18 +81,17 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(
 
 
 def test_records_are_kept_whatever_order_the_workers_answer_in() -> None:
-    import sqlite3
-
     from leakscan.distributed.coordinator import ClusterStats, _Collector
     from leakscan.distributed.payload import LayerResult
     from leakscan.sources.image import records
     from leakscan.store.content_cache import ContentCache
+    from leakscan.store.db import connect
 
     def layer(n: int) -> LayerRef:
         return LayerRef(f"sha256:{n:064x}", size=1)
 
     base, app, web = layer(1), layer(2), layer(3)
-    cache = ContentCache(sqlite3.connect(":memory:"), "ck1:x")
+    cache = ContentCache(connect(":memory:"), "ck1:x")
     stats = ClusterStats()
     collector = _Collector(cache, stats)
     assert collector.add_image((base, app)) == [base, app]
