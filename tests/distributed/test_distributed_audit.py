@@ -81,6 +81,12 @@ def test_distributed_audit_equals_a_local_one(
     # the records the workers wrote are the records this machine writes
     assert layer_rows(tmp_path / "dist-content.sqlite") == layer_rows(local_cache)
     assert content_rows(tmp_path / "dist-content.sqlite") == content_rows(local_cache)
+    import jsonschema
+
+    import leakscan.report
+
+    schema = json.loads((Path(leakscan.report.__file__).parent / "schema.json").read_text())
+    jsonschema.validate(doc, schema)
     cluster = doc["cluster"]
     # 2 bases shared by 8 tags (7 images), 2 app layers, 6 top layers: each unique layer one task
     assert cluster["layers"] == 10
