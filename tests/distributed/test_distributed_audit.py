@@ -205,3 +205,32 @@ def test_an_interrupted_distributed_audit_resumes(
     assert again["cluster"]["cached"] >= 1
     _, fresh, _ = audit(dist_world, tmp_path, "fresh")
     assert findings(again) == findings(fresh)
+
+
+def test_a_layer_no_worker_can_read_fails_its_image_as_locally(
+    dask_cluster: Any, tmp_path: Path
+) -> None:
+    from tests.helpers import github_token, write_rules
+    from tests.plugins.registry import api_push, blob_path, make_image, running_registry
+
+    rules = write_rules(tmp_path / "rules")
+    with running_registry(tmp_path / "reg") as reg:
+        base = {"etc/base.conf": f"token: {github_token()}\n".encode()}
+        good = make_image([base, {"app/ok.env": f"T={github_token()}\n".encode()}])
+        bad = make_image([base, {"app/gone.env": f"T={github_token()}\n".encode()}])
+        api_push(reg, "x/good", "1", good)
+        api_push(reg, "x/bad", "1", bad)
+        from tests.support.oci import sha
+
+        blob_path(reg, sha(bad.layers[1])).unlink()  # the registry no longer serves it
+        world = DistWorld(reg, rules, "", "")
+        _, local_doc, _ = audit(world, tmp_path, "local")
+        code, doc, out = audit(world, tmp_path, "dist", dask_cluster.address)
+    assert code == 1, out
+    assert findings(doc) == findings(local_doc)
+    assert doc["audit"]["failed"] == local_doc["audit"]["failed"]
+    assert [f["image"].split("/", 1)[1] for f in doc["audit"]["failed"]] == ["x/bad:1"]
+    # the unreadable layer came back without a record, so its image's package databases are
+    # not known: that layer and the base first met beside it are read by this machine
+    assert doc["cluster"]["tasks"] == 3 and doc["cluster"]["left_local"] == 2
+    assert doc["cluster"]["stored"] == 1
