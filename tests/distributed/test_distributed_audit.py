@@ -182,9 +182,9 @@ def test_a_worker_killed_mid_audit_costs_only_a_retry(
 def test_an_interrupted_distributed_audit_resumes(
     dist_world: DistWorld, dask_cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leakscan.distributed import coordinator
+    from leakscan.distributed import collector
 
-    real = coordinator._Collector.add
+    real = collector.Collector.add
     calls = []
 
     def interrupted(self: Any, result: Any) -> None:
@@ -195,7 +195,7 @@ def test_an_interrupted_distributed_audit_resumes(
 
     cache = tmp_path / "resume.sqlite"
     with monkeypatch.context() as m:
-        m.setattr(coordinator._Collector, "add", interrupted)
+        m.setattr(collector.Collector, "add", interrupted)
         code, _, out = audit(dist_world, tmp_path, "resume", dask_cluster.address, cache)
     assert code == 2 and "run the same command again to resume" in out
     code, again, out = audit(dist_world, tmp_path, "resume", dask_cluster.address, cache)

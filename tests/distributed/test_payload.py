@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from leakscan.api import ScanConfig
 from leakscan.cli import app
-from leakscan.distributed.coordinator import _as_local, identity
+from leakscan.distributed.collector import _as_local
+from leakscan.distributed.coordinator import identity
 from leakscan.distributed.payload import LayerTask, shippable, task_key
 from leakscan.distributed.worker import mismatch
 from leakscan.sources.image.interface import LayerRef
@@ -81,7 +82,7 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(
 
 
 def test_records_are_kept_whatever_order_the_workers_answer_in() -> None:
-    from leakscan.distributed.coordinator import ClusterStats, _Collector
+    from leakscan.distributed.collector import ClusterStats, Collector
     from leakscan.distributed.payload import LayerResult
     from leakscan.sources.image import records
     from leakscan.store.content_cache import ContentCache
@@ -93,7 +94,7 @@ def test_records_are_kept_whatever_order_the_workers_answer_in() -> None:
     base, app, web = layer(1), layer(2), layer(3)
     cache = ContentCache(connect(":memory:"), "ck1:x")
     stats = ClusterStats()
-    collector = _Collector(cache, stats)
+    collector = Collector(cache, stats)
     assert collector.add_image((base, app)) == [base, app]
     assert collector.add_image((base, web)) == [web]  # the base is sent once
 
