@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import IO
 
 from leakscan import __version__
 from leakscan.api import Scanner, cache_key, engine_version, load_detector
@@ -72,8 +71,8 @@ class _OneLayer(RegistryStore):
     def images(self, platform: str | None = None) -> Iterator[ResolvedImage]:
         yield ResolvedImage(self.reference, None, _CONFIG_DIGEST, (self.layer,))
 
-    def open_blob(self, digest: str) -> IO[bytes]:
-        return super().open_blob(digest)
+    def close(self) -> None:
+        """The client is the worker process's: kept for the next layer."""
 
 
 def scan_layer(task: LayerTask) -> LayerResult:
@@ -132,6 +131,21 @@ def _scan(task: LayerTask, key: str) -> LayerResult:
         worker=_name(),
         problem=problem,
     )
+
+
+#: one registry client per registry and credentials in a worker process: its connections are
+#: kept alive and its bearer tokens reused from one layer to the next
+_CLIENTS: dict[tuple[object, ...], RegistryClient] = {}
+
+
+def _client(task: LayerTask) -> RegistryClient:
+    key = (task.registry, task.insecure, task.timeout, task.credentials)
+    client = _CLIENTS.get(key)
+    if client is None:
+        auth = RegistryAuth(task.credentials, use_docker_config=False, use_env=False)
+        client = RegistryClient(task.registry, auth, insecure=task.insecure, timeout=task.timeout)
+        _CLIENTS[key] = client
+    return client
 
 
 def _name() -> str:
