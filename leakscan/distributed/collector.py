@@ -116,6 +116,10 @@ class Collector:
     def add(self, result: LayerResult) -> None:
         if result.key in self.seen:  # a task's result is taken once
             return
+        if result.record is not None and result.cache_key != self.cache.key:
+            # scanned for another audit sharing the cluster (other rules or options)
+            why = "scanned for another configuration (another audit shares the cluster)"
+            result = LayerResult(result.digest, result.key, None, [], problem=why)
         self.seen.add(result.key)
         self.records[result.key] = result.record
         self.problems[result.key] = result.problem

@@ -61,6 +61,9 @@ class LayerResult:
     seconds: float = 0.0
     worker: str = ""
     problem: str | None = None  # why the layer has no record (read error, bomb)
+    # the configuration it was scanned for: tasks are keyed by layer digest, so two audits
+    # sharing a cluster at once share a layer's task; a result made for another is not used
+    cache_key: str = ""
     mismatch: str | None = None  # the worker is not the coordinator's twin: a fatal error
 
 

@@ -130,6 +130,7 @@ def _scan(task: LayerTask, key: str) -> LayerResult:
         seconds=time.monotonic() - started,
         worker=_name(),
         problem=problem,
+        cache_key=task.identity.cache_key,
     )
 
 

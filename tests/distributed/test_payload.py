@@ -100,10 +100,34 @@ def test_records_are_kept_whatever_order_the_workers_answer_in() -> None:
 
     def result(ref: LayerRef) -> LayerResult:
         rec = records.encode(_record(f"f{ref.digest[-1]}", {"sha256": "b" * 64}))
-        return LayerResult(ref.digest, ref.digest, rec, [("sha256:" + "b" * 64, "[]")])
+        return LayerResult(
+            ref.digest, ref.digest, rec, [("sha256:" + "b" * 64, "[]")], cache_key="ck1:x"
+        )
 
     for ref in (web, app, web, base):  # the shared base last; web's result twice (a retry)
         collector.add(result(ref))
     collector.flush()
     assert (stats.scanned, stats.stored, stats.left_local) == (3, 3, 0)
     assert all(cache.get_layer(ref.digest) is not None for ref in (base, app, web))
+
+
+def test_a_result_made_for_another_configuration_is_not_stored() -> None:
+    """Two audits sharing a cluster share a layer's task key: a result scanned with other
+    rules or options is left to the local pass."""
+    from leakscan.distributed.collector import ClusterStats, Collector
+    from leakscan.distributed.payload import LayerResult
+    from leakscan.sources.image import records
+    from leakscan.store.content_cache import ContentCache
+    from leakscan.store.db import connect
+
+    only = LayerRef("sha256:" + "c" * 64, size=1)
+    cache = ContentCache(connect(":memory:"), "ck1:mine")
+    stats = ClusterStats()
+    collector = Collector(cache, stats)
+    assert collector.add_image((only,)) == [only]
+    rec = records.encode(_record("f", {"sha256": "b" * 64}))
+    content = ("sha256:" + "b" * 64, "[]")
+    collector.add(LayerResult(only.digest, only.digest, rec, [content], cache_key="ck1:theirs"))
+    collector.flush()
+    assert (stats.stored, stats.left_local) == (0, 1)
+    assert cache.get_layer(only.digest) is None and not cache.known(content[0])
