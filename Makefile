@@ -15,7 +15,7 @@ $(BIN)/leakscan: pyproject.toml
 	@# ours, now leakscan-secrets): drop that editable install of this same tree, nothing else
 	@if $(BIN)/pip show leakscan 2>/dev/null | grep -qx "Editable project location: $(CURDIR)"; then \
 	  $(BIN)/pip uninstall -y -q leakscan; fi
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,dask]'
 	touch $(BIN)/leakscan
 
 # apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps,
@@ -48,7 +48,7 @@ lint: install
 	$(BIN)/mypy leakscan
 
 bench: install
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e '.[dev,dask,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 fixtures: install

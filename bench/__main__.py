@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("engine", "dirscan", "image", "git", "registry", "watch", "differential")
+BENCHES = ("engine", "dirscan", "image", "git", "registry", "dask_audit", "watch", "differential")
 WITH_OPTIONS = ("differential",)
 
 

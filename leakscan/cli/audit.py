@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,13 +170,21 @@ def audit(
     ] = False,
     page_size: Annotated[int | None, typer.Option("--page-size", hidden=True)] = None,
     workers: Annotated[int, typer.Option("--workers", help="Concurrent registry requests.")] = 4,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler (tcp://HOST:8786, or $LEAKSCAN_DASK_SCHEDULER): uncached "
+            "layers are scanned on its workers. Default: this machine.",
+        ),
+    ] = None,
     opts: Options | None = None,
 ) -> None:
     """Audit a whole registry: every repository and tag, each layer scanned once."""
     assert opts is not None
     with sigterm_as_interrupt():
         _audit(registry, repo, tags, platform, state, cache, rescan, username, password_stdin,
-               insecure, page_size, workers, opts)  # fmt: skip
+               insecure, page_size, workers, scheduler, opts)  # fmt: skip
 
 
 def _audit(
@@ -191,6 +200,7 @@ def _audit(
     insecure: bool,
     page_size: int | None,
     workers: int,
+    scheduler: str | None,
     opts: Options,
 ) -> None:
     from leakscan.audit import AuditOptions, run_audit
@@ -233,8 +243,21 @@ def _audit(
         )
         config.options.registry_timeout = aopts.timeout
         progress = AuditStatus(sys.stderr, sys.stderr.isatty(), enabled=not opts.no_progress)
+        scheduler = scheduler or os.environ.get("LEAKSCAN_DASK_SCHEDULER", "").strip() or None
         try:
-            outcome = run_audit(aopts, config, RegistryAuth(creds), cache, progress)
+            if scheduler:
+                from leakscan.distributed import Cluster, run_distributed_audit
+
+                cluster = Cluster(scheduler)
+                try:
+                    outcome = run_distributed_audit(
+                        aopts, config, RegistryAuth(creds), cache, progress, cluster,
+                        policy_of(opts), cache_key(config, policy_of(opts)),
+                    )  # fmt: skip
+                finally:
+                    cluster.close()
+            else:
+                outcome = run_audit(aopts, config, RegistryAuth(creds), cache, progress)
         finally:
             if cache is not None:
                 cache.close()

@@ -1,0 +1,81 @@
+"""The coordinator's first pass: the audit's own enumeration (catalog, tags, resume state,
+platforms), listing each image's layers in the order the audit will meet them."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from leakscan.api import ScanConfig
+from leakscan.audit.images import AuditStore
+from leakscan.audit.runner import AuditOptions, Auditor, _Resolved
+from leakscan.errors import LeakscanError
+from leakscan.sources.image.interface import ImageStore, LayerRef
+from leakscan.sources.image.oci import LAYER_TYPES
+from leakscan.sources.interface import SourceOptions
+from leakscan.sources.registry.auth import RegistryAuth
+
+
+class Stopped(Exception):
+    """The coordinator stopped the listing (interrupted, or a worker mismatch)."""
+
+
+#: (repository, layers) of each image, in the audit's order
+Emit = Callable[[str, tuple[LayerRef, ...]], None]
+
+
+class _Lister(Auditor):
+    """An auditor that lists each tag's images instead of scanning them."""
+
+    emit: Emit
+    stop: threading.Event
+    tags_listed = 0
+
+    def audit_tag(self, repo: str, tag: str, head: Future[_Resolved]) -> None:
+        if self.stop.is_set():
+            raise Stopped
+        self.tags_listed += 1
+        self.outcome.tags.append(None)  # type: ignore[arg-type]  # counted, never reported
+        try:
+            resolved = head.result()
+        except LeakscanError:
+            return  # the audit records it as failed
+        if resolved.manifest is None:  # done earlier with this configuration
+            return
+        reference = f"{self.registry}/{repo}:{tag}"
+        options: SourceOptions = self.config.options
+        store: ImageStore = AuditStore(
+            reference, options, self.client, repo, tag, self.configs, resolved.manifest
+        )
+        try:
+            for image in store.images(options.platform):
+                self.emit(repo, image.layers)
+        except LeakscanError:
+            return
+
+
+def is_scanned(layer: LayerRef) -> bool:
+    """The audit scans this layer (one of an unknown media type is listed as skipped)."""
+    return not layer.media_type or layer.media_type in LAYER_TYPES
+
+
+def list_images(
+    opts: AuditOptions,
+    config: ScanConfig,
+    auth: RegistryAuth,
+    emit: Emit,
+    stop: threading.Event,
+) -> tuple[str, int]:
+    """Emit what the audit with these options will scan (its state is only read); return
+    the registry's name and the tags listed."""
+    opts = dataclasses.replace(opts, stop_after=None)
+    lister = _Lister(opts, config, auth)
+    lister.emit, lister.stop = emit, stop
+    try:
+        lister.run()
+    finally:
+        lister.close()
+        lister.state.conn.close()
+    return lister.registry, lister.tags_listed

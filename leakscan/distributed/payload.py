@@ -1,0 +1,79 @@
+"""What travels between the coordinator and a Dask worker: one layer's task and its record.
+
+A task names its layer by digest (its Dask key is ``leakscan-layer-<digest>``) and carries what
+the worker needs to scan it exactly as the coordinator would: the scan configuration, the
+coordinator's leakscan version, engine version, rules digest and cache key (checked by the
+worker before it scans), and the registry credentials. Its ``repr`` shows the layer and the
+repository only: never the credentials, the fingerprint key or the configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from leakscan.api import ScanConfig
+from leakscan.progress import NoProgress
+from leakscan.sources.image.interface import LayerRef
+from leakscan.sources.registry.auth import Credentials
+
+
+def task_key(digest: str) -> str:
+    """The Dask key of a layer's task: one task per layer, whatever shares it."""
+    return f"leakscan-layer-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a worker must share with the coordinator for its records to be the same."""
+
+    version: str  # leakscan's package version
+    engine: str  # the package version and a digest of the engine and sources code
+    rules_digest: str
+    cache_key: str  # rules, engine, options, policy: what a content cache entry is valid for
+
+
+@dataclass(frozen=True, slots=True)
+class LayerTask:
+    identity: Identity
+    config: ScanConfig = field(repr=False)  # no callbacks of the coordinator's run
+    policy: str
+    registry: str  # host[:port]
+    insecure: bool
+    timeout: float | None
+    repository: str  # a repository the layer can be read from (its first image's)
+    layer: LayerRef
+    credentials: Credentials | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:  # what Dask may log: never credentials or configuration
+        return f"LayerTask({self.registry}/{self.repository}@{self.layer.digest})"
+
+
+@dataclass(frozen=True, slots=True)
+class LayerResult:
+    """A layer's content cache entries, as the worker's own cache wrote them."""
+
+    digest: str  # the layer's blob digest
+    key: str  # its content cache key (diff id, else digest)
+    record: bytes | None  # the layer record (None: not cacheable; the coordinator reads it)
+    contents: list[tuple[str, str]]  # (content digest, stored matches as JSON)
+    bytes_scanned: int = 0
+    seconds: float = 0.0
+    worker: str = ""
+    problem: str | None = None  # why the layer has no record (read error, bomb)
+    # the configuration it was scanned for: tasks are keyed by layer digest, so two audits
+    # sharing a cluster at once share a layer's task; a result made for another is not used
+    cache_key: str = ""
+    mismatch: str | None = None  # the worker is not the coordinator's twin: a fatal error
+
+
+def shippable(config: ScanConfig) -> ScanConfig:
+    """A copy of a configuration without the run's callbacks (known, progress, cache): what a
+    worker rebuilds its scanner from. One process per worker task: no pool of its own."""
+    options = dataclasses.replace(
+        config.options,
+        known=lambda digest: False,
+        progress=NoProgress(),
+        layer_store=None,
+    )
+    return dataclasses.replace(config, options=options, jobs=1)
