@@ -124,7 +124,7 @@ class _Stop(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Resolved:
+class Resolved:
     digest: str
     manifest: Manifest | None  # fetched ahead for a tag to scan
 
@@ -227,7 +227,7 @@ class Auditor:
             self.repository = repo
             # tags resolved ahead by the pool (HEAD; the manifest too for a tag not done); the
             # first alone, so that a token challenge for the repository is met once
-            heads: list[Future[_Resolved]] = [
+            heads: list[Future[Resolved]] = [
                 self.pool.submit(self._resolve, repo, t) for t in tags[:1]
             ]
             if heads:
@@ -256,15 +256,15 @@ class Auditor:
 
     # -- one tag -----------------------------------------------------------------------------
 
-    def _resolve(self, repo: str, tag: str) -> _Resolved:
+    def _resolve(self, repo: str, tag: str) -> Resolved:
         """(In the pool) the tag's digest, and its manifest when the tag is not done."""
         digest = self.client.head_manifest(repo, tag)
         if digest is not None and (repo, tag, digest) in self.done and not self.opts.rescan:
-            return _Resolved(digest, None)
+            return Resolved(digest, None)
         manifest = self.client.manifest(repo, tag)
-        return _Resolved(manifest.digest, manifest)
+        return Resolved(manifest.digest, manifest)
 
-    def audit_tag(self, repo: str, tag: str, head: Future[_Resolved]) -> None:
+    def audit_tag(self, repo: str, tag: str, head: Future[Resolved]) -> None:
         reference = f"{self.registry}/{repo}:{tag}"
         record = TagRecord(repo, tag, reference, "failed")
         self.outcome.tags.append(record)

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 
 from leakscan.api import ScanConfig
 from leakscan.audit.images import AuditStore
-from leakscan.audit.runner import AuditOptions, Auditor, _Resolved
+from leakscan.audit.runner import AuditOptions, Auditor, Resolved
 from leakscan.errors import LeakscanError
 from leakscan.sources.image.interface import ImageStore, LayerRef
 from leakscan.sources.image.oci import LAYER_TYPES
@@ -33,7 +33,7 @@ class _Lister(Auditor):
     stop: threading.Event
     tags_listed = 0
 
-    def audit_tag(self, repo: str, tag: str, head: Future[_Resolved]) -> None:
+    def audit_tag(self, repo: str, tag: str, head: Future[Resolved]) -> None:
         if self.stop.is_set():
             raise Stopped
         self.tags_listed += 1
