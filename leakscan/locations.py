@@ -43,18 +43,27 @@ class _Base:
         return None
 
     @property
+    def image_digest(self) -> str | None:
+        return None
+
+    @property
     def commit(self) -> str | None:
         return None
 
     @property
-    def field_name(self) -> str | None:
+    def field(self) -> str | None:
         """The value inside the place (a config field, a commit message), if one is named."""
+        return None
+
+    @property
+    def name(self) -> str | None:
+        """The variable (of an environment), if one is named."""
         return None
 
     def label(
         self, line: int | None = None, column: int | None = None, created_by: bool = True
     ) -> str:
-        text = f"{self.path or self.field_name or ''}{_pos(line)}"
+        text = f"{self.path or self.field or ''}{_pos(line)}"
         if column is not None and line is not None:
             text += f":{column}"
         return text
@@ -138,11 +147,8 @@ class ImageConfigLocation(_Base):
     kind: ClassVar[str] = "image-config"
     image: str | None = None
     image_digest: str | None = None
+    platform: str | None = None
     field: str | None = None
-
-    @property
-    def field_name(self) -> str | None:
-        return self.field
 
     def label(
         self, line: int | None = None, column: int | None = None, created_by: bool = True
@@ -169,10 +175,6 @@ class GitLocation(_Base):
     field: str | None = None
     in_head: bool | None = None
     staged: bool | None = None
-
-    @property
-    def field_name(self) -> str | None:
-        return self.field
 
     def label(
         self, line: int | None = None, column: int | None = None, created_by: bool = True
@@ -212,10 +214,6 @@ class EnvLocation(_Base):
     file: str | None = None
     name: str | None = None
 
-    @property
-    def field_name(self) -> str | None:
-        return self.name
-
     def label(
         self, line: int | None = None, column: int | None = None, created_by: bool = True
     ) -> str:
@@ -229,10 +227,6 @@ class ContainerEnvLocation(_Base):
     kind: ClassVar[str] = "container-env"
     container: str | None = None
     name: str | None = None
-
-    @property
-    def field_name(self) -> str | None:
-        return self.name
 
     def label(
         self, line: int | None = None, column: int | None = None, created_by: bool = True
@@ -248,10 +242,6 @@ class ContainerConfigLocation(_Base):
     container: str | None = None
     field: str | None = None
 
-    @property
-    def field_name(self) -> str | None:
-        return self.field
-
 
 @dataclass(frozen=True, slots=True)
 class OtherLocation(_Base):
@@ -262,15 +252,33 @@ class OtherLocation(_Base):
     def get(self, key: str) -> Any:
         return dict(self.extra).get(key)
 
-    @property
-    def path(self) -> str | None:
-        value = self.get("path")
+    def _text(self, key: str) -> str | None:
+        value = self.get(key)
         return None if value is None else str(value)
 
     @property
-    def field_name(self) -> str | None:
-        value = self.get("field")
-        return None if value is None else str(value)
+    def path(self) -> str | None:
+        return self._text("path")
+
+    @property
+    def image(self) -> str | None:
+        return self._text("image")
+
+    @property
+    def image_digest(self) -> str | None:
+        return self._text("image_digest")
+
+    @property
+    def commit(self) -> str | None:
+        return self._text("commit")
+
+    @property
+    def field(self) -> str | None:
+        return self._text("field")
+
+    @property
+    def name(self) -> str | None:
+        return self._text("name")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind_name}

@@ -41,8 +41,9 @@ class Provenance:
     vendor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        out.update({k: v for k, v in self.fields.items() if v is not None})
+        from leakscan.locations import location_of
+
+        out = location_of(self).to_dict()
         if self.vendor:
             out["vendor"] = True
         return out

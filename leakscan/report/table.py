@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 from leakscan.engine.redact import redact
-from leakscan.locations import location_of
+from leakscan.locations import FileLocation, ImageLayerLocation, location_of
 from leakscan.model import Finding, Location, ScanResult, Validation
 from leakscan.report.safe_text import terminal
 
@@ -169,8 +169,8 @@ class TableReporter:
             break_long_words=False,  # a path or digest stays whole
             break_on_hyphens=False,
         ) or [f"{_INDENT}- "]
-        fields = loc.provenance.fields
-        created_by = fields.get("created_by") if loc.provenance.kind == "image-layer" else None
+        where = location_of(loc.provenance)
+        created_by = where.created_by if isinstance(where, ImageLayerLocation) else None
         if created_by:
             label = f"{_INDENT}  created by "
             wrapped = textwrap.wrap(
@@ -180,9 +180,9 @@ class TableReporter:
             )
             for i, part in enumerate(wrapped):
                 out.append((label if i == 0 else " " * len(label)) + part)
-        path = fields.get("path")
+        path = where.path
         if (
-            loc.provenance.kind == "file"
+            isinstance(where, FileLocation)
             and path
             and loc.line is not None
             and not loc.decoded
