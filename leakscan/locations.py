@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from leakscan.model import Provenance
+from typing import Any, ClassVar, Protocol
 
 Extra = tuple[tuple[str, Any], ...]
+
+#: the fields a structured value adds to the place it lies in (leakscan.sources.manifests):
+#: a Secret's data key, the manifest kind, the document number in the file
+STRUCTURED_FIELDS = frozenset({"key", "manifest", "document"})
 
 
 def short_digest(text: str) -> str:
@@ -73,6 +74,12 @@ class _Base:
         if key in _names(type(self)):
             return getattr(self, key)
         return dict(self.extra).get(key)
+
+    def place(self) -> tuple[object, ...]:
+        """What names the place without the structured value in it: a file read as text
+        and the same file's value read as a structure have the same place."""
+        kept = (kv for kv in self.to_dict().items() if kv[0] not in STRUCTURED_FIELDS)
+        return tuple(sorted(map(str, kept)))
 
     def to_dict(self) -> dict[str, Any]:
         """``kind`` then every field that is set, as the JSON report has them."""
@@ -322,6 +329,14 @@ def from_fields(kind: str, values: Mapping[str, Any]) -> Where:
     return cls(extra, **kwargs)  # type: ignore[return-value]
 
 
-def location_of(provenance: Provenance) -> Where:
+class _Provenance(Protocol):  # leakscan.model.Provenance (the model imports this module)
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def fields(self) -> Mapping[str, Any]: ...
+
+
+def location_of(provenance: _Provenance) -> Where:
     """The typed location a provenance describes."""
     return from_fields(provenance.kind, provenance.fields)

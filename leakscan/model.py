@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import IO, Any
 
+from leakscan.locations import location_of
+
 CONFIDENCES = ("low", "medium", "high")
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -41,8 +43,6 @@ class Provenance:
     vendor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        from leakscan.locations import location_of
-
         out = location_of(self).to_dict()
         if self.vendor:
             out["vendor"] = True
