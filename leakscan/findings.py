@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from leakscan.engine.detector import is_generic
 from leakscan.engine.redact import redact
-from leakscan.locations import location_of
+from leakscan.locations import place_of
 from leakscan.model import CONFIDENCES, Finding, Location, Match, Provenance, rank
 from leakscan.rules.spec import Rule
 
@@ -39,7 +39,7 @@ def value_digests(secret: str, key: bytes | None = None) -> tuple[str, str]:
 
 
 def _place(location: Location) -> tuple[object, ...]:
-    return (location_of(location.provenance).place(), location.line)
+    return (place_of(location.provenance), location.line)
 
 
 def _merge_structured(finding: Finding, location: Location) -> bool:

@@ -78,18 +78,13 @@ class _Base:
     def place(self) -> tuple[object, ...]:
         """What names the place without the structured value in it: a file read as text
         and the same file's value read as a structure have the same place."""
-        kept = (kv for kv in self.to_dict().items() if kv[0] not in STRUCTURED_FIELDS)
-        return tuple(sorted(map(str, kept)))
+        return _place(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         """``kind`` then every field that is set, as the JSON report has them."""
-        out: dict[str, Any] = {"kind": self.kind}
-        for name in _names(type(self)):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        out.update((k, v) for k, v in self.extra if v is not None)
-        return out
+        values = {name: getattr(self, name) for name in _names(type(self))}
+        values.update(self.extra)
+        return _json(type(self), self.kind, values)
 
 
 def _names(cls: type[_Base]) -> tuple[str, ...]:
@@ -100,6 +95,25 @@ def _names(cls: type[_Base]) -> tuple[str, ...]:
 
 
 _NAMES: dict[type[_Base], tuple[str, ...]] = {}
+
+
+def _json(cls: type[_Base], kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON fields of a location: ``kind``, the class's own fields in their declared
+    order, then the others in theirs; unset (``None``) fields left out."""
+    out: dict[str, Any] = {"kind": kind}
+    for name in _names(cls):
+        value = values.get(name)
+        if value is not None:
+            out[name] = value
+    for name, value in values.items():
+        if value is not None and name not in out:
+            out[name] = value
+    return out
+
+
+def _place(values: Mapping[str, Any]) -> tuple[object, ...]:
+    kept = ((k, v) for k, v in values.items() if k not in STRUCTURED_FIELDS)
+    return tuple(sorted(map(str, kept)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,9 +302,7 @@ class OtherLocation(_Base):
         return self._text("name")
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind_name}
-        out.update((k, v) for k, v in self.extra if v is not None)
-        return out
+        return _json(OtherLocation, self.kind_name, dict(self.extra))
 
 
 Where = (
@@ -340,3 +352,14 @@ class _Provenance(Protocol):  # leakscan.model.Provenance (the model imports thi
 def location_of(provenance: _Provenance) -> Where:
     """The typed location a provenance describes."""
     return from_fields(provenance.kind, provenance.fields)
+
+
+def json_of(provenance: _Provenance) -> dict[str, Any]:
+    """``location_of(provenance).to_dict()``, without making the location (reports call it
+    for every location)."""
+    return _json(_CLASSES.get(provenance.kind, OtherLocation), provenance.kind, provenance.fields)
+
+
+def place_of(provenance: _Provenance) -> tuple[object, ...]:
+    """``location_of(provenance).place()``, without making the location."""
+    return _place(json_of(provenance))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import IO, Any
 
-from leakscan.locations import location_of
+from leakscan.locations import json_of
 
 CONFIDENCES = ("low", "medium", "high")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -43,7 +43,7 @@ class Provenance:
     vendor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        out = location_of(self).to_dict()
+        out = json_of(self)
         if self.vendor:
             out["vendor"] = True
         return out
