@@ -69,17 +69,6 @@ class _Base:
             text += f":{column}"
         return text
 
-    def get(self, key: str) -> Any:
-        """A report field by its JSON name (``None`` when absent)."""
-        if key in _names(type(self)):
-            return getattr(self, key)
-        return dict(self.extra).get(key)
-
-    def place(self) -> tuple[object, ...]:
-        """What names the place without the structured value in it: a file read as text
-        and the same file's value read as a structure have the same place."""
-        return _place(self.to_dict())
-
     def to_dict(self) -> dict[str, Any]:
         """``kind`` then every field that is set, as the JSON report has them."""
         values = {name: getattr(self, name) for name in _names(type(self))}

@@ -14,6 +14,7 @@ from leakscan.locations import (
     ImageLayerLocation,
     OtherLocation,
     location_of,
+    place_of,
 )
 from leakscan.model import Location, Provenance
 from leakscan.report.table import describe
@@ -108,8 +109,6 @@ def test_a_layer_label_leaves_created_by_out_when_asked() -> None:
 
 
 def test_a_structured_value_has_the_place_of_its_file() -> None:
-    file = location_of(Provenance("file", {"path": "s.yaml"}))
-    value = location_of(
-        Provenance("file", {"path": "s.yaml", "key": "data.t", "manifest": "Secret"})
-    )
-    assert file.place() == value.place() != location_of(Provenance("file", {"path": "o"})).place()
+    file = place_of(Provenance("file", {"path": "s.yaml"}))
+    value = place_of(Provenance("file", {"path": "s.yaml", "key": "data.t", "manifest": "Secret"}))
+    assert file == value != place_of(Provenance("file", {"path": "o"}))
