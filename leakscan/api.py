@@ -25,6 +25,7 @@ from leakscan.engine.detector import CAPPED_REGIONS, MAX_HITS_PER_RULE, MAX_REGI
 from leakscan.engine.redact import redact
 from leakscan.errors import LeakscanError
 from leakscan.findings import FindingSet, fingerprint, value_digests
+from leakscan.locations import location_of
 from leakscan.model import Blob, Match, ScanResult, Skip, Stats
 from leakscan.parallel import START_AFTER_BYTES, BatchScanner, default_jobs
 from leakscan.progress import NoProgress, Progress
@@ -463,8 +464,8 @@ def _content_key(blob: Blob) -> tuple[str, str | None] | None:
 
 
 def _where(blob: Blob) -> str:
-    fields = blob.provenance.fields
-    return str(fields.get("path") or fields.get("field") or blob.provenance.kind)
+    where = location_of(blob.provenance)
+    return str(where.path or where.field or blob.provenance.kind)
 
 
 def scan(

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from leakscan.engine.detector import is_generic
 from leakscan.engine.redact import redact
+from leakscan.locations import place_of
 from leakscan.model import CONFIDENCES, Finding, Location, Match, Provenance, rank
 from leakscan.rules.spec import Rule
 
@@ -37,13 +38,8 @@ def value_digests(secret: str, key: bytes | None = None) -> tuple[str, str]:
     return value_digest(secret, key), value_digest(encoded, key)
 
 
-# fields a structured value adds to its file's provenance (leakscan.sources.manifests)
-_STRUCTURED_FIELDS = frozenset({"key", "manifest", "document"})
-
-
 def _place(location: Location) -> tuple[object, ...]:
-    fields = {k: v for k, v in location.provenance.fields.items() if k not in _STRUCTURED_FIELDS}
-    return (location.provenance.kind, tuple(sorted(map(str, fields.items()))), location.line)
+    return (place_of(location.provenance), location.line)
 
 
 def _merge_structured(finding: Finding, location: Location) -> bool:

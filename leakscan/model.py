@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import IO, Any
 
+from leakscan.locations import json_of
+
 CONFIDENCES = ("low", "medium", "high")
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -41,8 +43,7 @@ class Provenance:
     vendor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        out.update({k: v for k, v in self.fields.items() if v is not None})
+        out = json_of(self)
         if self.vendor:
             out["vendor"] = True
         return out

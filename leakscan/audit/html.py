@@ -18,6 +18,7 @@ from html import escape
 from typing import Any
 
 from leakscan import __version__
+from leakscan.locations import ImageLayerLocation, location_of
 from leakscan.model import Finding, ScanResult
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
@@ -128,15 +129,15 @@ def _model(
         s = _Secret(n, f)
         first: dict[str, tuple[int, str]] = {}  # image digest -> (layer index, layer digest)
         for loc in f.locations:
-            fields = loc.provenance.fields
-            ref = str(fields.get("image", ""))
-            digest = str(fields.get("image_digest") or ref)
+            where = location_of(loc.provenance)
+            ref = str(where.image or "")
+            digest = str(where.image_digest or ref)
             s.images.add(digest)
             if ref in by_ref:
                 s.repos.add(by_ref[ref][0])
-            if loc.provenance.kind == "image-layer":
-                s.states.add(str(fields.get("state") or "present"))
-                i, layer = int(fields.get("layer_index") or 0), str(fields.get("layer_digest"))
+            if isinstance(where, ImageLayerLocation):
+                s.states.add(str(where.state or "present"))
+                i, layer = int(where.layer_index or 0), str(where.layer_digest)
                 if digest not in first or i < first[digest][0]:
                     first[digest] = (i, layer)
             else:

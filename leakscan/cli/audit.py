@@ -36,6 +36,7 @@ from leakscan.cli.common import (
     write_report,
 )
 from leakscan.errors import ExitCode, LeakscanError
+from leakscan.locations import location_of
 from leakscan.model import ScanResult
 from leakscan.report.safe_text import terminal
 
@@ -52,7 +53,7 @@ def per_repo_secrets(result: ScanResult, registry: str) -> dict[str, int]:
     out: dict[str, set[str]] = {}
     for f in result.findings:
         for loc in f.locations:
-            image = loc.provenance.fields.get("image")
+            image = location_of(loc.provenance).image
             if isinstance(image, str):
                 out.setdefault(_repository_of(image, registry), set()).add(f.fingerprint)
     return {k: len(v) for k, v in out.items()}
@@ -90,7 +91,7 @@ def audit_extra(outcome: Any, result: ScanResult) -> dict[str, Any]:
     digests_with: set[str] = set()
     for f in result.findings:
         for loc in f.locations:
-            d = loc.provenance.fields.get("image_digest")
+            d = location_of(loc.provenance).image_digest
             if isinstance(d, str):
                 digests_with.add(d)
     images: dict[str, str] = {}  # manifest digest -> worst status

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from leakscan.locations import location_of
 from leakscan.model import Finding, Match, ScanResult
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def filter_result(result: ScanResult, foreign: bool = True) -> tuple[ScanResult,
     for finding in result.findings:
         locations = []
         for loc in finding.locations:
-            path = loc.provenance.fields.get("path")
+            path = location_of(loc.provenance).path
             if loc.provenance.kind == "file" and path and loc.line is not None:
                 lines = _file_lines(str(path), cache)
                 if lines is not None and allowed_at(lines, loc.line, finding.rule_id, foreign):

@@ -20,6 +20,7 @@ from typing import Any
 
 from leakscan import __version__
 from leakscan.errors import UsageError
+from leakscan.locations import location_of
 from leakscan.model import Finding, Location, ScanResult, Skip
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,9 @@ def _loc_text(loc: dict[str, Any]) -> str:
 def _location_dict(loc: Location) -> dict[str, Any]:
     """The parts of a location worth keeping (no created_by text, no layer details)."""
     out: dict[str, Any] = {"kind": loc.provenance.kind}
-    for key in ("path", "image", "field", "commit", "name"):
-        value = loc.provenance.fields.get(key)
+    where = location_of(loc.provenance)
+    parts = (where.path, where.image, where.field, where.commit, where.name)
+    for key, value in zip(("path", "image", "field", "commit", "name"), parts, strict=True):
         if value is not None:
             out[key] = value
     if loc.line is not None:
@@ -155,12 +157,13 @@ def _rule_agrees(entry_rule: str | None, rule_id: str) -> bool:
 def _location_matches(
     want: dict[str, Any], rule: str | None, finding: Finding, loc: Location
 ) -> bool:
-    path = loc.provenance.fields.get("path")
+    where = location_of(loc.provenance)
+    path = where.path
     if want.get("path") is None or path is None or not _same_path(str(want["path"]), str(path)):
         return False
     if want.get("line") is not None and loc.line != want["line"]:
         return False
-    commit = loc.provenance.fields.get("commit")
+    commit = where.commit
     if (
         want.get("commit")
         and commit

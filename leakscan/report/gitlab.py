@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leakscan import __version__
+from leakscan.locations import GitLocation, ImageConfigLocation, ImageLayerLocation, location_of
 from leakscan.model import Location, ScanResult
 from leakscan.report import register
 from leakscan.report.safe_text import deep, unsurrogate
@@ -32,24 +33,21 @@ _TOOL = {
 
 
 def _file(loc: Location) -> str:
-    f = loc.provenance.fields
-    if loc.provenance.kind == "git" and not f.get("path"):  # a commit or tag message ...
+    where = location_of(loc.provenance)
+    if isinstance(where, GitLocation) and not where.path:  # a commit or tag message ...
         return describe(loc)
-    path = f.get("path") or f.get("field") or f.get("name") or loc.provenance.kind
-    if loc.provenance.kind in ("image-layer", "image-config") and f.get("image"):
-        return (
-            f"{f['image']}:{path}"
-            if loc.provenance.kind == "image-layer"
-            else (f"{f['image']} {path}")
-        )
+    path = where.path or where.field or where.name or loc.provenance.kind
+    if isinstance(where, ImageLayerLocation) and where.image:
+        return f"{where.image}:{path}"
+    if isinstance(where, ImageConfigLocation) and where.image:
+        return f"{where.image} {path}"
     return str(path)
 
 
 def _vulnerability(finding: Any, loc: Location) -> dict[str, Any]:
-    f = loc.provenance.fields
     location: dict[str, Any] = {
         "file": _file(loc),
-        "commit": {"sha": str(f.get("commit") or "0000000")},
+        "commit": {"sha": str(location_of(loc.provenance).commit or "0000000")},
     }
     if loc.line is not None:
         location["start_line"] = loc.line

@@ -10,6 +10,7 @@ from collections import Counter
 from html import escape
 
 from leakscan import __version__
+from leakscan.locations import location_of
 from leakscan.model import Finding, ScanResult
 from leakscan.report import register
 from leakscan.report.safe_text import terminal
@@ -67,12 +68,7 @@ class HtmlReporter:
         by_repo: Counter[str] = Counter()
         for f in result.findings:
             repos = {
-                str(
-                    loc.provenance.fields.get("repository")
-                    or loc.provenance.fields.get("image")
-                    or loc.provenance.kind
-                )
-                for loc in f.locations
+                str(location_of(loc.provenance).image or loc.provenance.kind) for loc in f.locations
             }
             by_repo.update(repos)
         rows = []

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from leakscan import __version__
+from leakscan.locations import GitLocation, ImageLayerLocation, location_of
 from leakscan.model import Finding, Location, ScanResult
 from leakscan.report.safe_text import deep, xml_text
 from leakscan.report.table import describe
@@ -53,17 +54,16 @@ class _Uris:
         return {SRCROOT: {"uri": self.root.as_uri().rstrip("/") + "/"}}
 
     def artifact(self, loc: Location) -> dict[str, Any] | None:
-        f = loc.provenance.fields
-        path = f.get("path")
+        where = location_of(loc.provenance)
+        path = where.path
         if path is None:
             return None
-        kind = loc.provenance.kind
-        if kind == "image-layer":  # a file inside an image: named under the image
-            image = quote(str(f.get("image") or "image").replace(":", "_"), safe="/")
+        if isinstance(where, ImageLayerLocation):  # a file inside an image: under the image
+            image = quote(str(where.image or "image").replace(":", "_"), safe="/")
             inner = quote(str(path).lstrip("/"), safe="/")
             return {"uri": f"{image}/{inner}"}
-        if kind == "git":
-            repo = f.get("repo")
+        if isinstance(where, GitLocation):
+            repo = where.repo
             if not repo or not os.path.isdir(str(repo)):  # a remote: repository-relative
                 return {"uri": quote(str(path).lstrip("/"), safe="/")}
             path = os.path.join(str(repo), str(path))

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 from leakscan.engine.redact import redact
+from leakscan.locations import FileLocation, ImageLayerLocation, location_of
 from leakscan.model import Finding, Location, ScanResult, Validation
 from leakscan.report.safe_text import terminal
 
@@ -24,80 +25,10 @@ MAX_CONTEXT_FILE = 16 * 1024 * 1024
 _CONTEXT_BEFORE = 32  # characters kept left of the secret on a long line
 
 
-def short_digest(digest: object) -> str:
-    """``sha256:0123456789ab`` (12 hex digits, as ``docker images`` shows an id)."""
-    text = str(digest or "")
-    algo, _, hexa = text.partition(":")
-    return f"{algo}:{hexa[:12]}" if hexa else text[:19]
-
-
-def layer_label(fields: dict[str, object] | object) -> str:
-    """``layer 4 (sha256:0123456789ab)``: counted from 1 at the base, as ``docker history``
-    numbers them from the bottom, with the layer's short digest."""
-    f = fields if isinstance(fields, dict) else {}
-    index = f.get("layer_index")
-    number = int(index) + 1 if isinstance(index, int) else "?"
-    digest = f.get("layer_digest")
-    return f"layer {number}" + (f" ({short_digest(digest)})" if digest else "")
-
-
-def _git(loc: Location, pos: str) -> str:
-    f = loc.provenance.fields
-    commit = str(f.get("commit") or "")[:10]
-    who = " ".join(str(x) for x in (f.get("author"), f.get("date")) if x)
-    field = f.get("field")
-    if field == "message":
-        text = f"commit message of {commit}{pos}"
-    elif field == "tag-message":
-        text = f"tag message of {f.get('ref')}{pos}"
-    elif field == "tagged-blob":
-        text = f"blob tagged {f.get('ref')}{pos}"
-    elif f.get("unreachable"):
-        obj = str(f.get("object") or "")[:12]
-        text = f"unreachable blob {obj}{pos}"
-        if f.get("path"):
-            text = f"{f.get('path')}{pos} in unreachable blob {obj}"
-        if commit:
-            text += f" of dangling commit {commit}"
-    elif f.get("staged"):
-        return f"{f.get('path')}{pos} (staged)"
-    else:
-        text = f"{f.get('path')}{pos}" + (f" @ {commit}" if commit else "")
-    if who:
-        text += f" {who}"
-    if f.get("in_head") is False:
-        text += " [not in HEAD]"
-    return text
-
-
 def describe(loc: Location, created_by: bool = True) -> str:
     """One line that says where: ``app:1 layer 4 (sha256:0123456789ab) app/.env:4
     [deleted in layer 6]  (COPY . /app)``; ``created_by`` in full unless left out."""
-    f = loc.provenance.fields
-    kind = loc.provenance.kind
-    pos = f":{loc.line}" if loc.line is not None else ""
-    if kind == "image-layer":
-        text = f"{f.get('image')} {layer_label(dict(f))} {f.get('path')}{pos}"
-        state = f.get("state")
-        if state and state != "present":
-            n = f.get("deleted_in_layer")
-            if n is None:
-                n = f.get("overwritten_in_layer")
-            text += f" [{state}{' in layer ' + str(n + 1) if isinstance(n, int) else ''}]"
-        if created_by and f.get("created_by"):
-            text += f"  ({f['created_by']})"
-    elif kind == "image-config":
-        text = f"{f.get('image')} config {f.get('field')}"
-    elif kind == "git":
-        text = _git(loc, pos)
-    elif kind in ("env", "container-env"):
-        where = f.get("container") or f.get("file") or "process"
-        text = f"{where} env {f.get('name')}"
-    else:
-        path = f.get("path") or f.get("field") or ""
-        text = f"{path}{pos}"
-        if loc.column is not None and loc.line is not None:
-            text += f":{loc.column}"
+    text = location_of(loc.provenance).label(loc.line, loc.column, created_by)
     if loc.decoded:
         text += f" (decoded {'+'.join(loc.decoded)})"
     if loc.provenance.vendor:
@@ -238,8 +169,8 @@ class TableReporter:
             break_long_words=False,  # a path or digest stays whole
             break_on_hyphens=False,
         ) or [f"{_INDENT}- "]
-        fields = loc.provenance.fields
-        created_by = fields.get("created_by") if loc.provenance.kind == "image-layer" else None
+        where = location_of(loc.provenance)
+        created_by = where.created_by if isinstance(where, ImageLayerLocation) else None
         if created_by:
             label = f"{_INDENT}  created by "
             wrapped = textwrap.wrap(
@@ -249,9 +180,9 @@ class TableReporter:
             )
             for i, part in enumerate(wrapped):
                 out.append((label if i == 0 else " " * len(label)) + part)
-        path = fields.get("path")
+        path = where.path
         if (
-            loc.provenance.kind == "file"
+            isinstance(where, FileLocation)
             and path
             and loc.line is not None
             and not loc.decoded

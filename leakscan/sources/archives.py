@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, cast
 
+from leakscan.locations import location_of
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.interface import SourceOptions
 
@@ -60,7 +61,7 @@ def iter_archive(
     depth: int,
     recurse: Recurse,
 ) -> Iterator[Blob | Skip]:
-    outer = str(provenance.fields.get("path", name))
+    outer = str(location_of(provenance).path or name)
     if data.startswith(b"PK"):
         yield from _zip(data, outer, provenance, options, depth, recurse)
         return

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from leakscan.locations import location_of
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.filesystem import SNIFF_BYTES, FilesystemSource, looks_binary
 from leakscan.sources.interface import Source, SourceOptions
@@ -71,7 +72,7 @@ class ManifestSource(Source):
 def structured_blobs(blob: Blob, force_kind: str | None = None) -> Iterator[Blob | Skip]:
     """The structured blobs of one file's blob (none when it is no manifest)."""
     data = blob.data
-    path = str(blob.provenance.fields.get("path", blob.provenance.kind))
+    path = str(location_of(blob.provenance).path or blob.provenance.kind)
     if data is None:
         return
     found = detect(path, data, force_kind)
