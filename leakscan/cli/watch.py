@@ -120,7 +120,7 @@ def _watch(
     webhook: str | None,
     queue_size: int,
 ) -> int:
-    from leakscan.store.layer_cache import LayerCache
+    from leakscan.cli.content_cache import open_cache
     from leakscan.watch.daemon import DockerDaemon
     from leakscan.watch.emit import JsonlSink, WebhookSender, webhook_host
     from leakscan.watch.loop import Watcher
@@ -152,11 +152,11 @@ def _watch(
 
         store = WatchState(state_path or default_state_path())
         stack.callback(store.close)
+        cache = open_cache(config, opts)  # the one scan image and audit use
+        if cache is not None:
+            stack.callback(cache.close)
         units = UnitScanner(
-            config,
-            lambda r: filtered(r, opts),
-            _policy_key(opts, config),
-            cache=LayerCache(store.conn),
+            config, lambda r: filtered(r, opts), _policy_key(opts, config), cache=cache
         )
         stack.callback(units.close)
         watcher = Watcher(

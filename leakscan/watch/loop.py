@@ -201,6 +201,14 @@ class Watcher:
             image = daemon.image(str(attrs.get("Image") or "")) if attrs.get("Image") else None
             result = self._units.container(attrs, image)
         self.summary.units += 1
+        if kind == "image":
+            log.info(
+                "image %s: %d layer(s) scanned, %d reused (scanned before: this run or the "
+                "content cache)",
+                name,
+                result.stats.layers_scanned,
+                result.stats.layers_reused,
+            )
         for skip in result.skipped:
             log.info("skipped %s: %s", skip.where, skip.reason)
         if result.errors and not daemon.alive():

@@ -4,7 +4,9 @@ An image is scanned by the image source (``docker-daemon:``, streamed from ``doc
 and a container by the container source's blobs, through one long-lived
 :class:`~leakscan.api.Scanner`: the content it scanned and the layers it read stay known, so an
 image whose layers were seen before (another tag, a rebuild on the same base) costs only its
-new layers. Each unit's result passes through the same policy as ``scan`` (allow comments,
+new layers. With a content cache (``leakscan.store.content_cache``, the one ``scan image`` and
+``audit`` use) that holds across runs and commands: a layer any of them scanned is not read
+again. Each unit's result passes through the same policy as ``scan`` (allow comments,
 baseline), given by the caller.
 """
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -21,16 +22,12 @@ from typing import Any
 from leakscan.api import ScanConfig, Scanner
 from leakscan.findings import FindingSet
 from leakscan.model import Blob, ScanResult, Skip, Stats
-from leakscan.sources.image.config import layer_history, parse_config
 from leakscan.sources.image.container import container_blobs
 from leakscan.sources.image.daemon import DaemonStore
 from leakscan.sources.image.interface import ImageStore
 from leakscan.sources.image.source import ImageSource, RunState
-from leakscan.sources.image.whiteouts import LayerIndex
 from leakscan.sources.interface import Source, SourceOptions
-from leakscan.store.db import StoreError
-from leakscan.store.layer_cache import CachedMatch, LayerCache
-from leakscan.watch.layers import layer_to_cache, restore, seeded_record
+from leakscan.store.content_cache import ContentCache
 
 log = logging.getLogger(__name__)
 
@@ -102,23 +99,18 @@ class ContainerAttrsSource(Source):
         yield from container_blobs(self.attrs)
 
 
-def _platform(attrs: Mapping[str, Any]) -> str:
-    plat = f"{attrs.get('Os', 'linux')}/{attrs.get('Architecture', 'amd64')}"
-    return plat + (f"/{attrs['Variant']}" if attrs.get("Variant") else "")
-
-
 class UnitScanner:
     """Scans units for the watch; ``policy`` filters each result as ``scan`` does.
 
-    With a ``cache`` (the layer cache), layers scanned are stored and layers found there are
-    not read again (see ``leakscan.watch.layers``)."""
+    With a ``cache`` (the content cache), layers scanned are stored and layers found there are
+    not read again: their files are placed in the image and get their stored matches."""
 
     def __init__(
         self,
         config: ScanConfig,
         policy: Callable[[ScanResult], ScanResult],
         policy_key: str = "",
-        cache: LayerCache | None = None,
+        cache: ContentCache | None = None,
         store_factory: Callable[[str, str], ImageStore] | None = None,
     ) -> None:
         self.config = config
@@ -132,15 +124,21 @@ class UnitScanner:
             + (":" + hashlib.sha256(key).hexdigest()[:16] if key else "")
             + (":" + policy_key if policy_key else "")
         )
-        self.rule_names = {r.id: r.name for r in self.scanner.detector.rules}
-        self._cache_failed = False
 
     def _fresh(self) -> None:
-        self.scanner = Scanner(self.config)
-        self.run_state = RunState()
+        self.scanner = Scanner(self.config, cache=self.cache)
+        self.run_state = RunState(store=self.cache)
         self._known_blobs = 0
-        self._restored: dict[str, list[CachedMatch]] = {}  # diff id -> its cached matches
-        self._stored: set[str] = set()  # diff ids put in the cache by this process
+
+    def _known(self, diff_id: str) -> bool:
+        """Whether a layer needs no reading: read whole, by this process or (the content
+        cache) an earlier run, and every file's matches at hand."""
+        record = self.run_state.layer(diff_id)
+        return (
+            record is not None
+            and record.files is not None
+            and all(self.scanner.knows(f.digest) for f in record.files)
+        )
 
     def image(
         self,
@@ -156,12 +154,10 @@ class UnitScanner:
         image_id = str(attrs.get("Id"))
         diff_ids = [str(d) for d in (attrs.get("RootFS") or {}).get("Layers") or []]
         reference = f"docker-daemon:{name}"
-        self._seed(diff_ids)
-        layers = self.run_state.layers
         if (
             history is not None
             and image_id not in self.run_state.configs
-            and all(d in layers and layers[d].files is not None for d in diff_ids)
+            and all(self._known(d) for d in diff_ids)
         ):
             raw = config_from_inspect(attrs, history())
             if raw is not None:
@@ -170,78 +166,14 @@ class UnitScanner:
         def store(ref: str, options: SourceOptions) -> ImageStore:
             return self._store_factory(image_id, ref)
 
-        def restored(findings: FindingSet) -> None:
-            if not any(d in self._restored for d in diff_ids):
-                return
-            raw = self.run_state.configs.get(image_id)
-            config = parse_config(raw, f"{reference}: config") if raw is not None else {}
-            states = self.run_state.layers
-            digests = attrs.get("RepoDigests") or []
-            fields = {
-                "image": reference,
-                "image_digest": str(digests[0]).split("@", 1)[1] if digests else None,
-                "platform": _platform(attrs),
-            }
-            restore(
-                findings,
-                self.rule_names,
-                fields,
-                diff_ids,
-                layer_history(config, len(diff_ids)),
-                [states[d].index if d in states else LayerIndex() for d in diff_ids],
-                self._restored,
-            )
-
         source = ImageSource(reference, self.config.options, self.run_state, store)
-        result = self._run(source, restored)
-        self._store(diff_ids)
-        return result
-
-    def _seed(self, diff_ids: list[str]) -> None:
-        """Layers this process has not read but the cache holds: not to be read."""
-        if self.cache is None:
-            return
-        for diff_id in diff_ids:
-            if diff_id in self.run_state.layers or diff_id in self._restored:
-                continue
-            try:
-                hit = self.cache.get(diff_id, self.rules_key)
-            except (StoreError, sqlite3.Error) as exc:
-                self._cache_trouble(exc)
-                return
-            if hit is not None:
-                self._restored[diff_id] = hit.matches
-                self.run_state.layers[diff_id] = seeded_record(hit)
-
-    def _store(self, diff_ids: list[str]) -> None:
-        if self.cache is None:
-            return
-        for diff_id in diff_ids:
-            record = self.run_state.layers.get(diff_id)
-            if record is None or diff_id in self._restored or diff_id in self._stored:
-                continue
-            layer = layer_to_cache(record, self.scanner.matches_of, self.config.fingerprint_key)
-            if layer is None:
-                continue
-            try:
-                self.cache.put(diff_id, self.rules_key, None, layer)
-            except StoreError as exc:
-                self._cache_trouble(exc)
-                return
-            self._stored.add(diff_id)
-
-    def _cache_trouble(self, exc: Exception) -> None:
-        if not self._cache_failed:  # once: the watch goes on, layers are scanned again
-            log.warning("layer cache: %s (layers are scanned without it)", exc)
-            self._cache_failed = True
+        return self._run(source)
 
     def container(self, attrs: Mapping[str, Any], image: Mapping[str, Any] | None) -> ScanResult:
         """Scan a container's env and command, less what its image (``image``) sets."""
         return self._run(ContainerAttrsSource(inherited_removed(attrs, image)))
 
-    def _run(
-        self, source: Source, restored: Callable[[FindingSet], None] | None = None
-    ) -> ScanResult:
+    def _run(self, source: Source) -> ScanResult:
         if self._known_blobs > MAX_KNOWN_BLOBS:
             log.info(
                 "%d contents known from earlier units: starting afresh (memory bound)",
@@ -255,10 +187,13 @@ class UnitScanner:
         scanner.skipped = []
         scanner.errors = []
         scanner.stats = Stats()
+        state = self.run_state
+        before = (state.layers_scanned, state.layers_reused)
         scanner.run(source)
-        if restored is not None and not scanner.errors:
-            restored(scanner.findings)
         result = scanner.result(time.monotonic() - started)
+        if isinstance(source, ImageSource):  # its counts are the run's: this unit's part
+            result.stats.layers_scanned -= before[0]
+            result.stats.layers_reused -= before[1]
         self._known_blobs += result.stats.blobs
         return self.policy(result)
 
