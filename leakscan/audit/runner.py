@@ -176,8 +176,13 @@ class Auditor:
         self.scanner = Scanner(config, _LayerTicks(self._snapshot), cache=cache)
         self.scanner.stats = self.stats = AuditStats()
         self.scanner.findings.journal = []
+        # one kept-alive connection per pool worker, and one for the blobs the scan reads
         self.client = RegistryClient(
-            opts.registry, auth, insecure=opts.insecure, timeout=opts.timeout
+            opts.registry,
+            auth,
+            insecure=opts.insecure,
+            timeout=opts.timeout,
+            connections=max(10, opts.workers + 1),
         )
         self.registry = self.client.host
         self.state = AuditState(connect(opts.state))

@@ -33,6 +33,7 @@ from leakscan.sources.image.interface import ImageError
 from leakscan.sources.registry import retry as _retry
 from leakscan.sources.registry.auth import RegistryAuth, RegistryAuthError
 from leakscan.sources.registry.body import bounded_body
+from leakscan.sources.registry.session import RegistrySession
 from leakscan.sources.registry.watchdog import guard_session, headers_deadline
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ class RegistryClient:
     """One registry host. ``insecure`` allows plain HTTP and unverified TLS.
 
     Retries follow ``retry`` (:data:`.retry.DEFAULT` when not given); ``retries`` and
-    ``backoff`` override its counts. ``clock`` measures deadlines.
+    ``backoff`` override its counts. ``clock`` measures deadlines. Up to ``connections``
+    connections are kept alive (at least one per thread using the client at once).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class RegistryClient:
         timeout: float | None = None,
         max_blob_bytes: int = 8 * 1024**3,
         clock: Callable[[], float] = time.monotonic,
+        connections: int = 10,
     ) -> None:
         scheme = ""
         if "://" in registry:
@@ -124,9 +127,10 @@ class RegistryClient:
         self.timeout = timeout if timeout is not None and timeout > 0 else DEFAULT_TIMEOUT
         self.max_blob_bytes = max_blob_bytes
         self.clock = clock
-        self.session = requests.Session()
+        self.session = RegistrySession()  # proxies read from the environment once per host
         self.session.max_redirects = MAX_REDIRECTS
-        guard_session(self.session)  # headers get a deadline too (headers_deadline)
+        # headers get a deadline too (headers_deadline)
+        guard_session(self.session, connections)
         self.session.headers["User-Agent"] = "leakscan"
         self._scheme: str | None = scheme or (None if insecure else "https")
         if scheme == "http" and not insecure:
