@@ -80,6 +80,7 @@ ENV_READERS = {
     "sources/registry/auth.py": "DOCKER_CONFIG: where docker itself keeps credentials",
     "sources/git/repository.py": "passes the environment on to git, reads no setting",
     "sources/env.py": "the environment is what `scan env` scans",
+    "sources/registry/session.py": "HTTP(S)_PROXY / NO_PROXY / CA bundle, read as requests does",
 }
 
 
