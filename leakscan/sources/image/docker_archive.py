@@ -44,6 +44,8 @@ class DockerArchiveStore(ImageStore):
         self.files = TarFiles(path)
         self._oci: OciStore | None = None
         self._paths: dict[str, str] = {}  # digest -> member path (classic)
+        # (config digest, layer place) -> member path: two layers may declare one diff_id
+        self._layer_paths: dict[tuple[str, int], str] = {}
         if self.files.exists("index.json") and self.files.exists("oci-layout"):
             self._oci = OciStore(self.files, reference, name)
         elif not self.files.exists("manifest.json"):
@@ -93,13 +95,17 @@ class DockerArchiveStore(ImageStore):
                 f"{self.name}: {len(layers)} layers in manifest.json but {len(diff_ids)} in config"
             )
         refs = []
+        places = []
         for layer_path, diff_id in zip(layers, diff_ids, strict=True):
             check_digest(diff_id, self.name)
             layer_path = posixpath.normpath(str(layer_path))
             if layer_path.startswith("../") or not self.files.exists(layer_path):
                 raise ImageError(f"{self.name}: layer {layer_path} is missing from the archive")
             self._paths[diff_id] = layer_path
+            places.append(layer_path)
             refs.append(LayerRef(diff_id, CLASSIC_LAYER, self.files.size(layer_path), diff_id))
+        for i, layer_path in enumerate(places):
+            self._layer_paths[(config_digest, i)] = layer_path
         tags = _tags(entry)
         return ResolvedImage(
             reference=self.reference
@@ -123,6 +129,13 @@ class DockerArchiveStore(ImageStore):
         path = self._paths.get(digest)
         if path is None:
             raise ImageError(f"{self.name}: blob {digest} is missing")
+        return Verified(self.files.open(path), digest, f"{self.name}: {path}")  # type: ignore[return-value]
+
+    def open_layer(self, image: ResolvedImage, i: int) -> IO[bytes]:
+        path = self._layer_paths.get((image.config_digest, i))
+        if self._oci is not None or path is None:
+            return super().open_layer(image, i)
+        digest = image.layers[i].digest
         return Verified(self.files.open(path), digest, f"{self.name}: {path}")  # type: ignore[return-value]
 
     def close(self) -> None:

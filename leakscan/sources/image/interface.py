@@ -60,6 +60,11 @@ class ImageStore(ABC):
     def open_blob(self, digest: str) -> IO[bytes]:
         """A stream of the blob's bytes as stored; the digest is verified as it is read."""
 
+    def open_layer(self, image: ResolvedImage, i: int) -> IO[bytes]:
+        """The stream of the image's ``i``-th layer (by its place: two layers may declare one
+        digest)."""
+        return self.open_blob(image.layers[i].digest)
+
     def layer_streams(
         self, image: ResolvedImage, wanted: Sequence[int], located: bool = False
     ) -> Iterator[tuple[Callable[[], int], IO[bytes]]]:

@@ -130,9 +130,15 @@ class _Inflated:
     """The decompressed stream with bomb limits; ``drain`` reads the raw blob to its end."""
 
     def __init__(
-        self, raw: IO[bytes], where: str, max_ratio: int, max_bytes: int = MAX_LAYER_BYTES
+        self,
+        raw: IO[bytes],
+        where: str,
+        max_ratio: int,
+        max_bytes: int = MAX_LAYER_BYTES,
+        hasher: Any = None,
     ) -> None:
         self._raw = _Counting(raw)
+        self.hasher = hasher  # of the uncompressed bytes (a layer's diff_id), when asked
         self.where = where
         self.max_ratio = max_ratio
         self.max_bytes = max_bytes
@@ -177,6 +183,8 @@ class _Inflated:
                 ) from None
             raise
         self.out += len(data)
+        if self.hasher is not None:
+            self.hasher.update(data)
         if self.out > self.max_bytes:
             raise BombError(
                 f"{self.where}: layer inflates beyond {self.max_bytes} bytes (--max-layer-size)"
@@ -225,13 +233,16 @@ def iter_layer(
     where: str,
     max_ratio: int = 200,
     max_bytes: int = MAX_LAYER_BYTES,
+    hasher: Any = None,
 ) -> Iterator[Entry | Skip]:
     """The entries of a layer blob, in tar order; ImageError when it cannot be read.
 
     A member that cannot be scanned is a :class:`Skip` whose ``where`` is its member name.
     An error in the first member means the blob is not a tar at all; later, that the layer
-    is corrupt or truncated. An empty blob is an empty layer."""
-    stream = _Inflated(raw, where, max_ratio, max_bytes)
+    is corrupt or truncated. An empty blob is an empty layer. ``hasher`` (a hashlib object)
+    is fed every uncompressed byte, the tail after the tar's end included, once the walk
+    ends without an error."""
+    stream = _Inflated(raw, where, max_ratio, max_bytes, hasher)
     started = False
     try:
         for member in iter_members(stream):
@@ -240,6 +251,9 @@ def iter_layer(
             if entry is not None:
                 yield entry
         started = True  # an empty tar is a layer; what follows is the blob's tail
+        if hasher is not None:  # the uncompressed tail (padding) counts in the diff_id
+            while stream.read(1 << 20):
+                pass
         stream.drain()
     # tarfile's errors too: the blob may be read from a member of a docker save archive
     except (TarError, tarfile.TarError, EOFError) as exc:

@@ -25,6 +25,7 @@ import io
 import logging
 import tarfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
@@ -62,6 +63,7 @@ class RunState:
     # layers scanned in earlier runs (the content cache): records read from it, and put in it
     store: LayerStore | None = None
     stored: set[str] = field(default_factory=set)  # layer keys in the store (read or put)
+    own_keys: int = 0  # keys made for layers that stand alone (see ``own_key``)
 
     def layer(self, key: str) -> LayerRecord | None:
         """The record of a layer read in this run, else from the store (``None``: unread)."""
@@ -73,6 +75,11 @@ class RunState:
                 self.layers[key] = record
                 self.stored.add(key)
         return record
+
+    def own_key(self, key: str) -> str:
+        """A key no other layer has: for a layer that must not stand in for its declared one."""
+        self.own_keys += 1
+        return f"{key}#{self.own_keys}"
 
     def keep(self, key: str, record: LayerRecord) -> None:
         """Put a layer read whole in the store (once)."""
@@ -94,13 +101,13 @@ def open_layers(
         yield from store.layer_streams(image, wanted, located=located)
         return
     for i in wanted:
-        yield (lambda i=i: i), _open(store, image.layers[i].digest)  # type: ignore[misc]
+        yield (lambda i=i: i), _open(store, image, i)  # type: ignore[misc]
 
 
-def _open(store: ImageStore, digest: str) -> IO[bytes]:
-    """The blob's stream; one that cannot be opened reads as its error (that layer fails)."""
+def _open(store: ImageStore, image: ResolvedImage, i: int) -> IO[bytes]:
+    """The layer's stream; one that cannot be opened reads as its error (that layer fails)."""
     try:
-        return store.open_blob(digest)
+        return store.open_layer(image, i)
     except ImageError as exc:
         return cast(IO[bytes], _Broken(exc))
 
@@ -146,7 +153,7 @@ class _Spool:
                 self.state.layers_downloaded += 1
                 layer = self.image.layers[i]
                 self.state.bytes_downloaded += layer.size or 0
-                yield (lambda i=i: i), _open(self.store, layer.digest), layer.size  # type: ignore[misc]
+                yield (lambda i=i: i), _open(self.store, self.image, i), layer.size  # type: ignore[misc]
         else:
             for locate, stream in open_layers(self.store, self.image, wanted, located=located):
                 yield locate, stream, None
@@ -229,6 +236,13 @@ def layer_key(layer: LayerRef) -> str:
     return layer.diff_id or layer.digest
 
 
+def _checks(layers: Sequence[LayerRef], at: int | None, wanted: Sequence[int]) -> bool:
+    """Whether the uncompressed bytes of layer ``at`` (``None``: one of ``wanted``) are hashed
+    against its diff_id: where the store's own digest check is not that."""
+    places = wanted if at is None else [at]
+    return any(layers[i].diff_id and layers[i].diff_id != layers[i].digest for i in places)
+
+
 class ImageSource(Source):
     """One image reference (all its platforms, or the chosen one)."""
 
@@ -271,6 +285,53 @@ class ImageSource(Source):
 
     def _image(self, store: ImageStore, image: ResolvedImage) -> Iterator[Blob | Skip]:
         keys = [layer_key(layer) for layer in image.layers]
+        layers = image.layers
+        # layers of unknown type are not read: each stands for itself, never for a diff_id
+        unknown = {
+            i
+            for i, layer in enumerate(layers)
+            if layer.media_type and layer.media_type not in LAYER_TYPES
+        }
+        for i in sorted(unknown):
+            yield Skip(
+                f"{image.reference} layer {i + 1} ({layers[i].digest})",
+                f"unknown layer media type {layers[i].media_type[:100]}",
+            )
+            keys[i] = self.state.own_key(keys[i])
+            self.state.layers[keys[i]] = LayerRecord(files=[])
+        # a diff_id declared twice is not taken on trust: every layer declaring it is read and
+        # checked; those whose content matches are then one layer, the others stand alone
+        counts = Counter(keys)
+        doubted = {i for i, layer in enumerate(layers) if layer.diff_id and counts[keys[i]] > 1}
+        last = {k: i for i, k in enumerate(keys)}
+        to_index = sorted({last[k] for k in keys if self.state.layer(k) is None} | doubted)
+        spool = _Spool(store, image, self.spool_bytes, self.state) if store.spooled else None
+        unverified: dict[int, str | None] = {}  # place -> its content's sha256 (None: unread)
+        if to_index:
+            self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
+            found: list[tuple[Callable[[], int], LayerRecord, Any]] = []
+            first = (
+                spool.first(to_index) if spool is not None else open_layers(store, image, to_index)
+            )
+            for locate, stream in first:
+                # the uncompressed bytes are hashed where the store does not check them (its
+                # blob digest is not the diff_id); a sequential store's place is known late
+                at = None if store.sequential else locate()
+                hasher = hashlib.sha256() if _checks(layers, at, to_index) else None
+                found.append((locate, self._index_layer(stream, image.reference, hasher), hasher))
+                self.options.progress.advance(1)
+            for locate, record, hasher in found:
+                i = locate()
+                diff_id = layers[i].diff_id
+                actual = None if hasher is None else "sha256:" + hasher.hexdigest()
+                bad = record.error is not None or record.bomb is not None
+                if diff_id and (bad or (actual is not None and actual != diff_id)):
+                    unverified[i] = None if bad else actual
+                    keys[i] = self.state.own_key(keys[i])
+                    self.state.layers[keys[i]] = record
+                else:
+                    self.state.layers.setdefault(keys[i], record)
+            self.options.progress.done()
         # a layer listed again (the same content) is read once, at its last place: applied
         # there, it leaves the same filesystem as applied at every place it is listed
         last = {k: i for i, k in enumerate(keys)}
@@ -281,31 +342,6 @@ class ImageSource(Source):
                 f"{repeats} repeated layer entr{'y' if repeats == 1 else 'ies'} (the same "
                 "layer listed again): each layer scanned once, at its last place",
             )
-        unknown = {
-            i
-            for i, layer in enumerate(image.layers)
-            if layer.media_type and layer.media_type not in LAYER_TYPES and last[keys[i]] == i
-        }
-        for i in sorted(unknown):
-            yield Skip(
-                f"{image.reference} layer {i + 1} ({image.layers[i].digest})",
-                f"unknown layer media type {image.layers[i].media_type[:100]}",
-            )
-            self.state.layers.setdefault(keys[i], LayerRecord(files=[]))
-        to_index = sorted({last[k] for k in keys if self.state.layer(k) is None})
-        spool = _Spool(store, image, self.spool_bytes, self.state) if store.spooled else None
-        if to_index:
-            self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
-            found: list[tuple[Callable[[], int], LayerRecord]] = []
-            first = (
-                spool.first(to_index) if spool is not None else open_layers(store, image, to_index)
-            )
-            for locate, stream in first:
-                found.append((locate, self._index_layer(stream, image.reference)))
-                self.options.progress.advance(1)
-            for locate, record in found:
-                self.state.layers.setdefault(keys[locate()], record)
-            self.options.progress.done()
         raw = self.state.configs.get(image.config_digest)
         if raw is None:  # another tag of the same image has it already (a daemon: one save)
             with store.open_blob(image.config_digest) as handle:
@@ -324,6 +360,12 @@ class ImageSource(Source):
         ctx = _ImageContext(image, indexes, db, history)
         to_read = []
         for i, record in enumerate(layer_records):
+            if unverified.get(i) is not None:
+                yield Skip(
+                    ctx.layer_name(i),
+                    f"content does not match its diff_id {layers[i].diff_id} (it is "
+                    f"{unverified[i]}): scanned as a layer of its own, not cached",
+                )
             if i in unknown or last[keys[i]] != i:
                 continue
             if record.bomb is not None:
@@ -347,15 +389,16 @@ class ImageSource(Source):
             for locate, stream in second:
                 i = locate()
                 yield from self._scan_layer(ctx, i, layer_records[i], stream)
-                self.state.keep(keys[i], layer_records[i])
+                if i not in unverified:
+                    self.state.keep(keys[i], layer_records[i])
                 self.state.layers_scanned += 1
                 self.options.progress.advance(1)
             self.options.progress.done()
 
-    def _index_layer(self, stream: IO[bytes], where: str) -> LayerRecord:
+    def _index_layer(self, stream: IO[bytes], where: str, hasher: Any = None) -> LayerRecord:
         record = LayerRecord()
         try:
-            for entry in iter_layer(stream, where, self.options.max_ratio):
+            for entry in iter_layer(stream, where, self.options.max_ratio, hasher=hasher):
                 if isinstance(entry, Skip):
                     continue
                 record.index.add(entry.path, entry.kind)
