@@ -20,6 +20,7 @@ from typing import Any
 from leakscan import __version__
 from leakscan.locations import ImageLayerLocation, location_of
 from leakscan.model import Finding, ScanResult
+from leakscan.report.html import svg_bars
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 
@@ -64,32 +65,9 @@ _SCRIPT = """
 
 
 def bar_chart(title: str, counts: Counter[str], order: tuple[str, ...] = ()) -> str:
-    """A horizontal bar chart as inline SVG (the 20 largest bars)."""
-    if order:
-        items = [(k, counts[k]) for k in order if counts.get(k)]
-    else:
-        items = counts.most_common(20)
-    cap = f"<figcaption>{escape(title)}</figcaption>"
-    if not items:
-        return f'<figure class="chart">{cap}<p>none</p></figure>'
-    width, bar_h, label_w = 460, 20, 190
-    top = max(n for _, n in items)
-    rows = []
-    for i, (label, n) in enumerate(items):
-        y = i * bar_h + 5
-        w = max(1, int((width - label_w - 40) * n / top))
-        rows.append(
-            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
-            f"{escape(label[:30])}</text>"
-            f'<rect class="bar" x="{label_w}" y="{y + 2}" width="{w}" height="{bar_h - 4}" '
-            f'fill="#4a78c2"><title>{escape(label)}: {n}</title></rect>'
-            f'<text x="{label_w + w + 4}" y="{y + 14}" font-size="12">{n}</text>'
-        )
-    height = bar_h * len(items) + 10
-    return (
-        f'<figure class="chart">{cap}<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" role="img">{"".join(rows)}</svg></figure>'
-    )
+    """A bar chart of ``counts`` in ``order``, else its 20 largest."""
+    items = [(k, counts[k]) for k in order if counts.get(k)] if order else counts.most_common(20)
+    return svg_bars(title, items, width=460, label_width=190, label_chars=30, css=True)
 
 
 @dataclass(slots=True)

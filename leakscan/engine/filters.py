@@ -187,6 +187,20 @@ RANDOM_REACH = 64  # characters looked at on each side of a candidate
 RANDOM_MIN_EXTRA = 8  # random characters around it that make it a stretch of a longer run
 
 
+def _run_around(
+    data: bytes, start: int, end: int, alphabet: frozenset[int], reach: int
+) -> tuple[int, int]:
+    """How far characters of ``alphabet`` run on around ``data[start:end]``, at most ``reach``
+    each way: the run's (lo, hi)."""
+    lo = start
+    while lo > 0 and start - lo < reach and data[lo - 1] in alphabet:
+        lo -= 1
+    hi = end
+    while hi < len(data) and hi - end < reach and data[hi] in alphabet:
+        hi += 1
+    return lo, hi
+
+
 def is_inside_random_run(data: bytes, start: int, end: int) -> bool:
     """The candidate ``data[start:end]`` is a stretch of a longer run of random base64 or hex
     on its line (a provider-shaped ``AKIA…``/``cio…`` inside an encoded blob, a hash, an
@@ -199,20 +213,10 @@ def is_inside_random_run(data: bytes, start: int, end: int) -> bool:
     (``…/20240101/us-east-1/s3/aws4_request``) is not random data.
     """
     if all(c in _HEX for c in data[start:end]):
-        lo = start
-        while lo > 0 and start - lo < RANDOM_MIN_EXTRA and data[lo - 1] in _HEX:
-            lo -= 1
-        hi = end
-        while hi < len(data) and hi - end < RANDOM_MIN_EXTRA and data[hi] in _HEX:
-            hi += 1
+        lo, hi = _run_around(data, start, end, _HEX, RANDOM_MIN_EXTRA)
         if (start - lo) + (hi - end) >= RANDOM_MIN_EXTRA:
             return True  # hex running on: a hash or a longer hex value, cut
-    lo = start
-    while lo > 0 and start - lo < RANDOM_REACH and data[lo - 1] in _RUN:
-        lo -= 1
-    hi = end
-    while hi < len(data) and hi - end < RANDOM_REACH and data[hi] in _RUN:
-        hi += 1
+    lo, hi = _run_around(data, start, end, _RUN, RANDOM_REACH)
     extra = (start - lo) + (hi - end)
     if extra < RANDOM_MIN_EXTRA:
         return False

@@ -27,30 +27,44 @@ th{background:#f3f3f3} code{font-size:12px}
 """
 
 
-def bar_chart(title: str, counts: Counter[str], width: int = 520) -> str:
-    """A horizontal bar chart as inline SVG."""
-    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20]  # ties: by name
+def svg_bars(
+    title: str,
+    items: list[tuple[str, int]],
+    width: int = 520,
+    label_width: int = 220,
+    label_chars: int = 34,
+    css: bool = False,
+) -> str:
+    """A horizontal bar chart as inline SVG, one bar per (label, count); ``css`` adds the
+    ``chart``/``bar`` classes that the audit report's script and styles use."""
+    figure = '<figure class="chart">' if css else "<figure>"
+    cap = f"<figcaption>{escape(title)}</figcaption>"
     if not items:
-        return f"<figure><figcaption>{escape(title)}</figcaption><p>none</p></figure>"
-    bar_h, label_w = 20, 220
+        return f"{figure}{cap}<p>none</p></figure>"
+    bar_h = 20
+    rect = '<rect class="bar"' if css else "<rect"
     top = max(n for _, n in items)
-    height = bar_h * len(items) + 10
     rows = []
     for i, (label, n) in enumerate(items):
         y = i * bar_h + 5
-        w = max(1, int((width - label_w - 40) * n / top))
+        w = max(1, int((width - label_width - 40) * n / top))
         rows.append(
-            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
-            f"{escape(label[:34])}</text>"
-            f'<rect x="{label_w}" y="{y + 2}" width="{w}" height="{bar_h - 4}" fill="#4a78c2">'
-            f"<title>{escape(label)}: {n}</title></rect>"
-            f'<text x="{label_w + w + 4}" y="{y + 14}" font-size="12">{n}</text>'
+            f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
+            f"{escape(label[:label_chars])}</text>"
+            f'{rect} x="{label_width}" y="{y + 2}" width="{w}" height="{bar_h - 4}" '
+            f'fill="#4a78c2"><title>{escape(label)}: {n}</title></rect>'
+            f'<text x="{label_width + w + 4}" y="{y + 14}" font-size="12">{n}</text>'
         )
+    height = bar_h * len(items) + 10
     return (
-        f"<figure><figcaption>{escape(title)}</figcaption>"
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img">{"".join(rows)}</svg></figure>'
+        f'{figure}{cap}<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{height}" role="img">{"".join(rows)}</svg></figure>'
     )
+
+
+def bar_chart(title: str, counts: Counter[str]) -> str:
+    """The 20 largest counts (ties by name) as a bar chart."""
+    return svg_bars(title, sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20])
 
 
 def _validation_cell(f: Finding) -> str:

@@ -10,12 +10,8 @@ A member's path is ``outer.jar!inner/path``.
 
 from __future__ import annotations
 
-import _compression
-import bz2
-import gzip
 import io
 import lzma
-import re
 import tarfile
 import zipfile
 import zlib
@@ -24,6 +20,7 @@ from typing import IO, cast
 
 from leakscan.locations import location_of
 from leakscan.model import Blob, Provenance, Skip
+from leakscan.sources.compression import is_corrupt_stream, reader, sniff
 from leakscan.sources.interface import SourceOptions
 
 ZIP_SUFFIXES = (".zip", ".jar", ".war", ".ear", ".whl", ".apk", ".aar", ".nupkg", ".egg")
@@ -32,11 +29,6 @@ TAR_SUFFIXES = (
     ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar.zst", ".tzst",
 )  # fmt: skip
 BLOCK = 512
-XZ_MAGIC = b"\xfd7zXZ\x00"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-#: "BZh", a block size digit, then the first block's (or the empty stream's end) magic
-BZIP2_MAGIC = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
-XZ_MEMLIMIT = 256 * 1024**2  # an xz header may ask for a 1.5 GiB dictionary
 
 Recurse = Callable[[IO[bytes], int, str, Provenance, SourceOptions, int], Iterator[Blob | Skip]]
 
@@ -65,13 +57,13 @@ def iter_archive(
     if data.startswith(b"PK"):
         yield from _zip(data, outer, provenance, options, depth, recurse)
         return
-    how = compression(data)
+    how = sniff(data)
     if how is None:
         stream = _Inflating(io.BytesIO(data), len(data) + 1, "none")
     else:
         limit = min(options.archive_bytes, max(len(data), 1) * options.max_ratio)
         try:
-            stream = _Inflating(_decompressor(how, data), limit, how)
+            stream = _Inflating(reader(how, io.BytesIO(data)), limit, how)
         except (OSError, ValueError, EOFError, lzma.LZMAError) as exc:
             yield Skip(outer, f"corrupt archive: {exc}")
             return
@@ -93,19 +85,6 @@ def iter_archive(
         yield Skip(outer, stream.problem)
 
 
-def compression(data: bytes) -> str | None:
-    """gzip, xz, bzip2 or zstd by the magic bytes; None for none of them."""
-    if data.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if data.startswith(XZ_MAGIC):
-        return "xz"
-    if BZIP2_MAGIC.match(data):
-        return "bzip2"
-    if data.startswith(ZSTD_MAGIC):
-        return "zstd"
-    return None
-
-
 def _strip_suffix(name: str) -> str:
     """The inner file's name: ``app.json.xz`` → ``app.json`` (the base name only)."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1].rsplit("!", 1)[-1]
@@ -114,23 +93,6 @@ def _strip_suffix(name: str) -> str:
         if lower.endswith(suffix):
             return name[: -len(suffix)]
     return name
-
-
-def _decompressor(how: str, data: bytes) -> IO[bytes]:
-    raw = io.BytesIO(data)
-    if how == "gzip":
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw))
-    if how == "xz":
-        reader = _compression.DecompressReader(
-            raw, lzma.LZMADecompressor, trailing_error=lzma.LZMAError, memlimit=XZ_MEMLIMIT
-        )
-        return cast(IO[bytes], io.BufferedReader(reader))
-    if how == "bzip2":
-        return cast(IO[bytes], bz2.BZ2File(raw))
-    import zstandard
-
-    zstd = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-    return cast(IO[bytes], zstd)
 
 
 class _Inflating:
@@ -150,14 +112,11 @@ class _Inflating:
         want = self.limit + 1 - self.out if n is None or n < 0 else min(n, self.limit + 1)
         try:
             chunk = self._inner.read(want)
-        except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
+        except Exception as exc:
+            if not is_corrupt_stream(exc):
+                raise
             self.problem = f"corrupt {self.how} stream: {exc}"
             return b""
-        except Exception as exc:  # zstandard.ZstdError
-            if type(exc).__module__.startswith("zstandard"):
-                self.problem = f"corrupt {self.how} stream: {exc}"
-                return b""
-            raise
         self.out += len(chunk)
         if self.out > self.limit:
             self.problem = "compressed archive exceeds the size or ratio limit"

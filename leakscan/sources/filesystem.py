@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
-from leakscan.sources.archives import compression, is_archive_name, iter_archive
+from leakscan.sources.archives import is_archive_name, iter_archive
+from leakscan.sources.compression import sniff
 from leakscan.sources.interface import Source, SourceError, SourceOptions
 from leakscan.userinfo import hide_userinfo
 
@@ -185,9 +186,7 @@ def read_upto(handle: IO[bytes], limit: int, expected: int) -> list[bytes]:
 
 
 def archive_magic(head: bytes) -> bool:
-    return (
-        head.startswith(b"PK\x03\x04") or compression(head) is not None or head[257:262] == b"ustar"
-    )
+    return head.startswith(b"PK\x03\x04") or sniff(head) is not None or head[257:262] == b"ustar"
 
 
 class _Prefixed:

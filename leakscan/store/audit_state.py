@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from leakscan.store.db import StoreError
+from leakscan.store.db import StoreError, rollback_quietly
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_tags_v2 (
@@ -109,11 +109,7 @@ class AuditState:
                 ),
             )
         except sqlite3.Error as exc:
-            if self.conn.in_transaction:
-                try:
-                    self.conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+            rollback_quietly(self.conn)
             raise StoreError(f"audit state: {exc}") from None
         self._pending += 1
         if self._pending >= BATCH or time.monotonic() - self._since >= 1.0:

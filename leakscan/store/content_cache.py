@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakscan.store.db import StoreError, connect
+from leakscan.store.db import StoreError, connect, rollback_quietly
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +212,7 @@ class ContentCache:
             )
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if self.conn.in_transaction:
-                try:
-                    self.conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+            rollback_quietly(self.conn)
             self._trouble(exc)
 
     def close(self) -> None:

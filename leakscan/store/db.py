@@ -28,3 +28,12 @@ def connect(path: Path | str) -> sqlite3.Connection:
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot open state file {path}: {exc}") from None
     return conn
+
+
+def rollback_quietly(conn: sqlite3.Connection) -> None:
+    """Undo an open transaction after a failed write; a rollback that fails too is moot."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
