@@ -19,13 +19,19 @@ from leakscan.sources.interface import Source, SourceOptions
 MAX_INSPECT_BYTES = 64 * 1024 * 1024
 
 
-def container_blobs(attrs: Mapping[str, Any]) -> Iterator[Blob]:
-    """The blobs of one container's inspect data."""
+def container_blobs(attrs: Mapping[str, Any]) -> Iterator[Blob | Skip]:
+    """The blobs of one container's inspect data; a field of the wrong JSON type is skipped
+    with its reason (inspect JSON from a file is untrusted input), the others still read."""
     name = str(attrs.get("Name") or attrs.get("Id") or "?").lstrip("/")
     config = attrs.get("Config") or {}
     if not isinstance(config, Mapping):
+        yield Skip(f"container {name}", "Config is not a JSON object")
         return
-    for raw_entry in config.get("Env") or []:
+    env = config.get("Env") or []
+    if not isinstance(env, list):
+        yield Skip(f"container {name}", "Config.Env is not a JSON list")
+        env = []
+    for raw_entry in env:
         entry = str(raw_entry)
         var, sep, value = entry.partition("=")
         prov = Provenance("container-env", {"container": name, "name": var})
@@ -41,7 +47,10 @@ def container_blobs(attrs: Mapping[str, Any]) -> Iterator[Blob]:
                 data=text.encode(),
             )
     labels = config.get("Labels") or {}
-    for key, value in labels.items() if isinstance(labels, Mapping) else ():
+    if not isinstance(labels, Mapping):
+        yield Skip(f"container {name}", "Config.Labels is not a JSON object")
+        labels = {}
+    for key, value in labels.items():
         if value:
             prov = Provenance("container-config", {"container": name, "field": f"Labels[{key}]"})
             yield Blob(prov, data=str(value).encode(), context=str(key))

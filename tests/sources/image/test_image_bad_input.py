@@ -206,3 +206,23 @@ def test_json_that_is_not_docker_inspect_is_exit_2() -> None:
     result = CliRunner().invoke(app, ["scan", "container", "-"], input='{"name": "x"}')
     assert result.exit_code == 2
     assert "not docker inspect JSON" in result.output and "Traceback" not in result.output
+
+
+def test_inspect_fields_of_the_wrong_type_are_skipped_and_the_rest_still_scanned() -> None:
+    from typer.testing import CliRunner
+
+    from leakscan.cli import app
+
+    secret = "AKIA" + "QWERTYUIOPASDFGH"  # leakscan:allow
+    doc = [
+        {"Name": "/a", "Config": {"Env": 5, "Cmd": ["run", secret], "Labels": [1]}},
+        {"Name": "/b", "Config": ["not", "an", "object"]},
+    ]
+    result = CliRunner().invoke(app, ["scan", "container", "-", *FLAGS], input=json.dumps(doc))
+    assert result.exit_code == 1, result.output
+    out = json.loads(result.stdout)
+    assert [f["secret"] for f in out["findings"]] == [secret]
+    reasons = {(s["where"], s["reason"]) for s in out["skipped"]}
+    assert ("container a", "Config.Env is not a JSON list") in reasons
+    assert ("container a", "Config.Labels is not a JSON object") in reasons
+    assert ("container b", "Config is not a JSON object") in reasons
