@@ -29,7 +29,6 @@ from leakscan.report.table import describe
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
-INFORMATION_URI = "https://example.invalid/leakscan"
 _LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 _SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
 _HELP = (
@@ -155,7 +154,6 @@ class SarifReporter:
                         "driver": {
                             "name": "leakscan",
                             "version": __version__,
-                            "informationUri": INFORMATION_URI,
                             "rules": rules,
                         }
                     },
