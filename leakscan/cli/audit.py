@@ -20,10 +20,10 @@ from typing import Annotated, Any
 import typer
 
 from leakscan.cli import validation
+from leakscan.cli.exits import fail
 from leakscan.cli.options import CONTENT_OPTIONS, LAYER_OPTIONS, Options, scan_options
 from leakscan.cli.run import (
     exit_code,
-    fail,
     prepared,
     read_password,
     setup_logging,

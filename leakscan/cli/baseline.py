@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from leakscan.cli import settings
+from leakscan.cli.exits import fail
 from leakscan.cli.options import (
     ConfigOpt,
     ExcludeOpt,
@@ -23,7 +24,7 @@ from leakscan.cli.options import (
     VerboseOpt,
     scan_options,
 )
-from leakscan.cli.run import fail, setup_logging
+from leakscan.cli.run import setup_logging
 from leakscan.errors import LeakscanError
 from leakscan.policy.baseline import DEFAULT_NAME, Baseline, merge, parse_gitleaksignore
 from leakscan.report.safe_text import terminal

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from leakscan.cli.exits import fail
 from leakscan.cli.options import ConfigPathOpt
-from leakscan.cli.run import fail
 from leakscan.errors import LeakscanError
 
 config_app = typer.Typer(help="Show the configuration in force.", no_args_is_help=True)

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from leakscan.cli.exits import fail
 from leakscan.cli.options import CONTENT_OPTIONS, Options, scan_options
-from leakscan.cli.run import fail, run_scan
+from leakscan.cli.run import run_scan
 from leakscan.sources.interface import SourceOptions
 
 _GIT_KEYS = (

@@ -14,6 +14,7 @@ from typing import IO, Annotated, Any
 import typer
 
 from leakscan.cli import validation
+from leakscan.cli.exits import fail
 from leakscan.cli.options import (
     CONTENT_OPTIONS,
     LAYER_OPTIONS,
@@ -21,7 +22,7 @@ from leakscan.cli.options import (
     Options,
     scan_options,
 )
-from leakscan.cli.run import fail, log, prepared, setup_logging
+from leakscan.cli.run import log, prepared, setup_logging
 from leakscan.errors import ExitCode, LeakscanError, UsageError
 
 # the policy and redaction options of `scan`; the output is JSON lines, so no --format
