@@ -149,7 +149,13 @@ class Scanner:
         policy = config.policy
         # inline allow comments, looked for while a blob's bytes are at hand
         self.allows = InlineAllows(policy.foreign_allow) if policy.inline_allows else None
-        self.context = ScanContext(self.knows, self.progress, cache, config.options, policy)
+        self.context = ScanContext(
+            known=self.knows,
+            progress=self.progress,
+            layer_store=cache,
+            options=config.options,
+            policy=policy,
+        )
         jobs = config.jobs or default_jobs()
         self._batcher: BatchScanner | None = None
         if jobs > 1:

@@ -68,6 +68,7 @@ class LayerResult:
 
 def shippable(config: ScanConfig) -> ScanConfig:
     """A copy of a configuration for a worker to rebuild its scanner from (the run's state
-    travels in the scanner's ScanContext, not here). One process per worker task: no pool of
-    its own."""
-    return dataclasses.replace(config, jobs=1)
+    travels in the scanner's ScanContext, not here; the baseline is applied by the
+    coordinator). One process per worker task: no pool of its own."""
+    policy = dataclasses.replace(config.policy, baseline=None)
+    return dataclasses.replace(config, policy=policy, jobs=1)
