@@ -3,6 +3,11 @@
 Content is scanned once: every blob's matches are kept by content key (its digest and key
 name), and a blob met again (the same file in two layers, a layer shared by two images, a
 git blob on two branches) only adds its location.
+
+The run's :class:`~leakscan.policy.Policy` (in :class:`ScanConfig`) is applied by the
+scanner: inline allow comments as blobs are scanned, then ``--min-confidence``, the allow
+comments of files re-read from disk and the baseline on the result. What the run knows
+reaches each source in a :class:`~leakscan.sources.interface.ScanContext`.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from leakscan.findings import FindingSet, fingerprint, value_digests
 from leakscan.locations import location_of
 from leakscan.model import Blob, Match, ScanResult, Skip, Stats
 from leakscan.parallel import START_AFTER_BYTES, BatchScanner, default_jobs
+from leakscan.policy.policy import InlineAllows, Policy
+from leakscan.policy.policy import apply as apply_policy
 from leakscan.progress import NoProgress, Progress
-from leakscan.sources.interface import Source, SourceOptions
+from leakscan.sources.interface import ScanContext, Source, SourceOptions
 from leakscan.store.content_cache import ContentCache, StoredMatch
 from leakscan.userinfo import hide_userinfo
 
@@ -44,16 +51,14 @@ class ScanConfig:
     include_builtin: bool = True
     enable: tuple[str, ...] = ()  # rule ids or globs; empty = all
     disable: tuple[str, ...] = ()
-    min_confidence: str = "low"
     fingerprint_key: bytes | None = None
     decode_depth: int = 2
     regex_timeout: float = 1.0  # seconds per precise regex attempt (--regex-timeout)
     max_hits_per_rule: int = MAX_HITS_PER_RULE  # per blob (--max-hits-per-rule)
     max_decoded_regions: int = MAX_REGIONS  # per blob (--max-decoded-regions)
-    # per-run callback (blob bytes, their matches) -> matches kept; e.g. inline allow comments
-    match_filter: Callable[[bytes, list[Match]], list[Match]] | None = None
     jobs: int = 0  # worker processes for large scans; 0 = one per core (up to 4), 1 = none
     options: SourceOptions = field(default_factory=SourceOptions)
+    policy: Policy = field(default_factory=Policy)  # what is reported (the CLI's flags)
 
 
 @functools.cache
@@ -141,9 +146,16 @@ class Scanner:
         self.stats = Stats()
         self.progress = progress or NoProgress()
         self._cache: dict[tuple[str, str | None], list[Match]] = {}
-        self.config.options.known = self.knows
-        self.config.options.layer_store = cache
-        self.config.options.progress = self.progress
+        policy = config.policy
+        # inline allow comments, looked for while a blob's bytes are at hand
+        self.allows = InlineAllows(policy.foreign_allow) if policy.inline_allows else None
+        self.context = ScanContext(
+            known=self.knows,
+            progress=self.progress,
+            layer_store=cache,
+            options=config.options,
+            policy=policy,
+        )
         jobs = config.jobs or default_jobs()
         self._batcher: BatchScanner | None = None
         if jobs > 1:
@@ -228,9 +240,9 @@ class Scanner:
             self.stats.cached_blobs += 1
         elif blob.data is not None:
             matches = _own(self.detector.scan(blob.data, blob.context), blob.lines)
-            if self.config.match_filter is not None:
+            if self.allows is not None:
                 text = blob.text if blob.text is not None else blob.data
-                matches = self.config.match_filter(text, matches)
+                matches = self.allows(text, matches)
             self.stats.blobs += 1
             self.stats.bytes += len(blob.data)
         elif blob.stream is not None:
@@ -267,7 +279,7 @@ class Scanner:
         if not own_progress:
             self.progress.task(f"scan {source.name}"[:60], None, "B")
         try:
-            for item in source.blobs():
+            for item in source.blobs(self.context):
                 if isinstance(item, Skip):
                     self.skipped.append(item)
                     if item.error:  # that part failed alone; the source goes on
@@ -331,8 +343,8 @@ class Scanner:
             key = token  # the content key the batch item was submitted with
             text, lines = self._pending.pop(key)  # type: ignore[call-overload]
             matches = _own(matches, lines)
-            if self.config.match_filter is not None:
-                matches = self.config.match_filter(text, matches)
+            if self.allows is not None:
+                matches = self.allows(text, matches)
             self._cache[key] = matches  # type: ignore[index]
             if key in self._persist:
                 self._persist.discard(key)
@@ -385,10 +397,10 @@ class Scanner:
                 )
             )
         self.detector.checksum_failures.clear()
-        findings = self.findings.findings(self.config.min_confidence)
+        findings = self.findings.findings(self.config.policy.min_confidence)
         self.stats.below_min_confidence = self.findings.below_floor
         found_rules = {f.rule_id for f in findings}
-        return ScanResult(
+        result = ScanResult(
             findings=findings,
             skipped=self.skipped,
             stats=self.stats,
@@ -398,6 +410,7 @@ class Scanner:
                 r.id: r.references for r in self.detector.rules if r.id in found_rules
             },
         )
+        return apply_policy(result, self.config.policy, self.allows)
 
 
 def _capped_skips(detector: Detector) -> list[Skip]:

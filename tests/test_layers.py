@@ -31,6 +31,17 @@ FORBIDDEN = {
     ),
     "rules": ("leakscan.engine", "leakscan.sources", "leakscan.api", "leakscan.cli"),
     "report": ("leakscan.sources", "leakscan.api", "leakscan.cli", "leakscan.audit"),
+    # the policy is values and pure functions over results: the CLI builds it, the API applies
+    # it, sources may read it from their ScanContext
+    "policy": (
+        "leakscan.api",
+        "leakscan.cli",
+        "leakscan.sources",
+        "leakscan.engine",
+        "leakscan.report",
+        "leakscan.audit",
+        "leakscan.store",
+    ),
     # the model is two modules: model.py (blobs, matches, findings) imports only the typed
     # locations of locations.py, which import nothing of leakscan
     "model.py": ("leakscan.",),
@@ -99,6 +110,18 @@ def test_environment_read_only_in_the_cli() -> None:
             ):
                 readers.add(rel)
     assert readers <= set(ENV_READERS), sorted(readers - set(ENV_READERS))
+
+
+def test_typer_and_click_only_in_the_cli() -> None:
+    """Only the command line knows it is a command line: nothing below it imports typer or
+    click (or asks them which flags were given)."""
+    users = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if not str(path.relative_to(PACKAGE)).startswith("cli/")
+        and any(name.split(".")[0] in ("typer", "click") for name in imports(path))
+    )
+    assert users == []
 
 
 def _module_name(path: Path) -> str:

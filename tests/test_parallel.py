@@ -83,14 +83,14 @@ def test_interrupted_scan_still_reports_what_it_found(tmp_path: Path) -> None:
 
     from leakscan.api import ScanConfig, scan
     from leakscan.model import Blob, Provenance, Skip
-    from leakscan.sources.interface import Source
+    from leakscan.sources.interface import ScanContext, Source
 
     token = github_token()
 
     class Interrupted(Source):
         name = "interrupted"
 
-        def blobs(self) -> Iterator[Blob | Skip]:
+        def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
             yield Blob(Provenance("file", {"path": "a"}), data=f"t={token}\n".encode())
             raise KeyboardInterrupt
 

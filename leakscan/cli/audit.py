@@ -20,24 +20,21 @@ from typing import Annotated, Any
 import typer
 
 from leakscan.cli import validation
-from leakscan.cli.common import (
-    CONTENT_OPTIONS,
-    LAYER_OPTIONS,
-    Options,
+from leakscan.cli.exits import fail
+from leakscan.cli.options import CONTENT_OPTIONS, LAYER_OPTIONS, Options, scan_options
+from leakscan.cli.run import (
     exit_code,
-    fail,
-    filtered,
-    prepared_config,
+    prepared,
     read_password,
-    registry_timeout,
-    scan_options,
     setup_logging,
     sigterm_as_interrupt,
     write_report,
 )
+from leakscan.cli.settings import registry_timeout
 from leakscan.errors import ExitCode, LeakscanError
 from leakscan.locations import location_of
 from leakscan.model import ScanResult
+from leakscan.policy.policy import Policy
 from leakscan.report.safe_text import terminal
 
 log = logging.getLogger(__name__)
@@ -128,10 +125,10 @@ def audit_extra(outcome: Any, result: ScanResult) -> dict[str, Any]:
     }
 
 
-def audit_exit(result: ScanResult, opts: Options, audit: dict[str, Any]) -> int:
+def audit_exit(result: ScanResult, policy: Policy, audit: dict[str, Any]) -> int:
     if result.errors:  # stopped, or the state could not be saved
         return int(ExitCode.ERROR)
-    code = exit_code(dataclasses.replace(result, errors=[]), opts)
+    code = exit_code(dataclasses.replace(result, errors=[]), policy)
     if code == int(ExitCode.CLEAN) and audit["failed"]:
         return int(ExitCode.ERROR)  # nothing found, but not everything could be looked at
     return code
@@ -206,9 +203,8 @@ def _audit(
 ) -> None:
     from leakscan.audit import AuditOptions, run_audit
     from leakscan.cli.audit_progress import AuditStatus
-    from leakscan.cli.content_cache import open_cache, policy_of
+    from leakscan.cli.content_cache import open_cache
     from leakscan.cli.registry_login import registry_credentials
-    from leakscan.model import CONFIDENCES, SEVERITIES
     from leakscan.report import reporter
     from leakscan.sources.registry.auth import RegistryAuth
     from leakscan.store.db import default_state_path
@@ -217,17 +213,14 @@ def _audit(
     password = read_password(username, password_stdin)
     creds = registry_credentials(username, password)  # flags, else LEAKSCAN_REGISTRY_*
     try:
-        if opts.min_confidence not in CONFIDENCES:
-            raise LeakscanError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
-        if opts.fail_on and opts.fail_on not in (*SEVERITIES, validation.FAIL_ON_VALID):
-            raise LeakscanError(f"--fail-on must be one of {', '.join(SEVERITIES)} or valid")
-        validation.check_options(opts)
         fmt = opts.format
+        opts.platform = platform
+        config = prepared(opts)  # flags and policy checked; the baseline read
         report = None if fmt == "html" else reporter(fmt)
-        config = prepared_config(opts)
-        config.options.platform = platform
-        cache = open_cache(config, opts, cache_flag)
+        cache = open_cache(config, cache_flag)
         from leakscan.api import cache_key
+
+        policy_text = config.policy.cache_text()
 
         aopts = AuditOptions(
             registry=registry,
@@ -240,7 +233,7 @@ def _audit(
             timeout=registry_timeout(),
             page_size=page_size,
             workers=workers,
-            state_key=f"{cache_key(config, policy_of(opts))}:platform={platform}",
+            state_key=f"{cache_key(config, policy_text)}:platform={platform}",
         )
         config.options.registry_timeout = aopts.timeout
         progress = AuditStatus(sys.stderr, sys.stderr.isatty(), enabled=not opts.no_progress)
@@ -253,7 +246,7 @@ def _audit(
                 try:
                     outcome = run_distributed_audit(
                         aopts, config, RegistryAuth(creds), cache, progress, cluster,
-                        policy_of(opts), cache_key(config, policy_of(opts)),
+                        policy_text, cache_key(config, policy_text),
                     )  # fmt: skip
                 finally:
                     cluster.close()
@@ -262,7 +255,8 @@ def _audit(
         finally:
             if cache is not None:
                 cache.close()
-        result = filtered(outcome.result, opts)  # allow comments, baseline, --validate
+        # the scanner applied the policy (allow comments, baseline); then --validate
+        result = validation.validated(outcome.result, opts)
         extra = audit_extra(outcome, result)
         result.extra["audit"] = extra
         if report is None:
@@ -292,7 +286,7 @@ def _audit(
             )
     for error in result.errors:
         typer.echo(f"leakscan: error: {terminal(error)}", err=True)
-    raise typer.Exit(audit_exit(result, opts, extra))
+    raise typer.Exit(audit_exit(result, config.policy, extra))
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from leakscan.cli.common import (
+from leakscan.cli import settings
+from leakscan.cli.exits import fail
+from leakscan.cli.options import (
     ConfigOpt,
     ExcludeOpt,
     MinConfidenceOpt,
@@ -20,12 +22,9 @@ from leakscan.cli.common import (
     RulesOpt,
     ScanBinaryOpt,
     VerboseOpt,
-    fail,
-    filtered,
-    prepared_config,
     scan_options,
-    setup_logging,
 )
+from leakscan.cli.run import setup_logging
 from leakscan.errors import LeakscanError
 from leakscan.policy.baseline import DEFAULT_NAME, Baseline, merge, parse_gitleaksignore
 from leakscan.report.safe_text import terminal
@@ -57,9 +56,10 @@ def _scan_findings(paths: list[str], opts: Options) -> Baseline:
 
     setup_logging(opts.verbose)
     try:
-        config = prepared_config(opts)
-        opts.baseline = None  # a baseline is made from every finding
-        result = filtered(scan(lambda options: path_sources(paths, options), config), opts)
+        settings.check(opts)
+        # a baseline is made from every finding: none applies
+        config = settings.scan_config(opts, settings.policy(opts, baseline=False))
+        result = scan(lambda options: path_sources(paths, options), config)
     except LeakscanError as exc:
         fail(str(exc))
     if result.errors:

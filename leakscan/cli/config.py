@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from leakscan.cli.common import ConfigOpt, fail
+from leakscan.cli.exits import fail
+from leakscan.cli.options import ConfigPathOpt
 from leakscan.errors import LeakscanError
 
 config_app = typer.Typer(help="Show the configuration in force.", no_args_is_help=True)
@@ -34,7 +35,7 @@ def _toml_value(value: Any) -> str:
 
 @config_app.command("show")
 def show(
-    config: ConfigOpt = None,
+    config: ConfigPathOpt = None,
     format: Annotated[str, typer.Option("--format", "-f", help="toml or json")] = "toml",
 ) -> None:
     """Print the merged configuration: defaults, then the config file (flags win at scan time)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from leakscan.api import ScanConfig, cache_key
 from leakscan.paths import cache_dir
@@ -24,13 +23,9 @@ def cache_path(flag: Path | None = None) -> Path | None:
     return Path(text) if text else cache_dir() / "content.sqlite"
 
 
-def policy_of(opts: Any) -> str:
-    """The policy that decides which matches a scan keeps before they are cached."""
-    return f"foreign_allow={opts.extra.get('foreign_allow', True)}"
-
-
-def open_cache(config: ScanConfig, opts: Any, flag: Path | None = None) -> ContentCache | None:
+def open_cache(config: ScanConfig, flag: Path | None = None) -> ContentCache | None:
+    """The content cache for this configuration (``None``: turned off)."""
     path = cache_path(flag)
     if path is None:
         return None
-    return ContentCache.open(path, cache_key(config, policy_of(opts)))
+    return ContentCache.open(path, cache_key(config, config.policy.cache_text()))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from leakscan.cli.common import fail
+from leakscan.cli.exits import fail
 from leakscan.errors import ExitCode, LeakscanError
 
 rules_app = typer.Typer(help="List, show and test the detection rules.", no_args_is_help=True)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from leakscan.cli.common import fail
+from leakscan.cli.exits import fail
 from leakscan.errors import LeakscanError
 
 import_app = typer.Typer(

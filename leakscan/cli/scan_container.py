@@ -6,11 +6,8 @@ from typing import Annotated
 
 import typer
 
-from leakscan.cli.common import (
-    Options,
-    run_scan,
-    scan_options,
-)
+from leakscan.cli.options import Options, scan_options
+from leakscan.cli.run import run_scan
 from leakscan.sources.interface import Source, SourceOptions
 
 

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from leakscan.cli.common import MaxFileSizeOpt, Options, run_scan, scan_options
+from leakscan.cli.options import MaxFileSizeOpt, Options, scan_options
+from leakscan.cli.run import run_scan
 from leakscan.sources.interface import Source, SourceOptions
 
 

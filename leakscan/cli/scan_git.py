@@ -7,13 +7,9 @@ from typing import Annotated
 
 import typer
 
-from leakscan.cli.common import (
-    CONTENT_OPTIONS,
-    Options,
-    fail,
-    run_scan,
-    scan_options,
-)
+from leakscan.cli.exits import fail
+from leakscan.cli.options import CONTENT_OPTIONS, Options, scan_options
+from leakscan.cli.run import run_scan
 from leakscan.sources.interface import SourceOptions
 
 _GIT_KEYS = (
@@ -78,6 +74,8 @@ def scan_git(
         all_objects=all_objects or (unreachable and _whole_local_history(target, narrowed)),
         staged=staged,
     )
+
+    opts.staged = staged
 
     def sources(options: SourceOptions) -> list[GitSource]:
         return [GitSource(target, options, git_options)]

@@ -6,14 +6,8 @@ from typing import Annotated
 
 import typer
 
-from leakscan.cli.common import (
-    CONTENT_OPTIONS,
-    LAYER_OPTIONS,
-    Options,
-    read_password,
-    run_scan,
-    scan_options,
-)
+from leakscan.cli.options import CONTENT_OPTIONS, LAYER_OPTIONS, Options, scan_options
+from leakscan.cli.run import read_password, run_scan
 from leakscan.sources.interface import Source, SourceOptions
 
 REF_HELP = (
@@ -61,6 +55,7 @@ def scan_image(
     refs = list(references)
     assert opts is not None
     password = read_password(username, password_stdin)
+    opts.platform = platform
 
     def sources(options: SourceOptions) -> list[Source]:
         from functools import partial

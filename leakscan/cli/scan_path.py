@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from leakscan.cli.common import CONTENT_OPTIONS, Options, run_scan, scan_options
+from leakscan.cli.options import CONTENT_OPTIONS, Options, scan_options
+from leakscan.cli.run import run_scan
 from leakscan.sources.interface import Source, SourceOptions
 
 #: target prefixes that name an image (skopeo's transport words) or a repository's history
@@ -83,6 +84,8 @@ def scan_path(
 ) -> None:
     """Scan files and directories (manifests and nested archives included)."""
     assert opts is not None
+    opts.no_foreign_allow = no_foreign_allow
+    opts.force_kind = as_
     run_scan(lambda options: path_sources(paths, options), opts)
 
 

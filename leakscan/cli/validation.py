@@ -14,9 +14,10 @@ import typer
 
 from leakscan.errors import UsageError
 from leakscan.model import ScanResult
+from leakscan.policy.policy import FAIL_ON_VALID
 
 if TYPE_CHECKING:
-    from leakscan.cli.common import Options
+    from leakscan.cli.options import Options
     from leakscan.validate import Settings
 
 ValidateOpt = Annotated[
@@ -44,16 +45,15 @@ VALIDATE_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("validate_endpoint", ValidateEndpointOpt, None),
     ("only_valid", OnlyValidOpt, False),
 )
-FAIL_ON_VALID = "valid"
 
 
 def check_options(opts: Options) -> None:
     """Usage errors before anything is scanned."""
-    wanted = bool(opts.extra.get("validate"))
+    wanted = opts.validate
     if not wanted:
-        if opts.extra.get("only_valid"):
+        if opts.only_valid:
             raise UsageError("--only-valid needs --validate")
-        if opts.extra.get("validate_endpoint"):
+        if opts.validate_endpoint:
             raise UsageError("--validate-endpoint needs --validate")
         if opts.fail_on == FAIL_ON_VALID:
             raise UsageError("--fail-on valid needs --validate")
@@ -68,7 +68,7 @@ def settings(opts: Options) -> Settings:
     from leakscan.validate.endpoints import parse_endpoints
     from leakscan.validate.providers import provider_names
 
-    endpoints = parse_endpoints(opts.extra.get("validate_endpoint") or (), provider_names())
+    endpoints = parse_endpoints(list(opts.validate_endpoint), provider_names())
     result = Settings(endpoints=endpoints)
     ttl = _ttl(os.environ.get("LEAKSCAN_VALIDATE_TTL"), DEFAULT_TTL)
     if ttl > 0:
@@ -88,16 +88,12 @@ def _ttl(text: str | None, default: float) -> float:
 
 def validated(result: ScanResult, opts: Options) -> ScanResult:
     """The result with each finding's validation (and only the live ones with --only-valid)."""
-    if not opts.extra.get("validate"):
+    if not opts.validate:
         return result
     from leakscan.validate import validate_findings
 
     validate_findings(result.findings, settings(opts))
-    if opts.extra.get("only_valid"):
+    if opts.only_valid:
         live = [f for f in result.findings if f.validation and f.validation.status == "valid"]
         result = replace(result, findings=live)
     return result
-
-
-def live(result: ScanResult) -> bool:
-    return any(f.validation and f.validation.status == "valid" for f in result.findings)

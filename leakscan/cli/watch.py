@@ -14,18 +14,15 @@ from typing import IO, Annotated, Any
 import typer
 
 from leakscan.cli import validation
-from leakscan.cli.common import (
+from leakscan.cli.exits import fail
+from leakscan.cli.options import (
     CONTENT_OPTIONS,
     LAYER_OPTIONS,
     REPORT_OPTIONS,
     Options,
-    fail,
-    filtered,
-    log,
-    prepared_config,
     scan_options,
-    setup_logging,
 )
+from leakscan.cli.run import log, prepared, setup_logging
 from leakscan.errors import ExitCode, LeakscanError, UsageError
 
 # the policy and redaction options of `scan`; the output is JSON lines, so no --format
@@ -43,7 +40,7 @@ def _policy_key(opts: Options, config: Any) -> str:
         except OSError as exc:
             raise UsageError(f"cannot read baseline {opts.baseline}: {exc.strerror}") from None
     doc = {
-        "min_confidence": config.min_confidence,
+        "min_confidence": config.policy.min_confidence,
         "enable": list(config.enable),
         "disable": list(config.disable),
         "exclude": list(config.options.exclude),
@@ -91,15 +88,10 @@ def watch(
     appears; each new finding is one JSON line."""
     assert opts is not None
     setup_logging(opts.verbose)
-    from leakscan.model import CONFIDENCES
-
     code = int(ExitCode.CLEAN)
     try:
-        if opts.min_confidence not in CONFIDENCES:
-            raise UsageError(f"--min-confidence must be one of {', '.join(CONFIDENCES)}")
         if queue_size < 1:
             raise UsageError("--queue-size must be at least 1")
-        validation.check_options(opts)
         code = _watch(opts, once, state, output, webhook, queue_size)
     except LeakscanError as exc:
         fail(str(exc), opts.verbose)
@@ -130,8 +122,8 @@ def _watch(
     webhook = webhook or None  # an empty $LEAKSCAN_WEBHOOK: none
     if webhook is not None:
         webhook_host(webhook)  # a bad URL is a usage error before anything starts
-    config = prepared_config(opts)
-    if opts.extra.get("jobs") is None:
+    config = prepared(opts)  # flags checked, the policy built (the baseline read) once
+    if opts.jobs is None:
         config.jobs = 1  # units are small and come one at a time: no worker pool
     with ExitStack() as stack:
         stream: IO[str] = sys.stdout
@@ -152,11 +144,11 @@ def _watch(
 
         store = WatchState(state_path or default_state_path())
         stack.callback(store.close)
-        cache = open_cache(config, opts)  # the one scan image and audit use
+        cache = open_cache(config)  # the one scan image and audit use
         if cache is not None:
             stack.callback(cache.close)
         units = UnitScanner(
-            config, lambda r: filtered(r, opts), _policy_key(opts, config), cache=cache
+            config, lambda r: validation.validated(r, opts), _policy_key(opts, config), cache=cache
         )
         stack.callback(units.close)
         watcher = Watcher(

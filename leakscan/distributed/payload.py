@@ -13,7 +13,6 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from leakscan.api import ScanConfig
-from leakscan.progress import NoProgress
 from leakscan.sources.image.interface import LayerRef
 from leakscan.sources.registry.auth import Credentials
 
@@ -68,12 +67,8 @@ class LayerResult:
 
 
 def shippable(config: ScanConfig) -> ScanConfig:
-    """A copy of a configuration without the run's callbacks (known, progress, cache): what a
-    worker rebuilds its scanner from. One process per worker task: no pool of its own."""
-    options = dataclasses.replace(
-        config.options,
-        known=lambda digest: False,
-        progress=NoProgress(),
-        layer_store=None,
-    )
-    return dataclasses.replace(config, options=options, jobs=1)
+    """A copy of a configuration for a worker to rebuild its scanner from (the run's state
+    travels in the scanner's ScanContext, not here; the baseline is applied by the
+    coordinator). One process per worker task: no pool of its own."""
+    policy = dataclasses.replace(config.policy, baseline=None)
+    return dataclasses.replace(config, policy=policy, jobs=1)

@@ -65,7 +65,8 @@ def _has_marker(data: bytes, foreign: bool) -> bool:
 
 
 def match_filter(foreign: bool = True) -> Callable[[bytes, list[Match]], list[Match]]:
-    """A per-blob callback for :class:`leakscan.api.ScanConfig`: drops allowed matches."""
+    """A per-blob callback (the scanner's, through :class:`~leakscan.policy.InlineAllows`):
+    drops allowed matches."""
 
     def drop_allowed(data: bytes, matches: list[Match]) -> list[Match]:
         if not matches or not _has_marker(data, foreign):

@@ -15,7 +15,7 @@ from typing import IO
 
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.filesystem import SNIFF_BYTES, looks_binary
-from leakscan.sources.interface import Source, SourceError, SourceOptions
+from leakscan.sources.interface import ScanContext, Source, SourceError, SourceOptions
 from leakscan.sources.manifests.dotenv import parse_dotenv
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class ProcessEnvSource(Source):
         self.environ = os.environ if environ is None else environ
         self.name = "environment"
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         for name in sorted(self.environ):
             value = self.environ[name]
             if not value.strip():
@@ -76,7 +76,7 @@ class EnvFileSource(Source):
             raise SourceError(f"{self.file}: larger than {limit} bytes; not an env file")
         return data
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         data = self._read()
         if looks_binary(data[:SNIFF_BYTES]):
             yield Skip(self.file, "binary content, not KEY=VALUE lines; not parsed")

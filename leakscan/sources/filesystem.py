@@ -18,7 +18,7 @@ from typing import IO, cast
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.archives import is_archive_name, iter_archive
 from leakscan.sources.compression import sniff
-from leakscan.sources.interface import Source, SourceError, SourceOptions
+from leakscan.sources.interface import ScanContext, Source, SourceError, SourceOptions
 from leakscan.userinfo import hide_userinfo
 
 SNIFF_BYTES = 8192
@@ -71,7 +71,7 @@ class FilesystemSource(Source):
         self.name = target
         self.options = options
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         if self.target == "-":
             data = sys.stdin.buffer.read(self.options.max_file_bytes + 1)
             if len(data) > self.options.max_file_bytes:

@@ -5,6 +5,10 @@ A source yields :class:`~leakscan.model.Blob` values (content plus provenance) a
 must be read by the consumer before it asks the source for the next item. A source raises
 :class:`SourceError` when the target cannot be scanned at all (missing, unreachable,
 corrupt beyond use); items already yielded stay valid.
+
+What a run knows while it scans (the contents already scanned, the progress display, the
+content cache, the policy) reaches a source in the :class:`ScanContext` given to
+:meth:`Source.blobs`; :class:`SourceOptions` holds only the user's settings and limits.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from leakscan.errors import LeakscanError
 from leakscan.model import Blob, Skip, Stats
+from leakscan.policy.policy import Policy
 from leakscan.progress import NoProgress, Progress
 
 
@@ -38,13 +43,26 @@ class SourceOptions:
     platform: str | None = None  # images: os/arch[/variant]; None = all platforms
     force_kind: str | None = None  # manifests: k8s, compose, dockerfile, dotenv, helm (--as)
     registry_timeout: float | None = None  # registries: seconds per read (None: 30)
+
+
+def _nothing_known(digest: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ScanContext:
+    """One run's state as a source sees it (made by the scanner; ``ScanContext()`` for a
+    source read on its own: nothing known, no progress shown, no cache)."""
+
     # content keys already scanned in this run (or an earlier one, through a cache): a source
     # may yield Blob(digest=...) without bytes for them
-    known: Callable[[str], bool] = field(default=lambda digest: False)
+    known: Callable[[str], bool] = _nothing_known
     progress: Progress = field(default_factory=NoProgress)
-    # images: layers scanned by earlier runs (a LayerStore of leakscan.sources.image.records,
-    # set by the scanner that has a content cache)
+    # images: layers scanned by earlier runs (a LayerStore of leakscan.sources.image.records;
+    # the scanner's content cache, when it has one)
     layer_store: Any = None
+    options: SourceOptions = field(default_factory=SourceOptions)  # the run's limits
+    policy: Policy = field(default_factory=Policy)
 
 
 class Source(ABC):
@@ -57,8 +75,8 @@ class Source(ABC):
     reports_progress: bool = False
 
     @abstractmethod
-    def blobs(self) -> Iterator[Blob | Skip]:
-        """Yield the target's blobs and skips."""
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
+        """Yield the target's blobs and skips (``ctx``: what the run knows)."""
 
     def stats_into(self, stats: Stats) -> None:  # noqa: B027 - optional hook
         """Add the source's own counters (image layers scanned, reused) to a run's stats."""

@@ -26,7 +26,7 @@ from leakscan.sources.image.container import container_blobs
 from leakscan.sources.image.daemon import DaemonStore
 from leakscan.sources.image.interface import ImageStore
 from leakscan.sources.image.source import ImageSource, RunState
-from leakscan.sources.interface import Source, SourceOptions
+from leakscan.sources.interface import ScanContext, Source, SourceOptions
 from leakscan.store.content_cache import ContentCache
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class ContainerAttrsSource(Source):
         self.attrs = attrs
         self.name = str(attrs.get("Name") or attrs.get("Id") or "container").lstrip("/")
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         yield from container_blobs(self.attrs)
 
 

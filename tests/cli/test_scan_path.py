@@ -188,10 +188,10 @@ def test_unexpected_error_in_a_source_keeps_other_findings(
 
     real = filesystem.FilesystemSource.blobs
 
-    def broken(self):  # type: ignore[no-untyped-def]
+    def broken(self, ctx):  # type: ignore[no-untyped-def]
         if self.target.endswith("bad"):
             raise KeyError("boom")
-        yield from real(self)
+        yield from real(self, ctx)
 
     monkeypatch.setattr(filesystem.FilesystemSource, "blobs", broken)
     monkeypatch.setattr(

@@ -151,7 +151,8 @@ def test_layer_size_limit_stops_the_layer() -> None:
                 while entry.content.read(65536):
                     pass
     assert issubclass(BombError, LeakscanError)
-    from leakscan.cli.common import Options, scan_config
+    from leakscan.cli.options import Options
+    from leakscan.cli.settings import scan_config
 
-    opts = Options(extra={"max_layer_size": "1M"})
+    opts = Options(max_layer_size="1M")
     assert scan_config(opts).options.max_layer_bytes == 1024 * 1024

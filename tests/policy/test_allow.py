@@ -6,7 +6,8 @@ import pytest
 
 from leakscan.api import ScanConfig, Scanner
 from leakscan.model import Blob, Provenance
-from leakscan.policy.allow import line_allows, match_filter
+from leakscan.policy import Policy
+from leakscan.policy.allow import line_allows
 from tests.helpers import aws_key_id, github_token, write_rules
 from tests.policy.conftest import Project, secrets_in
 
@@ -59,18 +60,20 @@ def test_own_marker_still_works_without_foreign_markers(project: Project) -> Non
 
 
 def test_scanner_hook_drops_allowed_matches_in_blobs(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Blobs without a file on disk (image layers, git) use the api's match_filter hook."""
+    """Blobs without a file on disk (image layers, git): the scanner applies the policy's
+    allow comments while their bytes are in memory."""
     rules = write_rules(tmp_path / "rules")
     allowed, kept = github_token(), github_token()
     data = f"# gitleaks:allow\nA={allowed}\nB={kept}\n".encode()
-    config = ScanConfig(rule_paths=(rules,), match_filter=match_filter(foreign=True))
+    config = ScanConfig(rule_paths=(rules,), policy=Policy(inline_allows=True))
     scanner = Scanner(config)
     prov = Provenance("image-layer", {"image": "app:1", "path": "app/.env", "layer_index": 0})
     scanner.scan_blob(Blob(prov, data=data))
     found = scanner.result(0.0).findings
     assert [f.redacted[-4:] for f in found] == [kept[-4:]]
 
-    strict = Scanner(ScanConfig(rule_paths=(rules,), match_filter=match_filter(foreign=False)))
+    strict_policy = Policy(inline_allows=True, foreign_allow=False)
+    strict = Scanner(ScanConfig(rule_paths=(rules,), policy=strict_policy))
     strict.scan_blob(Blob(prov, data=data))
     assert len(strict.result(0.0).findings) == 2
 

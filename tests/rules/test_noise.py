@@ -18,7 +18,7 @@ import pytest
 
 from leakscan.api import ScanConfig, scan
 from leakscan.model import Blob, Provenance, Skip
-from leakscan.sources.interface import Source
+from leakscan.sources.interface import ScanContext, Source
 from tests.conftest import require
 
 MAX_FINDINGS_PER_MB = 0.15  # about 1 in 12 MB (2 before the rules were tightened)
@@ -39,7 +39,7 @@ class _PythonFiles(Source):
             if not _SKIP_DIRS.intersection(p.relative_to(self.root).parts[:-1])
         )
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         for path in self.files():
             yield Blob(Provenance("file", {"path": str(path)}), data=path.read_bytes())
 
@@ -55,7 +55,7 @@ def test_stdlib_code_yields_almost_no_findings() -> None:
     size = sum(p.stat().st_size for p in source.files())
     require(size > 5_000_000, f"Python stdlib sources not found under {root}")
     started = time.monotonic()
-    result = scan([source], ScanConfig(min_confidence="low", jobs=1))
+    result = scan([source], ScanConfig(jobs=1))
     seconds = time.monotonic() - started
     megabytes = size / 1e6
     by_rule = Counter(f.rule_id for f in result.findings)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from leakscan.cli import app
 from leakscan.model import Blob
 from leakscan.sources.env import EnvFileSource, ProcessEnvSource
-from leakscan.sources.interface import SourceOptions
+from leakscan.sources.interface import ScanContext, SourceOptions
 from tests.helpers import github_token, password
 from tests.sources.manifests.conftest import RULES
 
@@ -95,12 +95,14 @@ def test_from_file_errors(tmp_path: Path, rules_dir: Path) -> None:
 
 
 def test_sources_give_key_names_as_context(tmp_path: Path) -> None:
-    blobs = list(ProcessEnvSource(SourceOptions(), {"A_TOKEN": "v1", "EMPTY": " "}).blobs())
+    blobs = list(
+        ProcessEnvSource(SourceOptions(), {"A_TOKEN": "v1", "EMPTY": " "}).blobs(ScanContext())
+    )
     assert [(b.context, b.data) for b in blobs if isinstance(b, Blob)] == [("A_TOKEN", b"v1")]
     (tmp_path / "x.env").write_text('A="multi\nline"\nB=2 # c\n')
     got = [
         (b.context, b.data, b.provenance.line)
-        for b in EnvFileSource(str(tmp_path / "x.env"), SourceOptions()).blobs()
+        for b in EnvFileSource(str(tmp_path / "x.env"), SourceOptions()).blobs(ScanContext())
         if isinstance(b, Blob)
     ]
     assert got == [("A", b"multi\nline", 1), ("B", b"2", 3)]

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from leakscan.model import Blob, Skip
 from leakscan.sources.filesystem import FilesystemSource, looks_binary
-from leakscan.sources.interface import SourceOptions
+from leakscan.sources.interface import ScanContext, SourceOptions
 
 
 def items(target: Path | str, **kw: object) -> list[Blob | Skip]:
-    return list(FilesystemSource(str(target), SourceOptions(**kw)).blobs())  # type: ignore[arg-type]
+    return list(FilesystemSource(str(target), SourceOptions(**kw)).blobs(ScanContext()))  # type: ignore[arg-type]
 
 
 def paths(target: Path, **kw: object) -> set[str]:
@@ -79,7 +79,7 @@ def test_large_files_become_streams_and_oversized_ones_are_reported(tmp_path: Pa
         str(tmp_path), SourceOptions(in_memory_bytes=1000, max_file_bytes=50_000)
     )
     got, contents = [], []
-    for item in source.blobs():  # a stream is read before the source advances
+    for item in source.blobs(ScanContext()):  # a stream is read before the source advances
         got.append(item)
         if isinstance(item, Blob):
             assert item.data is None and item.stream is not None

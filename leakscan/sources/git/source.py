@@ -40,7 +40,7 @@ from leakscan.sources.git.objects import ObjectInfo, parse_object
 from leakscan.sources.git.places import History, Place
 from leakscan.sources.git.refs import Reachability, Ref, list_refs
 from leakscan.sources.git.repository import Repository, open_repository
-from leakscan.sources.interface import Source, SourceError, SourceOptions
+from leakscan.sources.interface import ScanContext, Source, SourceError, SourceOptions
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,10 @@ class GitSource(Source):
         self.options = options
         self.git = git_options or GitOptions()
         self.blob_reads = 0  # unique blobs read from git (tests: each blob is read once)
+        self.known = ScanContext().known  # the run's (blobs() is given it)
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
+        self.known = ctx.known
         with open_repository(self.target, need_work_tree=self.git.staged) as repo:
             self.name = repo.name
             if self.git.staged:
@@ -391,7 +393,7 @@ class GitSource(Source):
         plan: list[tuple[str, bool]] = []  # (blob id, scanned?) in reading order
         planned: set[str] = set()
         for oid, locs in by_blob.items():
-            if self.options.known(f"git:{oid}"):
+            if self.known(f"git:{oid}"):
                 for loc in locs:
                     yield Blob(loc.provenance, digest=f"git:{oid}")
                 continue

@@ -14,7 +14,7 @@ from typing import Any
 
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.image.interface import ImageError
-from leakscan.sources.interface import Source, SourceOptions
+from leakscan.sources.interface import ScanContext, Source, SourceOptions
 
 MAX_INSPECT_BYTES = 64 * 1024 * 1024
 
@@ -65,7 +65,7 @@ class ContainerSource(Source):
         self.name = target
         self.options = options
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         import docker.errors
 
         from leakscan.sources.image.daemon import docker_client
@@ -90,7 +90,7 @@ class InspectSource(Source):
         self.name = target
         self.options = options
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         where = "standard input" if self.target == "-" else self.target
         try:
             if self.target == "-":

@@ -40,7 +40,7 @@ from leakscan.sources.image.oci import LAYER_TYPES
 from leakscan.sources.image.records import FileRecord, LayerRecord, LayerStore
 from leakscan.sources.image.vendor import PackageDb, wanted_db
 from leakscan.sources.image.whiteouts import FileState, LayerIndex, file_state
-from leakscan.sources.interface import Source, SourceOptions
+from leakscan.sources.interface import ScanContext, Source, SourceOptions
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +260,7 @@ class ImageSource(Source):
         self.name = reference
         self.options = options
         self.state = state or RunState()
-        if self.state.store is None:  # the scanner's content cache, when it has one
-            self.state.store = options.layer_store
+        self.run = ScanContext()  # the run's context (blobs() is given it)
         self._factory = store_factory
         self.spool_bytes = SPOOL_BYTES if spool_bytes is None else spool_bytes
 
@@ -269,7 +268,10 @@ class ImageSource(Source):
         stats.layers_scanned = self.state.layers_scanned
         stats.layers_reused = self.state.layers_reused
 
-    def blobs(self) -> Iterator[Blob | Skip]:
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
+        self.run = ctx
+        if self.state.store is None:  # the scanner's content cache, when it has one
+            self.state.store = ctx.layer_store
         if self._factory is None:
             from leakscan.sources.image.reference import open_store
 
@@ -308,7 +310,7 @@ class ImageSource(Source):
         spool = _Spool(store, image, self.spool_bytes, self.state) if store.spooled else None
         unverified: dict[int, str | None] = {}  # place -> its content's sha256 (None: unread)
         if to_index:
-            self.options.progress.task(f"index {image.reference}", len(to_index), "layer")
+            self.run.progress.task(f"index {image.reference}", len(to_index), "layer")
             found: list[tuple[Callable[[], int], LayerRecord, Any]] = []
             first = (
                 spool.first(to_index) if spool is not None else open_layers(store, image, to_index)
@@ -319,7 +321,7 @@ class ImageSource(Source):
                 at = None if store.sequential else locate()
                 hasher = hashlib.sha256() if _checks(layers, at, to_index) else None
                 found.append((locate, self._index_layer(stream, image.reference, hasher), hasher))
-                self.options.progress.advance(1)
+                self.run.progress.advance(1)
             for locate, record, hasher in found:
                 i = locate()
                 diff_id = layers[i].diff_id
@@ -331,7 +333,7 @@ class ImageSource(Source):
                     self.state.layers[keys[i]] = record
                 else:
                     self.state.layers.setdefault(keys[i], record)
-            self.options.progress.done()
+            self.run.progress.done()
         # a layer listed again (the same content) is read once, at its last place: applied
         # there, it leaves the same filesystem as applied at every place it is listed
         last = {k: i for i, k in enumerate(keys)}
@@ -374,13 +376,13 @@ class ImageSource(Source):
             if record.error is not None:  # it fails alone: the other layers are still read
                 yield Skip(ctx.layer_name(i), record.error, error=True)
                 continue
-            if record.files is not None and all(self.options.known(f.digest) for f in record.files):
+            if record.files is not None and all(self.run.known(f.digest) for f in record.files):
                 yield from self._reuse(ctx, i, record)
                 self.state.layers_reused += 1
             else:
                 to_read.append(i)
         if to_read:
-            self.options.progress.task(f"scan {image.reference}", len(to_read), "layer")
+            self.run.progress.task(f"scan {image.reference}", len(to_read), "layer")
             second = (
                 spool.second(to_read)
                 if spool is not None
@@ -392,8 +394,8 @@ class ImageSource(Source):
                 if i not in unverified:
                     self.state.keep(keys[i], layer_records[i])
                 self.state.layers_scanned += 1
-                self.options.progress.advance(1)
-            self.options.progress.done()
+                self.run.progress.advance(1)
+            self.run.progress.done()
 
     def _index_layer(self, stream: IO[bytes], where: str, hasher: Any = None) -> LayerRecord:
         record = LayerRecord()
@@ -499,7 +501,7 @@ class ImageSource(Source):
                 digest = "sha256:" + (hashes.get("sha256") or hashlib.sha256(data).hexdigest())
                 hashes["sha256"] = digest[7:]
                 prov = ctx.provenance(i, entry.path, state, ctx.db.vouches(entry.path, hashes))
-                if options.known(digest):
+                if self.run.known(digest):
                     if files is not None:
                         files.append(FileRecord(entry.path, digest, hashes))
                     yield Blob(prov, digest=digest)

@@ -15,7 +15,7 @@ from pathlib import Path
 from leakscan.locations import location_of
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.filesystem import SNIFF_BYTES, FilesystemSource, looks_binary
-from leakscan.sources.interface import Source, SourceOptions
+from leakscan.sources.interface import ScanContext, Source, SourceOptions
 from leakscan.sources.manifests.compose import compose_pairs, is_compose
 from leakscan.sources.manifests.config import ini_pairs, json_pairs, toml_pairs, tree_pairs
 from leakscan.sources.manifests.detect import FORCED, detect, is_dotenv_name
@@ -62,8 +62,8 @@ class ManifestSource(Source):
         self.name = target
         self.options = options
 
-    def blobs(self) -> Iterator[Blob | Skip]:
-        for item in _Files(self.target, self.options).blobs():
+    def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
+        for item in _Files(self.target, self.options).blobs(ctx):
             yield item
             if isinstance(item, Blob) and item.data is not None:
                 yield from structured_blobs(item, self.options.force_kind)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from leakscan.cli import app
 from leakscan.model import Blob
 from leakscan.sources.git import GitSource
-from leakscan.sources.interface import SourceOptions
+from leakscan.sources.interface import ScanContext, SourceOptions
 from tests.helpers import github_token
 from tests.sources.git.gitrepo import GitRepo
 
@@ -192,7 +192,7 @@ def test_same_content_on_two_branches_is_read_once(repo: GitRepo, rules: Path) -
     assert {tuple(loc["refs"]) for loc in f["locations"]} == {("refs/heads/a",), ("refs/heads/b",)}
     # through the source: the blob's bytes are handed over once, the other place by digest
     source = GitSource(str(repo.path), SourceOptions())
-    items = [b for b in source.blobs() if isinstance(b, Blob)]
+    items = [b for b in source.blobs(ScanContext()) if isinstance(b, Blob)]
     oid = repo.git("rev-parse", "a:a/secret.env")
     same = [b for b in items if b.digest == f"git:{oid}"]
     assert len(same) == 2 and sum(b.data is not None for b in same) == 1

@@ -132,11 +132,11 @@ def test_as_rejects_unknown_kind(tmp_path: Path) -> None:
 
 def test_api_yields_structured_blobs(corpus: Corpus) -> None:
     from leakscan.model import Blob
-    from leakscan.sources.interface import SourceOptions
+    from leakscan.sources.interface import ScanContext, SourceOptions
     from leakscan.sources.manifests import manifest_aware_source
 
     source = manifest_aware_source(str(corpus.root / "app/.env"), SourceOptions())
-    items = [b for b in source.blobs() if isinstance(b, Blob)]
+    items = [b for b in source.blobs(ScanContext()) if isinstance(b, Blob)]
     assert items[0].context is None  # the file itself, for the text scan
     assert [b.context for b in items[1:]] == [
         "DB_PASSWORD",
