@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
-from leakscan.sources.archives import is_archive_name
-from leakscan.sources.filesystem import (
+from leakscan.sources.content import (
     SNIFF_BYTES,
-    archive_magic,
-    excluded,
+    Prefixed,
     file_blobs,
-    looks_binary,
+    is_archive,
+    skip_as_binary,
+    too_large,
 )
+from leakscan.sources.filesystem import excluded
 from leakscan.sources.git.catfile import CatFile, CatObject
 from leakscan.sources.git.delta import Base, BaseCache, delta
 from leakscan.sources.git.history import Walk, walk_history
@@ -417,7 +418,7 @@ class GitSource(Source):
         if obj.type != "blob" or obj.reader is None or obj.size > self.options.in_memory_bytes:
             return
         data = obj.read_all()
-        if self.options.scan_binary or not looks_binary(data[:SNIFF_BYTES]):
+        if not skip_as_binary(data[:SNIFF_BYTES], self.options):
             cache.keep(obj.oid, delta(None, data)[1])
 
     def _one(
@@ -438,20 +439,18 @@ class GitSource(Source):
             return
         options = self.options
         if obj.size > options.max_file_bytes:
-            yield Skip(
-                locs[0].where, f"larger than the file size limit ({options.max_file_bytes} bytes)"
-            )
+            yield Skip(locs[0].where, too_large(options.max_file_bytes))
             return
         self.blob_reads += 1
         data = obj.data  # small objects are read at once: no copies
         if data is None:
             reader = obj.reader
             head = reader.read(SNIFF_BYTES)
-            if not _is_archive(locs, head) and obj.size > options.in_memory_bytes:  # streamed
-                if looks_binary(head) and not options.scan_binary:
+            names = [loc.path or "" for loc in locs]
+            if not is_archive(head, *names) and obj.size > options.in_memory_bytes:  # streamed
+                if skip_as_binary(head, options, *names):
                     return
-                reader.push_back(head)
-                stream = cast(IO[bytes], reader)
+                stream = cast(IO[bytes], Prefixed(head, reader))
                 yield Blob(locs[0].provenance, stream=stream, size=obj.size, digest=digest)
                 for loc in locs[1:]:
                     yield Blob(loc.provenance, digest=digest)
@@ -473,13 +472,14 @@ class GitSource(Source):
         when it has a base)."""
         digest = f"git:{oid}"
         head = data[:SNIFF_BYTES]
-        if _is_archive(locs, head):
+        names = [loc.path or "" for loc in locs]
+        if is_archive(head, *names):
             for loc in locs:
                 yield from file_blobs(
                     io.BytesIO(data), size, loc.path or oid, loc.provenance, self.options
                 )
             return
-        if looks_binary(head) and not self.options.scan_binary:
+        if skip_as_binary(head, self.options, *names):
             return
         text, lines = None, None
         if old is not None or cache.wanted(oid):
@@ -492,10 +492,6 @@ class GitSource(Source):
         )
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
-
-
-def _is_archive(locs: list[_Loc], head: bytes) -> bool:
-    return any(is_archive_name(loc.path or "") for loc in locs) or archive_magic(head)
 
 
 def _range_sides(spec: str) -> list[str]:
