@@ -127,6 +127,19 @@ def skip_as_binary(head: bytes, options: SourceOptions, *names: str) -> bool:
     )
 
 
+ARCHIVE, BINARY, IN_MEMORY, STREAM = "archive", "binary", "in-memory", "stream"
+
+
+def route(head: bytes, size: int, options: SourceOptions, *names: str) -> str:
+    """What one content becomes, by its first block (``SNIFF_BYTES``), size and names: an
+    archive to open, a binary left out, bytes held in memory, or a stream."""
+    if is_archive(head, *names):
+        return ARCHIVE
+    if skip_as_binary(head, options, *names):
+        return BINARY
+    return IN_MEMORY if size <= options.in_memory_bytes else STREAM
+
+
 # --- the blobs of one content -----------------------------------------------------------------
 
 
@@ -141,7 +154,8 @@ def file_blobs(
     """The blobs of one file's content (``size`` bytes announced): itself, in memory or as a
     stream, or the members of the archive it is."""
     head = handle.read(SNIFF_BYTES)
-    if is_archive(head, name):
+    how = route(head, size, options, name)
+    if how == ARCHIVE:
         if depth >= options.archive_depth:
             yield Skip(name, too_deep(options.archive_depth))
             return
@@ -151,12 +165,9 @@ def file_blobs(
             yield Skip(name, archive_too_large(options.archive_bytes))
             return
         yield from archive_blobs(data, name, provenance, options, depth + 1)
-        return
-    if skip_as_binary(head, options, name):
-        return
-    if size <= options.in_memory_bytes:
+    elif how == IN_MEMORY:
         yield Blob(provenance, data=head + handle.read())
-    else:
+    elif how == STREAM:
         yield Blob(provenance, stream=cast(IO[bytes], Prefixed(head, handle)), size=size)
 
 

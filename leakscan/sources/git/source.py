@@ -26,10 +26,13 @@ from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
 from leakscan.sources.content import (
+    ARCHIVE,
+    BINARY,
     SNIFF_BYTES,
+    STREAM,
     Prefixed,
     file_blobs,
-    is_archive,
+    route,
     skip_as_binary,
     too_large,
 )
@@ -443,53 +446,35 @@ class GitSource(Source):
             return
         self.blob_reads += 1
         data = obj.data  # small objects are read at once: no copies
-        if data is None:
-            reader = obj.reader
-            head = reader.read(SNIFF_BYTES)
-            names = [loc.path or "" for loc in locs]
-            if not is_archive(head, *names) and obj.size > options.in_memory_bytes:  # streamed
-                if skip_as_binary(head, options, *names):
-                    return
-                stream = cast(IO[bytes], Prefixed(head, reader))
-                yield Blob(locs[0].provenance, stream=stream, size=obj.size, digest=digest)
-                for loc in locs[1:]:
-                    yield Blob(loc.provenance, digest=digest)
-                return
-            data = head + reader.read(options.archive_bytes + 1 - len(head))
-        yield from self._in_memory(obj.oid, data, obj.size, locs, cache, old, base)
-
-    def _in_memory(
-        self,
-        oid: str,
-        data: bytes,
-        size: int,
-        locs: list[_Loc],
-        cache: BaseCache,
-        old: Base | None,
-        base: str | None,
-    ) -> Iterator[Blob | Skip]:
-        """A blob whose bytes are in memory: an archive's members, or text (its changed lines
-        when it has a base)."""
-        digest = f"git:{oid}"
-        head = data[:SNIFF_BYTES]
+        reader = obj.reader
+        head = data[:SNIFF_BYTES] if data is not None else reader.read(SNIFF_BYTES)
         names = [loc.path or "" for loc in locs]
-        if is_archive(head, *names):
-            for loc in locs:
-                yield from file_blobs(
-                    io.BytesIO(data), size, loc.path or oid, loc.provenance, self.options
-                )
+        how = route(head, obj.size, options, *names)
+        if how == BINARY:
             return
-        if skip_as_binary(head, self.options, *names):
-            return
-        text, lines = None, None
-        if old is not None or cache.wanted(oid):
-            part, as_base = delta(old, data)
-            cache.keep(oid, as_base)
-            if part is not None:
-                data, text, lines, digest = part.data, data, part.lines, f"git:{oid}^{base}"
-        yield Blob(
-            locs[0].provenance, data=data, size=len(data), digest=digest, text=text, lines=lines
-        )
+        if how == STREAM and data is None:
+            stream = cast(IO[bytes], Prefixed(head, reader))
+            first = Blob(locs[0].provenance, stream=stream, size=obj.size, digest=digest)
+        else:
+            if data is None:
+                data = head + reader.read(options.archive_bytes + 1 - len(head))
+            if how == ARCHIVE:
+                for loc in locs:
+                    path = loc.path or obj.oid
+                    yield from file_blobs(io.BytesIO(data), obj.size, path, loc.provenance, options)
+                return
+            # text: only its changed lines when it has a base
+            text, lines = None, None
+            if old is not None or cache.wanted(obj.oid):
+                part, as_base = delta(old, data)
+                cache.keep(obj.oid, as_base)
+                if part is not None:
+                    data, text, lines = part.data, data, part.lines
+                    digest = f"git:{obj.oid}^{base}"
+            first = Blob(
+                locs[0].provenance, data=data, size=len(data), digest=digest, text=text, lines=lines
+            )
+        yield first
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
 
