@@ -22,6 +22,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from leakscan.locations import location_of
@@ -212,12 +213,6 @@ class Prefixed:
             out += self._rest.read(n - len(out))
         return out
 
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
     def readable(self) -> bool:
         return True
 
@@ -226,6 +221,7 @@ class Prefixed:
             self._rest.close()
 
 
+@dataclass(slots=True)
 class Tap:
     """A stream read by someone else, watched on the way: the bytes counted, hashed unless
     ``hashed`` is false (``digest()``: sha256 of what was read), ``ended`` once read to its end.
@@ -234,40 +230,32 @@ class Tap:
     ``keep`` it ends the stream and is kept in ``error`` for the owner to deal with, else it
     is raised to the reader."""
 
-    def __init__(
-        self,
-        raw: Any,
-        catch: tuple[type[BaseException], ...] = (),
-        convert: Callable[[BaseException], BaseException] | None = None,
-        keep: bool = False,
-        hashed: bool = True,
-    ) -> None:
-        self._raw = raw
-        self._catch = catch
-        self._convert = convert
-        self._keep = keep
-        self.hash = hashlib.sha256()
-        self._hashed = hashed
-        self.read_bytes = 0
-        self.ended = False
-        self.error: BaseException | None = None
+    raw: Any
+    catch: tuple[type[BaseException], ...] = ()
+    convert: Callable[[BaseException], BaseException] | None = None
+    keep: bool = False
+    hashed: bool = True
+    hash: Any = field(default_factory=hashlib.sha256, init=False)
+    read_bytes: int = field(default=0, init=False)
+    ended: bool = field(default=False, init=False)
+    error: BaseException | None = field(default=None, init=False)
 
     def digest(self) -> str:
-        return "sha256:" + self.hash.hexdigest()
+        return f"sha256:{self.hash.hexdigest()}"
 
     def read(self, n: int | None = -1) -> bytes:
         if self.error is not None:
             return b""
         try:
-            data: bytes = self._raw.read(n)
-        except self._catch as exc:
-            error = exc if self._convert is None else self._convert(exc)
-            if not self._keep:
+            data: bytes = self.raw.read(n)
+        except self.catch as exc:
+            error = exc if self.convert is None else self.convert(exc)
+            if not self.keep:
                 raise error from None
             self.error = error
             return b""
         if data:
-            if self._hashed:
+            if self.hashed:
                 self.hash.update(data)
             self.read_bytes += len(data)
         else:
