@@ -1,16 +1,11 @@
-"""Content: what a source's bytes are and how they are handed to the scanner.
+"""What a source's bytes become, decided the same way for every source (a source only
+enumerates and names): binary or text (a text file's name wins), an archive opened (zip, jar,
+whl, ...; tar, plain or gzip/xz/bzip2/zstd; a compressed single file), bytes in memory or a
+stream; cut off by the limits of ``SourceOptions`` with one wording of each skip reason.
 
-A source enumerates and names things (:class:`~leakscan.model.Provenance`); this module decides,
-the same way for every source, what their bytes become: sniffed for binary data (a file whose
-name says text is scanned anyway), opened when an archive (zip, jar, war, whl, apk, ...; tar,
-plain or compressed with gzip, xz, bzip2 or zstd; a compressed single file), held in memory
-when small or handed on as a stream, and cut off by the size, depth and decompression limits
-of :class:`~leakscan.sources.interface.SourceOptions`, each with one wording of its skip reason.
-
-Nothing is extracted to disk. A compressed tar is read as a stream, one member at a time (a
-large member is handed on as a stream): memory stays bounded however far it inflates. Past a
-limit, or at corrupt data, an archive ends with a skip and its members read so far are kept.
-A member's path is ``outer.jar!inner/path``.
+Nothing is extracted to disk; a compressed tar is read one member at a time. Past a limit, or
+at corrupt data, an archive ends with a skip and the members read so far are kept. A member's
+path is ``outer.jar!inner/path``.
 """
 
 from __future__ import annotations
@@ -46,6 +41,7 @@ TAR_SUFFIXES = (
     ".tar", ".tar.gz", ".tgz", ".crate", ".gem",
     ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar.zst", ".tzst",
 )  # fmt: skip
+_ARCHIVE_SUFFIXES = ZIP_SUFFIXES + TAR_SUFFIXES
 _BLOCK = 512
 
 
@@ -72,17 +68,12 @@ def inflates_over(ratio: int) -> str:
     return f"inflates more than {ratio}:1 (decompression bomb)"
 
 
-def corrupt(what: str, exc: BaseException | str) -> str:
-    """``what`` is ``archive``, ``zip archive``, ``gzip stream``, ..."""
+def corrupt(what: str, exc: BaseException | str) -> str:  # archive, zip archive, gzip stream
     return f"corrupt {what}: {exc}"
 
 
 def unreadable(why: object) -> str:
     return f"cannot read: {why}"
-
-
-ENCRYPTED = "encrypted zip member; not read"
-NAMELESS = "zip member with an empty name; not read"
 
 
 # --- what the bytes are -----------------------------------------------------------------------
@@ -107,18 +98,11 @@ def is_text_name(name: str) -> bool:
     return base.endswith(TEXT_SUFFIXES) or base.startswith(".env") or base == "dockerfile"
 
 
-def is_archive_name(name: str) -> bool:
-    lower = name.lower()
-    return lower.endswith(ZIP_SUFFIXES) or lower.endswith(TAR_SUFFIXES)
-
-
-def archive_magic(head: bytes) -> bool:
-    return head.startswith(b"PK\x03\x04") or sniff(head) is not None or head[257:262] == b"ustar"
-
-
 def is_archive(head: bytes, *names: str) -> bool:
     """An archive (or compressed file) by any of its names or by its first bytes."""
-    return any(is_archive_name(n) for n in names) or archive_magic(head)
+    if any(n.lower().endswith(_ARCHIVE_SUFFIXES) for n in names):
+        return True
+    return head.startswith(b"PK\x03\x04") or sniff(head) is not None or head[257:262] == b"ustar"
 
 
 def skip_as_binary(head: bytes, options: SourceOptions, *names: str) -> bool:
@@ -378,13 +362,13 @@ def _zip(
     with archive:
         for info in archive.infolist():
             if not info.filename:  # ZipInfo.is_dir() raises IndexError on an empty name
-                yield Skip(outer, NAMELESS)
+                yield Skip(outer, "zip member with an empty name; not read")
                 continue
             if info.is_dir():
                 continue
             path, prov = _member(provenance, outer, info.filename)
             if info.flag_bits & 0x1:  # zipfile.open raises RuntimeError: password required
-                yield Skip(path, ENCRYPTED)
+                yield Skip(path, "encrypted zip member; not read")
                 continue
             if info.file_size > budget:
                 yield Skip(path, inflates_beyond(options.archive_bytes))
