@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, cast
 
 from leakscan.engine.build import DetectorSettings
 from leakscan.engine.build import load_detector as build_detector
@@ -36,6 +36,7 @@ from leakscan.parallel import START_AFTER_BYTES, BatchScanner, default_jobs
 from leakscan.policy.policy import InlineAllows, Policy
 from leakscan.policy.policy import apply as apply_policy
 from leakscan.progress import NoProgress, Progress
+from leakscan.sources.content import Tap
 from leakscan.sources.interface import ScanContext, Source, SourceOptions
 from leakscan.store.content_cache import ContentCache, StoredMatch
 from leakscan.userinfo import hide_userinfo
@@ -249,13 +250,13 @@ class Scanner:
             counter = _ByteCounter()
             # an image layer's file: its digest taken as it is read, its matches kept by it
             # (the layer can then be reused without reading it again)
-            hashing = _Hashing(blob.stream) if blob.provenance.kind == "image-layer" else None
+            hashing = Tap(blob.stream) if blob.provenance.kind == "image-layer" else None
             stream = cast(IO[bytes], hashing) if hashing is not None else blob.stream
             matches = self.detector.scan_stream(stream, blob.context, counter)
             self.stats.blobs += 1
             self.stats.bytes += counter.total
             if key is None and hashing is not None and hashing.ended:
-                key = ("sha256:" + hashing.hash.hexdigest(), blob.context)
+                key = (hashing.digest(), blob.context)
         elif self._restore(blob, key):  # content scanned in an earlier run
             return []
         elif key is not None:  # only a digest, of content this run never saw
@@ -435,23 +436,6 @@ def _capped_skips(detector: Detector) -> list[Skip]:
             )
     detector.capped.clear()
     return out
-
-
-class _Hashing:
-    """A stream read by the scanner, hashed on the way (a large file's content key)."""
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
-        self.ended = False
-
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self.raw.read(n)
-        if data:
-            self.hash.update(data)
-        else:
-            self.ended = True
-        return data
 
 
 class _ByteCounter:

@@ -1,7 +1,7 @@
 """Compressed streams: which compression by the magic bytes, and a reader for each.
 
 Shared by image layers (``sources/image/layer.py``) and compressed files and archives met
-anywhere (``sources/archives.py``), so both recognise and open the same formats the same way.
+anywhere (``sources/content.py``), so both recognise and open the same formats the same way.
 """
 
 from __future__ import annotations

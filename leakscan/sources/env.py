@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from leakscan.model import Blob, Provenance, Skip
-from leakscan.sources.filesystem import SNIFF_BYTES, looks_binary
+from leakscan.sources.content import SNIFF_BYTES, looks_binary
 from leakscan.sources.interface import ScanContext, Source, SourceError, SourceOptions
 from leakscan.sources.manifests.dotenv import parse_dotenv
 

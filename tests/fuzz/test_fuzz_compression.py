@@ -1,6 +1,6 @@
 """Fuzz target: gzip, zstd, xz and bzip2 framing, of an image layer
 (:func:`leakscan.sources.image.layer.iter_layer`, by magic bytes) and of a compressed file or
-tar in a scanned tree (:mod:`leakscan.sources.archives`).
+tar in a scanned tree (:mod:`leakscan.sources.content`).
 
 A layer either inflates or raises ImageError (a bomb: BombError); what it inflated before
 the corrupt bytes is kept. A compressed file in a tree is scanned or skipped, never more."""

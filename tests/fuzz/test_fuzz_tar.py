@@ -1,6 +1,6 @@
 """Fuzz target: tar, as an image layer (leakscan's own streaming reader,
 :func:`leakscan.sources.image.layer.iter_layer`) and as a nested archive in a scanned tree
-(:mod:`leakscan.sources.archives`, tarfile in stream mode).
+(:mod:`leakscan.sources.content`, tarfile in stream mode).
 
 A layer either yields its members or raises ImageError; the members read before the bad
 bytes are kept. A nested tar yields its members and at worst a skip."""

@@ -1,5 +1,5 @@
 """Fuzz target: zip (zip, jar, whl, apk, ...) in a scanned tree or layer,
-:func:`leakscan.sources.archives.iter_archive` (zipfile, members read as streams).
+:func:`leakscan.sources.content.archive_blobs` (zipfile, members read as streams).
 
 A damaged zip gives its readable members and a skip for each bad one, or one skip for the
 archive when its central directory cannot be read. Bytes damaged inside one member's data

@@ -50,19 +50,8 @@ class BoundedReader:
     def __init__(self, stream: IO[bytes], size: int) -> None:
         self._stream = stream
         self.remaining = size
-        self._pushed = b""
-
-    def push_back(self, data: bytes) -> None:
-        """Return bytes already read (a sniffed head) to the front of the stream."""
-        self._pushed = data + self._pushed
 
     def read(self, n: int = -1) -> bytes:
-        if self._pushed:
-            if n < 0:
-                out, self._pushed = self._pushed, b""
-                return out + self.read()
-            out, self._pushed = self._pushed[:n], self._pushed[n:]
-            return out + (self.read(n - len(out)) if len(out) < n else b"")
         if self.remaining <= 0:
             return b""
         want = self.remaining if n < 0 or n > self.remaining else n
@@ -158,10 +147,9 @@ class CatFile:
                     data = stdout.read(size + 1)
                     if len(data) != size + 1 or data[-1] != 0x0A:
                         raise SourceError(f"{self._repo.name}: git cat-file output out of step")
+                    # read whole: ``data`` holds it, its reader has nothing left
                     reader = BoundedReader(stdout, 0)
-                    data = data[:-1]
-                    reader.push_back(data)
-                    yield CatObject(parts[0], parts[1], size, reader, data)
+                    yield CatObject(parts[0], parts[1], size, reader, data[:-1])
                     continue
                 reader = BoundedReader(stdout, size)
                 yield CatObject(parts[0], parts[1], size, reader)

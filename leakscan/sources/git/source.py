@@ -25,14 +25,18 @@ from dataclasses import dataclass
 from typing import IO, cast
 
 from leakscan.model import Blob, Provenance, Skip
-from leakscan.sources.archives import is_archive_name
-from leakscan.sources.filesystem import (
+from leakscan.sources.content import (
+    ARCHIVE,
+    BINARY,
     SNIFF_BYTES,
-    archive_magic,
-    excluded,
+    STREAM,
+    Prefixed,
     file_blobs,
-    looks_binary,
+    route,
+    skip_as_binary,
+    too_large,
 )
+from leakscan.sources.filesystem import excluded
 from leakscan.sources.git.catfile import CatFile, CatObject
 from leakscan.sources.git.delta import Base, BaseCache, delta
 from leakscan.sources.git.history import Walk, walk_history
@@ -419,7 +423,7 @@ class GitSource(Source):
         if obj.type != "blob" or obj.reader is None or obj.size > self.options.in_memory_bytes:
             return
         data = obj.read_all()
-        if self.options.scan_binary or not looks_binary(data[:SNIFF_BYTES]):
+        if not skip_as_binary(data[:SNIFF_BYTES], self.options):
             cache.keep(obj.oid, delta(None, data)[1])
 
     def _one(
@@ -440,64 +444,41 @@ class GitSource(Source):
             return
         options = self.options
         if obj.size > options.max_file_bytes:
-            yield Skip(
-                locs[0].where, f"larger than the file size limit ({options.max_file_bytes} bytes)"
-            )
+            yield Skip(locs[0].where, too_large(options.max_file_bytes))
             return
         self.blob_reads += 1
         data = obj.data  # small objects are read at once: no copies
-        if data is None:
-            reader = obj.reader
-            head = reader.read(SNIFF_BYTES)
-            if not _is_archive(locs, head) and obj.size > options.in_memory_bytes:  # streamed
-                if looks_binary(head) and not options.scan_binary:
-                    return
-                reader.push_back(head)
-                stream = cast(IO[bytes], reader)
-                yield Blob(locs[0].provenance, stream=stream, size=obj.size, digest=digest)
-                for loc in locs[1:]:
-                    yield Blob(loc.provenance, digest=digest)
+        reader = obj.reader
+        head = data[:SNIFF_BYTES] if data is not None else reader.read(SNIFF_BYTES)
+        names = [loc.path or "" for loc in locs]
+        how = route(head, obj.size, options, *names)
+        if how == BINARY:
+            return
+        if how == STREAM and data is None:
+            stream = cast(IO[bytes], Prefixed(head, reader))
+            first = Blob(locs[0].provenance, stream=stream, size=obj.size, digest=digest)
+        else:
+            if data is None:
+                data = head + reader.read(options.archive_bytes + 1 - len(head))
+            if how == ARCHIVE:
+                for loc in locs:
+                    path = loc.path or obj.oid
+                    yield from file_blobs(io.BytesIO(data), obj.size, path, loc.provenance, options)
                 return
-            data = head + reader.read(options.archive_bytes + 1 - len(head))
-        yield from self._in_memory(obj.oid, data, obj.size, locs, cache, old, base)
-
-    def _in_memory(
-        self,
-        oid: str,
-        data: bytes,
-        size: int,
-        locs: list[_Loc],
-        cache: BaseCache,
-        old: Base | None,
-        base: str | None,
-    ) -> Iterator[Blob | Skip]:
-        """A blob whose bytes are in memory: an archive's members, or text (its changed lines
-        when it has a base)."""
-        digest = f"git:{oid}"
-        head = data[:SNIFF_BYTES]
-        if _is_archive(locs, head):
-            for loc in locs:
-                yield from file_blobs(
-                    io.BytesIO(data), size, loc.path or oid, loc.provenance, self.options
-                )
-            return
-        if looks_binary(head) and not self.options.scan_binary:
-            return
-        text, lines = None, None
-        if old is not None or cache.wanted(oid):
-            part, as_base = delta(old, data)
-            cache.keep(oid, as_base)
-            if part is not None:
-                data, text, lines, digest = part.data, data, part.lines, f"git:{oid}^{base}"
-        yield Blob(
-            locs[0].provenance, data=data, size=len(data), digest=digest, text=text, lines=lines
-        )
+            # text: only its changed lines when it has a base
+            text, lines = None, None
+            if old is not None or cache.wanted(obj.oid):
+                part, as_base = delta(old, data)
+                cache.keep(obj.oid, as_base)
+                if part is not None:
+                    data, text, lines = part.data, data, part.lines
+                    digest = f"git:{obj.oid}^{base}"
+            first = Blob(
+                locs[0].provenance, data=data, size=len(data), digest=digest, text=text, lines=lines
+            )
+        yield first
         for loc in locs[1:]:
             yield Blob(loc.provenance, digest=digest)
-
-
-def _is_archive(locs: list[_Loc], head: bytes) -> bool:
-    return any(is_archive_name(loc.path or "") for loc in locs) or archive_magic(head)
 
 
 def _range_sides(spec: str) -> list[str]:

@@ -12,7 +12,6 @@ written to disk).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -21,6 +20,7 @@ import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
+from leakscan.sources.content import Tap
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
 from leakscan.sources.image.oci import platform_matches
 
@@ -97,28 +97,14 @@ class _Chunks(io.RawIOBase):
         return n
 
 
-class _Hashing:
+def _save_tap(raw: IO[bytes], where: str) -> Tap:
     """A layer member of the save stream: hashed as it is read (its diff id), and a stream
     that ends early is the image's error, whoever reads it."""
 
-    def __init__(self, raw: IO[bytes], where: str) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
-        self.where = where
+    def truncated(exc: BaseException) -> ImageError:
+        return ImageError(f"{where}: docker save stream truncated: {exc}")
 
-    def read(self, n: int = -1) -> bytes:
-        try:
-            data = self.raw.read(n)
-        except (tarfile.TarError, EOFError) as exc:
-            raise ImageError(f"{self.where}: docker save stream truncated: {exc}") from None
-        self.hash.update(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
+    return Tap(raw, (tarfile.TarError, EOFError), truncated)
 
 
 class DaemonStore(ImageStore):
@@ -231,7 +217,7 @@ class DaemonStore(ImageStore):
                 handle = tar.extractfile(member)
                 if handle is None:
                     continue
-                tap = _Hashing(handle, self.reference)
+                tap = _save_tap(handle, self.reference)
                 yield (lambda name=name, tap=tap: self._locate(name, tap)), tap  # type: ignore[misc]
         except tarfile.TarError as exc:
             raise ImageError(f"{self.reference}: docker save stream unreadable: {exc}") from None
@@ -247,11 +233,11 @@ class DaemonStore(ImageStore):
                 return self._diff_ids.index(digest)
         return None
 
-    def _locate(self, name: str, tap: _Hashing) -> int:
+    def _locate(self, name: str, tap: Tap) -> int:
         i = self._locate_by_name(name)
         if i is not None:
             return i
-        digest = "sha256:" + tap.hash.hexdigest()
+        digest = tap.digest()
         if digest in self._diff_ids:
             return self._diff_ids.index(digest)
         raise ImageError(f"{self.reference}: layer {name} of docker save matches no layer")

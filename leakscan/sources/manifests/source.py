@@ -14,7 +14,8 @@ from pathlib import Path
 
 from leakscan.locations import location_of
 from leakscan.model import Blob, Provenance, Skip
-from leakscan.sources.filesystem import SNIFF_BYTES, FilesystemSource, looks_binary
+from leakscan.sources.content import SNIFF_BYTES, looks_binary
+from leakscan.sources.filesystem import FilesystemSource
 from leakscan.sources.interface import ScanContext, Source, SourceOptions
 from leakscan.sources.manifests.compose import compose_pairs, is_compose
 from leakscan.sources.manifests.config import ini_pairs, json_pairs, toml_pairs, tree_pairs

@@ -1,0 +1,87 @@
+"""One content path: the same bytes give the same blobs and skip reasons from any source."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from leakscan.locations import location_of
+from leakscan.model import Blob, Skip
+from leakscan.sources.content import ARCHIVE, BINARY, IN_MEMORY, STREAM, route
+from leakscan.sources.filesystem import FilesystemSource
+from leakscan.sources.git import GitSource
+from leakscan.sources.interface import SourceOptions
+from tests.conftest import require
+from tests.sources.git.gitrepo import GitRepo
+
+OPTIONS = SourceOptions(max_file_bytes=4000, in_memory_bytes=1000)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+FILES = {
+    "notes.txt": b"db_password = Zp8Qw2Lk9XvB\n",  # leakscan:allow (synthetic test value)
+    # a NUL byte in front of a .env must not hide it; a binary without a text name is left out
+    "app.env": b"\x00\x01\x02" * 100 + b"\nTOKEN=Zp8Qw2Lk9XvB\n",  # leakscan:allow (synthetic)
+    "blob.dat": b"\x00\x01\x02" * 100,
+    "large.log": b"line of text\n" * 200,  # over the in-memory limit: a stream
+    "huge.log": b"x" * 5000,  # over the file size limit
+    "bundle.zip": _zip({"conf/a.properties": b"key=value\n", "zeros.txt": b"0" * 500_000}),
+}
+
+
+def _items(items: Iterator[Blob | Skip], root: str) -> tuple[dict[str, bytes], list[str]]:
+    """(content by path under ``root``, the skip reasons); a stream is read as it comes."""
+    blobs, reasons = {}, []
+    for item in items:
+        if isinstance(item, Skip):
+            reasons.append(item.reason)
+            continue
+        path = str(location_of(item.provenance).path or "")
+        if path:  # git also yields its commit messages
+            content = item.data if item.stream is None else item.stream.read()
+            blobs[path.removeprefix(root)] = bytes(content or b"")
+    return blobs, sorted(reasons)
+
+
+def test_files_and_git_blobs_go_the_same_way(tmp_path: Path) -> None:
+    require(shutil.which("git") is not None, "git is not installed")
+    repo = GitRepo(tmp_path / "repo")
+    for name, data in FILES.items():
+        (repo.path / name).write_bytes(data)
+    repo.commit("all files")
+    on_disk = _items(FilesystemSource(str(repo.path), OPTIONS).blobs(), f"{repo.path}/")
+    in_git = _items(GitSource(str(repo.path), OPTIONS).blobs(), "")
+    assert on_disk == in_git
+    blobs, reasons = on_disk
+    assert set(blobs) == {"notes.txt", "app.env", "large.log", "bundle.zip!conf/a.properties"}
+    assert reasons == [
+        "inflates more than 200:1 (decompression bomb)",
+        "larger than the file size limit (4000 bytes)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("head", "size", "names", "expected"),
+    [
+        (b"plain text\n", 10, ("a.txt",), IN_MEMORY),
+        (b"plain text\n", 5000, ("a.txt",), STREAM),
+        (b"\x00\x01\x02" * 50, 10, ("a.bin",), BINARY),
+        (b"\x00\x01\x02" * 50, 10, ("a.bin", "settings.yaml"), IN_MEMORY),  # any name says text
+        (b"PK\x03\x04rest", 10, ("noext",), ARCHIVE),  # by its magic bytes
+        (b"anything", 10, ("lib/app.JAR",), ARCHIVE),  # by its name
+    ],
+)
+def test_route(head: bytes, size: int, names: tuple[str, ...], expected: str) -> None:
+    assert route(head, size, OPTIONS, *names) == expected
