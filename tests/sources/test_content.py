@@ -15,7 +15,7 @@ from leakscan.model import Blob, Skip
 from leakscan.sources.content import ARCHIVE, BINARY, IN_MEMORY, STREAM, route
 from leakscan.sources.filesystem import FilesystemSource
 from leakscan.sources.git import GitSource
-from leakscan.sources.interface import SourceOptions
+from leakscan.sources.interface import ScanContext, SourceOptions
 from tests.conftest import require
 from tests.sources.git.gitrepo import GitRepo
 
@@ -61,8 +61,8 @@ def test_files_and_git_blobs_go_the_same_way(tmp_path: Path) -> None:
     for name, data in FILES.items():
         (repo.path / name).write_bytes(data)
     repo.commit("all files")
-    on_disk = _items(FilesystemSource(str(repo.path), OPTIONS).blobs(), f"{repo.path}/")
-    in_git = _items(GitSource(str(repo.path), OPTIONS).blobs(), "")
+    on_disk = _items(FilesystemSource(str(repo.path), OPTIONS).blobs(ScanContext()), f"{repo.path}/")
+    in_git = _items(GitSource(str(repo.path), OPTIONS).blobs(ScanContext()), "")
     assert on_disk == in_git
     blobs, reasons = on_disk
     assert set(blobs) == {"notes.txt", "app.env", "large.log", "bundle.zip!conf/a.properties"}
