@@ -24,6 +24,7 @@ from leakscan.api import ScanConfig, Scanner
 from leakscan.audit import replay
 from leakscan.audit.images import AuditStore
 from leakscan.audit.progress import AuditProgress, NoAuditProgress, Snapshot
+from leakscan.audit.twins import retarget
 from leakscan.errors import LeakscanError
 from leakscan.model import ScanResult, Skip, Stats
 from leakscan.sources.image.interface import ImageStore
@@ -188,6 +189,12 @@ class Auditor:
         self.state = AuditState(connect(opts.state))
         # (repo, tag, digest) done with this configuration: read once, consulted by the pool
         self.done = self.state.done_keys(self.client.host, opts.state_key)
+        self.done_tags = {(r, t) for r, t, _ in self.done}
+        self.done_digests = {d for _, _, d in self.done}
+        self._repo_done: tuple[str, dict[tuple[str, str], DoneTag]] = ("", {})
+        # manifest digest -> (reference, what it held) of a tag done in this run: its twins
+        # (tags of the same image) take its findings instead of being scanned again
+        self.twins: dict[str, tuple[str, DoneTag]] = {}
         self.run_state = RunState(store=cache)
         self.configs: dict[str, bytes] = {}
         self.pool = ThreadPoolExecutor(
@@ -262,10 +269,17 @@ class Auditor:
     # -- one tag -----------------------------------------------------------------------------
 
     def _resolve(self, repo: str, tag: str) -> Resolved:
-        """(In the pool) the tag's digest, and its manifest when the tag is not done."""
-        digest = self.client.head_manifest(repo, tag)
-        if digest is not None and (repo, tag, digest) in self.done and not self.opts.rescan:
-            return Resolved(digest, None)
+        """(In the pool) the tag's digest, and its manifest unless the tag is done or its
+        digest was audited under another tag. A tag never done is not asked a HEAD first:
+        one request either way."""
+        if (repo, tag) in self.done_tags and not self.opts.rescan:
+            digest = self.client.head_manifest(repo, tag)
+            if digest is not None and (
+                (repo, tag, digest) in self.done or digest in self.done_digests
+            ):
+                return Resolved(digest, None)
+            if digest is not None and digest in self.twins:
+                return Resolved(digest, None)
         manifest = self.client.manifest(repo, tag)
         return Resolved(manifest.digest, manifest)
 
@@ -280,19 +294,17 @@ class Auditor:
             self._failed(record, [hide_userinfo(str(exc))])
             return
         digest = record.digest = resolved.digest
-        key = self.opts.state_key
         if not self.opts.rescan:
-            try:
-                done = self.state.done(self.registry, repo, tag, digest, key)
-            except StoreError as exc:  # unreadable: scanned again
-                self.outcome.unsaved.append(str(exc))
-                done = None
+            done = self._done(repo, tag, digest)
             if done is not None:
                 replay.replay(self.scanner.findings, done.locations)
                 self.scanner.skipped.extend(Skip(w, r) for w, r in done.skips)
                 record.status, record.images = "state", done.images
                 self.stats.images_from_state += 1
+                self.twins.setdefault(digest, (reference, done))
                 return
+        if self._from_twin(record, digest):
+            return
         errors, skips = len(self.scanner.errors), len(self.scanner.skipped)
         journal = self.scanner.findings.journal
         assert journal is not None
@@ -321,10 +333,53 @@ class Auditor:
             replay.rows(journal[placed:]),
             [[s.where, s.reason] for s in self.scanner.skipped[skips:]],
         )
+        self._mark_done(record, done)
+
+    def _mark_done(self, record: TagRecord, done: DoneTag) -> None:
+        assert record.digest is not None
+        self.twins.setdefault(record.digest, (record.reference, done))
         try:
-            self.state.mark_done(self.registry, repo, tag, digest, key, done)
+            self.state.mark_done(
+                self.registry, record.repository, record.tag, record.digest,
+                self.opts.state_key, done,
+            )  # fmt: skip
         except StoreError as exc:  # reported all the same; audited again next time
             self.outcome.unsaved.append(str(exc))
+
+    def _done(self, repo: str, tag: str, digest: str) -> DoneTag | None:
+        """What the tag held when done with this digest (the repository's rows read once)."""
+        if self._repo_done[0] != repo:
+            try:
+                rows = self.state.done_in(self.registry, repo, self.opts.state_key)
+                self._repo_done = (repo, rows)
+            except StoreError as exc:  # unreadable: scanned again
+                self.outcome.unsaved.append(str(exc))
+                self._repo_done = (repo, {})
+        return self._repo_done[1].get((tag, digest))
+
+    def _from_twin(self, record: TagRecord, digest: str) -> bool:
+        """The tag's findings from another tag of the same image (this run's, else the
+        state's), under this tag's name; False when there is none to take them from."""
+        twin = self.twins.get(digest)
+        if twin is None and not self.opts.rescan and digest in self.done_digests:
+            try:
+                found = self.state.twin(self.registry, digest, self.opts.state_key)
+            except StoreError:
+                found = None
+            if found is not None:
+                twin = (f"{self.registry}/{found[0]}:{found[1]}", found[2])
+        done = retarget(twin[1], twin[0], record.reference) if twin is not None else None
+        if done is None:
+            return False
+        replay.replay(self.scanner.findings, done.locations)
+        self.scanner.skipped.extend(Skip(w, r) for w, r in done.skips)
+        record.status, record.images = "scanned", done.images
+        self.stats.images_scanned += 1
+        # as a scan of it would count them: every layer met again
+        self.run_state.layers_reused += sum(len(i.get("layers") or ()) for i in done.images)
+        self.stats.layers_reused = self.run_state.layers_reused
+        self._mark_done(record, done)
+        return True
 
     def _failed(self, record: TagRecord, errors: list[str]) -> None:
         record.status = "failed"
