@@ -51,11 +51,15 @@ class _Guard:
                 pass
 
 
-def _note(conn: Any) -> Any:
+def note_connection(conn: Any) -> Any:
+    """The connection (anything with a ``sock``) this thread's guarded request uses."""
     guard = getattr(_CURRENT, "guard", None)
     if guard is not None:
         guard.conn = conn
     return conn
+
+
+_note = note_connection
 
 
 class _HTTPPool(HTTPConnectionPool):
