@@ -28,9 +28,13 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
-from leakscan.sources.registry.watchdog import note_connection
+from leakscan.sources.registry.watchdog import deadline_fired, note_connection
 
 __all__ = ["AGAIN", "Answer", "FastTransport"]
+
+#: how a kept-alive connection closed by the server fails when it is used again (asked again
+#: at once on a new connection, as browsers do: a manifest GET or HEAD changes nothing)
+_CLOSED = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 #: returned by :meth:`FastTransport.send` when requests must answer (a redirect, an encoding)
 AGAIN = None
@@ -69,8 +73,12 @@ class Answer:
 
     def close(self) -> None:
         """Done with it: a body read to its end leaves the connection for the next request."""
-        if not self._resp.isclosed():
-            self._resp.close()
+        resp = self._resp
+        if resp.isclosed():
+            return
+        whole = resp.length == 0 and not resp.chunked  # read1 leaves it open at the end
+        resp.close()
+        if not whole:
             self._conn.close()  # the rest of the body would be read as the next answer
 
 
@@ -127,25 +135,29 @@ class FastTransport:
             "Accept": "*/*",
             **headers,
         }
-        conn = self._connection(parts.scheme, parts.netloc)
-        connected = conn.sock is not None
-        note_connection(conn)  # the header deadline shuts this socket down
-        try:
-            if not connected:
-                try:
-                    conn.connect()
-                except TimeoutError:
-                    raise requests.exceptions.ConnectTimeout(
-                        f"connect to {parts.netloc} timed out"
-                    ) from None
-            conn.request(method, path, headers=sent)
-            resp = conn.getresponse()
-        except requests.RequestException:
-            self._drop(parts.scheme, parts.netloc)
-            raise
-        except (OSError, http.client.HTTPException) as exc:
-            self._drop(parts.scheme, parts.netloc)
-            raise _dropped(exc) from None
+        while True:
+            conn = self._connection(parts.scheme, parts.netloc)
+            reused = conn.sock is not None
+            note_connection(conn)  # the header deadline shuts this socket down
+            try:
+                if not reused:
+                    try:
+                        conn.connect()
+                    except TimeoutError:
+                        raise requests.exceptions.ConnectTimeout(
+                            f"connect to {parts.netloc} timed out"
+                        ) from None
+                conn.request(method, path, headers=sent)
+                resp = conn.getresponse()
+                break
+            except requests.RequestException:
+                self._drop(parts.scheme, parts.netloc)
+                raise
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(parts.scheme, parts.netloc)
+                if reused and isinstance(exc, _CLOSED) and not deadline_fired():
+                    continue  # a kept-alive connection the server closed as it was reused
+                raise _dropped(exc) from None
         answer = Answer(resp, conn, url)
         encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
         if 300 <= resp.status < 400 or encoding != "identity":

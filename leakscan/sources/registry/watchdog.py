@@ -62,6 +62,12 @@ def note_connection(conn: Any) -> Any:
 _note = note_connection
 
 
+def deadline_fired() -> bool:
+    """This thread's guarded request was cut at its deadline."""
+    guard = getattr(_CURRENT, "guard", None)
+    return guard is not None and guard.fired
+
+
 class _HTTPPool(HTTPConnectionPool):
     def _get_conn(self, timeout: float | None = None) -> Any:
         return _note(super()._get_conn(timeout))
