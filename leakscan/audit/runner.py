@@ -195,6 +195,7 @@ class Auditor:
         # manifest digest -> (reference, what it held) of a tag done in this run: its twins
         # (tags of the same image) take its findings instead of being scanned again
         self.twins: dict[str, tuple[str, DoneTag]] = {}
+        self.listed: dict[tuple[str, str], str] = {}  # (repo, tag) -> digest in its tag list
         self.run_state = RunState(store=cache)
         self.configs: dict[str, bytes] = {}
         self.pool = ThreadPoolExecutor(
@@ -225,7 +226,10 @@ class Auditor:
         return out
 
     def _tags(self, repo: str) -> list[str]:
-        tags = sorted(set(self.client.tags(repo, self.opts.page_size)))
+        listed, digests = self.client.tags_and_digests(repo, self.opts.page_size)
+        if digests:  # the registry lists each tag's digest: no HEAD needed to know it
+            self.listed.update(((repo, t), d) for t, d in digests.items())
+        tags = sorted(set(listed))
         if self.opts.tags == "latest":
             return [t for t in tags if t == "latest"]
         return [t for t in tags if _tag_selected(t, self.opts.tags)]
@@ -271,9 +275,14 @@ class Auditor:
     def _resolve(self, repo: str, tag: str) -> Resolved:
         """(In the pool) the tag's digest, and its manifest unless the tag is done or its
         digest was audited under another tag. A tag never done is not asked a HEAD first:
-        one request either way."""
+        one request either way. A digest the tag list gave needs no request."""
+        listed = self.listed.get((repo, tag))
+        if listed is not None and (
+            listed in self.twins or (listed in self.done_digests and not self.opts.rescan)
+        ):
+            return Resolved(listed, None)
         if (repo, tag) in self.done_tags and not self.opts.rescan:
-            digest = self.client.head_manifest(repo, tag)
+            digest = listed or self.client.head_manifest(repo, tag)
             if digest is not None and (
                 (repo, tag, digest) in self.done or digest in self.done_digests
             ):

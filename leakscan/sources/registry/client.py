@@ -307,7 +307,33 @@ class RegistryClient:
             f"/v2/{repo}/tags/list", f"repository:{repo}:pull", "tags", page_size
         )
 
-    def _paged(self, path: str, scope: str, key: str, page_size: int | None) -> Iterator[str]:
+    def tags_and_digests(
+        self, repo: str, page_size: int | None = None
+    ) -> tuple[list[str], dict[str, str]]:
+        """The tags, and the manifest digest of each where the registry lists it beside them
+        (Google's registries: a ``manifest`` object, digest -> ``{"tag": [...]}``); a tag
+        listed under two digests is left out (asked with a HEAD)."""
+        found: dict[str, str] = {}
+        twice: set[str] = set()
+        tags = list(
+            self._paged(
+                f"/v2/{repo}/tags/list",
+                f"repository:{repo}:pull",
+                "tags",
+                page_size,
+                lambda doc: _listed_digests(doc, found, twice),
+            )
+        )
+        return tags, {t: d for t, d in found.items() if t not in twice}
+
+    def _paged(
+        self,
+        path: str,
+        scope: str,
+        key: str,
+        page_size: int | None,
+        page: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Iterator[str]:
         params: dict[str, Any] | None = {"n": page_size} if page_size else None
         url = path
         seen_pages: set[str] = set()
@@ -317,6 +343,8 @@ class RegistryClient:
             items = doc.get(key) or []
             if not isinstance(items, list):
                 raise RegistryError(f"{self.host}{path}: {key!r} is not a list")
+            if page is not None:
+                page(doc)
             yield from (str(i) for i in items)
             link = _next_link(resp.headers.get("Link", ""))
             if link:
@@ -513,6 +541,21 @@ def _json(resp: requests.Response, limit: int, what: str, client: RegistryClient
     if not isinstance(doc, dict):
         raise RegistryError(f"{what}: the answer is not a JSON object")
     return doc
+
+
+def _listed_digests(doc: dict[str, Any], found: dict[str, str], twice: set[str]) -> None:
+    """Tag -> digest from a tag list's ``manifest`` object, where it has one."""
+    listed = doc.get("manifest")
+    if not isinstance(listed, dict):
+        return
+    for digest, info in listed.items():
+        names = info.get("tag") if isinstance(info, dict) else None
+        if not isinstance(digest, str) or not _digest_ok(digest) or not isinstance(names, list):
+            continue
+        for name in names:
+            if isinstance(name, str):
+                if found.setdefault(name, digest) != digest:
+                    twice.add(name)
 
 
 def _next_link(header: str) -> str | None:
