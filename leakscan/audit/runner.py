@@ -314,6 +314,14 @@ class Auditor:
                 return
         if self._from_twin(record, digest):
             return
+        manifest = resolved.manifest
+        if manifest is None:  # a twin whose findings could not be moved: the tag is scanned
+            try:
+                manifest = self.client.manifest(repo, tag)
+            except LeakscanError as exc:
+                self._failed(record, [hide_userinfo(str(exc))])
+                return
+            digest = record.digest = manifest.digest
         errors, skips = len(self.scanner.errors), len(self.scanner.skipped)
         journal = self.scanner.findings.journal
         assert journal is not None
@@ -321,7 +329,7 @@ class Auditor:
         store: list[AuditStore] = []
 
         def open_store(ref: str, options: SourceOptions) -> ImageStore:
-            s = AuditStore(ref, options, self.client, repo, tag, self.configs, resolved.manifest)
+            s = AuditStore(ref, options, self.client, repo, tag, self.configs, manifest)
             store.append(s)
             return s
 

@@ -37,16 +37,23 @@ def _same_as_scan_image(world: World, tmp: Path, doc: dict, refs: list[str]) -> 
 
 
 @pytest.mark.registry
-def test_tags_of_one_image_and_tags_moved_between_audits(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("moved", [True, False], ids=["findings-moved", "twins-scanned"])
+def test_tags_of_one_image_and_tags_moved_between_audits(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: bool
+) -> None:
+    """Twins take their findings, or (when they cannot be moved) are scanned: the same report."""
+    if not moved:
+        monkeypatch.setattr("leakscan.audit.runner.retarget", lambda *args: None)
     reg = world.reg
+    ns = "tw" if moved else "tx"
     s1, s2, s3 = github_token(), github_token(), github_token()
     one, two = _image(world, "app/one.env", s1), _image(world, "app/two.env", s2)
-    api_push(reg, "tw/a", "x", one)
-    api_push(reg, "tw/a", "y", one)  # the same image as tw/a:x
-    api_push(reg, "tw/b", "z", two)
-    refs = [f"{reg.host}/tw/a:x", f"{reg.host}/tw/a:y", f"{reg.host}/tw/b:z"]
+    api_push(reg, f"{ns}/a", "x", one)
+    api_push(reg, f"{ns}/a", "y", one)  # the same image as tw/a:x
+    api_push(reg, f"{ns}/b", "z", two)
+    refs = [f"{reg.host}/{ns}/a:x", f"{reg.host}/{ns}/a:y", f"{reg.host}/{ns}/b:z"]
 
-    code, first, output = audit(world, tmp_path, "--repo", "tw/*")
+    code, first, output = audit(world, tmp_path, "--repo", f"{ns}/*")
     assert code == 1, output
     assert first["stats"]["images_scanned"] == 3
     assert [_status(first, r) for r in refs] == ["scanned"] * 3
@@ -54,11 +61,11 @@ def test_tags_of_one_image_and_tags_moved_between_audits(world: World, tmp_path:
     assert placed(first, refs[1])  # the tag that took its twin's findings has them
 
     # between audits: x moves to a new image, y to z's image, and w is added on x's old one
-    api_push(reg, "tw/a", "x", _image(world, "app/three.env", s3))
-    api_push(reg, "tw/a", "y", two)
-    api_push(reg, "tw/b", "w", one)
-    refs.append(f"{reg.host}/tw/b:w")
-    code, second, output = audit(world, tmp_path, "--repo", "tw/*")
+    api_push(reg, f"{ns}/a", "x", _image(world, "app/three.env", s3))
+    api_push(reg, f"{ns}/a", "y", two)
+    api_push(reg, f"{ns}/b", "w", one)
+    refs.append(f"{reg.host}/{ns}/b:w")
+    code, second, output = audit(world, tmp_path, "--repo", f"{ns}/*")
     assert code == 1, output
     _same_as_scan_image(world, tmp_path, second, refs)
     statuses = {r.rsplit("/", 1)[-1]: _status(second, r) for r in refs}
@@ -74,7 +81,7 @@ def test_tags_of_one_image_and_tags_moved_between_audits(world: World, tmp_path:
     assert found == {("a:x", s3), ("a:y", s2), ("b:z", s2), ("b:w", s1)}
 
     # and once more, everything from the state: the same report
-    code, third, _ = audit(world, tmp_path, "--repo", "tw/*")
+    code, third, _ = audit(world, tmp_path, "--repo", f"{ns}/*")
     assert code == 1 and placed(third) == placed(second)
     assert third["stats"]["images_from_state"] == len(refs)
 
