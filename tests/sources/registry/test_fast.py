@@ -7,14 +7,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import requests
 
 from leakscan.sources.registry.client import RegistryClient
+from leakscan.sources.registry.fast import FastTransport
 
 MANIFEST = json.dumps({"schemaVersion": 2, "layers": []}).encode()
 DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
@@ -128,6 +134,64 @@ def test_a_proxy_from_the_environment_is_used(
     # the fake registry answers as a forward proxy too: it is asked for the absolute URL
     monkeypatch.setenv("HTTP_PROXY", f"http://{registry}")
     client = RegistryClient("http://registry.invalid", insecure=True, retries=0)
+    try:
+        assert client.head_manifest("r", "t") == DIGEST
+        assert client.manifest("r", "t").data == MANIFEST
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def tls_registry(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """The fake registry over TLS, with a self-signed certificate for localhost."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    _Registry.connections = []
+    _Registry.drop_after_answer = False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port, cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tls_is_verified_against_the_ca_bundle(tls_registry: tuple[int, Path]) -> None:
+    port, cert = tls_registry
+    url = f"https://localhost:{port}/v2/r/manifests/t"
+    trusting = FastTransport(verify=True, timeout=10, user_agent="t", ca_bundle=str(cert))
+    try:
+        for _ in range(3):
+            answer = trusting.send("HEAD", url, {})
+            assert answer is not None and answer.headers.get("docker-content-digest") == DIGEST
+    finally:
+        trusting.close()
+    assert len(_Registry.connections) == 1
+    stranger = FastTransport(verify=True, timeout=10, user_agent="t")  # certifi's bundle
+    try:
+        with pytest.raises(requests.exceptions.SSLError):
+            stranger.send("HEAD", url, {})
+    finally:
+        stranger.close()
+
+
+def test_a_loopback_registry_over_tls_answers_without_verification(
+    tls_registry: tuple[int, Path],
+) -> None:
+    port, _ = tls_registry
+    client = RegistryClient(f"127.0.0.1:{port}", retries=0)  # loopback: its own certificate
     try:
         assert client.head_manifest("r", "t") == DIGEST
         assert client.manifest("r", "t").data == MANIFEST
