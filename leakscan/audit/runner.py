@@ -283,11 +283,8 @@ class Auditor:
             return Resolved(listed, None)
         if (repo, tag) in self.done_tags and not self.opts.rescan:
             digest = listed or self.client.head_manifest(repo, tag)
-            if digest is not None and (
-                (repo, tag, digest) in self.done or digest in self.done_digests
-            ):
-                return Resolved(digest, None)
-            if digest is not None and digest in self.twins:
+            # done with this digest, or a twin of a tag done (the state's or this run's)
+            if digest is not None and (digest in self.done_digests or digest in self.twins):
                 return Resolved(digest, None)
         manifest = self.client.manifest(repo, tag)
         return Resolved(manifest.digest, manifest)
