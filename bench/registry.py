@@ -11,14 +11,17 @@ bench/work/registry-layers/.
 from __future__ import annotations
 
 import gzip
+import http.client
 import io
 import json
+import os
 import random
 import shutil
 import string
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -116,14 +119,28 @@ def _shared_layers() -> tuple[tuple[str, bytes], list[tuple[str, bytes]]]:
     return base, runtimes
 
 
+_REGISTRY_PID: list[int] = []  # the running registry's process, for its CPU time
+
+
 @contextmanager
 def _registry(tmp: Path) -> Iterator[str]:
     """A docker-registry on loopback; yields host:port and always stops it."""
     host, _, proc = start_registry(tmp, "bench")
+    _REGISTRY_PID[:] = [proc.pid]
     try:
         yield host
     finally:
+        _REGISTRY_PID.clear()
         stop_registry(proc)
+
+
+def _registry_cpu() -> float:
+    """CPU seconds (user + system) the registry has used so far (0 where /proc is not)."""
+    try:
+        fields = Path(f"/proc/{_REGISTRY_PID[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    except (IndexError, OSError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _populate(host: str) -> tuple[int, int, int]:
@@ -153,7 +170,9 @@ def _populate(host: str) -> tuple[int, int, int]:
 
 
 def _audit(host: str, state: Path, report: Path, *args: str) -> tuple[float, int, dict[str, Any]]:
-    """One audit with its own state and content cache (beside the state file)."""
+    """One audit with its own state and content cache (beside the state file); its stats
+    carry ``cpu`` (the audit's CPU seconds) and ``registry_cpu`` (the registry's meanwhile)."""
+    registry_before = _registry_cpu()
     run = timed(
         [
             sys.executable,
@@ -178,7 +197,63 @@ def _audit(host: str, state: Path, report: Path, *args: str) -> tuple[float, int
     stats = data.get("stats", {}) if isinstance(data, dict) else {}
     findings = len(data.get("findings", [])) if isinstance(data, dict) else 0
     digest = data.get("tool", {}).get("rules_digest") if isinstance(data, dict) else None
-    return run.seconds, run.returncode, {**stats, "findings": findings, "rules_digest": digest}
+    return (
+        run.seconds,
+        run.returncode,
+        {
+            **stats,
+            "findings": findings,
+            "rules_digest": digest,
+            "cpu": run.cpu_seconds,
+            "registry_cpu": _registry_cpu() - registry_before,
+        },
+    )
+
+
+_ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+
+
+def _ceiling(host: str, paths: list[str], connections: int) -> tuple[float, float, float]:
+    """The registry's own limit: a manifest HEAD for each of ``paths`` from a lean client
+    (``http.client``, ``connections`` kept-alive connections); (HEADs per second, registry
+    CPU ms per HEAD, client CPU ms per HEAD)."""
+    name, _, port = host.partition(":")
+    todo = list(paths)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(name, int(port), timeout=30)
+        try:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    path = todo.pop()
+                conn.request("HEAD", path, headers={"Accept": _ACCEPT})
+                conn.getresponse().read()
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    registry, cpu, started = _registry_cpu(), time.process_time(), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    n = len(paths)
+    return (
+        n / seconds,
+        (_registry_cpu() - registry) * 1000 / n,
+        (time.process_time() - cpu) * 1000 / n,
+    )
 
 
 def run() -> dict[str, float]:
@@ -260,16 +335,37 @@ def _issue_figures(host: str, tmp: Path) -> dict[str, float]:
         push(session, f"http://{host}", "big/app", f"v{t}", big)
     print(f"registry: {MANY_REPOS * MANY_TAGS + BIG_TAGS} more tags pushed in "
           f"{time.perf_counter() - started:.1f}s")  # fmt: skip
+    return _measure_figures(host, tmp)
+
+
+def _measure_figures(host: str, tmp: Path) -> dict[str, float]:
+    """The figures of issue 13, the images pushed."""
     tags = MANY_REPOS * MANY_TAGS
+    none_s, _, st0 = _audit(host, tmp / "none.sqlite", tmp / "none.json", "--repo", "none*")
+    print(
+        f"registry: an audit of no repository (start-up, catalog, report) {none_s:.2f}s, "
+        f"cpu {st0['cpu']:.2f}s"
+    )
     state = tmp / "many.sqlite"
     many1, rc1, st1 = _audit(host, state, tmp / "many1.json", "--repo", "many*")
-    many2, rc2, _ = _audit(host, state, tmp / "many2.json", "--repo", "many*")
+    many2, rc2, st2 = _audit(host, state, tmp / "many2.json", "--repo", "many*")
     print(
         f"registry: {tags} tags over {MANY_REPOS} images: first audit {many1:.2f}s "
-        f"({tags / many1:.0f} tags/s, exit {rc1}, {st1.get('layers_scanned')} layers scanned); "
-        f"again from the state {many2:.2f}s ({tags / many2:.0f} tags/s, exit {rc2}; "
-        "aim >= 1,000 tags/s)"
+        f"({tags / many1:.0f} tags/s, exit {rc1}, {st1.get('layers_scanned')} layers scanned, "
+        f"cpu {st1['cpu']:.2f}s, registry cpu {st1['registry_cpu']:.2f}s); "
+        f"again from the state {many2:.2f}s ({tags / many2:.0f} tags/s, exit {rc2}, "
+        f"cpu {st2['cpu']:.2f}s, registry cpu {st2['registry_cpu']:.2f}s; aim >= 1,000 tags/s)"
     )
+    paths = [
+        f"/v2/many{r}/svc/manifests/1.{t}" for r in range(MANY_REPOS) for t in range(MANY_TAGS)
+    ]
+    for n in (1, 4, 8):
+        rate, registry_ms, client_ms = _ceiling(host, paths, n)
+        print(
+            f"registry: its ceiling, a lean client's manifest HEADs on {n} connection(s): "
+            f"{rate:.0f}/s, registry cpu {registry_ms:.2f} ms and client cpu {client_ms:.2f} ms "
+            "per HEAD (a re-audit asks one per tag)"
+        )
     one = timed(
         [sys.executable, "-m", "leakscan.cli", "scan", "image", f"{host}/big/app:v0",
          "--no-progress", "-f", "json", "-o", str(tmp / "big-scan.json")],
@@ -278,13 +374,15 @@ def _issue_figures(host: str, tmp: Path) -> dict[str, float]:
     big_s, rc3, st3 = _audit(host, tmp / "big.sqlite", tmp / "big.json", "--repo", "big/*")
     print(
         f"registry: {BIG_TAGS} tags over one large image: audit {big_s:.2f}s (exit {rc3}, "
-        f"{st3.get('layers_scanned')} layers scanned) against one scan image {one.seconds:.2f}s "
-        f"-> {big_s / one.seconds:.2f}x (aim ~1x)"
+        f"{st3.get('layers_scanned')} layers scanned, cpu {st3['cpu']:.2f}s) against one scan "
+        f"image {one.seconds:.2f}s (cpu {one.cpu_seconds:.2f}s) -> {big_s / one.seconds:.2f}x, "
+        f"cpu {st3['cpu'] / one.cpu_seconds:.2f}x (aim ~1x)"
     )
     return {
         "audit_many_first_s": many1,
         "audit_many_again_s": many2,
         "audit_many_again_tags_per_s": tags / many2,
+        "audit_none_s": none_s,
         "audit_big_s": big_s,
         "scan_big_s": one.seconds,
     }

@@ -24,6 +24,7 @@ from leakscan.api import ScanConfig, Scanner
 from leakscan.audit import replay
 from leakscan.audit.images import AuditStore
 from leakscan.audit.progress import AuditProgress, NoAuditProgress, Snapshot
+from leakscan.audit.twins import retarget
 from leakscan.errors import LeakscanError
 from leakscan.model import ScanResult, Skip, Stats
 from leakscan.sources.image.interface import ImageStore
@@ -188,6 +189,13 @@ class Auditor:
         self.state = AuditState(connect(opts.state))
         # (repo, tag, digest) done with this configuration: read once, consulted by the pool
         self.done = self.state.done_keys(self.client.host, opts.state_key)
+        self.done_tags = {(r, t) for r, t, _ in self.done}
+        self.done_digests = {d for _, _, d in self.done}
+        self._repo_done: tuple[str, dict[tuple[str, str], DoneTag]] = ("", {})
+        # manifest digest -> (reference, what it held) of a tag done in this run: its twins
+        # (tags of the same image) take its findings instead of being scanned again
+        self.twins: dict[str, tuple[str, DoneTag]] = {}
+        self.listed: dict[tuple[str, str], str] = {}  # (repo, tag) -> digest in its tag list
         self.run_state = RunState(store=cache)
         self.configs: dict[str, bytes] = {}
         self.pool = ThreadPoolExecutor(
@@ -218,7 +226,10 @@ class Auditor:
         return out
 
     def _tags(self, repo: str) -> list[str]:
-        tags = sorted(set(self.client.tags(repo, self.opts.page_size)))
+        listed, digests = self.client.tags_and_digests(repo, self.opts.page_size)
+        if digests:  # the registry lists each tag's digest: no HEAD needed to know it
+            self.listed.update(((repo, t), d) for t, d in digests.items())
+        tags = sorted(set(listed))
         if self.opts.tags == "latest":
             return [t for t in tags if t == "latest"]
         return [t for t in tags if _tag_selected(t, self.opts.tags)]
@@ -262,10 +273,19 @@ class Auditor:
     # -- one tag -----------------------------------------------------------------------------
 
     def _resolve(self, repo: str, tag: str) -> Resolved:
-        """(In the pool) the tag's digest, and its manifest when the tag is not done."""
-        digest = self.client.head_manifest(repo, tag)
-        if digest is not None and (repo, tag, digest) in self.done and not self.opts.rescan:
-            return Resolved(digest, None)
+        """(In the pool) the tag's digest, and its manifest unless the tag is done or its
+        digest was audited under another tag. A tag never done is not asked a HEAD first:
+        one request either way. A digest the tag list gave needs no request."""
+        listed = self.listed.get((repo, tag))
+        if listed is not None and (
+            listed in self.twins or (listed in self.done_digests and not self.opts.rescan)
+        ):
+            return Resolved(listed, None)
+        if (repo, tag) in self.done_tags and not self.opts.rescan:
+            digest = listed or self.client.head_manifest(repo, tag)
+            # done with this digest, or a twin of a tag done (the state's or this run's)
+            if digest is not None and (digest in self.done_digests or digest in self.twins):
+                return Resolved(digest, None)
         manifest = self.client.manifest(repo, tag)
         return Resolved(manifest.digest, manifest)
 
@@ -280,19 +300,25 @@ class Auditor:
             self._failed(record, [hide_userinfo(str(exc))])
             return
         digest = record.digest = resolved.digest
-        key = self.opts.state_key
         if not self.opts.rescan:
-            try:
-                done = self.state.done(self.registry, repo, tag, digest, key)
-            except StoreError as exc:  # unreadable: scanned again
-                self.outcome.unsaved.append(str(exc))
-                done = None
+            done = self._done(repo, tag, digest)
             if done is not None:
                 replay.replay(self.scanner.findings, done.locations)
                 self.scanner.skipped.extend(Skip(w, r) for w, r in done.skips)
                 record.status, record.images = "state", done.images
                 self.stats.images_from_state += 1
+                self.twins.setdefault(digest, (reference, done))
                 return
+        if self._from_twin(record, digest):
+            return
+        manifest = resolved.manifest
+        if manifest is None:  # a twin whose findings could not be moved: the tag is scanned
+            try:
+                manifest = self.client.manifest(repo, tag)
+            except LeakscanError as exc:
+                self._failed(record, [hide_userinfo(str(exc))])
+                return
+            digest = record.digest = manifest.digest
         errors, skips = len(self.scanner.errors), len(self.scanner.skipped)
         journal = self.scanner.findings.journal
         assert journal is not None
@@ -300,7 +326,7 @@ class Auditor:
         store: list[AuditStore] = []
 
         def open_store(ref: str, options: SourceOptions) -> ImageStore:
-            s = AuditStore(ref, options, self.client, repo, tag, self.configs, resolved.manifest)
+            s = AuditStore(ref, options, self.client, repo, tag, self.configs, manifest)
             store.append(s)
             return s
 
@@ -321,10 +347,53 @@ class Auditor:
             replay.rows(journal[placed:]),
             [[s.where, s.reason] for s in self.scanner.skipped[skips:]],
         )
+        self._mark_done(record, done)
+
+    def _mark_done(self, record: TagRecord, done: DoneTag) -> None:
+        assert record.digest is not None
+        self.twins.setdefault(record.digest, (record.reference, done))
         try:
-            self.state.mark_done(self.registry, repo, tag, digest, key, done)
+            self.state.mark_done(
+                self.registry, record.repository, record.tag, record.digest,
+                self.opts.state_key, done,
+            )  # fmt: skip
         except StoreError as exc:  # reported all the same; audited again next time
             self.outcome.unsaved.append(str(exc))
+
+    def _done(self, repo: str, tag: str, digest: str) -> DoneTag | None:
+        """What the tag held when done with this digest (the repository's rows read once)."""
+        if self._repo_done[0] != repo:
+            try:
+                rows = self.state.done_in(self.registry, repo, self.opts.state_key)
+                self._repo_done = (repo, rows)
+            except StoreError as exc:  # unreadable: scanned again
+                self.outcome.unsaved.append(str(exc))
+                self._repo_done = (repo, {})
+        return self._repo_done[1].get((tag, digest))
+
+    def _from_twin(self, record: TagRecord, digest: str) -> bool:
+        """The tag's findings from another tag of the same image (this run's, else the
+        state's), under this tag's name; False when there is none to take them from."""
+        twin = self.twins.get(digest)
+        if twin is None and not self.opts.rescan and digest in self.done_digests:
+            try:
+                found = self.state.twin(self.registry, digest, self.opts.state_key)
+            except StoreError:
+                found = None
+            if found is not None:
+                twin = (f"{self.registry}/{found[0]}:{found[1]}", found[2])
+        done = retarget(twin[1], twin[0], record.reference) if twin is not None else None
+        if done is None:
+            return False
+        replay.replay(self.scanner.findings, done.locations)
+        self.scanner.skipped.extend(Skip(w, r) for w, r in done.skips)
+        record.status, record.images = "scanned", done.images
+        self.stats.images_scanned += 1
+        # as a scan of it would count them: every layer met again
+        self.run_state.layers_reused += sum(len(i.get("layers") or ()) for i in done.images)
+        self.stats.layers_reused = self.run_state.layers_reused
+        self._mark_done(record, done)
+        return True
 
     def _failed(self, record: TagRecord, errors: list[str]) -> None:
         record.status = "failed"

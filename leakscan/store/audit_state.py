@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS audit_tags_v2 (
   images TEXT NOT NULL, locations TEXT NOT NULL, skips TEXT NOT NULL,
   PRIMARY KEY (registry, repo, tag, digest, state_key)
 );
+CREATE INDEX IF NOT EXISTS audit_tags_v2_digest ON audit_tags_v2 (registry, state_key, digest);
 """
 
 
@@ -57,6 +58,30 @@ class AuditState:
             raise StoreError(f"audit state: {exc}") from None
         return {(r[0], r[1], r[2]) for r in rows}
 
+    def done_in(self, registry: str, repo: str, key: str) -> dict[tuple[str, str], DoneTag]:
+        """Every tag of ``repo`` done with this configuration, by (tag, digest): one read."""
+        try:
+            rows = self.conn.execute(
+                "SELECT tag, digest, images, locations, skips FROM audit_tags_v2 "
+                "WHERE registry=? AND state_key=? AND repo=?",
+                (registry, key, repo),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"audit state: {exc}") from None
+        return {(r[0], r[1]): _done(r[2:]) for r in rows}
+
+    def twin(self, registry: str, digest: str, key: str) -> tuple[str, str, DoneTag] | None:
+        """(repo, tag, what it held) of a tag done with this manifest digest, if any."""
+        try:
+            row = self.conn.execute(
+                "SELECT repo, tag, images, locations, skips FROM audit_tags_v2 "
+                "WHERE registry=? AND state_key=? AND digest=? LIMIT 1",
+                (registry, key, digest),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"audit state: {exc}") from None
+        return None if row is None else (row[0], row[1], _done(row[2:]))
+
     def commit(self) -> None:
         """Write the tags marked done since the last commit."""
         if not self.conn.in_transaction:
@@ -82,9 +107,7 @@ class AuditState:
             ).fetchone()
         except sqlite3.Error as exc:
             raise StoreError(f"audit state: {exc}") from None
-        if row is None:
-            return None
-        return DoneTag(json.loads(row[0]), json.loads(row[1]), json.loads(row[2]))
+        return None if row is None else _done(row)
 
     def mark_done(
         self, registry: str, repo: str, tag: str, digest: str, key: str, done: DoneTag
@@ -114,3 +137,7 @@ class AuditState:
         self._pending += 1
         if self._pending >= BATCH or time.monotonic() - self._since >= 1.0:
             self.commit()
+
+
+def _done(row: Any) -> DoneTag:
+    return DoneTag(json.loads(row[0]), json.loads(row[1]), json.loads(row[2]))

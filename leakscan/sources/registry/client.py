@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlparse
 
 import requests
@@ -33,6 +33,7 @@ from leakscan.sources.image.interface import ImageError
 from leakscan.sources.registry import retry as _retry
 from leakscan.sources.registry.auth import RegistryAuth, RegistryAuthError
 from leakscan.sources.registry.body import bounded_body
+from leakscan.sources.registry.fast import AGAIN, FastTransport
 from leakscan.sources.registry.session import RegistrySession
 from leakscan.sources.registry.watchdog import guard_session, headers_deadline
 
@@ -137,6 +138,14 @@ class RegistryClient:
             raise RegistryError(f"{self.host}: plain HTTP needs --insecure")
         if insecure:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        # manifests, their HEADs and lists: one per tag in an audit, asked without requests
+        self.fast = FastTransport(
+            verify=not insecure,
+            timeout=self.timeout,
+            user_agent="leakscan",
+            ca_bundle=self.session.ca_bundle,
+            proxies=self.session.environ_proxies,
+        )
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.host!r}, insecure={self.insecure})"
@@ -153,6 +162,7 @@ class RegistryClient:
         )
 
     def close(self) -> None:
+        self.fast.close()
         self.session.close()
 
     # -- transport -------------------------------------------------------------------------
@@ -181,9 +191,13 @@ class RegistryClient:
         stream: bool = False,
         params: dict[str, Any] | None = None,
         ok: tuple[int, ...] = (200,),
+        small: bool = False,
     ) -> requests.Response:
-        """A request with auth, retries and backoff; raises RegistryError unless ``ok``."""
+        """A request with auth, retries and backoff; raises RegistryError unless ``ok``.
+        ``small``: a short answer read whole (a manifest, a list), asked through
+        :class:`.fast.FastTransport` where it can be."""
         url = path if path.startswith(("http://", "https://")) else self.base + path
+        small = small and not (self.session.proxies or self.session.cookies)
         attempt = 0
         challenged = False
         while True:
@@ -191,7 +205,12 @@ class RegistryClient:
             sent.update(self.auth.headers(self.host, scope))
             try:
                 with headers_deadline(2 * self.timeout) as guard:
-                    resp = self.session.request(
+                    answer = (
+                        self.fast.send(method, url, sent, params)
+                        if small and self.fast.usable(url)
+                        else AGAIN
+                    )
+                    resp: Any = answer or self.session.request(
                         method,
                         url,
                         headers=sent,
@@ -256,7 +275,7 @@ class RegistryClient:
                     f"({method} {urlparse(url).path})",
                     status,
                 )
-            return resp
+            return cast(requests.Response, resp)  # or a fast.Answer: the same parts
 
     def _late(self, method: str, url: str, scope: str) -> RegistryError:
         return RegistryError(
@@ -288,16 +307,44 @@ class RegistryClient:
             f"/v2/{repo}/tags/list", f"repository:{repo}:pull", "tags", page_size
         )
 
-    def _paged(self, path: str, scope: str, key: str, page_size: int | None) -> Iterator[str]:
+    def tags_and_digests(
+        self, repo: str, page_size: int | None = None
+    ) -> tuple[list[str], dict[str, str]]:
+        """The tags, and the manifest digest of each where the registry lists it beside them
+        (Google's registries: a ``manifest`` object, digest -> ``{"tag": [...]}``); a tag
+        listed under two digests is left out (asked with a HEAD)."""
+        found: dict[str, str] = {}
+        twice: set[str] = set()
+        tags = list(
+            self._paged(
+                f"/v2/{repo}/tags/list",
+                f"repository:{repo}:pull",
+                "tags",
+                page_size,
+                lambda doc: _listed_digests(doc, found, twice),
+            )
+        )
+        return tags, {t: d for t, d in found.items() if t not in twice}
+
+    def _paged(
+        self,
+        path: str,
+        scope: str,
+        key: str,
+        page_size: int | None,
+        page: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Iterator[str]:
         params: dict[str, Any] | None = {"n": page_size} if page_size else None
         url = path
         seen_pages: set[str] = set()
         while True:
-            resp = self.request("GET", url, scope, params=params, stream=True)
+            resp = self.request("GET", url, scope, params=params, stream=True, small=True)
             doc = _json(resp, MAX_LIST_BYTES, f"{self.host}{path}", self)
             items = doc.get(key) or []
             if not isinstance(items, list):
                 raise RegistryError(f"{self.host}{path}: {key!r} is not a list")
+            if page is not None:
+                page(doc)
             yield from (str(i) for i in items)
             link = _next_link(resp.headers.get("Link", ""))
             if link:
@@ -323,6 +370,7 @@ class RegistryClient:
             f"repository:{repo}:pull",
             headers={"Accept": ", ".join(MANIFEST_TYPES)},
             stream=True,
+            small=True,
         )
         data = _bounded(resp, MAX_MANIFEST_BYTES, f"manifest {repo}:{ref}", self)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -340,6 +388,7 @@ class RegistryClient:
             f"/v2/{repo}/manifests/{ref}",
             f"repository:{repo}:pull",
             headers={"Accept": ", ".join(MANIFEST_TYPES)},
+            small=True,
         )
         digest = resp.headers.get("Docker-Content-Digest")
         return digest if digest and _digest_ok(digest) else None
@@ -492,6 +541,21 @@ def _json(resp: requests.Response, limit: int, what: str, client: RegistryClient
     if not isinstance(doc, dict):
         raise RegistryError(f"{what}: the answer is not a JSON object")
     return doc
+
+
+def _listed_digests(doc: dict[str, Any], found: dict[str, str], twice: set[str]) -> None:
+    """Tag -> digest from a tag list's ``manifest`` object, where it has one."""
+    listed = doc.get("manifest")
+    if not isinstance(listed, dict):
+        return
+    for digest, info in listed.items():
+        names = info.get("tag") if isinstance(info, dict) else None
+        if not isinstance(digest, str) or not _digest_ok(digest) or not isinstance(names, list):
+            continue
+        for name in names:
+            if isinstance(name, str):
+                if found.setdefault(name, digest) != digest:
+                    twice.add(name)
 
 
 def _next_link(header: str) -> str | None:

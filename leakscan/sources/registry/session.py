@@ -26,7 +26,7 @@ class RegistrySession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self.trust_env = False
-        self._ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self.ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         self._env_proxies: dict[str, dict[str, str]] = {}
 
     def environ_proxies(self, url: str) -> dict[str, str]:
@@ -44,8 +44,8 @@ class RegistrySession(requests.Session):
         if proxies is not None and isinstance(url, str):
             for k, v in self.environ_proxies(url).items():
                 proxies.setdefault(k, v)
-        if (verify is True or verify is None) and self._ca_bundle:
-            verify = self._ca_bundle
+        if (verify is True or verify is None) and self.ca_bundle:
+            verify = self.ca_bundle
         return super().merge_environment_settings(url, proxies, stream, verify, cert)
 
     def rebuild_proxies(self, prepared_request: PreparedRequest, proxies: Any) -> Any:

@@ -51,11 +51,21 @@ class _Guard:
                 pass
 
 
-def _note(conn: Any) -> Any:
+def note_connection(conn: Any) -> Any:
+    """The connection (anything with a ``sock``) this thread's guarded request uses."""
     guard = getattr(_CURRENT, "guard", None)
     if guard is not None:
         guard.conn = conn
     return conn
+
+
+_note = note_connection
+
+
+def deadline_fired() -> bool:
+    """This thread's guarded request was cut at its deadline."""
+    guard = getattr(_CURRENT, "guard", None)
+    return guard is not None and guard.fired
 
 
 class _HTTPPool(HTTPConnectionPool):
