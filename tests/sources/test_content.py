@@ -61,7 +61,9 @@ def test_files_and_git_blobs_go_the_same_way(tmp_path: Path) -> None:
     for name, data in FILES.items():
         (repo.path / name).write_bytes(data)
     repo.commit("all files")
-    on_disk = _items(FilesystemSource(str(repo.path), OPTIONS).blobs(ScanContext()), f"{repo.path}/")
+    on_disk = _items(
+        FilesystemSource(str(repo.path), OPTIONS).blobs(ScanContext()), f"{repo.path}/"
+    )
     in_git = _items(GitSource(str(repo.path), OPTIONS).blobs(ScanContext()), "")
     assert on_disk == in_git
     blobs, reasons = on_disk
