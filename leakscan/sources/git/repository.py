@@ -1,9 +1,10 @@
 """Opening a repository: a local path (work tree or bare) or a remote URL cloned as a mirror.
 
-``git rev-parse`` finds a local repository and ``gitpython`` clones; the bulk paths (history walk, object streaming) run plain
-``git`` through :func:`Repository.run` / :func:`Repository.popen`. A remote URL (``https://``,
-``ssh://``, ``git@host:path``, ``file://``) is cloned into a temporary bare mirror that is
-removed when the repository is closed. Credentials in a URL never reach a message.
+``git rev-parse`` finds a local repository and ``gitpython`` clones; the bulk paths (history
+walk, object streaming) run plain ``git`` through :func:`Repository.run` /
+:func:`Repository.popen`. A remote URL (``https://``, ``ssh://``, ``git@host:path``,
+``file://``) is cloned into a temporary bare mirror that is removed when the repository is
+closed. Credentials in a URL never reach a message.
 """
 
 from __future__ import annotations
