@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +93,17 @@ class Repository:
         proc = subprocess.run(self.command(*args), capture_output=True, env=self.env(), check=False)
         return proc.stdout if proc.returncode == 0 else None
 
+    def start(self, *args: str) -> Background:
+        """Run git in the background (while the history is walked); see :class:`Background`."""
+        proc = subprocess.Popen(
+            self.command(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env(),
+        )
+        return Background(self, args[0], proc)
+
     def popen(self, args: Sequence[str], stdin: bool = False) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             self.command(*args),
@@ -114,6 +126,37 @@ class Repository:
         except OSError:
             return []
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class Background:
+    """A git command started early; :meth:`output` waits for it as :meth:`Repository.run`
+    (``check``) or :meth:`Repository.try_run` would have; :meth:`close` ends it unread."""
+
+    def __init__(self, repo: Repository, name: str, proc: subprocess.Popen[bytes]) -> None:
+        self._repo = repo
+        self._name = name
+        self._proc = proc
+        self._result: tuple[bytes, bytes] = (b"", b"")
+        # read as git writes: its output is larger than a pipe holds
+        self._reader = threading.Thread(target=self._read, name=f"git-{name}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        self._result = self._proc.communicate()
+
+    def output(self, check: bool = True) -> bytes | None:
+        self._reader.join()
+        out, err = self._result
+        if self._proc.returncode == 0:
+            return out
+        if check:
+            raise SourceError(f"{self._repo.name}: git {self._name} failed: {last_line(err)}")
+        return None
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._reader.join()
 
 
 def _widen_pipe(fd: int) -> None:

@@ -40,11 +40,17 @@ from leakscan.sources.git.history import Walk, walk_history
 from leakscan.sources.git.objects import ObjectInfo, parse_object
 from leakscan.sources.git.places import History, Place
 from leakscan.sources.git.refs import Reachability, Ref, list_refs
-from leakscan.sources.git.repository import Repository, open_repository
+from leakscan.sources.git.repository import Background, Repository, open_repository
 from leakscan.sources.interface import Source, SourceError, SourceOptions
 
 log = logging.getLogger(__name__)
 
+_ALL_OBJECTS = (
+    "cat-file",
+    "--batch-all-objects",
+    "--batch-check=%(objectname) %(objecttype)",
+    "--unordered",
+)
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _BASE_BUDGET = 256 * 1024 * 1024  # bytes of earlier blob versions kept to compare with
 #: dangling commits whose trees are listed to give their unreachable blobs a commit and path
@@ -122,6 +128,25 @@ class GitSource(Source):
         for ref in refs:
             if ref.commit is None and ref.peeled_type not in ("blob", None) and not revisions:
                 yield Skip(f"{repo.name}:{ref.name}", f"points at a {ref.peeled_type}; not walked")
+        # what does not depend on the walk runs beside it
+        head_tree = repo.start("ls-tree", "-r", "-z", "--full-tree", "HEAD")
+        listing = repo.start(*_ALL_OBJECTS) if self.git.all_objects else None
+        try:
+            yield from self._walked(repo, refs, revisions, tips, head_tree, listing)
+        finally:
+            head_tree.close()
+            if listing is not None:
+                listing.close()
+
+    def _walked(
+        self,
+        repo: Repository,
+        refs: list[Ref],
+        revisions: list[str],
+        tips: list[str],
+        head_tree: Background,
+        listing: Background | None,
+    ) -> Iterator[Blob | Skip]:
         walk = (
             walk_history(repo, revisions, tips, self.git.max_depth)
             if (revisions or tips)
@@ -134,7 +159,7 @@ class GitSource(Source):
                 f"refs of a location: {reach.left_out} of {reach.total} refs "
                 "not tracked (large repository)",
             )
-        head = _head_tree(repo)
+        head = _head_tree(head_tree.output(check=False))
         with CatFile(repo) as cat:
             infos: dict[str, ObjectInfo] = {}
             history = History(repo.name, walk.order, infos, reach)
@@ -163,7 +188,8 @@ class GitSource(Source):
                     early[1].close()
             if self.git.all_objects:
                 seen = {oid for oid, _ in walk.introduced}
-                yield from self._unreachable(repo, cat, seen, set(walk.order))
+                assert listing is not None
+                yield from self._unreachable(repo, cat, seen, set(walk.order), listing)
         if walk.error:
             raise SourceError(f"{repo.name}: history walk stopped: {walk.error}")
 
@@ -271,17 +297,17 @@ class GitSource(Source):
         return out
 
     def _unreachable(
-        self, repo: Repository, cat: CatFile, seen: set[str], walked: set[str]
+        self,
+        repo: Repository,
+        cat: CatFile,
+        seen: set[str],
+        walked: set[str],
+        listing: Background,
     ) -> Iterator[Blob | Skip]:
         """Objects no ref reaches (dangling commits and blobs, what a reset or rebase left):
         a dangling commit's message, and each blob the history walk did not read, with the
         dangling commit, date and path that hold it when one does."""
-        out = repo.run(
-            "cat-file",
-            "--batch-all-objects",
-            "--batch-check=%(objectname) %(objecttype)",
-            "--unordered",
-        )
+        out = listing.output() or b""
         blobs: list[str] = []
         commits: list[str] = []
         for line in out.decode().splitlines():
@@ -633,8 +659,8 @@ def _verify(repo: Repository, rev: str, message: str) -> None:
         raise SourceError(f"{repo.name}: {message}: {rev}")
 
 
-def _head_tree(repo: Repository) -> dict[str, str]:
-    out = repo.try_run("ls-tree", "-r", "-z", "--full-tree", "HEAD")
+def _head_tree(out: bytes | None) -> dict[str, str]:
+    """Path -> blob id of HEAD's files, from ``git ls-tree -r -z`` (None: no HEAD)."""
     tree: dict[str, str] = {}
     for entry in (out or b"").split(b"\0"):
         meta, _, path = entry.partition(b"\t")
