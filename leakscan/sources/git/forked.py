@@ -40,7 +40,7 @@ _COPY = 1 << 20
 #: pipe cost more than they save); tests set it to 0 to read every history in a child
 FORK_FROM_BLOBS = 400
 #: events the child holds while the scanner is busy elsewhere (reading the commits)
-AHEAD_BYTES = 256 * 1024 * 1024
+AHEAD_BYTES = 64 * 1024 * 1024
 
 Event = tuple[Any, ...]
 
