@@ -78,6 +78,10 @@ class CatFile:
         self._proc: subprocess.Popen[bytes] | None = None
         self.requests = 0
 
+    @property
+    def repo(self) -> Repository:
+        return self._repo
+
     def __enter__(self) -> CatFile:
         return self
 

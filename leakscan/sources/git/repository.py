@@ -1,9 +1,10 @@
 """Opening a repository: a local path (work tree or bare) or a remote URL cloned as a mirror.
 
-``gitpython`` validates and clones; the bulk paths (history walk, object streaming) run plain
-``git`` through :func:`Repository.run` / :func:`Repository.popen`. A remote URL (``https://``,
-``ssh://``, ``git@host:path``, ``file://``) is cloned into a temporary bare mirror that is
-removed when the repository is closed. Credentials in a URL never reach a message.
+``git rev-parse`` finds a local repository and ``gitpython`` clones; the bulk paths (history
+walk, object streaming) run plain ``git`` through :func:`Repository.run` /
+:func:`Repository.popen`. A remote URL (``https://``, ``ssh://``, ``git@host:path``,
+``file://``) is cloned into a temporary bare mirror that is removed when the repository is
+closed. Credentials in a URL never reach a message.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,6 +93,17 @@ class Repository:
         proc = subprocess.run(self.command(*args), capture_output=True, env=self.env(), check=False)
         return proc.stdout if proc.returncode == 0 else None
 
+    def start(self, *args: str) -> Background:
+        """Run git in the background (while the history is walked); see :class:`Background`."""
+        proc = subprocess.Popen(
+            self.command(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env(),
+        )
+        return Background(self, args[0], proc)
+
     def popen(self, args: Sequence[str], stdin: bool = False) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             self.command(*args),
@@ -113,6 +126,37 @@ class Repository:
         except OSError:
             return []
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class Background:
+    """A git command started early; :meth:`output` waits for it as :meth:`Repository.run`
+    (``check``) or :meth:`Repository.try_run` would have; :meth:`close` ends it unread."""
+
+    def __init__(self, repo: Repository, name: str, proc: subprocess.Popen[bytes]) -> None:
+        self._repo = repo
+        self._name = name
+        self._proc = proc
+        self._result: tuple[bytes, bytes] = (b"", b"")
+        # read as git writes: its output is larger than a pipe holds
+        self._reader = threading.Thread(target=self._read, name=f"git-{name}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        self._result = self._proc.communicate()
+
+    def output(self, check: bool = True) -> bytes | None:
+        self._reader.join()
+        out, err = self._result
+        if self._proc.returncode == 0:
+            return out
+        if check:
+            raise SourceError(f"{self._repo.name}: git {self._name} failed: {last_line(err)}")
+        return None
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._reader.join()
 
 
 def _widen_pipe(fd: int) -> None:
@@ -156,27 +200,46 @@ def open_repository(target: str, need_work_tree: bool = False) -> Iterator[Repos
 
 
 def _open_local(target: str, need_work_tree: bool) -> Repository:
+    """A local repository: the one holding ``target`` (a work tree, a folder or file inside
+    one, a bare repository or a ``.git`` folder), found by ``git rev-parse`` (gitpython's
+    import alone would cost more than the rest of a small scan's start)."""
     path = Path(target)
     if not path.exists():
         raise SourceError(f"{target}: no such file or directory")
-    import git  # gitpython: ~60 ms of imports, paid only by git scans
-
-    try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except git.InvalidGitRepositoryError:
-        raise SourceError(f"{target}: not a git repository") from None
-    except git.NoSuchPathError:
-        raise SourceError(f"{target}: no such file or directory") from None
-    except (git.GitError, OSError, ValueError) as exc:
-        raise SourceError(f"{target}: cannot open repository: {exc}") from None
-    try:
-        git_dir = Path(repo.git_dir).resolve()
-        work_tree = None if repo.bare else Path(str(repo.working_tree_dir)).resolve()
-    finally:
-        repo.close()
+    where = path if path.is_dir() else path.parent
+    found = _rev_parse(target, where, "--absolute-git-dir", "--is-bare-repository")
+    lines = found.splitlines()
+    if len(lines) != 2:
+        raise SourceError(f"{target}: cannot open repository: unexpected git rev-parse output")
+    git_dir = Path(lines[0]).resolve()
+    work_tree: Path | None = None
+    if lines[1] != "true":
+        try:  # fails inside the .git folder itself: its work tree is the folder above
+            top = _rev_parse(target, where, "--show-toplevel").strip()
+        except SourceError:
+            top = ""
+        work_tree = Path(top).resolve() if top else git_dir.parent
     if need_work_tree and work_tree is None:
         raise SourceError(f"{target}: --staged needs a work tree (this is a bare repository)")
     return Repository(git_dir=git_dir, work_tree=work_tree, name=target)
+
+
+def _rev_parse(target: str, where: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", *args],
+            capture_output=True,
+            env={**env, **GIT_ENV},
+            check=False,
+        )
+    except OSError as exc:  # no git at all
+        raise SourceError(f"{target}: cannot open repository: {exc.strerror or exc}") from None
+    if proc.returncode != 0:
+        if b"not a git repository" in proc.stderr:
+            raise SourceError(f"{target}: not a git repository")
+        raise SourceError(f"{target}: cannot open repository: {last_line(proc.stderr)}")
+    return proc.stdout.decode("utf-8", "surrogateescape")
 
 
 @contextmanager

@@ -7,7 +7,9 @@
 3. one ``git cat-file --batch`` process reads the commit and annotated-tag objects (author,
    date, message: messages are scanned too) and then each unique blob once, oldest first; a
    blob found at several paths is yielded once with its bytes and then as
-   ``Blob(digest=...)`` locations;
+   ``Blob(digest=...)`` locations; with many blobs and a second core, the blobs are read (and
+   compared, step 4) by a forked child while this process reads the commits and scans
+   (:mod:`.forked`);
 4. a blob that edits the one before it at its path has only its changed lines scanned
    (:mod:`.delta`): a secret is reported at the commit that wrote it, not at every later edit
    of the file. HEAD's blobs are scanned whole in a full scan, so a secret still there says so.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, cast
 
@@ -37,17 +39,24 @@ from leakscan.sources.content import (
     too_large,
 )
 from leakscan.sources.filesystem import excluded
+from leakscan.sources.git import forked
 from leakscan.sources.git.catfile import CatFile, CatObject
 from leakscan.sources.git.delta import Base, BaseCache, delta
 from leakscan.sources.git.history import Walk, walk_history
 from leakscan.sources.git.objects import ObjectInfo, parse_object
 from leakscan.sources.git.places import History, Place
 from leakscan.sources.git.refs import Reachability, Ref, list_refs
-from leakscan.sources.git.repository import Repository, open_repository
+from leakscan.sources.git.repository import Background, Repository, open_repository
 from leakscan.sources.interface import ScanContext, Source, SourceError, SourceOptions
 
 log = logging.getLogger(__name__)
 
+_ALL_OBJECTS = (
+    "cat-file",
+    "--batch-all-objects",
+    "--batch-check=%(objectname) %(objecttype)",
+    "--unordered",
+)
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _BASE_BUDGET = 256 * 1024 * 1024  # bytes of earlier blob versions kept to compare with
 #: dangling commits whose trees are listed to give their unreachable blobs a commit and path
@@ -127,6 +136,25 @@ class GitSource(Source):
         for ref in refs:
             if ref.commit is None and ref.peeled_type not in ("blob", None) and not revisions:
                 yield Skip(f"{repo.name}:{ref.name}", f"points at a {ref.peeled_type}; not walked")
+        # what does not depend on the walk runs beside it
+        head_tree = repo.start("ls-tree", "-r", "-z", "--full-tree", "HEAD")
+        listing = repo.start(*_ALL_OBJECTS) if self.git.all_objects else None
+        try:
+            yield from self._walked(repo, refs, revisions, tips, head_tree, listing)
+        finally:
+            head_tree.close()
+            if listing is not None:
+                listing.close()
+
+    def _walked(
+        self,
+        repo: Repository,
+        refs: list[Ref],
+        revisions: list[str],
+        tips: list[str],
+        head_tree: Background,
+        listing: Background | None,
+    ) -> Iterator[Blob | Skip]:
         walk = (
             walk_history(repo, revisions, tips, self.git.max_depth)
             if (revisions or tips)
@@ -139,25 +167,10 @@ class GitSource(Source):
                 f"refs of a location: {reach.left_out} of {reach.total} refs "
                 "not tracked (large repository)",
             )
-        head = _head_tree(repo)
+        head = _head_tree(head_tree.output(check=False))
         with CatFile(repo) as cat:
             infos: dict[str, ObjectInfo] = {}
             history = History(repo.name, walk.order, infos, reach)
-            for obj in cat.objects(walk.order):
-                if obj.type != "commit":
-                    yield Skip(
-                        f"{repo.name}:{obj.oid}",
-                        "commit object missing (partial or corrupt repository)",
-                    )
-                    continue
-                info = parse_object(obj.read_all())
-                infos[obj.oid] = info
-                if info.message.strip():
-                    fields = history.fields(obj.oid, [obj.oid])
-                    fields.update(path=None, field="message")
-                    yield Blob(Provenance("git", fields), data=info.message)
-            if not revisions:
-                yield from self._tags(repo, cat, refs)
             by_blob = self._locations(walk, history, head)
             # a narrowed walk reports what it adds; a full one also tells what HEAD still holds
             whole = (
@@ -165,12 +178,56 @@ class GitSource(Source):
                 if (self.git.range or self.git.since_commit or self.git.max_depth)
                 else set(head.values())
             )
-            yield from self._emit(cat, by_blob, self._bases(walk, by_blob, whole))
+            bases = self._bases(walk, by_blob, whole)
+            # the blobs are read while the commits are (in a child process, when many), unless
+            # a tag points at a blob: its content scanned first is not read again
+            early = (
+                None
+                if (not revisions and _tagged_blobs(refs))
+                else self._start(cat, by_blob, bases)
+            )
+            try:
+                yield from self._commits(repo, cat, walk, history, infos, revisions, refs)
+                known, read = early or self._start(cat, by_blob, bases)
+                yield from known
+                yield from read
+            finally:
+                if early is not None:
+                    early[1].close()
             if self.git.all_objects:
                 seen = {oid for oid, _ in walk.introduced}
-                yield from self._unreachable(repo, cat, seen, set(walk.order))
+                assert listing is not None
+                yield from self._unreachable(repo, cat, seen, set(walk.order), listing)
         if walk.error:
             raise SourceError(f"{repo.name}: history walk stopped: {walk.error}")
+
+    def _commits(
+        self,
+        repo: Repository,
+        cat: CatFile,
+        walk: Walk,
+        history: History,
+        infos: dict[str, ObjectInfo],
+        revisions: list[str],
+        refs: list[Ref],
+    ) -> Iterator[Blob | Skip]:
+        """The commit messages (each commit's author and date kept for the report), then the
+        annotated tags' messages and the blobs tags point at."""
+        for obj in cat.objects(walk.order):
+            if obj.type != "commit":
+                yield Skip(
+                    f"{repo.name}:{obj.oid}",
+                    "commit object missing (partial or corrupt repository)",
+                )
+                continue
+            info = parse_object(obj.read_all())
+            infos[obj.oid] = info
+            if info.message.strip():
+                fields = history.fields(obj.oid, [obj.oid])
+                fields.update(path=None, field="message")
+                yield Blob(Provenance("git", fields), data=info.message)
+        if not revisions:
+            yield from self._tags(repo, cat, refs)
 
     def _shallow_skip(self, repo: Repository) -> Skip:
         boundary = repo.shallow_commits()
@@ -203,11 +260,7 @@ class GitSource(Source):
                 }
                 yield Blob(Provenance("git", fields), data=info.message)
         # a tag may point straight at a blob: scan it too
-        blobs = {
-            r.peeled if r.type == "tag" else r.oid: r
-            for r in refs
-            if (r.peeled_type if r.type == "tag" else r.type) == "blob"
-        }
+        blobs = _tagged_blobs(refs)
         by_blob = {
             oid: [
                 _Loc(
@@ -252,17 +305,17 @@ class GitSource(Source):
         return out
 
     def _unreachable(
-        self, repo: Repository, cat: CatFile, seen: set[str], walked: set[str]
+        self,
+        repo: Repository,
+        cat: CatFile,
+        seen: set[str],
+        walked: set[str],
+        listing: Background,
     ) -> Iterator[Blob | Skip]:
         """Objects no ref reaches (dangling commits and blobs, what a reset or rebase left):
         a dangling commit's message, and each blob the history walk did not read, with the
         dangling commit, date and path that hold it when one does."""
-        out = repo.run(
-            "cat-file",
-            "--batch-all-objects",
-            "--batch-check=%(objectname) %(objecttype)",
-            "--unordered",
-        )
+        out = listing.output() or b""
         blobs: list[str] = []
         commits: list[str] = []
         for line in out.decode().splitlines():
@@ -393,13 +446,21 @@ class GitSource(Source):
         A blob with a base in ``bases`` has only its changed lines scanned (:mod:`.delta`);
         a base that is not scanned itself (older than ``--range``) is read just to compare.
         """
-        bases = bases or {}
+        known, read = self._start(cat, by_blob, bases or {})
+        yield from known
+        yield from read
+
+    def _start(
+        self, cat: CatFile, by_blob: dict[str, list[_Loc]], bases: dict[str, str]
+    ) -> tuple[list[Blob], _Reading]:
+        """The digest-only blobs of contents this run already scanned, and the reading of the
+        others: in a child process (:mod:`.forked`), started now, when there are many."""
+        known: list[Blob] = []
         plan: list[tuple[str, bool]] = []  # (blob id, scanned?) in reading order
         planned: set[str] = set()
         for oid, locs in by_blob.items():
             if self.known(f"git:{oid}"):
-                for loc in locs:
-                    yield Blob(loc.provenance, digest=f"git:{oid}")
+                known.extend(Blob(loc.provenance, digest=f"git:{oid}") for loc in locs)
                 continue
             base = bases.get(oid)
             if base is not None and base not in by_blob and base not in planned:
@@ -407,16 +468,81 @@ class GitSource(Source):
                 planned.add(base)
             plan.append((oid, True))
             planned.add(oid)
+        if not plan:
+            return known, _Reading(self, iter(()), by_blob)
+        if forked.usable(len(plan)):
+            repo = cat.repo
+            child = forked.Forked(
+                lambda: self._events(CatFile(repo), plan, by_blob, bases), repo.name
+            )
+            return known, _Reading(self, iter(child), by_blob, child.close)
+        return known, _Reading(self, self._events(cat, plan, by_blob, bases), by_blob)
+
+    def _events(
+        self,
+        cat: CatFile,
+        plan: list[tuple[str, bool]],
+        by_blob: dict[str, list[_Loc]],
+        bases: dict[str, str],
+    ) -> Iterator[forked.Event]:
+        """What each planned blob comes to (``forked``'s event tuples), in plan order; last,
+        how many blobs were read."""
         cache = BaseCache(
             (bases[oid] for oid, scanned in plan if scanned and oid in bases), _BASE_BUDGET
         )
-        for obj, (oid, scanned) in zip(cat.objects([oid for oid, _ in plan]), plan, strict=True):
-            if not scanned:
-                self._keep_base(obj, cache)
-                continue
-            base = bases.get(oid)
-            old = cache.take(base) if base is not None else None
-            yield from self._one(obj, by_blob[oid], cache, old, base)
+        reads = 0
+        with cat:
+            for obj, (oid, scanned) in zip(
+                cat.objects([oid for oid, _ in plan]), plan, strict=True
+            ):
+                if not scanned:
+                    self._keep_base(obj, cache)
+                    continue
+                if obj.type == "blob" and obj.reader is not None:
+                    reads += obj.size <= self.options.max_file_bytes
+                base = bases.get(oid)
+                old = cache.take(base) if base is not None else None
+                event = self._event(obj, by_blob[oid], cache, old, base)
+                if event is not None:
+                    yield event
+        yield (forked.READS, reads)
+
+    def _blobs_of(
+        self, event: forked.Event, by_blob: dict[str, list[_Loc]]
+    ) -> Iterator[Blob | Skip]:
+        """The blobs (or the skip) of one event."""
+        kind = event[0]
+        if kind == forked.READS:
+            self.blob_reads += event[1]
+            return
+        oid = event[1]
+        locs = by_blob[oid]
+        if kind == forked.BLOB:
+            _, _, data, digest, text, lines = event
+            yield Blob(
+                locs[0].provenance,
+                data=data,
+                size=len(data),
+                digest=digest,
+                text=text,
+                lines=lines,
+            )
+            for loc in locs[1:]:
+                yield Blob(loc.provenance, digest=digest)
+        elif kind == forked.SKIP:
+            yield Skip(locs[0].where, event[2])
+        elif kind == forked.ARCHIVE:
+            _, _, data, size = event
+            for loc in locs:
+                yield from file_blobs(
+                    io.BytesIO(data), size, loc.path or oid, loc.provenance, self.options
+                )
+        elif kind == forked.STREAM:
+            digest = f"git:{oid}"
+            stream = cast(IO[bytes], event[3])
+            yield Blob(locs[0].provenance, stream=stream, size=event[2], digest=digest)
+            for loc in locs[1:]:
+                yield Blob(loc.provenance, digest=digest)
 
     def _keep_base(self, obj: CatObject, cache: BaseCache) -> None:
         """Read a blob only to compare its successors with (it is not scanned)."""
@@ -426,59 +552,81 @@ class GitSource(Source):
         if not skip_as_binary(data[:SNIFF_BYTES], self.options):
             cache.keep(obj.oid, delta(None, data)[1])
 
-    def _one(
+    def _event(
         self,
         obj: CatObject,
         locs: list[_Loc],
         cache: BaseCache,
         old: Base | None,
         base: str | None,
-    ) -> Iterator[Blob | Skip]:
-        digest = f"git:{obj.oid}"
+    ) -> forked.Event | None:
+        """What one blob comes to: a skip, bytes to scan (its changed lines when it has a
+        base), an archive to open, a stream; ``None``: nothing (binary, not a blob)."""
+        oid = obj.oid
         if obj.type is None or obj.reader is None:
-            yield Skip(
-                locs[0].where, "object missing from the repository (partial clone or corruption)"
+            return (
+                forked.SKIP,
+                oid,
+                "object missing from the repository (partial clone or corruption)",
             )
-            return
         if obj.type != "blob":
-            return
+            return None
         options = self.options
         if obj.size > options.max_file_bytes:
-            yield Skip(locs[0].where, too_large(options.max_file_bytes))
-            return
-        self.blob_reads += 1
+            return (forked.SKIP, oid, too_large(options.max_file_bytes))
         data = obj.data  # small objects are read at once: no copies
         reader = obj.reader
         head = data[:SNIFF_BYTES] if data is not None else reader.read(SNIFF_BYTES)
-        names = [loc.path or "" for loc in locs]
-        how = route(head, obj.size, options, *names)
+        how = route(head, obj.size, options, *(loc.path or "" for loc in locs))
         if how == BINARY:
-            return
+            return None
         if how == STREAM and data is None:
-            stream = cast(IO[bytes], Prefixed(head, reader))
-            first = Blob(locs[0].provenance, stream=stream, size=obj.size, digest=digest)
-        else:
-            if data is None:
-                data = head + reader.read(options.archive_bytes + 1 - len(head))
-            if how == ARCHIVE:
-                for loc in locs:
-                    path = loc.path or obj.oid
-                    yield from file_blobs(io.BytesIO(data), obj.size, path, loc.provenance, options)
-                return
-            # text: only its changed lines when it has a base
-            text, lines = None, None
-            if old is not None or cache.wanted(obj.oid):
-                part, as_base = delta(old, data)
-                cache.keep(obj.oid, as_base)
-                if part is not None:
-                    data, text, lines = part.data, data, part.lines
-                    digest = f"git:{obj.oid}^{base}"
-            first = Blob(
-                locs[0].provenance, data=data, size=len(data), digest=digest, text=text, lines=lines
-            )
-        yield first
-        for loc in locs[1:]:
-            yield Blob(loc.provenance, digest=digest)
+            return (forked.STREAM, oid, obj.size, Prefixed(head, reader))
+        if data is None:
+            data = head + reader.read(options.archive_bytes + 1 - len(head))
+        if how == ARCHIVE:
+            return (forked.ARCHIVE, oid, data, obj.size)
+        # text: only its changed lines when it has a base
+        digest, text, lines = f"git:{oid}", None, None
+        if old is not None or cache.wanted(oid):
+            part, as_base = delta(old, data)
+            cache.keep(oid, as_base)
+            if part is not None:
+                data, text, lines, digest = part.data, data, part.lines, f"git:{oid}^{base}"
+        return (forked.BLOB, oid, data, digest, text, lines)
+
+
+class _Reading:
+    """The blobs of a reading's events, as an iterator; ``close()`` stops a child reader."""
+
+    def __init__(
+        self,
+        source: GitSource,
+        events: Iterator[forked.Event],
+        by_blob: dict[str, list[_Loc]],
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        self._source = source
+        self._events = events
+        self._by_blob = by_blob
+        self.close = close or (lambda: None)
+
+    def __iter__(self) -> Iterator[Blob | Skip]:
+        blobs_of, by_blob = self._source._blobs_of, self._by_blob
+        try:
+            for event in self._events:
+                yield from blobs_of(event, by_blob)
+        finally:
+            self.close()
+
+
+def _tagged_blobs(refs: list[Ref]) -> dict[str | None, Ref]:
+    """Blob id -> the ref (a tag, or a ref) that points straight at it."""
+    return {
+        r.peeled if r.type == "tag" else r.oid: r
+        for r in refs
+        if (r.peeled_type if r.type == "tag" else r.type) == "blob"
+    }
 
 
 def _range_sides(spec: str) -> list[str]:
@@ -509,8 +657,8 @@ def _verify(repo: Repository, rev: str, message: str) -> None:
         raise SourceError(f"{repo.name}: {message}: {rev}")
 
 
-def _head_tree(repo: Repository) -> dict[str, str]:
-    out = repo.try_run("ls-tree", "-r", "-z", "--full-tree", "HEAD")
+def _head_tree(out: bytes | None) -> dict[str, str]:
+    """Path -> blob id of HEAD's files, from ``git ls-tree -r -z`` (None: no HEAD)."""
     tree: dict[str, str] = {}
     for entry in (out or b"").split(b"\0"):
         meta, _, path = entry.partition(b"\t")

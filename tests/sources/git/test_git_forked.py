@@ -1,0 +1,123 @@
+"""Blobs read in a child process (many blobs, two cores) give the report read here gives.
+
+What a user sees: the same findings at the same commits and lines, the same skips, the same
+errors, whichever process read the history's blobs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from leakscan.cli import app
+from leakscan.model import Blob
+from leakscan.sources.git import GitSource, forked
+from leakscan.sources.git import source as git_source
+from leakscan.sources.interface import SourceError, SourceOptions
+from tests.helpers import github_token
+from tests.sources.git.gitrepo import GitRepo
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _zip(name: str, text: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(name, text)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    """Edits, a new file, a removal, a zip with a token inside, a binary file, a rename and
+    an object gone missing."""
+    r = GitRepo(tmp_path / "repo")
+    body = [f"line {i}: nothing secret here" for i in range(40)]
+    r.commit("add", {"app.py": "\n".join(body) + "\n", "README.md": "# demo\n"})
+    body[20] = f'TOKEN = "{github_token()}"'
+    r.commit("edit", {"app.py": "\n".join(body) + "\n"})
+    body[3] = "an unrelated edit"
+    r.commit("edit again", {"app.py": "\n".join(body) + "\n", "new.env": f"T={github_token()}\n"})
+    r.commit("remove", {"new.env": None})
+    r.commit("rename", {"README.md": None, "docs/README.md": "# demo\n"})
+    r.commit("more", {"gone.txt": "will go missing\n"})
+    (r.path / "bundle.zip").write_bytes(_zip("config.env", f"T={github_token()}\n"))
+    (r.path / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    r.commit("binary files")
+    oid = r.git("rev-parse", "HEAD:gone.txt")
+    (r.path / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
+    return r
+
+
+def _report(repo: GitRepo, rules: Path) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            "git",
+            str(repo.path),
+            "-f",
+            "json",
+            "--show-secrets",
+            "--no-progress",
+            "--rules",
+            str(rules),
+        ],
+    )
+    doc = json.loads(result.stdout)
+    doc["stats"].pop("seconds", None)
+    return result.exit_code, doc
+
+
+def test_the_report_is_the_same_when_a_child_process_reads_the_blobs(
+    repo: GitRepo, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, here = _report(repo, rules)
+    monkeypatch.setattr(forked, "FORK_FROM_BLOBS", 0)
+    assert _report(repo, rules) == (code, here)
+    assert len(here["findings"]) == 3 and any(
+        "object missing" in s["reason"] for s in here["skipped"]
+    )
+
+
+def _contents(source: GitSource) -> list[tuple[str | None, str | None, bytes | None]]:
+    out = []
+    for item in source.blobs():
+        if isinstance(item, Blob):
+            content = item.data if item.stream is None else item.stream.read()
+            out.append((item.provenance.fields.get("path"), item.digest, content))
+    return out
+
+
+def test_streamed_blobs_come_through_the_child_whole(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = "".join(f"row {i}: {'x' * 60}\n" for i in range(2000))  # over the in-memory limit
+    repo.commit("big", {"big.csv": big, "other.txt": "after the big one\n"})
+    options = SourceOptions(in_memory_bytes=4096)
+    here = GitSource(str(repo.path), options)
+    expected = _contents(here)
+    monkeypatch.setattr(forked, "FORK_FROM_BLOBS", 0)
+    child = GitSource(str(repo.path), options)
+    assert _contents(child) == expected
+    assert child.blob_reads == here.blob_reads
+    assert any(content == big.encode() for _, _, content in expected)
+
+
+def test_an_error_while_reading_in_the_child_is_the_error_read_here_gives(
+    repo: GitRepo, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise SourceError("repo: git cat-file output out of step")
+
+    monkeypatch.setattr(git_source.GitSource, "_event", broken)
+    here = _report(repo, rules)
+    monkeypatch.setattr(forked, "FORK_FROM_BLOBS", 0)
+    assert _report(repo, rules) == here
+    assert "out of step" in " ".join(here[1]["errors"])
