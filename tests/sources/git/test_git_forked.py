@@ -19,7 +19,7 @@ from leakscan.cli import app
 from leakscan.model import Blob
 from leakscan.sources.git import GitSource, forked
 from leakscan.sources.git import source as git_source
-from leakscan.sources.interface import SourceError, SourceOptions
+from leakscan.sources.interface import ScanContext, SourceError, SourceOptions
 from tests.helpers import github_token
 from tests.sources.git.gitrepo import GitRepo
 
@@ -88,7 +88,7 @@ def test_the_report_is_the_same_when_a_child_process_reads_the_blobs(
 
 def _contents(source: GitSource) -> list[tuple[str | None, str | None, bytes | None]]:
     out = []
-    for item in source.blobs():
+    for item in source.blobs(ScanContext()):
         if isinstance(item, Blob):
             content = item.data if item.stream is None else item.stream.read()
             out.append((item.provenance.fields.get("path"), item.digest, content))
