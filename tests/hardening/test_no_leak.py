@@ -109,7 +109,7 @@ def test_no_secret_in_any_output_log_or_cache(planted: dict[str, object], tmp_pa
     cache, tmpdir, out = tmp_path / "cache", tmp_path / "tmp", tmp_path / "out"
     for d in (tmpdir, out):
         d.mkdir()
-    seeded_cache(cache)  # compiled rules in place: the check below is about what a scan writes
+    seeded_cache(cache, Path(str(planted["rules"])))  # only what a scan writes is checked
     env = {
         **os.environ,
         "LEAKSCAN_CACHE_DIR": str(cache),
@@ -177,7 +177,10 @@ def test_no_secret_in_any_output_log_or_cache(planted: dict[str, object], tmp_pa
 
 def test_show_secrets_does_show_them(planted: dict[str, object], tmp_path: Path) -> None:
     secrets: dict[str, str] = planted["secrets"]  # type: ignore[assignment]
-    env = {**os.environ, "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "cache"))}
+    env = {
+        **os.environ,
+        "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "cache", Path(str(planted["rules"])))),
+    }
     shown = b""
     for target in _targets(planted):
         proc = _run(
@@ -210,7 +213,7 @@ def test_image_scan_writes_no_temporary_files(planted: dict[str, object], tmp_pa
         "TMPDIR": str(tmpdir),
         "TMP": str(tmpdir),
         "TEMP": str(tmpdir),
-        "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "cache")),
+        "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "cache", Path(str(planted["rules"])))),
         "HOME": str(work),
     }
     proc = _run(
@@ -282,7 +285,7 @@ def test_no_secret_in_debug_log_through_faults_or_audit_state(
     env = {
         **os.environ,
         "LEAKSCAN_LOGLEVEL": "DEBUG",
-        "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "c")),
+        "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "c", leak_registry["rules"])),
         "LEAKSCAN_REGISTRY_TIMEOUT": "5",
     }
     state = tmp_path / "state" / "audit.sqlite"

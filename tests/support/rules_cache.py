@@ -3,7 +3,7 @@
 A test that gives a leakscan process a cache dir of its own (to check what the process writes
 there, or to keep it apart) would otherwise compile the builtin rules again in that process:
 about 4 s of CPU each time. :func:`seeded_cache` links the compiled databases of the builtin
-rules, alone and with the test rules of ``tests.helpers.write_rules``, into a new folder; the
+rules, alone and with the test's own rule folders, into a new folder; the
 process loads them, and everything it writes there is still its own (the cache writes files
 aside and renames them, so a linked file is never written through).
 
@@ -17,6 +17,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+import pytest
 
 __all__ = ["seeded_cache"]
 
@@ -34,20 +36,28 @@ def _plan_ids(plan: Path) -> list[str]:
 
 
 @functools.cache
-def _template() -> tuple[Path, tuple[Path, ...]]:
-    """The cache files to seed: compiled rule sets, the decoders' database, parsed rule files.
-
-    They are compiled once into the session's own cache (``cache_dir()`` as the suite runs,
-    where they usually are already) and picked out by the rule ids their plan lists."""
-    from leakscan.engine.detector import Detector
+def _main() -> Path:
+    """The suite's own cache (``cache_dir()`` when first asked), where compiled rules stay."""
     from leakscan.paths import cache_dir
-    from leakscan.rules.loader import load_rules
-    from tests.helpers import write_rules
 
-    main = cache_dir()
+    return cache_dir()
+
+
+@functools.cache
+def _files(rule_dirs: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The cache files to seed for the builtin rules plus each of ``rule_dirs``: compiled
+    rule sets, the decoders' database, parsed rule files.
+
+    The rule sets are compiled into the suite's own cache once (usually they are there
+    already) and picked out there by the rule ids their plans list."""
+    from leakscan.engine.detector import Detector
+    from leakscan.rules.loader import load_rules
+
+    main = _main()
     wanted: list[list[str]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for paths in ([], [write_rules(Path(tmp) / "rules")]):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEAKSCAN_CACHE_DIR", str(main))
+        for paths in ([], *([d] for d in rule_dirs)):
             rules = load_rules(paths)
             Detector(rules, use_cache=True)
             wanted.append([rule.id for rule in rules])
@@ -58,13 +68,23 @@ def _template() -> tuple[Path, tuple[Path, ...]]:
             files += [plan, database]
     files += main.glob("hsdec-*.bin")
     files += (main / "rules").glob("*.pickle")
-    return main, tuple(files)
+    return tuple(files)
 
 
-def seeded_cache(dest: Path) -> Path:
-    """``dest`` made a cache dir holding the compiled builtin (and test) rules; returned."""
+@functools.cache
+def _test_rules() -> Path:
+    from tests.helpers import write_rules
+
+    return write_rules(Path(tempfile.mkdtemp(prefix="leakscan-seed-")) / "rules")
+
+
+def seeded_cache(dest: Path, *rule_dirs: Path) -> Path:
+    """``dest`` made a cache dir holding the compiled builtin rules, alone and with the rules
+    of each of ``rule_dirs`` (``tests.helpers.write_rules``'s when none is given); returned."""
+    if not rule_dirs:
+        rule_dirs = (_test_rules(),)
     dest.mkdir(parents=True, exist_ok=True)
-    main, files = _template()
-    for src in files:
+    main = _main()
+    for src in _files(tuple(rule_dirs)):
         _link(src, dest / src.relative_to(main))
     return dest
