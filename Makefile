@@ -39,8 +39,10 @@ demo: install
 	-$(BIN)/leakscan scan fixtures/demo/manifests git:fixtures/demo/build/repo docker-archive:fixtures/demo/build/app-image.tar --no-progress
 	@echo "demo done (exit code 1 above means: secrets found, as planted)"
 
+# PYTHONDONTWRITEBYTECODE emptied: the suite starts ~200 `python -m leakscan.cli` processes and
+# imports ~350 test modules; with it set, each of them compiles its modules from source again
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(if $(TESTS),-k "$(TESTS)") $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -p no:cacheprovider $(if $(TESTS),-k "$(TESTS)") $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check leakscan tests bench

@@ -76,7 +76,7 @@ def test_one_changed_character_fails() -> None:
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return Detector(load_rules(), use_cache=False)
+    return Detector(load_rules())  # the compiled builtin rules, from the cache
 
 
 @pytest.mark.parametrize(

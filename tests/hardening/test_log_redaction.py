@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.rules_cache import seeded_cache
+
 PASSWORD = "hunter2notlogged"  # leakscan:allow (synthetic test value)
 
 
 def test_git_url_password_never_logged_at_vv(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    env = dict(os.environ, LEAKSCAN_CACHE_DIR=str(tmp_path / "cache"), GIT_TERMINAL_PROMPT="0")
+    cache = seeded_cache(tmp_path / "cache")
+    env = dict(os.environ, LEAKSCAN_CACHE_DIR=str(cache), GIT_TERMINAL_PROMPT="0")
     code = (
         "import sys; from leakscan.cli import app; "
         "sys.argv=['leakscan','scan','git',sys.argv[1],'-vv','-f','json','-o',sys.argv[2]]; app()"

@@ -20,6 +20,7 @@ import pytest
 
 from tests.hardening.helpers import aws_key_id, ghp_token, password, write_rules
 from tests.sources.image.helpers import tar_bytes, tar_dir, write_oci_layout
+from tests.support.rules_cache import seeded_cache
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -106,8 +107,9 @@ def _targets(p: dict[str, object]) -> list[list[str]]:
 def test_no_secret_in_any_output_log_or_cache(planted: dict[str, object], tmp_path: Path) -> None:
     secrets: dict[str, str] = planted["secrets"]  # type: ignore[assignment]
     cache, tmpdir, out = tmp_path / "cache", tmp_path / "tmp", tmp_path / "out"
-    for d in (cache, tmpdir, out):
+    for d in (tmpdir, out):
         d.mkdir()
+    seeded_cache(cache, Path(str(planted["rules"])))  # only what a scan writes is checked
     env = {
         **os.environ,
         "LEAKSCAN_CACHE_DIR": str(cache),
@@ -175,7 +177,10 @@ def test_no_secret_in_any_output_log_or_cache(planted: dict[str, object], tmp_pa
 
 def test_show_secrets_does_show_them(planted: dict[str, object], tmp_path: Path) -> None:
     secrets: dict[str, str] = planted["secrets"]  # type: ignore[assignment]
-    env = {**os.environ, "LEAKSCAN_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "cache", Path(str(planted["rules"])))),
+    }
     shown = b""
     for target in _targets(planted):
         proc = _run(
@@ -208,7 +213,7 @@ def test_image_scan_writes_no_temporary_files(planted: dict[str, object], tmp_pa
         "TMPDIR": str(tmpdir),
         "TMP": str(tmpdir),
         "TEMP": str(tmpdir),
-        "LEAKSCAN_CACHE_DIR": str(tmp_path / "cache"),
+        "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "cache", Path(str(planted["rules"])))),
         "HOME": str(work),
     }
     proc = _run(
@@ -280,7 +285,7 @@ def test_no_secret_in_debug_log_through_faults_or_audit_state(
     env = {
         **os.environ,
         "LEAKSCAN_LOGLEVEL": "DEBUG",
-        "LEAKSCAN_CACHE_DIR": str(tmp_path / "c"),
+        "LEAKSCAN_CACHE_DIR": str(seeded_cache(tmp_path / "c", leak_registry["rules"])),
         "LEAKSCAN_REGISTRY_TIMEOUT": "5",
     }
     state = tmp_path / "state" / "audit.sqlite"

@@ -17,6 +17,7 @@ from leakscan.engine.database import FULL
 from leakscan.engine.detector import Detector
 from leakscan.rules.loader import builtin_dir, load_rules
 from leakscan.rules.spec import Rule
+from tests.support.rules_cache import seeded_cache
 
 FAMILIES = (
     "ai.yaml",
@@ -41,7 +42,7 @@ _ID = re.compile(r"^leakscan\.[a-z0-9-]+\.[a-z0-9-]+$")
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Detector]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LEAKSCAN_CACHE_DIR", str(tmp_path_factory.mktemp("hsdb")))
+        mp.setenv("LEAKSCAN_CACHE_DIR", str(seeded_cache(tmp_path_factory.mktemp("hsdb"))))
         yield Detector(RULES, use_cache=True)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.rules_cache import seeded_cache
+
 
 @dataclass
 class Request:
@@ -79,7 +81,7 @@ def fake_api() -> Iterator[FakeApi]:
 
 @pytest.fixture(scope="session")
 def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("leakscan-cache")
+    return seeded_cache(tmp_path_factory.mktemp("leakscan-cache"))
 
 
 @pytest.fixture(autouse=True)

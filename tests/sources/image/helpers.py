@@ -120,12 +120,18 @@ def write_oci_layout(
         (blobs / hexd).write_bytes(data)
         return "sha256:" + hexd
 
+    # a layer listed many times (the same bytes object) is hashed, compressed and written once
+    done: dict[tuple[int, str], tuple[str, str, int]] = {}
     diff_ids, descs = [], []
     for i, (raw, how) in enumerate(layers):
-        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-        blob = compress(raw, how)
+        if (id(raw), how) not in done:
+            blob = compress(raw, how)
+            diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+            done[id(raw), how] = (diff_id, put(blob), len(blob))
+        diff_id, digest, size = done[id(raw), how]
+        diff_ids.append(diff_id)
         media = layer_media[i] if layer_media else LAYER_MEDIA[how]
-        descs.append({"mediaType": media, "digest": put(blob), "size": len(blob)})
+        descs.append({"mediaType": media, "digest": digest, "size": size})
     config = {
         "architecture": "amd64",
         "os": "linux",

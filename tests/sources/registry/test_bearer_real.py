@@ -30,6 +30,7 @@ from tests.plugins.registry import REGISTRY_BIN, Registry, build_oci, make_image
 from tests.plugins.registry import skopeo_push as _skopeo_push
 from tests.sources.registry.tokenserver import ISSUER, SERVICE, TokenServer, make_key_and_cert
 from tests.support.oci import start_registry, stop_registry
+from tests.support.rules_cache import seeded_cache
 
 pytestmark = pytest.mark.registry
 REPO = Path(__file__).resolve().parents[3]
@@ -79,6 +80,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     # skopeo does the token flow itself (--dest-creds user:pass)
     _skopeo_push(build_oci(tmp / "oci", image, "v1"), "v1", reg, "team/app")
     _skopeo_push(build_oci(tmp / "oci", image, "v1"), "v1", reg, "other/app")
+    seeded_cache(tmp / "cache")
     yield World(reg, tokens, write_rules(tmp / "rules"), secrets, tmp)
     stop_registry(reg.proc)
     tokens.stop()
@@ -87,7 +89,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 def _cli(world: World, args: list[str], pw: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     """A real leakscan process: the report on stdout, the -vv log on stderr, kept apart.
 
-    The compiled rules are cached once for the module (every run loads the same rules)."""
+    The compiled rules are in the module's cache from the start (``seeded_cache``)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
