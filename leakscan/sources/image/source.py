@@ -255,11 +255,13 @@ class ImageSource(Source):
                 diff_id = layers[i].diff_id
                 actual = None if hasher is None else "sha256:" + hasher.hexdigest()
                 bad = record.error is not None or record.bomb is not None
-                if diff_id and not bad and actual is not None and actual != diff_id:
-                    yield Skip(ctx.layer_name(i), self._mismatch(layers[i], actual))
-                    keys[i] = self.state.own_key(keys[i])
+                if i in unverified:  # a doubted layer that failed its check: not cached
                     self.state.layers[keys[i]] = record
-                elif i in unverified:  # a doubted layer that failed its check: not cached
+                elif diff_id and (bad or (actual is not None and actual != diff_id)):
+                    # not what it declares (or unreadable): it stands for no other layer
+                    if not bad:
+                        yield Skip(ctx.layer_name(i), self._mismatch(layers[i], actual))
+                    keys[i] = self.state.own_key(keys[i])
                     self.state.layers[keys[i]] = record
                 else:
                     self.state.layers[keys[i]] = record
