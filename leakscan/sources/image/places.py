@@ -60,8 +60,9 @@ class ImagePlaces:
         self.finished = False
         self._waiting: list[weakref.ref[FileHashes]] = []
 
-    def hashes(self, outer: str, hashes: dict[str, str], data: bytes) -> FileHashes:
-        """A file read in this pass: its data kept for the digests known only at the end."""
+    def hashes(self, outer: str, hashes: dict[str, str], data: bytes | None = None) -> FileHashes:
+        """A file read in this pass: its data (once read) kept for the digests known only at
+        the end."""
         held = FileHashes(outer, hashes, data)
         self._waiting.append(weakref.ref(held))
         return held

@@ -403,8 +403,8 @@ class ImageSource(Source):
                     if guarded.error is not None:  # met while the scanner read the file
                         raise guarded.error
                     continue
-                data = _read(entry, where)
-                if package_db:
+                if package_db:  # read whole: its records, then scanned as any file
+                    data = _read(entry, where)
                     found = PackageDb()
                     found.add_db(path, data)
                     if record.packages is None:
@@ -417,25 +417,34 @@ class ImageSource(Source):
                             skips.append((path, reason))
                             yield Skip(ctx.where(i, path), reason)
                         continue
-                sha = hashlib.sha256(data).hexdigest()
-                hashes = {"sha256": sha}
-                if db:
-                    for algo in db.algorithms(path):
-                        if algo != "sha256":
-                            hashes[algo] = hashlib.new(algo, data).hexdigest()
-                digest = "sha256:" + sha
-                held = ctx.hashes(path, hashes, data)
+                    tap = _Tap(io.BytesIO(data), where)
+                else:
+                    # read as file_blobs asks: a binary file is dropped on its first block,
+                    # the rest never read (nor hashed, nor looked up)
+                    assert entry.content is not None
+                    tap = _Tap(entry.content, where)
+                hashes: dict[str, str] = {}  # filled once the file is read
+                held = ctx.hashes(path, hashes)
                 prov = ctx.place(i, path, held)
-                if known(digest):
-                    if files is not None:
-                        files.append(FileRecord(path, digest, hashes))
-                    yield Blob(prov, digest=digest)
-                    continue
-                source = io.BytesIO(data)
-                for blob in file_blobs(source, size, path, prov, options):
+                digest = ""
+                for blob in file_blobs(cast(IO[bytes], tap), size, path, prov, options):
                     if not isinstance(blob, Blob):
                         yield blob
                         continue
+                    if not digest and tap.whole(size):  # the file read: its digests
+                        full = blob.data if blob.provenance is prov else None
+                        content = tap.content() if full is None else full
+                        digest = "sha256:" + tap.hexdigest()
+                        hashes["sha256"] = digest[7:]
+                        if db:
+                            for algo in db.algorithms(path) - {"sha256"}:
+                                hashes[algo] = hashlib.new(algo, content).hexdigest()
+                        held.data = content
+                        if full is not None and known(digest):  # scanned before
+                            if files is not None:
+                                files.append(FileRecord(path, digest, hashes))
+                            yield Blob(prov, digest=digest)
+                            continue
                     if blob.provenance is not prov:  # an archive's member
                         member = str(blob.provenance.fields["path"])
                         blob = replace(blob, provenance=ctx.place(i, member, held))
@@ -444,12 +453,20 @@ class ImageSource(Source):
                     if blob.data is not None:
                         blob_digest = (
                             digest
-                            if blob.data is data
+                            if member == path and digest
                             else ("sha256:" + hashlib.sha256(blob.data).hexdigest())
                         )
                         if files is not None:
                             files.append(FileRecord(member, blob_digest, hashes))
-                        blob = replace(blob, digest=blob_digest)
+                        blob = Blob(
+                            blob.provenance,
+                            data=blob.data,
+                            size=blob.size,
+                            digest=blob_digest,
+                            context=blob.context,
+                            text=blob.text,
+                            lines=blob.lines,
+                        )
                     elif blob.stream is not None:
                         # a member streamed (a compressed single file): its digest once read
                         reader = _Digesting(blob.stream)
@@ -514,6 +531,48 @@ def _read(entry: Entry, where: str) -> bytes:
         raise
     except _READ_ERRORS as exc:
         raise ImageError(f"{where}: corrupt or truncated layer ({exc})") from None
+
+
+class _Tap:
+    """A file's stream as file_blobs reads it: hashed (sha256) and kept as it goes, read
+    errors turned into the layer's :class:`ImageError`."""
+
+    __slots__ = ("_chunks", "_hash", "_raw", "_read", "_where")
+
+    def __init__(self, raw: IO[bytes], where: str) -> None:
+        self._raw = raw
+        self._where = where
+        self._hash = hashlib.sha256()
+        self._chunks: list[bytes] = []
+        self._read = 0
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            data = self._raw.read(n)
+        except ImageError:
+            raise
+        except _READ_ERRORS as exc:
+            raise ImageError(f"{self._where}: corrupt or truncated layer ({exc})") from None
+        if data:
+            self._hash.update(data)
+            self._chunks.append(data)
+            self._read += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def whole(self, size: int) -> bool:
+        return self._read == size
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def content(self) -> bytes:
+        chunks = self._chunks
+        if len(chunks) != 1:
+            chunks[:] = [b"".join(chunks)]
+        return chunks[0]
 
 
 class _Digesting:
