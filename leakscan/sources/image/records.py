@@ -67,7 +67,7 @@ def encode(record: Any) -> bytes:
         "files": [[f.path, f.digest, f.hashes] for f in record.files],
         "skips": [list(s) for s in record.skips],
     }
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
+    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
 
 
 def decode(data: bytes) -> Any | None:
