@@ -235,41 +235,55 @@ class ImageSource(Source):
                 reused.append((i, record))
             else:
                 to_read.append(i)
-        for i, record in reused:
-            yield from self._reuse(ctx, i, record)
-            self.state.layers_reused += 1
-        kept: list[tuple[str, LayerRecord]] = []
-        if to_read:
-            self.options.progress.task(f"scan {image.reference}", len(to_read), "layer")
-            for locate, stream in self._streams(store, image, to_read):
-                i = locate()
-                # the uncompressed bytes are hashed where the store does not check them (its
-                # blob digest is not the diff_id)
-                hasher = hashlib.sha256() if _checks(layers, i) and i not in unverified else None
-                record = LayerRecord()
-                yield from self._scan_layer(ctx, i, record, stream, hasher)
-                if record.packages is not None:
-                    ctx.db.merge(record.packages)
-                self.state.layers_scanned += 1
-                self.options.progress.advance(1)
-                diff_id = layers[i].diff_id
-                actual = None if hasher is None else "sha256:" + hasher.hexdigest()
-                bad = record.error is not None or record.bomb is not None
-                if i in unverified:  # a doubted layer that failed its check: not cached
-                    self.state.layers[keys[i]] = record
-                elif diff_id and (bad or (actual is not None and actual != diff_id)):
-                    # not what it declares (or unreadable): it stands for no other layer
-                    if not bad:
-                        yield Skip(ctx.layer_name(i), self._mismatch(layers[i], actual))
-                    keys[i] = self.state.own_key(keys[i])
-                    self.state.layers[keys[i]] = record
-                else:
-                    self.state.layers[keys[i]] = record
-                    kept.append((keys[i], record))
-            self.options.progress.done()
-        ctx.finish()  # every layer known: states and vendor marks, the records' last digests
-        for key, record in kept:
+        kept: list[tuple[str, LayerRecord]] = []  # layers to put in the content cache
+        try:
+            for i, record in reused:
+                yield from self._reuse(ctx, i, record)
+                self.state.layers_reused += 1
+            if to_read:
+                yield from self._read(store, ctx, to_read, keys, unverified, kept)
+        finally:  # every layer known (or the image given up): states and vendor marks
+            ctx.finish()
+        for key, record in kept:  # with the digests their files' package records ask for
             self.state.keep(key, record)
+
+    def _read(
+        self,
+        store: ImageStore,
+        ctx: _ImageContext,
+        to_read: list[int],
+        keys: list[str],
+        unverified: dict[int, str | None],
+        kept: list[tuple[str, LayerRecord]],
+    ) -> Iterator[Blob | Skip]:
+        """Read the layers not known yet, in order, each once."""
+        image = ctx.image
+        layers = image.layers
+        self.options.progress.task(f"scan {image.reference}", len(to_read), "layer")
+        for locate, stream in self._streams(store, image, to_read):
+            i = locate()
+            # the uncompressed bytes are hashed where the store does not check them (its
+            # blob digest is not the diff_id)
+            hasher = hashlib.sha256() if _checks(layers, i) and i not in unverified else None
+            record = LayerRecord()
+            yield from self._scan_layer(ctx, i, record, stream, hasher)
+            self.state.layers_scanned += 1
+            self.options.progress.advance(1)
+            diff_id = layers[i].diff_id
+            actual = None if hasher is None else "sha256:" + hasher.hexdigest()
+            bad = record.error is not None or record.bomb is not None
+            if i in unverified:  # a doubted layer that failed its check: not cached
+                self.state.layers[keys[i]] = record
+            elif diff_id and (bad or (actual is not None and actual != diff_id)):
+                # not what it declares (or unreadable): it stands for no other layer
+                if not bad:
+                    yield Skip(ctx.layer_name(i), self._mismatch(layers[i], actual))
+                keys[i] = self.state.own_key(keys[i])
+                self.state.layers[keys[i]] = record
+            else:
+                self.state.layers[keys[i]] = record
+                kept.append((keys[i], record))
+        self.options.progress.done()
 
     @staticmethod
     def _mismatch(layer: LayerRef, actual: str | None) -> str:
