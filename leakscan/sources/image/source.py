@@ -448,7 +448,7 @@ class ImageSource(Source):
                     if not digest and tap.whole(size):  # the file read: its digests
                         full = blob.data if blob.provenance is prov else None
                         content = tap.content() if full is None else full
-                        digest = "sha256:" + tap.hexdigest()
+                        digest = "sha256:" + hashlib.sha256(content).hexdigest()
                         hashes["sha256"] = digest[7:]
                         if db:
                             for algo in db.algorithms(path) - {"sha256"}:
@@ -548,15 +548,14 @@ def _read(entry: Entry, where: str) -> bytes:
 
 
 class _Tap:
-    """A file's stream as file_blobs reads it: hashed (sha256) and kept as it goes, read
-    errors turned into the layer's :class:`ImageError`."""
+    """A file's stream as file_blobs reads it, what was read kept (a binary file's first block
+    only), read errors turned into the layer's :class:`ImageError`."""
 
-    __slots__ = ("_chunks", "_hash", "_raw", "_read", "_where")
+    __slots__ = ("_chunks", "_raw", "_read", "_where")
 
     def __init__(self, raw: IO[bytes], where: str) -> None:
         self._raw = raw
         self._where = where
-        self._hash = hashlib.sha256()
         self._chunks: list[bytes] = []
         self._read = 0
 
@@ -568,7 +567,6 @@ class _Tap:
         except _READ_ERRORS as exc:
             raise ImageError(f"{self._where}: corrupt or truncated layer ({exc})") from None
         if data:
-            self._hash.update(data)
             self._chunks.append(data)
             self._read += len(data)
         return data
@@ -578,9 +576,6 @@ class _Tap:
 
     def whole(self, size: int) -> bool:
         return self._read == size
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
 
     def content(self) -> bytes:
         chunks = self._chunks
