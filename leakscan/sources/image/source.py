@@ -41,8 +41,7 @@ from leakscan.sources.interface import Source, SourceOptions
 
 log = logging.getLogger(__name__)
 
-#: yields (locate, stream): locate() gives the layer's index (for the daemon's streamed save,
-#: only once the whole save has been read in the first pass)
+#: yields (locate, stream): locate() gives the layer's index, known before its stream is read
 LayerStreams = Iterator[tuple[Callable[[], int], IO[bytes]]]
 
 
@@ -84,17 +83,11 @@ class RunState:
             self.stored.add(key)
 
 
-def open_layers(
-    store: ImageStore,
-    image: ResolvedImage,
-    wanted: Sequence[int],
-    located: bool = False,
-) -> LayerStreams:
-    """Streams of the wanted layers (through the store's own sequential reader if it has one).
-
-    ``located``: each layer's index is needed before its stream is read."""
+def open_layers(store: ImageStore, image: ResolvedImage, wanted: Sequence[int]) -> LayerStreams:
+    """Streams of the wanted layers (through the store's own sequential reader if it has one),
+    each one's place known before it is read."""
     if store.sequential:
-        yield from store.layer_streams(image, wanted, located=located)
+        yield from store.layer_streams(image, wanted, located=True)
         return
     for i in wanted:
         yield (lambda i=i: i), _open(store, image, i)  # type: ignore[misc]
@@ -241,13 +234,13 @@ class ImageSource(Source):
                 yield from self._reuse(ctx, i, record)
                 self.state.layers_reused += 1
             if to_read:
-                yield from self._read(store, ctx, to_read, keys, unverified, kept)
+                yield from self._read_layers(store, ctx, to_read, keys, unverified, kept)
         finally:  # every layer known (or the image given up): states and vendor marks
             ctx.finish()
         for key, record in kept:  # with the digests their files' package records ask for
             self.state.keep(key, record)
 
-    def _read(
+    def _read_layers(
         self,
         store: ImageStore,
         ctx: _ImageContext,
@@ -302,7 +295,7 @@ class ImageSource(Source):
                 self.state.bytes_downloaded += image.layers[i].size or 0
                 yield (lambda i=i: i), _open(store, image, i)  # type: ignore[misc]
             return
-        yield from open_layers(store, image, wanted, located=True)
+        yield from open_layers(store, image, wanted)
 
     def _check_doubted(
         self,
