@@ -8,7 +8,9 @@ disk or a tar archive read in place, never unpacked).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import posixpath
 import re
 import tarfile
@@ -154,6 +156,9 @@ class TarFiles(BlobFiles):
         member = self._member(rel)
         if member is None or not member.isreg():
             raise ImageError(f"{self.name}: missing {rel}")
+        fileobj: Any = self._tar.fileobj  # the archive's own file (opened by path)
+        if not member.sparse and fileobj is not None:
+            return _Region(fileobj.fileno(), member.offset_data, member.size)  # type: ignore[return-value]
         handle = self._tar.extractfile(member)
         assert handle is not None
         return handle
@@ -168,6 +173,36 @@ class TarFiles(BlobFiles):
 
     def close(self) -> None:
         self._tar.close()
+
+
+class _Region(io.RawIOBase):
+    """A member's bytes read in place with ``pread`` (one copy, no seek: members may be read
+    in turns; tarfile's reader seeks and copies twice through its buffer, a tenth of reading
+    a docker save archive)."""
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._pos = offset
+        self._end = offset + size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        left = self._end - self._pos
+        if n is None or n < 0 or n > left:
+            n = left
+        if n <= 0:
+            return b""
+        data = os.pread(self._fd, n, self._pos)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def blob_path(digest: str, where: str) -> str:

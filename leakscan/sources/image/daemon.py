@@ -108,7 +108,6 @@ def _save_tap(raw: IO[bytes], where: str) -> Tap:
 
 
 class DaemonStore(ImageStore):
-    spooled = True  # one save serves both passes while the layers fit in the spool bound
     sequential = True  # a save is one stream: layers come in its order (layer_streams)
 
     def __init__(self, image_name: str, reference: str) -> None:

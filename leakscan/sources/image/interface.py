@@ -45,9 +45,6 @@ class ImageStore(ABC):
     name: str = ""
     #: blobs come over the network (a registry): each layer is downloaded by itself
     remote: bool = False
-    #: reading a layer again costs a transfer (a download, a ``docker save``): the image
-    #: source keeps layers in memory between its two passes, within a bound
-    spooled: bool = False
     #: layers can only be read in the store's own order (a ``docker save`` stream): through
     #: :meth:`layer_streams`, not one by one with :meth:`open_blob`
     sequential: bool = False

@@ -35,7 +35,8 @@ class LayerRecord:
     skips: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
-FORMAT = 1
+#: 2: directories listed instead of every entry, a file's sha256 not repeated in its hashes
+FORMAT = 2
 
 
 class LayerStore(Protocol):
@@ -56,7 +57,7 @@ def encode(record: Any) -> bytes:
     doc = {
         "format": FORMAT,
         "index": [
-            sorted(index.entries),
+            sorted(index.entries - index.nondirs),  # the directories
             sorted(index.nondirs),
             sorted(index.whiteouts),
             sorted(index.opaques),
@@ -64,10 +65,10 @@ def encode(record: Any) -> bytes:
         "packages": None
         if record.packages is None
         else {p: sorted(map(list, recs)) for p, recs in record.packages.expected.items()},
-        "files": [[f.path, f.digest, f.hashes] for f in record.files],
+        "files": [[f.path, f.digest, _short(f.digest, f.hashes)] for f in record.files],
         "skips": [list(s) for s in record.skips],
     }
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
+    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
 
 
 def decode(data: bytes) -> Any | None:
@@ -76,16 +77,34 @@ def decode(data: bytes) -> Any | None:
         doc = json.loads(zlib.decompress(data))
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             return None
-        entries, nondirs, whiteouts, opaques = doc["index"]
-        index = LayerIndex(set(entries), set(nondirs), set(whiteouts), set(opaques))
+        dirs, nondirs, whiteouts, opaques = doc["index"]
+        files_ = set(nondirs)
+        index = LayerIndex(files_ | set(dirs), files_, set(whiteouts), set(opaques))
         packages = None
         if doc["packages"] is not None:
             packages = PackageDb()
             packages.expected = {
                 str(p): {(str(a), str(h)) for a, h in recs} for p, recs in doc["packages"].items()
             }
-        files = [FileRecord(str(p), str(d), dict(h)) for p, d, h in doc["files"]]
+        files = [FileRecord(str(p), str(d), _full(str(d), h)) for p, d, h in doc["files"]]
         skips = [(str(w), str(r)) for w, r in doc["skips"]]
     except (ValueError, TypeError, KeyError, zlib.error):
         return None
     return LayerRecord(index=index, packages=packages, files=files, skips=skips)
+
+
+def _short(digest: str, hashes: dict[str, str]) -> dict[str, str] | int:
+    """A file's hashes as kept: its sha256 left out where it is the digest; 0 for none."""
+    if not hashes:
+        return 0
+    if hashes.get("sha256") == digest[7:]:
+        return {a: h for a, h in hashes.items() if a != "sha256"}
+    return hashes
+
+
+def _full(digest: str, kept: Any) -> dict[str, str]:
+    if kept == 0:
+        return {}
+    out = {"sha256": digest[7:]} if digest.startswith("sha256:") else {}
+    out.update((str(a), str(h)) for a, h in kept.items())
+    return out

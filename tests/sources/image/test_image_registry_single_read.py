@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import leakscan.sources.image.source as image_source
 from leakscan.sources.registry.client import RegistryClient
 from tests.plugins.registry import Registry, api_push, build_oci, make_image, running_registry
 from tests.sources.image.helpers import run_cli, token, write_rules
@@ -127,25 +126,6 @@ def test_each_layer_downloaded_once_same_findings(
     assert states["app/present.txt"] == ("present", 0, "COPY layer0 /", None)
     assert states["app/gone.txt"] == ("deleted", 1, "COPY layer1 /", 2)
     assert states["app/conf.ini"][:3] == ("overwritten", 1, "COPY layer1 /")
-
-
-def test_over_the_spool_bound_downloads_again(
-    registry_server: Registry,
-    image: Any,
-    rules: Path,
-    blob_gets: Counter[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    name = f"spool/{uuid.uuid4().hex[:8]}"
-    api_push(registry_server, name, "v1", image)
-    code, doc, err = _scan(f"{registry_server.host}/{name}:v1", rules)
-    assert code == 1 and doc is not None, err
-    blob_gets.clear()
-    monkeypatch.setattr(image_source, "SPOOL_BYTES", 0)
-    code0, doc0, err0 = _scan(f"{registry_server.host}/{name}:v1", rules)
-    assert code0 == 1 and doc0 is not None, err0
-    assert all(blob_gets[d] == 2 for d in image.layer_digests), blob_gets
-    assert _locations(doc0) == _locations(doc)
 
 
 def test_username_password_stdin(
