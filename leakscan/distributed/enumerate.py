@@ -22,8 +22,9 @@ class Stopped(Exception):
     """The coordinator stopped the listing (interrupted, or a worker mismatch)."""
 
 
-#: (repository, layers) of each image, in the audit's order
-Emit = Callable[[str, tuple[LayerRef, ...]], None]
+#: (repository, tag, layers) of each image, in the audit's order; after a tag's images,
+#: (repository, tag, None): the tag is listed (it may have no image to scan: done, failed)
+Emit = Callable[[str, str, tuple[LayerRef, ...] | None], None]
 
 
 class _Lister(Auditor):
@@ -39,6 +40,12 @@ class _Lister(Auditor):
         self.tags_listed += 1
         self.outcome.tags.append(None)  # type: ignore[arg-type]  # counted, never reported
         try:
+            self._list_tag(repo, tag, head)
+        finally:
+            self.emit(repo, tag, None)
+
+    def _list_tag(self, repo: str, tag: str, head: Future[Resolved]) -> None:
+        try:
             resolved = head.result()
         except LeakscanError:
             return  # the audit records it as failed
@@ -51,7 +58,7 @@ class _Lister(Auditor):
         )
         try:
             for image in store.images(options.platform):
-                self.emit(repo, image.layers)
+                self.emit(repo, tag, image.layers)
         except LeakscanError:
             return
 
