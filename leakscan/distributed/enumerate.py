@@ -78,6 +78,9 @@ def list_images(
     """Emit what the audit with these options will scan (its state is only read); return
     the registry's name and the tags listed."""
     opts = dataclasses.replace(opts, stop_after=None)
+    # options of its own: a scanner plants its run's callbacks (known contents, the content
+    # cache, progress) in them, and the local audit's scanner runs at the same time
+    config = dataclasses.replace(config, options=dataclasses.replace(config.options))
     lister = _Lister(opts, config, auth)
     lister.emit, lister.stop = emit, stop
     try:

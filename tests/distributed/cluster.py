@@ -28,6 +28,7 @@ class DaskCluster:
     logs: Path
     scheduler: subprocess.Popen[bytes]
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    root: Path = ROOT  # the leakscan checkout the workers import
 
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("*.log")))
@@ -38,18 +39,18 @@ class DaskCluster:
         proc.wait(10)
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     env["DASK_LOGGING__DISTRIBUTED"] = "debug"
     env["DASK_DISTRIBUTED__WORKER__DAEMON"] = "false"
     return env
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(args: list[str], log: Path, root: Path = ROOT) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT, env=_env()
+            [sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT, env=_env(root)
         )
 
 
@@ -59,6 +60,7 @@ def start_worker(cluster: DaskCluster, name: str) -> None:
          "--no-nanny", "--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0",
          "--local-directory", str(cluster.logs / name)],
         cluster.logs / f"worker-{name}.log",
+        cluster.root,
     )  # fmt: skip
 
 
@@ -70,7 +72,9 @@ def wait_for_workers(cluster: DaskCluster, n: int) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster(tmp: Path, workers: tuple[str, ...] = ("w1", "w2")) -> Iterator[DaskCluster]:
+def running_cluster(
+    tmp: Path, workers: tuple[str, ...] = ("w1", "w2"), root: Path = ROOT
+) -> Iterator[DaskCluster]:
     port = free_port()
     logs = tmp / "dask-logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -78,8 +82,9 @@ def running_cluster(tmp: Path, workers: tuple[str, ...] = ("w1", "w2")) -> Itera
         ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
          "--no-dashboard"],
         logs / "scheduler.log",
+        root,
     )  # fmt: skip
-    cluster = DaskCluster(f"tcp://127.0.0.1:{port}", logs, scheduler)
+    cluster = DaskCluster(f"tcp://127.0.0.1:{port}", logs, scheduler, root=root)
     try:
         deadline = time.monotonic() + 60
         while scheduler.poll() is None and "Scheduler at" not in (logs / "scheduler.log").read_text(
