@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import WORK, timed
+from bench.common import WORK, Run, timed
 from bench.registry import _populate, _registry
 from tests.support.oci import REGISTRY_BIN
 
@@ -54,18 +55,20 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def _audit(host: str, tmp: Path, name: str, cluster: Any = None, root: Path = ROOT) -> Audit:
+def _audit(
+    host: str, tmp: Path, name: str, cluster: Any = None, root: Path = ROOT, *args: str
+) -> Audit:
     report = tmp / f"{name}.json"
     cmd = [sys.executable, "-m", "leakscan.cli", "audit", host, "--insecure", "--state",
            str(tmp / f"{name}.sqlite"), "--cache", str(tmp / f"{name}.content.sqlite"),
-           "--no-progress", "-f", "json", "-o", str(report), "--repo", "team*"]  # fmt: skip
+           "--no-progress", "-f", "json", "-o", str(report), "--repo", "team*", *args]  # fmt: skip
     env = {"PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     workers = dict(cluster.workers) if cluster else {}
     before = {n: _proc_cpu(p.pid) for n, p in workers.items()}
     sched0 = _proc_cpu(cluster.scheduler.pid) if cluster else 0.0
     if cluster:
         cmd += ["--scheduler", cluster.address]
-    run = timed(cmd, env)
+    run = _timed(cmd, env, root)
     worker_cpu = sum(_proc_cpu(p.pid) - before[n] for n, p in workers.items())
     sched = _proc_cpu(cluster.scheduler.pid) - sched0 if cluster else 0.0
     doc = json.loads(report.read_text()) if report.exists() else {}
@@ -73,6 +76,22 @@ def _audit(host: str, tmp: Path, name: str, cluster: Any = None, root: Path = RO
         print(f"dask_audit: {name} audit failed (exit {run.returncode})")
     total = run.cpu_seconds + worker_cpu + sched
     return Audit(run.seconds, total, run.cpu_seconds, worker_cpu, sched, doc)
+
+
+def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> Run:
+    """:func:`bench.common.timed` run in ``cwd`` (``python -m`` imports from there first)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+        cwd=cwd,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(time.perf_counter() - started, usage.ru_maxrss / 1024, code, cpu)
 
 
 def _findings(doc: dict[str, Any]) -> list[tuple[str, int]]:
@@ -171,13 +190,17 @@ def run() -> dict[str, float]:
             empty = tmp / "empty"
             empty.mkdir()  # compile and cache the rules database once: not timed
             timed([sys.executable, "-m", "leakscan.cli", "scan", str(empty), "--no-progress"])
+            # local audits on 2 processes (the default on 2 cores) and on one (--jobs 1), the
+            # references for 2 workers and 1 worker; between the clusters, as load drifts
             locals_ = [_audit(host, tmp, "locala")]
+            singles = [_audit(host, tmp, "singlea", None, ROOT, "--jobs", "1")]
             warm: dict[str, Audit] = {}
             for n in (1, 2):
                 for code, root in codes:
                     _, warm[f"{code}{n}"] = _cluster_runs(host, tmp, f"{code}{n}", n, root)
-                locals_.append(_audit(host, tmp, f"local{n}"))  # between, as load drifts
-            local = _best(locals_)
+                locals_.append(_audit(host, tmp, f"local{n}"))
+                singles.append(_audit(host, tmp, f"single{n}", None, ROOT, "--jobs", "1"))
+            local, single = _best(locals_), _best(singles)
             st = local.doc.get("stats", {})
             layers = int(st.get("layers_scanned", 0)) or 1
             print(
@@ -187,6 +210,11 @@ def run() -> dict[str, float]:
                 f"{local.seconds / layers * 1000:.0f} ms and {local.cpu / layers * 1000:.0f} ms "
                 "CPU per layer, all included"
             )
+            print(
+                f"dask_audit: local audit --jobs 1: {single.seconds:.2f}s (best of "
+                f"{len(singles)}: {', '.join(f'{a.seconds:.2f}' for a in singles)}), CPU "
+                f"{single.cpu:.2f}s"
+            )
             cache_b = (tmp / "locala.content.sqlite").stat().st_size
             state_b = (tmp / "locala.sqlite").stat().st_size
             print(
@@ -194,11 +222,16 @@ def run() -> dict[str, float]:
                 f"per layer, audit state {state_b / tags / 1024:.1f} KB per tag"
             )
             out["local_s"] = local.seconds
-            print("dask_audit: warm clusters (best of two audits each):")
+            print(
+                "dask_audit: warm clusters (best of two audits each), 1 worker against the local "
+                "audit --jobs 1, 2 workers against the local audit on 2 processes:"
+            )
             for n in (1, 2):
                 for code, _ in codes:
                     label = f"{code}{n}" if baseline else f"cluster{n}"
-                    out.update(_report(label, warm[f"{code}{n}"], local, layers))
+                    out.update(
+                        _report(label, warm[f"{code}{n}"], single if n == 1 else local, layers)
+                    )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

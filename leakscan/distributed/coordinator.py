@@ -89,6 +89,10 @@ class Dispatch:
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.stop = threading.Event()
         self.images: dict[tuple[str, str], list[int]] = {}  # (repo, tag) -> images listed
+        # read by the listing, reused by the local audit: (repo, tag) -> digest and manifest,
+        # configuration digest -> bytes (the listing's thread writes, the audit's reads)
+        self.resolved: dict[tuple[str, str], Resolved] = {}
+        self.configs: dict[str, bytes] = {}
         self.listed: set[tuple[str, str]] = set()
         self.listing, self.running = True, 0
         self.registry = ""
@@ -117,6 +121,8 @@ class Dispatch:
                 auth,
                 lambda repo, tag, layers: self.events.put(("image", (repo, tag, layers))),
                 self.stop,
+                self.configs,
+                self.resolved,
             )
         except Stopped:
             return
@@ -227,6 +233,12 @@ class _ClusterAuditor(Auditor):
         self.dispatch.wait(repo, tag, self._snapshot)
         super().audit_tag(repo, tag, head)
 
+    def _resolve(self, repo: str, tag: str) -> Resolved:
+        """The tag as the listing resolved it (the same image the cluster scanned), when it
+        is that far; else read from the registry."""
+        listed = self.dispatch.resolved.get((repo, tag))
+        return listed if listed is not None else super()._resolve(repo, tag)
+
 
 class _ClusterProgress:
     """The audit's progress with the cluster's layers (back, sent) on each snapshot."""
@@ -279,6 +291,7 @@ def run_distributed_audit(
     def auditor(*args: Any) -> Auditor:
         made = _ClusterAuditor(*args)
         made.dispatch = dispatch
+        made.configs = dispatch.configs
         return made
 
     stats = dispatch.stats

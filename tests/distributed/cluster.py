@@ -50,7 +50,11 @@ def _env(root: Path) -> dict[str, str]:
 def _spawn(args: list[str], log: Path, root: Path = ROOT) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT, env=_env(root)
+            [sys.executable, "-m", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_env(root),
+            cwd=root,  # `python -m` puts the working directory first on the path
         )
 
 
