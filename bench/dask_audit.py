@@ -44,6 +44,7 @@ class Audit:
     worker_cpu: float = 0.0
     scheduler_cpu: float = 0.0
     doc: dict[str, Any] = field(default_factory=dict)
+    idle: float = 0.0  # CPU seconds per second the idle cluster (workers, scheduler) burns
 
 
 def _proc_cpu(pid: int) -> float:
@@ -94,6 +95,14 @@ def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> Run:
     return Run(time.perf_counter() - started, usage.ru_maxrss / 1024, code, cpu)
 
 
+def _idle_rate(cluster: Any, seconds: float = 3.0) -> float:
+    """CPU seconds per second of the cluster's processes with no task (heartbeats)."""
+    pids = [p.pid for p in cluster.workers.values()] + [cluster.scheduler.pid]
+    before = sum(_proc_cpu(p) for p in pids)
+    time.sleep(seconds)
+    return (sum(_proc_cpu(p) for p in pids) - before) / seconds
+
+
 def _findings(doc: dict[str, Any]) -> list[tuple[str, int]]:
     return sorted((f["fingerprint"], len(f["locations"])) for f in doc.get("findings", []))
 
@@ -140,10 +149,20 @@ def _report(label: str, run: Audit, local: Audit, layers: int) -> dict[str, floa
             f"fixed (start, imports, connect) {fixed:.2f}s; local pass waited "
             f"{c.get('waited_seconds', 0.0):.2f}s for the cluster"
         )
+    tasks = max(1, c.get("tasks", 0))
+    idle = run.idle * run.seconds
+    dask = run.worker_cpu + run.scheduler_cpu - c.get("worker_cpu", 0.0) - idle
+    in_tasks = f"{c['worker_cpu'] * ms:.0f} ms in the tasks, " if "worker_cpu" in c else ""
     print(
-        f"dask_audit:     per layer: workers {run.worker_cpu * ms:.0f} ms CPU "
-        f"({c.get('worker_seconds', 0.0) * ms:.0f} ms wall in tasks), scheduler "
-        f"{run.scheduler_cpu * 1000 / max(1, c.get('tasks', 0)):.1f} ms CPU per task"
+        f"dask_audit:     per layer: workers {run.worker_cpu * ms:.0f} ms CPU ({in_tasks}"
+        f"{c.get('worker_seconds', 0.0) * ms:.0f} ms wall), scheduler "
+        f"{run.scheduler_cpu * 1000 / tasks:.1f} ms CPU per task; idle cluster "
+        f"{run.idle * 1000:.0f} ms CPU/s ({idle:.2f}s over the audit)"
+        + (
+            f"; Dask beyond tasks and idle {dask * 1000 / tasks:.1f} ms per task"
+            if in_tasks
+            else ""
+        )
     )
     return {
         f"{label}_s": run.seconds,
@@ -163,7 +182,9 @@ def _cluster_runs(host: str, tmp: Path, name: str, n: int, root: Path) -> tuple[
     with running_cluster(tmp / name, names, root) as cluster:
         boot = time.perf_counter() - started
         cold = _audit(host, tmp, f"{name}c", cluster, root)
+        idle = _idle_rate(cluster)
         warm = _best([_audit(host, tmp, f"{name}{w}", cluster, root) for w in "wx"])
+        warm.idle = idle
         peaks = [_peak_rss_mb(p.pid) for p in cluster.workers.values()]
     print(
         f"dask_audit: {name}: {n} worker(s), cluster up in {boot:.1f}s (not counted); worker "

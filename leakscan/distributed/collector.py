@@ -38,6 +38,7 @@ class ClusterStats:
     left_local: int = 0  # no record, or one the local audit must write itself
     bytes_scanned: int = 0
     worker_seconds: float = 0.0
+    worker_cpu: float = 0.0  # the tasks' own CPU on the workers (Dask's is not counted)
     plan_seconds: float = 0.0
     cluster_seconds: float = 0.0
     local_seconds: float = 0.0
@@ -146,6 +147,7 @@ class Collector:
         s.scanned += 1
         s.bytes_scanned += result.bytes_scanned
         s.worker_seconds += result.seconds
+        s.worker_cpu += result.cpu_seconds
         s.workers[result.worker] = s.workers.get(result.worker, 0) + 1
         for digest, rows in result.contents:
             self.cache.save(digest, [StoredMatch.from_row(r) for r in _json(rows)])
