@@ -29,6 +29,7 @@ class DaskCluster:
     scheduler: subprocess.Popen[bytes]
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     root: Path = ROOT  # the leakscan checkout the workers import
+    env: dict[str, str] = field(default_factory=dict)  # e.g. Dask settings (DASK_...)
 
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("*.log")))
@@ -39,21 +40,23 @@ class DaskCluster:
         proc.wait(10)
 
 
-def _env(root: Path) -> dict[str, str]:
-    env = dict(os.environ)
+def _env(root: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {**os.environ, **extra}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     env["DASK_LOGGING__DISTRIBUTED"] = "debug"
     env["DASK_DISTRIBUTED__WORKER__DAEMON"] = "false"
     return env
 
 
-def _spawn(args: list[str], log: Path, root: Path = ROOT) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], log: Path, root: Path = ROOT, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=_env(root),
+            env=_env(root, extra or {}),
             cwd=root,  # `python -m` puts the working directory first on the path
         )
 
@@ -65,6 +68,7 @@ def start_worker(cluster: DaskCluster, name: str) -> None:
          "--local-directory", str(cluster.logs / name)],
         cluster.logs / f"worker-{name}.log",
         cluster.root,
+        cluster.env,
     )  # fmt: skip
 
 
@@ -77,7 +81,10 @@ def wait_for_workers(cluster: DaskCluster, n: int) -> None:
 
 @contextlib.contextmanager
 def running_cluster(
-    tmp: Path, workers: tuple[str, ...] = ("w1", "w2"), root: Path = ROOT
+    tmp: Path,
+    workers: tuple[str, ...] = ("w1", "w2"),
+    root: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> Iterator[DaskCluster]:
     port = free_port()
     logs = tmp / "dask-logs"
@@ -87,8 +94,9 @@ def running_cluster(
          "--no-dashboard"],
         logs / "scheduler.log",
         root,
+        env,
     )  # fmt: skip
-    cluster = DaskCluster(f"tcp://127.0.0.1:{port}", logs, scheduler, root=root)
+    cluster = DaskCluster(f"tcp://127.0.0.1:{port}", logs, scheduler, root=root, env=env or {})
     try:
         deadline = time.monotonic() + 60
         while scheduler.poll() is None and "Scheduler at" not in (logs / "scheduler.log").read_text(
