@@ -32,19 +32,11 @@ from typing import Any
 
 from bench.common import WORK, Run, timed
 from bench.registry import _populate, _registry
+from tests.distributed.cluster import ADVISED
 from tests.support.oci import REGISTRY_BIN
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
-#: the Dask settings docs/scale.md advises for a cluster that only runs audits: no statistical
-#: profiler sampling the workers every 10 ms, event-loop checks once a second, the system
-#: monitor every 5 s without GIL sampling (the idle cluster's CPU drops ~6x)
-TUNED = {
-    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
-    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
-    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
-    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__GIL__ENABLED": "False",
-}
 
 
 @dataclass
@@ -216,7 +208,7 @@ def run() -> dict[str, float]:
         print("dask_audit: dask[distributed] is not installed (pip install '.[dask]'); skipped")
         return {}
     baseline = os.environ.get("LEAKSCAN_BENCH_BASELINE")
-    codes = [("tuned", ROOT, TUNED), ("new", ROOT, {})]
+    codes = [("tuned", ROOT, ADVISED), ("new", ROOT, {})]
     codes += [("base", Path(baseline), {})] if baseline else []
     WORK.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="dask-audit-", dir=WORK))

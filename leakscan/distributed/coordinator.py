@@ -210,10 +210,12 @@ class Dispatch:
         self.stats.waited_seconds += self.clock() - began
 
     def finish(self) -> None:
-        """The local audit is done: take in what is still on its way (the listing's end)."""
+        """The local audit is done: take in what came back and the listing's end (a task
+        still running is for a tag the audit did not meet: cancelled)."""
         deadline = self.clock() + 30
-        while (self.listing or self.running) and self.clock() < deadline:
+        while self.listing and self.clock() < deadline:
             self.pump(POLL)
+        self.pump()
 
     def close(self) -> None:
         self.stop.set()
