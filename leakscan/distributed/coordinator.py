@@ -110,11 +110,11 @@ class Dispatch:
     def _list(self) -> None:
         """(In a thread) the audit's enumeration, each image put on ``events`` as listed."""
         started = self.clock()
-        # an authenticator of its own: two clients met by their first 401 at once would each
-        # take the other's challenge for a refusal
-        host = registry_name(self.opts)
-        auth = RegistryAuth(self.auth.credentials(host), use_docker_config=False)
         try:
+            # an authenticator of its own: two clients met by their first 401 at once would
+            # each take the other's challenge for a refusal
+            host = registry_name(self.opts)
+            auth = RegistryAuth(self.auth.credentials(host), use_docker_config=False)
             list_images(
                 self.opts,
                 self.config,
