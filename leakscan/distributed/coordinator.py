@@ -102,9 +102,14 @@ class Dispatch:
         self.lister = threading.Thread(target=self._list, daemon=True, name="leakscan-listing")
 
     def start(self) -> None:
-        if self.cluster.workers() == 0:  # reached first: a wrong address fails before listing
+        """Reach the scheduler (a wrong address fails before anything else)."""
+        if self.cluster.workers() == 0:
             log.warning("the Dask scheduler has no workers yet: layer tasks wait for one")
         self.began = self.clock()
+
+    def list_ahead(self) -> None:
+        """Start the listing: once the audit has opened its state (two connections setting
+        up a new SQLite file at once find it locked)."""
         self.lister.start()
 
     def _list(self) -> None:
@@ -223,13 +228,18 @@ class Dispatch:
         cpu = time.thread_time()
         self.collector.flush()
         self.stats.cpu_collect += time.thread_time() - cpu
-        self.lister.join(timeout=30)
+        if self.lister.ident is not None:
+            self.lister.join(timeout=30)
 
 
 class _ClusterAuditor(Auditor):
     """The local audit, each tag audited once the cluster has scanned its layers."""
 
     dispatch: Dispatch
+
+    def run(self) -> None:
+        self.dispatch.list_ahead()
+        super().run()
 
     def audit_tag(self, repo: str, tag: str, head: Future[Resolved]) -> None:
         self.dispatch.wait(repo, tag, self._snapshot)
