@@ -15,6 +15,8 @@ class Snapshot:
     layers_scanned: int
     bytes_scanned: int
     failed: int
+    #: a distributed audit: (layers back from the cluster, layer tasks sent so far)
+    cluster_layers: tuple[int, int] | None = None
 
 
 class AuditProgress(Protocol):

@@ -414,6 +414,13 @@ class Auditor:
         self.scanner.close()
 
 
+#: what makes an auditor: ``Auditor`` itself, or a subclass's factory
+AuditorType = Callable[
+    [AuditOptions, ScanConfig, RegistryAuth | None, ContentCache | None, AuditProgress | None],
+    Auditor,
+]
+
+
 def run_audit(
     opts: AuditOptions,
     config: ScanConfig,
@@ -421,13 +428,15 @@ def run_audit(
     cache: ContentCache | None = None,
     progress: AuditProgress | None = None,
     clock: Callable[[], float] = time.monotonic,
+    auditor_type: AuditorType | None = None,
 ) -> AuditResult:
     """Audit a registry. Failed images are in ``tags``; ``stopped`` says why the audit could
-    not run or go on (Ctrl-C included); what was found until then is in ``result``."""
+    not run or go on (Ctrl-C included); what was found until then is in ``result``.
+    ``auditor_type`` makes the auditor (a subclass: the distributed audit's)."""
     started = clock()
     if opts.stop_after is None and os.environ.get("LEAKSCAN_AUDIT_STOP_AFTER"):
         opts.stop_after = int(os.environ["LEAKSCAN_AUDIT_STOP_AFTER"])
-    auditor = Auditor(opts, config, auth, cache, progress)
+    auditor = (auditor_type or Auditor)(opts, config, auth, cache, progress)
     outcome = auditor.outcome
     outcome.started = time.time()
     try:

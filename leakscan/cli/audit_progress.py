@@ -24,16 +24,20 @@ def _duration(seconds: float) -> str:
 
 
 def status_text(snap: Snapshot, elapsed: float) -> str:
-    """``12/65 images · repo app/web · layers 40 cached, 12 scanned · 85.2 MB/s · ETA 3m10s``"""
+    """``12/65 images · repo app/web · layers 40 cached, 12 scanned · 85.2 MB/s · ETA 3m10s``
+    (a distributed audit adds ``· cluster 30/56 layers`` after the layers: back, sent)"""
     rate = snap.bytes_scanned / elapsed / 1e6 if elapsed > 0 else 0.0
     if snap.images_done and snap.images_total >= snap.images_done:
         eta = _duration(elapsed / snap.images_done * (snap.images_total - snap.images_done))
     else:
         eta = "?"
     failed = f" · {snap.failed} failed" if snap.failed else ""
+    cluster = ""
+    if snap.cluster_layers is not None:
+        cluster = f" · cluster {snap.cluster_layers[0]}/{snap.cluster_layers[1]} layers"
     return (
         f"{snap.images_done}/{snap.images_total} images · repo {terminal(snap.repository)[:60]} · "
-        f"layers {snap.layers_cached} cached, {snap.layers_scanned} scanned · "
+        f"layers {snap.layers_cached} cached, {snap.layers_scanned} scanned{cluster} · "
         f"{rate:.1f} MB/s · ETA {eta}{failed}"
     )
 

@@ -38,9 +38,19 @@ class ClusterStats:
     left_local: int = 0  # no record, or one the local audit must write itself
     bytes_scanned: int = 0
     worker_seconds: float = 0.0
+    worker_cpu: float = 0.0  # the tasks' own CPU on the workers (Dask's is not counted)
     plan_seconds: float = 0.0
     cluster_seconds: float = 0.0
     local_seconds: float = 0.0
+    # the coordinator's own CPU (seconds), by what it spent it on: submitting tasks, taking
+    # results into the content cache (decode, store, commit), waiting for the cluster between
+    # two images, its local pass, its listing thread, the rest (Dask's communication thread)
+    cpu_submit: float = 0.0
+    cpu_collect: float = 0.0
+    cpu_local: float = 0.0
+    cpu_listing: float = 0.0
+    cpu_total: float = 0.0
+    waited_seconds: float = 0.0  # the local pass waiting for the cluster (wall time)
     workers: dict[str, int] = field(default_factory=dict)  # worker -> layers it scanned
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,7 +89,8 @@ class Collector:
         self.images: list[tuple[LayerRef, ...]] = []
         self.first: dict[str, int] = {}  # layer -> the image it is first met in
         self.sent: set[str] = set()
-        self.records: dict[str, bytes | None] = {}  # sent layer -> its record, until kept
+        # sent layer -> its record (encoded, decoded), until kept
+        self.records: dict[str, tuple[bytes, LayerRecord] | None] = {}
         self.problems: dict[str, str | None] = {}
         self.packages: dict[str, object] = {}  # layer -> PackageDb | None | _MISSING
         self.seen: set[str] = set()
@@ -114,6 +125,10 @@ class Collector:
                 self._image_complete(n)
         return new
 
+    def pending(self, image: int) -> bool:
+        """The image (by its index in the listing) still waits for layers from the cluster."""
+        return image in self.waiting
+
     def add(self, result: LayerResult) -> None:
         if result.key in self.seen:  # a task's result is taken once
             return
@@ -122,14 +137,17 @@ class Collector:
             why = "scanned for another configuration (another audit shares the cluster)"
             result = LayerResult(result.digest, result.key, None, [], problem=why)
         self.seen.add(result.key)
-        self.records[result.key] = result.record
-        self.problems[result.key] = result.problem
         record = records.decode(result.record) if result.record is not None else None
+        self.records[result.key] = (
+            None if record is None or result.record is None else (result.record, record)
+        )
+        self.problems[result.key] = result.problem
         self.packages[result.key] = _MISSING if record is None else record.packages
         s = self.stats
         s.scanned += 1
         s.bytes_scanned += result.bytes_scanned
         s.worker_seconds += result.seconds
+        s.worker_cpu += result.cpu_seconds
         s.workers[result.worker] = s.workers.get(result.worker, 0) + 1
         for digest, rows in result.contents:
             self.cache.save(digest, [StoredMatch.from_row(r) for r in _json(rows)])
@@ -165,10 +183,9 @@ class Collector:
         for key in dict.fromkeys(keys):
             if key not in self.records or self.first[key] != image:
                 continue  # cached before, or first met in another image
-            data = self.records.pop(key)
-            record = records.decode(data) if data is not None else None
-            if record is not None and data is not None and complete and _as_local(record, db):
-                self.cache.put_layer(key, data)
+            kept = self.records.pop(key)
+            if kept is not None and complete and _as_local(kept[1], db):
+                self.cache.put_layer(key, kept[0])
                 self.stats.stored += 1
             else:
                 self.stats.left_local += 1

@@ -1,6 +1,8 @@
-"""A distributed audit: the uncached layers scanned on a Dask cluster, then the local audit.
+"""A distributed audit: the uncached layers scanned on a Dask cluster while the local audit
+follows them, image by image.
 
-1. The audit's own enumeration lists the images it will scan and their layers (in a thread).
+1. A listing thread runs the audit's own enumeration (catalog, tags, resume state,
+   platforms) ahead of the audit, and names each image's layers.
 2. Each layer not in the content cache becomes one Dask task as the listing meets it, keyed
    ``leakscan-layer-<digest>`` (a layer shared by 500 images is one task). A worker fetches
    the layer itself, scans it with the same image source and scanner, and returns the rows
@@ -10,33 +12,46 @@
    the record is the one the local audit would write (a file's vendor hashes depend on the
    package databases of the image the layer is first read in; the rare layer whose file is
    vouched for by another layer's database is left to the local audit).
-4. The normal local audit runs, finds the layers cached, and reports: the same findings,
-   locations and states as an audit on this machine alone.
+4. Meanwhile the normal local audit runs: before each tag it waits until the listing has
+   passed that tag and every layer of its images is back, then finds them cached and
+   reports: the same findings, locations and states as an audit on this machine alone. One
+   thread drives both (the content cache is one SQLite connection): results are taken in
+   while the local audit waits for a tag, and between two tags.
 
 A layer that cannot be read on a worker has no record: the local audit reads it and reports
 the image's failure as it always does. Interrupted, the contents and records stored so far
-stay in the cache and the audit state is untouched: running the command again resumes.
+stay in the cache and the tags audited so far in the audit state: the same command resumes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from leakscan import __version__
 from leakscan.api import ScanConfig, engine_version, load_detector
 from leakscan.audit.progress import AuditProgress, NoAuditProgress, Snapshot
-from leakscan.audit.runner import AuditOptions, AuditResult, AuditStats, run_audit
+from leakscan.audit.runner import (
+    AuditOptions,
+    Auditor,
+    AuditResult,
+    AuditStats,
+    Resolved,
+    run_audit,
+)
 from leakscan.distributed.cluster import Cluster
 from leakscan.distributed.collector import ClusterStats, Collector
 from leakscan.distributed.enumerate import Stopped, list_images
 from leakscan.distributed.payload import Identity, LayerTask, shippable
 from leakscan.errors import LeakscanError
 from leakscan.model import ScanResult
+from leakscan.sources.image.interface import LayerRef
 from leakscan.sources.registry.auth import Credentials, RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
 from leakscan.store.content_cache import ContentCache
@@ -44,86 +59,214 @@ from leakscan.store.db import connect
 
 log = logging.getLogger(__name__)
 
+POLL = 1.0  # seconds between two looks at Ctrl-C while the local audit waits for the cluster
+
 
 def identity(config: ScanConfig, key: str) -> Identity:
     return Identity(__version__, engine_version(), load_detector(config).digest, key)
 
 
-def prefill(
-    opts: AuditOptions,
-    config: ScanConfig,
-    auth: RegistryAuth,
-    cache: ContentCache,
-    cluster: Cluster,
-    policy: str,
-    progress: AuditProgress,
-    clock: Callable[[], float] = time.monotonic,
-) -> ClusterStats:
-    """Scan the layers the audit will meet and the cache lacks on the cluster, sent as the
-    listing finds them; store what comes back."""
-    stats = ClusterStats()
-    if cluster.workers() == 0:  # reached first: a wrong address fails before the listing
-        log.warning("the Dask scheduler has no workers yet: layer tasks wait for one")
-    me = identity(config, cache.key)
-    shipped = shippable(config)
-    collector = Collector(cache, stats)
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-    stop = threading.Event()
-    lister = threading.Thread(
-        target=_list, args=(opts, config, auth, events, stop, clock), daemon=True
-    )
-    progress.start(0)  # the images are audited after the cluster phase
-    began = clock()
-    lister.start()
-    registry = ""
-    credentials: Credentials | None = None
-    listing, running = True, 0
-    try:
-        while listing or running:
-            kind, payload = events.get()
-            if kind == "image":
-                repo, layers = payload
-                if not registry:
-                    registry = registry_name(opts)
-                    credentials = auth.credentials(registry)
-                for layer in collector.add_image(layers):
-                    task = LayerTask(
-                        me, shipped, policy, registry, opts.insecure, opts.timeout, repo, layer,
-                        credentials,
-                    )  # fmt: skip
-                    cluster.submit(task, lambda f, t: events.put(("done", (f, t))))
-                    running += 1
-                    stats.tasks += 1
-            elif kind == "done":
-                running -= 1
-                result = cluster.result(*payload)
-                if result.mismatch is not None:
-                    raise LeakscanError(f"{result.worker}: {result.mismatch}")
-                collector.add(result)
-            elif kind == "listed":
-                listing = False
-                stats.plan_seconds = payload
-            elif kind == "error":
-                raise payload
-            progress.update(
-                Snapshot(
-                    0,
-                    0,
-                    f"(cluster: {stats.scanned}/{stats.tasks} layers)",
-                    stats.cached,
-                    stats.scanned,
-                    stats.bytes_scanned,
-                    0,
-                )
+class Dispatch:
+    """The cluster side of a distributed audit, driven by the coordinator's one thread: the
+    listing's images become layer tasks, their results go into the content cache."""
+
+    def __init__(
+        self,
+        opts: AuditOptions,
+        config: ScanConfig,
+        auth: RegistryAuth,
+        cache: ContentCache,
+        cluster: Cluster,
+        policy: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.opts, self.config, self.auth, self.cluster = opts, config, auth, cluster
+        self.policy, self.clock = policy, clock
+        self.stats = ClusterStats()
+        self.collector = Collector(cache, self.stats)
+        self.me = identity(config, cache.key)
+        self.shipped = shippable(config)
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.stop = threading.Event()
+        self.images: dict[tuple[str, str], list[int]] = {}  # (repo, tag) -> images listed
+        # read by the listing, reused by the local audit: (repo, tag) -> digest and manifest,
+        # configuration digest -> bytes (the listing's thread writes, the audit's reads)
+        self.resolved: dict[tuple[str, str], Resolved] = {}
+        self.configs: dict[str, bytes] = {}
+        self.listed: set[tuple[str, str]] = set()
+        self.listing, self.running = True, 0
+        self.registry = ""
+        self.credentials: Credentials | None = None
+        self.began = clock()
+        self.listing_cpu = 0.0
+        self.lister = threading.Thread(target=self._list, daemon=True, name="leakscan-listing")
+
+    def start(self) -> None:
+        """Reach the scheduler (a wrong address fails before anything else)."""
+        if self.cluster.workers() == 0:
+            log.warning("the Dask scheduler has no workers yet: layer tasks wait for one")
+        self.began = self.clock()
+
+    def list_ahead(self) -> None:
+        """Start the listing: once the audit has opened its state (two connections setting
+        up a new SQLite file at once find it locked)."""
+        self.lister.start()
+
+    def _list(self) -> None:
+        """(In a thread) the audit's enumeration, each image put on ``events`` as listed."""
+        started = self.clock()
+        try:
+            # an authenticator of its own: two clients met by their first 401 at once would
+            # each take the other's challenge for a refusal
+            host = registry_name(self.opts)
+            auth = RegistryAuth(self.auth.credentials(host), use_docker_config=False)
+            list_images(
+                self.opts,
+                self.config,
+                auth,
+                lambda repo, tag, layers: self.events.put(("image", (repo, tag, layers))),
+                self.stop,
+                self.configs,
+                self.resolved,
             )
-    finally:
-        stop.set()
-        cluster.cancel()
-        collector.flush()
-        progress.close()
-        stats.cluster_seconds = clock() - began
-        lister.join(timeout=30)
-    return stats
+        except Stopped:
+            return
+        except BaseException as exc:  # the coordinator's thread reports it
+            self.events.put(("error", exc))
+            return
+        finally:
+            self.listing_cpu = time.thread_time()
+        self.events.put(("listed", self.clock() - started))
+
+    # -- events ------------------------------------------------------------------------------
+
+    def pump(self, timeout: float = 0.0) -> bool:
+        """Handle the events queued (waiting up to ``timeout`` seconds for a first one);
+        False when none came."""
+        try:
+            event = self.events.get(timeout=timeout) if timeout else self.events.get_nowait()
+        except queue.Empty:
+            return False
+        while True:
+            self._handle(*event)
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return True
+
+    def _handle(self, kind: str, payload: Any) -> None:
+        cpu = time.thread_time()
+        if kind == "image":
+            self._image(*payload)
+            self.stats.cpu_submit += time.thread_time() - cpu
+        elif kind == "done":
+            self.running -= 1
+            result = self.cluster.result(*payload)
+            if result.mismatch is not None:
+                raise LeakscanError(f"{result.worker}: {result.mismatch}")
+            self.collector.add(result)
+            self.stats.cluster_seconds = self.clock() - self.began
+            self.stats.cpu_collect += time.thread_time() - cpu
+        elif kind == "listed":
+            self.listing = False
+            self.stats.plan_seconds = payload
+        elif kind == "error":
+            self.listing = False
+            raise payload
+
+    def _image(self, repo: str, tag: str, layers: tuple[LayerRef, ...] | None) -> None:
+        if layers is None:
+            self.listed.add((repo, tag))
+            return
+        if not self.registry:
+            self.registry = registry_name(self.opts)
+            self.credentials = self.auth.credentials(self.registry)
+        new = self.collector.add_image(layers)
+        self.images.setdefault((repo, tag), []).append(len(self.collector.images) - 1)
+        for layer in new:
+            task = LayerTask(
+                self.me, self.shipped, self.policy, self.registry, self.opts.insecure,
+                self.opts.timeout, repo, layer, self.credentials,
+            )  # fmt: skip
+            self.cluster.submit(task, lambda f, t: self.events.put(("done", (f, t))))
+            self.running += 1
+            self.stats.tasks += 1
+
+    # -- the local audit's side --------------------------------------------------------------
+
+    def ready(self, repo: str, tag: str) -> bool:
+        """The listing has passed the tag and every layer of its images is back."""
+        if self.listing and (repo, tag) not in self.listed:
+            return False
+        return not any(self.collector.pending(i) for i in self.images.get((repo, tag), ()))
+
+    def wait(self, repo: str, tag: str, tick: Callable[[], None]) -> None:
+        """Take in what came back; then, until the tag is ready, wait for more."""
+        self.pump()
+        if self.ready(repo, tag):
+            return
+        began = self.clock()
+        tick()  # the cluster's layers while this tag waits for them
+        while not self.ready(repo, tag):
+            if not self.listing and not self.running:
+                break  # nothing more will come (the listing did not meet this tag)
+            if self.pump(POLL):
+                tick()
+        self.stats.waited_seconds += self.clock() - began
+
+    def finish(self) -> None:
+        """The local audit is done: take in what came back and the listing's end (a task
+        still running is for a tag the audit did not meet: cancelled)."""
+        deadline = self.clock() + 30
+        while self.listing and self.clock() < deadline:
+            self.pump(POLL)
+        self.pump()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.cluster.cancel()
+        cpu = time.thread_time()
+        self.collector.flush()
+        self.stats.cpu_collect += time.thread_time() - cpu
+        if self.lister.ident is not None:
+            self.lister.join(timeout=30)
+
+
+class _ClusterAuditor(Auditor):
+    """The local audit, each tag audited once the cluster has scanned its layers."""
+
+    dispatch: Dispatch
+
+    def run(self) -> None:
+        self.dispatch.list_ahead()
+        super().run()
+
+    def audit_tag(self, repo: str, tag: str, head: Future[Resolved]) -> None:
+        self.dispatch.wait(repo, tag, self._snapshot)
+        super().audit_tag(repo, tag, head)
+
+    def _resolve(self, repo: str, tag: str) -> Resolved:
+        """The tag as the listing resolved it (the same image the cluster scanned), when it
+        is that far; else read from the registry."""
+        listed = self.dispatch.resolved.get((repo, tag))
+        return listed if listed is not None else super()._resolve(repo, tag)
+
+
+class _ClusterProgress:
+    """The audit's progress with the cluster's layers (back, sent) on each snapshot."""
+
+    def __init__(self, inner: AuditProgress, stats: ClusterStats) -> None:
+        self.inner, self.stats = inner, stats
+
+    def start(self, total: int) -> None:
+        self.inner.start(total)
+
+    def update(self, snapshot: Snapshot) -> None:
+        s = self.stats
+        self.inner.update(dataclasses.replace(snapshot, cluster_layers=(s.scanned, s.tasks)))
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def registry_name(opts: AuditOptions) -> str:
@@ -131,28 +274,6 @@ def registry_name(opts: AuditOptions) -> str:
     client = RegistryClient(opts.registry, None, insecure=opts.insecure)
     client.close()
     return client.host
-
-
-def _list(
-    opts: AuditOptions,
-    config: ScanConfig,
-    auth: RegistryAuth,
-    events: queue.Queue[tuple[str, Any]],
-    stop: threading.Event,
-    clock: Callable[[], float],
-) -> None:
-    """(In a thread) the audit's enumeration, each image put on ``events`` as it is listed."""
-    started = clock()
-    try:
-        list_images(
-            opts, config, auth, lambda repo, layers: events.put(("image", (repo, layers))), stop
-        )
-    except Stopped:
-        return
-    except BaseException as exc:  # the main thread reports it
-        events.put(("error", exc))
-        return
-    events.put(("listed", clock() - started))
 
 
 def run_distributed_audit(
@@ -171,14 +292,40 @@ def run_distributed_audit(
     auth = auth or RegistryAuth()
     if cache is None:  # no cache file: one for this run, in memory
         cache = ContentCache(connect(":memory:"), cache_key)
+    dispatch = Dispatch(opts, config, auth, cache, cluster, policy, clock)
     try:
-        stats = prefill(
-            opts, config, auth, cache, cluster, policy, progress or NoAuditProgress(), clock
-        )
+        dispatch.start()
     except KeyboardInterrupt:
         return _stopped(opts, "audit interrupted; run the same command again to resume", True)
     except LeakscanError as exc:
         return _stopped(opts, str(exc), False)
+
+    def auditor(*args: Any) -> Auditor:
+        made = _ClusterAuditor(*args)
+        made.dispatch = dispatch
+        made.configs = dispatch.configs
+        return made
+
+    stats = dispatch.stats
+    cpu, main_cpu, began = time.process_time(), time.thread_time(), clock()
+    try:
+        outcome = run_audit(
+            opts,
+            config,
+            auth,
+            cache,
+            _ClusterProgress(progress or NoAuditProgress(), stats),
+            clock,
+            auditor_type=auditor,
+        )
+        if not outcome.stopped:
+            dispatch.finish()
+    finally:
+        dispatch.close()
+    stats.local_seconds = clock() - began
+    stats.cpu_total = time.process_time() - cpu
+    stats.cpu_listing = dispatch.listing_cpu
+    stats.cpu_local = time.thread_time() - main_cpu - stats.cpu_submit - stats.cpu_collect
     if stats.left_local:
         log.warning(
             "%d layer(s) scanned on the cluster had no usable record: this machine reads them",
@@ -193,9 +340,6 @@ def run_distributed_audit(
         stats.cached,
         stats.left_local,
     )
-    began = clock()
-    outcome = run_audit(opts, config, auth, cache, progress, clock)
-    stats.local_seconds = clock() - began
     outcome.result.extra["cluster"] = stats.to_dict()
     return outcome
 

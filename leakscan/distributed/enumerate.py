@@ -22,8 +22,9 @@ class Stopped(Exception):
     """The coordinator stopped the listing (interrupted, or a worker mismatch)."""
 
 
-#: (repository, layers) of each image, in the audit's order
-Emit = Callable[[str, tuple[LayerRef, ...]], None]
+#: (repository, tag, layers) of each image, in the audit's order; after a tag's images,
+#: (repository, tag, None): the tag is listed (it may have no image to scan: done, failed)
+Emit = Callable[[str, str, tuple[LayerRef, ...] | None], None]
 
 
 class _Lister(Auditor):
@@ -31,6 +32,7 @@ class _Lister(Auditor):
 
     emit: Emit
     stop: threading.Event
+    resolved: dict[tuple[str, str], Resolved]
     tags_listed = 0
 
     def audit_tag(self, repo: str, tag: str, head: Future[Resolved]) -> None:
@@ -39,9 +41,16 @@ class _Lister(Auditor):
         self.tags_listed += 1
         self.outcome.tags.append(None)  # type: ignore[arg-type]  # counted, never reported
         try:
+            self._list_tag(repo, tag, head)
+        finally:
+            self.emit(repo, tag, None)
+
+    def _list_tag(self, repo: str, tag: str, head: Future[Resolved]) -> None:
+        try:
             resolved = head.result()
         except LeakscanError:
             return  # the audit records it as failed
+        self.resolved[repo, tag] = resolved
         if resolved.manifest is None:  # done earlier with this configuration
             return
         reference = f"{self.registry}/{repo}:{tag}"
@@ -51,7 +60,7 @@ class _Lister(Auditor):
         )
         try:
             for image in store.images(options.platform):
-                self.emit(repo, image.layers)
+                self.emit(repo, tag, image.layers)
         except LeakscanError:
             return
 
@@ -67,12 +76,22 @@ def list_images(
     auth: RegistryAuth,
     emit: Emit,
     stop: threading.Event,
+    configs: dict[str, bytes] | None = None,
+    resolved: dict[tuple[str, str], Resolved] | None = None,
 ) -> tuple[str, int]:
     """Emit what the audit with these options will scan (its state is only read); return
-    the registry's name and the tags listed."""
+    the registry's name and the tags listed. The image configurations read go in
+    ``configs``, each tag's digest and manifest in ``resolved`` (for the local audit that
+    follows: it need not read them again)."""
     opts = dataclasses.replace(opts, stop_after=None)
+    # options of its own: a scanner plants its run's callbacks (known contents, the content
+    # cache, progress) in them, and the local audit's scanner runs at the same time
+    config = dataclasses.replace(config, options=dataclasses.replace(config.options))
     lister = _Lister(opts, config, auth)
     lister.emit, lister.stop = emit, stop
+    lister.resolved = {} if resolved is None else resolved
+    if configs is not None:
+        lister.configs = configs
     try:
         lister.run()
     finally:

@@ -89,11 +89,10 @@ def scan_layer(task: LayerTask) -> LayerResult:
 
 
 def _scan(task: LayerTask, key: str) -> LayerResult:
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.thread_time()
     config = task.config
     cache = ContentCache(connect(":memory:"), task.identity.cache_key)
-    auth = RegistryAuth(task.credentials, use_docker_config=False)
-    client = RegistryClient(task.registry, auth, insecure=task.insecure, timeout=task.timeout)
+    client = _client(task)  # kept alive for the next layer: its connections and tokens
     scanner = Scanner(config, cache=cache)
     try:
         store = _OneLayer(task, client, config.options)
@@ -103,7 +102,6 @@ def _scan(task: LayerTask, key: str) -> LayerResult:
         scanner.run(source)
     finally:
         scanner.close()
-        client.close()
     cache.flush()
     assert cache.conn is not None
     conn = cache.conn
@@ -128,6 +126,7 @@ def _scan(task: LayerTask, key: str) -> LayerResult:
         contents,
         bytes_scanned=scanner.stats.bytes,
         seconds=time.monotonic() - started,
+        cpu_seconds=time.thread_time() - cpu,
         worker=_name(),
         problem=problem,
         cache_key=task.identity.cache_key,

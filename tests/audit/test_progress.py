@@ -32,6 +32,16 @@ def test_status_line_says_images_repository_layers_rate_and_eta() -> None:
     assert "2.0 MB/s" in text and "ETA 1m00s" in text  # 6 images left at 10 s each
 
 
+def test_a_distributed_audit_line_also_counts_the_cluster_layers() -> None:
+    import dataclasses
+
+    snap = dataclasses.replace(_snap(0), cluster_layers=(12, 56))
+    text = status_text(snap, elapsed=5.0)
+    assert text.startswith("0/10 images")
+    assert "layers 7 cached, 3 scanned · cluster 12/56 layers" in text
+    assert "cluster" not in status_text(_snap(0), elapsed=5.0)
+
+
 def test_not_a_terminal_one_status_line_a_minute() -> None:
     clock, out = Clock(), io.StringIO()
     status = AuditStatus(out, is_terminal=False, clock=clock)

@@ -21,6 +21,16 @@ from tests.plugins.registry import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: the Dask settings docs/scale.md advises for a cluster that only runs audits: no statistical
+#: profiler sampling the workers every 10 ms, event-loop checks once a second, the system
+#: monitor every 5 s without GIL sampling (an idle cluster's CPU drops ~6x)
+ADVISED = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__GIL__ENABLED": "False",
+}
+
 
 @dataclass
 class DaskCluster:
@@ -28,6 +38,8 @@ class DaskCluster:
     logs: Path
     scheduler: subprocess.Popen[bytes]
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    root: Path = ROOT  # the leakscan checkout the workers import
+    env: dict[str, str] = field(default_factory=dict)  # e.g. Dask settings (DASK_...)
 
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("*.log")))
@@ -38,18 +50,24 @@ class DaskCluster:
         proc.wait(10)
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+def _env(root: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     env["DASK_LOGGING__DISTRIBUTED"] = "debug"
     env["DASK_DISTRIBUTED__WORKER__DAEMON"] = "false"
     return env
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], log: Path, root: Path = ROOT, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT, env=_env()
+            [sys.executable, "-m", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_env(root, extra or {}),
+            cwd=root,  # `python -m` puts the working directory first on the path
         )
 
 
@@ -59,6 +77,8 @@ def start_worker(cluster: DaskCluster, name: str) -> None:
          "--no-nanny", "--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0",
          "--local-directory", str(cluster.logs / name)],
         cluster.logs / f"worker-{name}.log",
+        cluster.root,
+        cluster.env,
     )  # fmt: skip
 
 
@@ -70,7 +90,15 @@ def wait_for_workers(cluster: DaskCluster, n: int) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster(tmp: Path, workers: tuple[str, ...] = ("w1", "w2")) -> Iterator[DaskCluster]:
+def running_cluster(
+    tmp: Path,
+    workers: tuple[str, ...] = ("w1", "w2"),
+    root: Path = ROOT,
+    env: dict[str, str] | None = None,
+) -> Iterator[DaskCluster]:
+    """A scheduler and ``workers`` with the Dask settings ``env`` (default: :data:`ADVISED`;
+    ``{}``: Dask's own defaults)."""
+    env = ADVISED if env is None else env
     port = free_port()
     logs = tmp / "dask-logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -78,8 +106,10 @@ def running_cluster(tmp: Path, workers: tuple[str, ...] = ("w1", "w2")) -> Itera
         ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
          "--no-dashboard"],
         logs / "scheduler.log",
+        root,
+        env,
     )  # fmt: skip
-    cluster = DaskCluster(f"tcp://127.0.0.1:{port}", logs, scheduler)
+    cluster = DaskCluster(f"tcp://127.0.0.1:{port}", logs, scheduler, root=root, env=env)
     try:
         deadline = time.monotonic() + 60
         while scheduler.poll() is None and "Scheduler at" not in (logs / "scheduler.log").read_text(

@@ -200,9 +200,10 @@ def test_an_interrupted_distributed_audit_resumes(
     assert code == 2 and "run the same command again to resume" in out
     code, again, out = audit(dist_world, tmp_path, "resume", dask_cluster.address, cache)
     assert code == 1, out
-    # the 4 layers back before the interrupt were kept: only the others are sent again
-    assert again["cluster"]["tasks"] + again["cluster"]["cached"] == 10
-    assert again["cluster"]["cached"] >= 1
+    # what came back before the interrupt was kept (tags the local audit had reached are in
+    # the audit state, complete layers in the content cache): only the rest is sent again
+    assert again["cluster"]["tasks"] < 10
+    assert again["stats"]["images_from_state"] + again["cluster"]["cached"] >= 1
     _, fresh, _ = audit(dist_world, tmp_path, "fresh")
     assert findings(again) == findings(fresh)
 
@@ -234,3 +235,56 @@ def test_a_layer_no_worker_can_read_fails_its_image_as_locally(
     # not known: that layer and the base first met beside it are read by this machine
     assert doc["cluster"]["tasks"] == 3 and doc["cluster"]["left_local"] == 2
     assert doc["cluster"]["stored"] == 1
+
+
+def test_progress_counts_images_and_layers_while_the_cluster_works(
+    dist_world: DistWorld, dask_cluster: Any, tmp_path: Path
+) -> None:
+    from leakscan.api import ScanConfig, cache_key
+    from leakscan.audit.progress import Snapshot
+    from leakscan.audit.runner import AuditOptions
+    from leakscan.cli.audit_progress import status_text
+    from leakscan.distributed import Cluster, run_distributed_audit
+    from leakscan.sources.registry.auth import Credentials, RegistryAuth
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.total = -1
+            self.snapshots: list[Snapshot] = []
+
+        def start(self, total: int) -> None:
+            self.total = total
+
+        def update(self, snapshot: Snapshot) -> None:
+            self.snapshots.append(snapshot)
+
+        def close(self) -> None:
+            return None
+
+    config = ScanConfig(rule_paths=(dist_world.rules,))
+    opts = AuditOptions(dist_world.reg.host, tmp_path / "state.sqlite", insecure=True)
+    recorder = Recorder()
+    cluster = Cluster(dask_cluster.address)
+    try:
+        outcome = run_distributed_audit(
+            opts, config, RegistryAuth(Credentials(dist_world.user, dist_world.password)), None,
+            recorder, cluster, "", cache_key(config),
+        )  # fmt: skip
+    finally:
+        cluster.close()
+    assert outcome.stopped is None and outcome.result.extra["cluster"]["tasks"] == 10
+    assert recorder.total == 8  # the tags to audit, known before the cluster phase
+    # while the first tags wait for their layers, the line counts images and cluster layers
+    waiting = [
+        s
+        for s in recorder.snapshots
+        if s.cluster_layers is not None and s.cluster_layers[1] > 0 and s.images_done < 8
+    ]
+    assert waiting and all(s.images_total == 8 for s in waiting)
+    first = waiting[0]
+    assert first.cluster_layers is not None and first.cluster_layers[0] < 10
+    text = status_text(first, elapsed=1.0)
+    assert f"{first.images_done}/8 images" in text
+    assert f"cluster {first.cluster_layers[0]}/{first.cluster_layers[1]} layers" in text
+    last = recorder.snapshots[-1]
+    assert last.images_done == 8 and last.cluster_layers == (10, 10)
