@@ -9,11 +9,12 @@ location, and no work for the ones never read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from leakscan.sources.git.objects import ObjectInfo
 from leakscan.sources.git.refs import Reachability
+from leakscan.sources.lazy import LazyFields
 
 
 class History:
@@ -58,7 +59,7 @@ class History:
         }
 
 
-class Place(Mapping[str, Any]):
+class Place(LazyFields):
     """The fields of one (blob, path) location, made on first read."""
 
     __slots__ = ("_commits", "_fields", "_history", "_in_head", "_path")
@@ -78,15 +79,6 @@ class Place(Mapping[str, Any]):
             fields["in_head"] = self._in_head
             self._fields = fields
         return self._fields
-
-    def __getitem__(self, key: str) -> Any:
-        return self._made()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._made())
-
-    def __len__(self) -> int:
-        return len(self._made())
 
     def where(self) -> str:
         """How a skip names this location: repository, path and the introducing commit."""

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from leakscan.model import Provenance
 from leakscan.sources.image.interface import ResolvedImage
 from leakscan.sources.image.vendor import PackageDb
 from leakscan.sources.image.whiteouts import LayerIndex, file_state
+from leakscan.sources.lazy import LazyFields
 
 
 class FileHashes:
@@ -84,7 +84,7 @@ class ImagePlaces:
         self._waiting = []
 
 
-class LayerPlace(Mapping[str, Any]):
+class LayerPlace(LazyFields):
     """The fields of one file's location in an image layer, made when first read after the
     image is finished."""
 
@@ -133,15 +133,6 @@ class LayerPlace(Mapping[str, Any]):
             return False
         held.settle(self._places.db)
         return self._places.db.vouches(held.outer, held.hashes)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._made()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._made())
-
-    def __len__(self) -> int:
-        return len(self._made())
 
 
 class LayerProvenance(Provenance):
