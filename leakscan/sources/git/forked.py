@@ -8,12 +8,12 @@ received. The events are those the in-process reader yields, in the same order, 
 found, and where, does not depend on the transport. The child runs ahead of the scanner by up
 to :data:`AHEAD_BYTES` of events held in its memory (the commits are read meanwhile).
 
-When this process falls behind (more than :data:`SCAN_BACKLOG` bytes of events wait to be
-sent), the child scans the next blob itself with the run's detector (``ScanContext.scan``)
-and sends its matches instead of its bytes: both cores scan, and the matches are those this
-process would have found (the same detector, the same bytes), so the report does not depend
-on which process scanned what. Its detector's counters (regex cut-offs, checksum failures)
-come back as its last event.
+When this process falls behind (more than :data:`SCAN_BACKLOG` events sent and not yet
+taken, counted in memory both processes share), the child scans the next blob itself with
+the run's detector (``ScanContext.scan``) and sends its matches instead of its bytes: both
+cores scan, and the matches are those this process would have found (the same detector, the
+same bytes), so the report does not depend on which process scanned what. The child's
+detector counters (regex cut-offs, checksum failures) come back as its last event.
 
 A streamed blob (larger than the in-memory limit) is sent as its header followed by its raw
 bytes, which the scanner reads from the pipe through a bounded reader. An error in the child (a
@@ -25,10 +25,12 @@ and on one core, the reading stays in this process.
 from __future__ import annotations
 
 import gc
+import mmap
 import os
 import pickle
 import select
 import signal
+import struct
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -49,9 +51,9 @@ _COPY = 1 << 20
 FORK_FROM_BLOBS = 400
 #: events the child holds while the scanner is busy elsewhere (reading the commits)
 AHEAD_BYTES = 64 * 1024 * 1024
-#: the child scans a blob itself while more than this many bytes of events wait to be sent
+#: the child scans a blob itself while more than this many of its events wait to be taken
 #: (the scanner is behind); tests set it to -1 to scan every blob in the child
-SCAN_BACKLOG = 256 * 1024
+SCAN_BACKLOG = 256
 _FLUSH_BYTES = 64 * 1024  # events are written to the pipe in pieces of about this size
 
 Event = tuple[Any, ...]
@@ -78,6 +80,7 @@ class Forked:
     ) -> None:
         self._name = name
         self._scan = scan
+        self._taken = mmap.mmap(-1, 8)  # events taken so far, shared with the child
         rfd, wfd = os.pipe()
         _widen_pipe(rfd)
         sys.stdout.flush()
@@ -85,15 +88,17 @@ class Forked:
         self._pid = os.fork()
         if self._pid == 0:  # the child: never returns
             os.close(rfd)
-            _child(produce, wfd, scan)
+            _child(produce, wfd, scan, self._taken)
         os.close(wfd)
         self._pipe = os.fdopen(rfd, "rb", buffering=_PIPE_BYTES)
         self._finished = False
 
     def __iter__(self) -> Iterator[Event]:
-        pipe = self._pipe
+        pipe, taken, pack = self._pipe, 0, struct.pack_into
         try:
             while True:
+                pack("q", self._taken, 0, taken)
+                taken += 1
                 try:
                     event = pickle.load(pipe)
                 except EOFError:
@@ -108,6 +113,7 @@ class Forked:
                 if kind == _TALLY:
                     assert self._scan is not None
                     self._scan.add_counts(event[1])
+                    taken -= 1
                     continue
                 if kind == STREAM:
                     reader = BoundedReader(pipe, event[2])
@@ -186,7 +192,9 @@ class _Outbox:
         self.flush()
 
 
-def _child(produce: Callable[[], Iterator[Event]], wfd: int, scan: ScanHere | None) -> None:
+def _child(
+    produce: Callable[[], Iterator[Event]], wfd: int, scan: ScanHere | None, taken: mmap.mmap
+) -> None:
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the scan
@@ -197,8 +205,11 @@ def _child(produce: Callable[[], Iterator[Event]], wfd: int, scan: ScanHere | No
             scan.start_counting()
         out = _Outbox(wfd)
         dumps = pickle.dumps
+        sent = 0
+        unpack = struct.unpack_from
         try:
             for event in produce():
+                sent += 1
                 kind = event[0]
                 if kind == STREAM:
                     reader = event[3]  # a BoundedReader, or a Prefixed over one
@@ -206,7 +217,11 @@ def _child(produce: Callable[[], Iterator[Event]], wfd: int, scan: ScanHere | No
                     while chunk := reader.read(_COPY):
                         out.put(chunk)
                     continue
-                if kind == BLOB and scan is not None and out.held > SCAN_BACKLOG:
+                if (
+                    kind == BLOB
+                    and scan is not None
+                    and sent - unpack("q", taken, 0)[0] > SCAN_BACKLOG
+                ):
                     out.put(dumps(_scanned(event, scan), protocol=pickle.HIGHEST_PROTOCOL))
                     continue
                 sizes = [(at, len(x)) for at, x in enumerate(event) if type(x) is bytes]
