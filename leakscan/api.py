@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from leakscan.engine.build import DetectorSettings
 from leakscan.engine.build import load_detector as build_detector
@@ -38,8 +38,10 @@ from leakscan.policy.policy import apply as apply_policy
 from leakscan.progress import NoProgress, Progress
 from leakscan.sources.content import Tap
 from leakscan.sources.interface import ScanContext, Source, SourceOptions
-from leakscan.store.content_cache import ContentCache, StoredMatch
 from leakscan.userinfo import hide_userinfo
+
+if TYPE_CHECKING:  # sqlite3 is imported only by runs that keep a content cache
+    from leakscan.store.content_cache import ContentCache
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +180,8 @@ class Scanner:
 
     def _store(self, key: tuple[str, str | None], matches: list[Match]) -> None:
         """Keep a layer file's matches in the content cache (fingerprints, never secrets)."""
+        from leakscan.store.content_cache import StoredMatch
+
         assert self.cache is not None
         fkey = self.config.fingerprint_key
         self.cache.save(
