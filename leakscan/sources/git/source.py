@@ -8,7 +8,8 @@
    date, message: messages are scanned too) and then each unique blob once, oldest first; a
    blob found at several paths is yielded once with its bytes and then as
    ``Blob(digest=...)`` locations; with many blobs and a second core, the blobs are read (and
-   compared, step 4) by a forked child while this process reads the commits and scans
+   compared, step 4) by a forked child while this process reads the commits and scans; the
+   child scans blobs too while this process is behind, and sends their matches
    (:mod:`.forked`);
 4. a blob that edits the one before it at its path has only its changed lines scanned
    (:mod:`.delta`): a secret is reported at the commit that wrote it, not at every later edit
