@@ -2,7 +2,8 @@
 
 A ``git log --raw -c --no-renames`` process lists, for each commit, the blobs it writes at
 each path (a long history on two cores: two processes, each showing half of the commits that
-``git rev-list`` listed, in the walk's order). A non-merge commit introduces every blob it adds or changes. A merge commit is
+``git rev-list`` listed, in the walk's order). A non-merge commit introduces every blob it
+adds or changes. A merge commit is
 shown in combined form (``-c``): only the paths whose result differs from *every* parent are
 listed, so a blob is attributed to a merge only when the merge itself made it (a conflict
 resolution, an "evil" merge) and not when it came in from one side. The blob each commit
