@@ -3,12 +3,12 @@
 A ``git log --raw -c --no-renames`` process lists, for each commit, the blobs it writes at
 each path (a long history on two cores: two processes, each showing half of the commits that
 ``git rev-list`` listed, in the walk's order). A non-merge commit introduces every blob it
-adds or changes. A merge commit is
-shown in combined form (``-c``): only the paths whose result differs from *every* parent are
-listed, so a blob is attributed to a merge only when the merge itself made it (a conflict
-resolution, an "evil" merge) and not when it came in from one side. The blob each commit
-replaced is kept too (:mod:`.delta` scans only what changed). Renames are not followed:
-a renamed file is the same blob at a new path, i.e. one more location of the same content.
+adds or changes. A merge commit is shown in combined form (``-c``): only the paths whose
+result differs from *every* parent are listed, so a blob is attributed to a merge only when
+the merge itself made it (a conflict resolution, an "evil" merge) and not when it came in
+from one side. The blob each commit replaced is kept too (:mod:`.delta` scans only what
+changed). Renames are not followed: a renamed file is the same blob at a new path, i.e. one
+more location of the same content.
 """
 
 from __future__ import annotations
