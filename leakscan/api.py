@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from leakscan.engine.build import DetectorSettings
 from leakscan.engine.build import load_detector as build_detector
@@ -38,8 +38,10 @@ from leakscan.policy.policy import apply as apply_policy
 from leakscan.progress import NoProgress, Progress
 from leakscan.sources.content import Tap
 from leakscan.sources.interface import ScanContext, Source, SourceOptions
-from leakscan.store.content_cache import ContentCache, StoredMatch
 from leakscan.userinfo import hide_userinfo
+
+if TYPE_CHECKING:  # sqlite3 is imported only by runs that keep a content cache
+    from leakscan.store.content_cache import ContentCache
 
 log = logging.getLogger(__name__)
 
@@ -150,17 +152,19 @@ class Scanner:
         policy = config.policy
         # inline allow comments, looked for while a blob's bytes are at hand
         self.allows = InlineAllows(policy.foreign_allow) if policy.inline_allows else None
+        jobs = config.jobs or default_jobs()
+        self._batcher: BatchScanner | None = None
+        if jobs > 1:
+            self._batcher = BatchScanner(self.detector, jobs, detector_settings(config))
         self.context = ScanContext(
             known=self.knows,
             progress=self.progress,
             layer_store=cache,
             options=config.options,
             policy=policy,
+            # a source's forked reader scans too (git), unless worker processes do
+            scan=_ScanHere(self.detector) if self._batcher is None else None,
         )
-        jobs = config.jobs or default_jobs()
-        self._batcher: BatchScanner | None = None
-        if jobs > 1:
-            self._batcher = BatchScanner(self.detector, jobs, detector_settings(config))
         self._serial_bytes = 0  # scanned before the pool starts
         # key -> (the text allow comments are looked for in, the blob's own lines) while its
         # batch is scanned
@@ -176,6 +180,8 @@ class Scanner:
 
     def _store(self, key: tuple[str, str | None], matches: list[Match]) -> None:
         """Keep a layer file's matches in the content cache (fingerprints, never secrets)."""
+        from leakscan.store.content_cache import StoredMatch
+
         assert self.cache is not None
         fkey = self.config.fingerprint_key
         self.cache.save(
@@ -246,6 +252,12 @@ class Scanner:
                 matches = self.allows(text, matches)
             self.stats.blobs += 1
             self.stats.bytes += len(blob.data)
+        elif blob.matches is not None:  # scanned where the source read it (_ScanHere)
+            matches = list(blob.matches)
+            if self.allows is not None and matches:
+                matches = self.allows(blob.text or b"", matches)
+            self.stats.blobs += 1
+            self.stats.bytes += blob.size or 0
         elif blob.stream is not None:
             counter = _ByteCounter()
             # an image layer's file: its digest taken as it is read, its matches kept by it
@@ -294,6 +306,8 @@ class Scanner:
                         self._serial_bytes += len(item.data)
                 if not own_progress and item.data is not None:
                     self.progress.advance(len(item.data))
+                elif not own_progress and item.matches is not None:
+                    self.progress.advance(item.size or 0)
         except LeakscanError as exc:
             self.errors.append(hide_userinfo(str(exc)))
             log.debug("source %s failed", source.name, exc_info=True)
@@ -436,6 +450,35 @@ def _capped_skips(detector: Detector) -> list[Skip]:
             )
     detector.capped.clear()
     return out
+
+
+class _ScanHere:
+    """The run's detector as a source's forked reader uses it (``ScanContext.scan``): the
+    matches it sends are those :meth:`Scanner.scan_blob` would find in the bytes."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+
+    def scan(
+        self, data: bytes, context: str | None, lines: frozenset[int] | None
+    ) -> tuple[Match, ...]:
+        return tuple(_own(self.detector.scan(data, context), lines))
+
+    def start_counting(self) -> None:
+        detector = self.detector
+        detector.timeouts = 0
+        detector.checksum_failures.clear()
+        detector.capped.clear()
+
+    def counts(self) -> object:
+        detector = self.detector
+        return (detector.timeouts, dict(detector.checksum_failures), dict(detector.capped))
+
+    def add_counts(self, counts: object) -> None:
+        timeouts, failures, capped = cast(tuple[int, dict[str, int], dict[str, int]], counts)
+        self.detector.timeouts += timeouts
+        self.detector.checksum_failures.update(failures)
+        self.detector.capped.update(capped)
 
 
 class _ByteCounter:

@@ -66,6 +66,11 @@ class Blob:
     changed lines, the rest blanked): allow comments are looked for in it, so a marker on
     the unchanged line above a changed one still counts. ``lines`` (1-based), when given,
     are the only lines whose matches are this blob's: the others are context scanned before.
+
+    ``matches``: the content was scanned where the source read it (a process it forked, with
+    :attr:`~leakscan.sources.interface.ScanContext.scan`); these are its matches on its own
+    lines, ``digest`` its content key, ``size`` the bytes scanned, ``text`` (when there are
+    matches) the text allow comments are looked for in. ``data`` and ``stream`` are then None.
     """
 
     provenance: Provenance
@@ -76,6 +81,7 @@ class Blob:
     context: str | None = None
     text: bytes | None = None
     lines: frozenset[int] | None = None
+    matches: tuple[Match, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,18 +10,20 @@ broken pool falls back to scanning in the main process.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from leakscan.engine.detector import Detector
 from leakscan.model import Match
+
+if TYPE_CHECKING:  # imported when a pool starts (~10 ms a run without one does not spend)
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,9 @@ class BatchScanner:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             # forkserver: safe with the threads some sources run (registry downloads, git
             # readers); workers rebuild the detector from the on-disk caches in ~0.1 s
             methods = multiprocessing.get_all_start_methods()

@@ -16,10 +16,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from leakscan.errors import LeakscanError
-from leakscan.model import Blob, Skip, Stats
+from leakscan.model import Blob, Match, Skip, Stats
 from leakscan.policy.policy import Policy
 from leakscan.progress import NoProgress, Progress
 
@@ -45,6 +45,27 @@ class SourceOptions:
     registry_timeout: float | None = None  # registries: seconds per read (None: 30)
 
 
+class ScanHere(Protocol):
+    """The run's detector, for a source that reads content in a process it forked (git):
+    that process scans part of what it reads and sends matches instead of bytes (a
+    :class:`~leakscan.model.Blob` with ``matches``)."""
+
+    def scan(
+        self, data: bytes, context: str | None, lines: frozenset[int] | None
+    ) -> tuple[Match, ...]:
+        """The matches on ``lines`` (1-based; None: all), before the policy (the scanner
+        applies allow comments where it records the blob)."""
+
+    def start_counting(self) -> None:
+        """In the forked process: count the detector's cut-offs from zero."""
+
+    def counts(self) -> object:
+        """In the forked process: what was counted since (picklable), for :meth:`add_counts`."""
+
+    def add_counts(self, counts: object) -> None:
+        """In the scanner's process: add a forked process's counts to the run's."""
+
+
 def _nothing_known(digest: str) -> bool:
     return False
 
@@ -63,6 +84,8 @@ class ScanContext:
     layer_store: Any = None
     options: SourceOptions = field(default_factory=SourceOptions)  # the run's limits
     policy: Policy = field(default_factory=Policy)
+    # the detector, for a source that scans in a process it forked (None: scan nothing there)
+    scan: ScanHere | None = None
 
 
 class Source(ABC):

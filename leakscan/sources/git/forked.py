@@ -8,6 +8,13 @@ received. The events are those the in-process reader yields, in the same order, 
 found, and where, does not depend on the transport. The child runs ahead of the scanner by up
 to :data:`AHEAD_BYTES` of events held in its memory (the commits are read meanwhile).
 
+When this process falls behind (more than :data:`SCAN_BACKLOG` events sent and not yet
+taken, counted in memory both processes share), the child scans the next blob itself with
+the run's detector (``ScanContext.scan``) and sends its matches instead of its bytes: both
+cores scan, and the matches are those this process would have found (the same detector, the
+same bytes), so the report does not depend on which process scanned what. The child's
+detector counters (regex cut-offs, checksum failures) come back as its last event.
+
 A streamed blob (larger than the in-memory limit) is sent as its header followed by its raw
 bytes, which the scanner reads from the pipe through a bounded reader. An error in the child (a
 :class:`SourceError` of a damaged repository, or anything else) is sent as the last event and
@@ -18,22 +25,25 @@ and on one core, the reading stays in this process.
 from __future__ import annotations
 
 import gc
+import mmap
 import os
 import pickle
+import select
 import signal
+import struct
 import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import IO, Any
 
 from leakscan.sources.git.catfile import BoundedReader
 from leakscan.sources.git.repository import _widen_pipe
-from leakscan.sources.interface import SourceError
+from leakscan.sources.interface import ScanHere, SourceError
 
 # event kinds (the first item of an event tuple)
-SKIP, BLOB, ARCHIVE, STREAM, READS = 0, 1, 2, 3, 4
-_BYTES, _DONE, _ERROR = 7, 8, 9
+SKIP, BLOB, ARCHIVE, STREAM, READS, SCANNED = 0, 1, 2, 3, 4, 5
+_TALLY, _BYTES, _DONE, _ERROR = 6, 7, 8, 9
 _PIPE_BYTES = 1 << 20
 _COPY = 1 << 20
 #: reading moves to a child process from this many planned blobs on (fewer: the fork and the
@@ -41,6 +51,10 @@ _COPY = 1 << 20
 FORK_FROM_BLOBS = 400
 #: events the child holds while the scanner is busy elsewhere (reading the commits)
 AHEAD_BYTES = 64 * 1024 * 1024
+#: the child scans a blob itself while more than this many of its events wait to be taken
+#: (the scanner is behind); tests set it to -1 to scan every blob in the child
+SCAN_BACKLOG = 256
+_FLUSH_BYTES = 64 * 1024  # events are written to the pipe in pieces of about this size
 
 Event = tuple[Any, ...]
 
@@ -61,8 +75,12 @@ class Forked:
 
     ``close()`` ends the child if its events were not all read (an abandoned scan)."""
 
-    def __init__(self, produce: Callable[[], Iterator[Event]], name: str) -> None:
+    def __init__(
+        self, produce: Callable[[], Iterator[Event]], name: str, scan: ScanHere | None = None
+    ) -> None:
         self._name = name
+        self._scan = scan
+        self._taken = mmap.mmap(-1, 8)  # events taken so far, shared with the child
         rfd, wfd = os.pipe()
         _widen_pipe(rfd)
         sys.stdout.flush()
@@ -70,15 +88,17 @@ class Forked:
         self._pid = os.fork()
         if self._pid == 0:  # the child: never returns
             os.close(rfd)
-            _child(produce, wfd)
+            _child(produce, wfd, scan, self._taken)
         os.close(wfd)
         self._pipe = os.fdopen(rfd, "rb", buffering=_PIPE_BYTES)
         self._finished = False
 
     def __iter__(self) -> Iterator[Event]:
-        pipe = self._pipe
+        pipe, taken, pack = self._pipe, 0, struct.pack_into
         try:
             while True:
+                pack("q", self._taken, 0, taken)
+                taken += 1
                 try:
                     event = pickle.load(pipe)
                 except EOFError:
@@ -90,6 +110,11 @@ class Forked:
                 if kind == _ERROR:
                     self._finished = True
                     raise event[1]
+                if kind == _TALLY:
+                    assert self._scan is not None
+                    self._scan.add_counts(event[1])
+                    taken -= 1
+                    continue
                 if kind == STREAM:
                     reader = BoundedReader(pipe, event[2])
                     yield (*event, reader)
@@ -125,85 +150,79 @@ def _read(pipe: IO[bytes], size: int, name: str) -> bytes:
 
 
 class _Outbox:
-    """Pickled events on their way to the pipe, written by a thread so the child reads on
-    while the parent is busy; at most ``AHEAD_BYTES`` are held."""
+    """Pickled events on their way to the pipe, written without blocking as the pipe takes
+    them: what does not fit waits here (``held`` bytes; the scanner is behind), at most
+    ``AHEAD_BYTES`` of it."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        os.set_blocking(fd, False)
         self._items: deque[bytes | memoryview] = deque()
-        self._held = 0
-        self._closed = False
-        self._cond = threading.Condition()
-        self.failed = False
-        self._thread = threading.Thread(target=self._write, name="git-events", daemon=True)
-        self._thread.start()
+        self.held = 0
 
     def put(self, data: bytes | memoryview) -> None:
-        with self._cond:
-            while self._held > AHEAD_BYTES and not self.failed:
-                self._cond.wait()
-            if self.failed:
-                raise BrokenPipeError("the scanner stopped reading")
-            self._items.append(data)
-            self._held += len(data)
-            self._cond.notify_all()
+        self._items.append(data)
+        self.held += len(data)
+        if self.held >= _FLUSH_BYTES:
+            self.flush(wait=self.held > AHEAD_BYTES)
+
+    def flush(self, wait: bool = False) -> None:
+        """Write what the pipe takes (``wait``: until at most ``AHEAD_BYTES`` are held)."""
+        items, fd = self._items, self._fd
+        while items:
+            try:
+                written = os.writev(fd, list(islice(items, 512)))  # IOV_MAX is 1024
+            except BlockingIOError:
+                if not wait or self.held <= AHEAD_BYTES:
+                    return
+                select.select([], [fd], [])
+                continue
+            self.held -= written
+            while written:
+                first = items[0]
+                if written >= len(first):
+                    written -= len(first)
+                    items.popleft()
+                else:  # the rest of a partly written one
+                    items[0] = memoryview(first)[written:]
+                    written = 0
 
     def finish(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join()
-
-    def _write(self) -> None:
-        fd = self._fd
-        while True:
-            with self._cond:
-                while not self._items and not self._closed:
-                    self._cond.wait()
-                if not self._items:
-                    return
-                batch = list(self._items)
-                self._items.clear()
-            try:
-                _write_all(fd, batch)
-            except OSError:
-                with self._cond:
-                    self.failed = True
-                    self._cond.notify_all()
-                return
-            with self._cond:
-                self._held -= sum(len(d) for d in batch)
-                self._cond.notify_all()
+        os.set_blocking(self._fd, True)
+        self.flush()
 
 
-def _write_all(fd: int, buffers: list[bytes | memoryview]) -> None:
-    """All of ``buffers``, in as few system calls as the pipe takes."""
-    at = 0
-    while at < len(buffers):
-        written = os.writev(fd, buffers[at : at + 512])  # IOV_MAX is 1024 on Linux
-        while written and written >= len(buffers[at]):
-            written -= len(buffers[at])
-            at += 1
-        if written:  # the rest of a partly written one
-            buffers[at] = memoryview(buffers[at])[written:]
-
-
-def _child(produce: Callable[[], Iterator[Event]], wfd: int) -> None:
+def _child(
+    produce: Callable[[], Iterator[Event]], wfd: int, scan: ScanHere | None, taken: mmap.mmap
+) -> None:
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the scan
         # no collection in the child: it would touch (and so copy) every page of the heap it
         # shares with the parent, and the reading makes no reference cycles
         gc.disable()
+        if scan is not None:
+            scan.start_counting()
         out = _Outbox(wfd)
         dumps = pickle.dumps
+        sent = 0
+        unpack = struct.unpack_from
         try:
             for event in produce():
-                if event[0] == STREAM:
+                sent += 1
+                kind = event[0]
+                if kind == STREAM:
                     reader = event[3]  # a BoundedReader, or a Prefixed over one
                     out.put(dumps(event[:3], protocol=pickle.HIGHEST_PROTOCOL))
                     while chunk := reader.read(_COPY):
                         out.put(chunk)
+                    continue
+                if (
+                    kind == BLOB
+                    and scan is not None
+                    and sent - unpack("q", taken, 0)[0] > SCAN_BACKLOG
+                ):
+                    out.put(dumps(_scanned(event, scan), protocol=pickle.HIGHEST_PROTOCOL))
                     continue
                 sizes = [(at, len(x)) for at, x in enumerate(event) if type(x) is bytes]
                 if not sizes:
@@ -214,10 +233,14 @@ def _child(produce: Callable[[], Iterator[Event]], wfd: int) -> None:
                 out.put(dumps((_BYTES, rest, sizes), protocol=pickle.HIGHEST_PROTOCOL))
                 for at, _ in sizes:
                     out.put(event[at])
+            if scan is not None:
+                out.put(dumps((_TALLY, scan.counts())))
             out.put(dumps((_DONE,)))
         except BrokenPipeError:
             code = 1
         except BaseException as exc:  # sent to the parent as it is
+            if scan is not None:
+                out.put(dumps((_TALLY, scan.counts())))
             try:
                 out.put(dumps((_ERROR, exc)))
             except Exception:  # an exception that does not pickle
@@ -227,3 +250,18 @@ def _child(produce: Callable[[], Iterator[Event]], wfd: int) -> None:
         code = 1
     finally:
         os._exit(code)
+
+
+def _scanned(event: Event, scan: ScanHere) -> Event:
+    """A BLOB event scanned here: its matches instead of its bytes (and, when it has
+    matches, the text allow comments are looked for in)."""
+    _, oid, data, digest, text, lines = event
+    matches = scan.scan(data, None, lines)
+    return (
+        SCANNED,
+        oid,
+        len(data),
+        digest,
+        matches,
+        (data if text is None else text) if matches else None,
+    )

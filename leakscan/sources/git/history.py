@@ -1,19 +1,25 @@
 """One walk of the history: for every (blob, path), the commits that introduced it.
 
-A single ``git log --raw -c --no-renames`` process lists, for each commit, the blobs it writes
-at each path. A non-merge commit introduces every blob it adds or changes. A merge commit is
-shown in combined form (``-c``): only the paths whose result differs from *every* parent are
-listed, so a blob is attributed to a merge only when the merge itself made it (a conflict
-resolution, an "evil" merge) and not when it came in from one side. The blob each commit
-replaced is kept too (:mod:`.delta` scans only what changed). Renames are not followed:
-a renamed file is the same blob at a new path, i.e. one more location of the same content.
+A ``git log --raw -c --no-renames`` process lists, for each commit, the blobs it writes at
+each path (a long history on two cores: two processes, each showing half of the commits that
+``git rev-list`` listed, in the walk's order). A non-merge commit introduces every blob it
+adds or changes. A merge commit is shown in combined form (``-c``): only the paths whose
+result differs from *every* parent are listed, so a blob is attributed to a merge only when
+the merge itself made it (a conflict resolution, an "evil" merge) and not when it came in
+from one side. The blob each commit replaced is kept too (:mod:`.delta` scans only what
+changed). Renames are not followed: a renamed file is the same blob at a new path, i.e. one
+more location of the same content.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 from leakscan.sources.git.repository import Repository, last_line
 
@@ -38,23 +44,32 @@ class Walk:
     error: str | None = None  # git failed part-way (a corrupt or missing object)
 
 
+_LOG = (
+    "log",
+    "--raw",
+    "-c",
+    "--root",
+    "--no-renames",
+    "--no-abbrev",
+    "-z",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--format=%x01%H %P",
+)
+#: a history of this many commits or more is diffed by two git processes at once (on two
+#: cores or more): its commits are listed first (``git rev-list``, fast), then each half is
+#: shown by its own ``git log --no-walk``, whose outputs, one after the other, are the walk's
+SPLIT_FROM = 1000
+
+
 def walk_history(
     repo: Repository, revisions: Sequence[str], tips: Sequence[str], max_count: int | None = None
 ) -> Walk:
     """Walk the commits reachable from ``tips`` (fed on stdin) and ``revisions`` (arguments)."""
-    args = [
-        "log",
-        "--topo-order",
-        "--raw",
-        "-c",
-        "--root",
-        "--no-renames",
-        "--no-abbrev",
-        "-z",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--format=%x01%H %P",
-    ]
+    listed = _listed(repo, revisions, tips, max_count) if _cores() >= 2 else None
+    if listed is not None and len(listed) >= SPLIT_FROM:
+        return _walk_split(repo, listed)
+    args = [*_LOG[:1], "--topo-order", *_LOG[1:]]
     if max_count is not None:
         args.append(f"--max-count={max_count}")
     if tips:
@@ -70,30 +85,127 @@ def walk_history(
             proc.stdin.close()
         except OSError:
             pass
-    assert proc.stdout is not None
     walk = Walk()
+    error = _shown(proc, _parsing(walk))
+    if error is not None:
+        walk.error = error
+    log.debug("walked %d commits, %d (blob, path) pairs", len(walk.order), len(walk.introduced))
+    return walk
+
+
+def _cores() -> int:
     try:
-        _parse(_tokens(proc.stdout), walk)
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _listed(
+    repo: Repository, revisions: Sequence[str], tips: Sequence[str], max_count: int | None
+) -> list[str] | None:
+    """The walk's commits in its order (``None``: git could not list them)."""
+    args = ["rev-list", "--topo-order"]
+    if max_count is not None:
+        args.append(f"--max-count={max_count}")
+    if tips:
+        args.append("--stdin")
+    args += [*revisions, "--"]
+    proc = subprocess.run(
+        repo.command(*args),
+        input=("\n".join(tips) + "\n").encode() if tips else None,
+        capture_output=True,
+        env=repo.env(),
+        check=False,
+    )
+    return proc.stdout.decode("ascii").split() if proc.returncode == 0 else None
+
+
+def _walk_split(repo: Repository, commits: list[str]) -> Walk:
+    """The walk of ``commits`` (in walk order) by two ``git log`` processes at once."""
+    half = len(commits) // 2
+    procs = [repo.popen([*_LOG, "--no-walk=unsorted", "--stdin"], stdin=True) for _ in range(2)]
+    feeders = [
+        threading.Thread(target=_feed, args=(proc, part), daemon=True)
+        for proc, part in zip(procs, (commits[:half], commits[half:]), strict=True)
+    ]
+    later: list[bytes] = []  # the second half's output, read while the first is parsed
+    reader = threading.Thread(target=_slurp, args=(procs[1], later), daemon=True)
+    for thread in (*feeders, reader):
+        thread.start()
+    walk = Walk()
+    parse = _parsing(walk)
+    try:
+        error = _shown(procs[0], parse)
+    finally:
+        reader.join()
+        for thread in feeders:
+            thread.join()
+    if error is None:
+        parse(iter(later))
+        later.clear()
+    else:  # the first half failed: what the second showed is not added
+        procs[1].kill()
+    second = _shown(procs[1], None)
+    walk.error = error or second
+    log.debug("walked %d commits, %d (blob, path) pairs", len(walk.order), len(walk.introduced))
+    return walk
+
+
+def _feed(proc: subprocess.Popen[bytes], commits: list[str]) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(("\n".join(commits) + "\n").encode())
+        proc.stdin.close()
+    except OSError:  # git stopped early: its error says why
+        pass
+
+
+def _slurp(proc: subprocess.Popen[bytes], out: list[bytes]) -> None:
+    assert proc.stdout is not None
+    read = proc.stdout.read
+    try:
+        while chunk := read(1 << 20):
+            out.append(chunk)
+    except (OSError, ValueError):
+        pass
+
+
+def _parsing(walk: Walk) -> Callable[[Iterator[bytes]], None]:
+    """A parser of raw output chunks into ``walk`` (successive outputs, in walk order)."""
+
+    def parse(chunks: Iterator[bytes]) -> None:
+        _parse(_tokens(chunks), walk)
+
+    return parse
+
+
+def _shown(
+    proc: subprocess.Popen[bytes], parse: Callable[[Iterator[bytes]], None] | None
+) -> str | None:
+    """Parse a git process's output (``None``: another thread read it); its error, if any."""
+    assert proc.stdout is not None
+    try:
+        if parse is not None:
+            parse(_chunks(proc.stdout))
     finally:
         proc.stdout.close()
         stderr = proc.stderr.read() if proc.stderr is not None else b""
         if proc.stderr is not None:
             proc.stderr.close()
         code = proc.wait()
-    if code != 0:
-        walk.error = last_line(stderr)
-    log.debug("walked %d commits, %d (blob, path) pairs", len(walk.order), len(walk.introduced))
-    return walk
+    return last_line(stderr) if code != 0 else None
 
 
-def _tokens(stream: object) -> Iterator[bytes]:
-    """NUL-separated tokens of git's output, read in large chunks."""
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    read = stream.read
+    while chunk := read(1 << 20):
+        yield chunk
+
+
+def _tokens(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """NUL-separated tokens of git's output, from large chunks."""
     rest = b""
-    read = stream.read  # type: ignore[attr-defined]
-    while True:
-        chunk = read(1 << 20)
-        if not chunk:
-            break
+    for chunk in chunks:
         parts = (rest + chunk).split(b"\0")
         rest = parts.pop()
         yield from parts

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 _PERSON = re.compile(rb"^(?P<who>.*?) (?P<ts>-?\d+) (?P<tz>[+-]\d{4})$")
+_TS = re.compile(rb"-?\d+")
+_TZ = re.compile(rb"[+-]\d{4}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,7 @@ def parse_object(raw: bytes) -> ObjectInfo:
         if key in (b"author", b"tagger") and person is None:
             person, date, when = _person(value)
         elif key == b"committer":
-            _, _, when = _person(value)
+            when = _time(value)
     return ObjectInfo(person, date, when, _strip_signature(message))
 
 
@@ -47,6 +49,14 @@ def _person(value: bytes) -> tuple[str | None, str | None, int]:
     except (OverflowError, OSError, ValueError):
         date = None
     return m["who"].decode("utf-8", "replace"), date, ts
+
+
+def _time(value: bytes) -> int:
+    """The time of a person line, as :func:`_person` reads it (0: none)."""
+    parts = value.rsplit(b" ", 2)
+    if len(parts) != 3 or _TZ.fullmatch(parts[2]) is None or _TS.fullmatch(parts[1]) is None:
+        return 0
+    return int(parts[1])
 
 
 def _strip_signature(message: bytes) -> bytes:

@@ -8,7 +8,8 @@
    date, message: messages are scanned too) and then each unique blob once, oldest first; a
    blob found at several paths is yielded once with its bytes and then as
    ``Blob(digest=...)`` locations; with many blobs and a second core, the blobs are read (and
-   compared, step 4) by a forked child while this process reads the commits and scans
+   compared, step 4) by a forked child while this process reads the commits and scans; the
+   child scans blobs too while this process is behind, and sends their matches
    (:mod:`.forked`);
 4. a blob that edits the one before it at its path has only its changed lines scanned
    (:mod:`.delta`): a secret is reported at the commit that wrote it, not at every later edit
@@ -47,7 +48,13 @@ from leakscan.sources.git.objects import ObjectInfo, parse_object
 from leakscan.sources.git.places import History, Place
 from leakscan.sources.git.refs import Reachability, Ref, list_refs
 from leakscan.sources.git.repository import Background, Repository, open_repository
-from leakscan.sources.interface import ScanContext, Source, SourceError, SourceOptions
+from leakscan.sources.interface import (
+    ScanContext,
+    ScanHere,
+    Source,
+    SourceError,
+    SourceOptions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +106,11 @@ class GitSource(Source):
         self.git = git_options or GitOptions()
         self.blob_reads = 0  # unique blobs read from git (tests: each blob is read once)
         self.known = ScanContext().known  # the run's (blobs() is given it)
+        self.scan_here: ScanHere | None = None  # the run's detector, for a forked reader
 
     def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         self.known = ctx.known
+        self.scan_here = ctx.scan
         with open_repository(self.target, need_work_tree=self.git.staged) as repo:
             self.name = repo.name
             if self.git.staged:
@@ -473,7 +482,9 @@ class GitSource(Source):
         if forked.usable(len(plan)):
             repo = cat.repo
             child = forked.Forked(
-                lambda: self._events(CatFile(repo), plan, by_blob, bases), repo.name
+                lambda: self._events(CatFile(repo), plan, by_blob, bases),
+                repo.name,
+                self.scan_here,
             )
             return known, _Reading(self, iter(child), by_blob, child.close)
         return known, _Reading(self, self._events(cat, plan, by_blob, bases), by_blob)
@@ -527,6 +538,11 @@ class GitSource(Source):
                 text=text,
                 lines=lines,
             )
+            for loc in locs[1:]:
+                yield Blob(loc.provenance, digest=digest)
+        elif kind == forked.SCANNED:  # scanned in the child: its matches, not its bytes
+            _, _, size, digest, matches, text = event
+            yield Blob(locs[0].provenance, size=size, digest=digest, text=text, matches=matches)
             for loc in locs[1:]:
                 yield Blob(loc.provenance, digest=digest)
         elif kind == forked.SKIP:

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from leakscan.api import ScanConfig, scan
 from leakscan.cli import app
 from leakscan.model import Blob
+from leakscan.policy.policy import Policy
+from leakscan.report.json_report import JsonReporter
 from leakscan.sources.git import GitSource, forked
 from leakscan.sources.git import source as git_source
 from leakscan.sources.interface import ScanContext, SourceError, SourceOptions
@@ -110,14 +113,71 @@ def test_streamed_blobs_come_through_the_child_whole(
     assert any(content == big.encode() for _, _, content in expected)
 
 
+@pytest.mark.parametrize("child_scans", [False, True])
 def test_an_error_while_reading_in_the_child_is_the_error_read_here_gives(
-    repo: GitRepo, rules: Path, monkeypatch: pytest.MonkeyPatch
+    repo: GitRepo, rules: Path, monkeypatch: pytest.MonkeyPatch, child_scans: bool
 ) -> None:
-    def broken(*args: object) -> None:
-        raise SourceError("repo: git cat-file output out of step")
+    event = git_source.GitSource._event
+    calls = []
+
+    def broken(self: git_source.GitSource, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 3:  # a few blobs are read (and scanned) first
+            raise SourceError("repo: git cat-file output out of step")
+        return event(self, *args)
 
     monkeypatch.setattr(git_source.GitSource, "_event", broken)
     here = _report(repo, rules)
     monkeypatch.setattr(forked, "FORK_FROM_BLOBS", 0)
+    if child_scans:
+        monkeypatch.setattr(forked, "SCAN_BACKLOG", -1)
+    calls.clear()
     assert _report(repo, rules) == here
     assert "out of step" in " ".join(here[1]["errors"])
+
+
+def _api_report(repo: GitRepo, rules: Path) -> dict[str, Any]:
+    """The JSON report of a scan through the library (small in-memory limit: streams)."""
+    options = SourceOptions(in_memory_bytes=4096)
+    config = ScanConfig(
+        rule_paths=(rules,),
+        include_builtin=False,
+        jobs=1,
+        options=options,
+        policy=Policy(inline_allows=True),
+    )
+    result = scan([GitSource(str(repo.path), options)], config)
+    doc: dict[str, Any] = json.loads(JsonReporter().render(result, show_secrets=True))
+    doc["stats"].pop("seconds", None)
+    return doc
+
+
+def test_the_report_is_the_same_when_the_child_process_scans_the_blobs(
+    repo: GitRepo, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child scanning blobs itself (when this process is behind) sends matches that are
+    the ones found here: findings, lines, allow comments, skips, errors and counts alike."""
+    token, allowed = github_token(), github_token()
+    bad = github_token()
+    bad = bad[:-1] + ("A" if bad[-1] != "A" else "B")  # checksum invalid: counted, not found
+    big = "".join(f"row {i}: {'x' * 60}\n" for i in range(200)) + f"T={github_token()}\n"
+    body = [f"setting_{i} = {i}" for i in range(60)]
+    repo.commit("config", {"settings.py": "\n".join(body) + "\n", "big.csv": big})
+    body[30] = f'API = "{token}"'
+    body[41] = f'OTHER = "{allowed}"  # leakscan:allow'
+    body[50] = f'SAMPLE = "{bad}"'
+    repo.commit("tokens", {"settings.py": "\n".join(body) + "\n"})
+    gone = repo.path / ".git" / "objects" / repo.git("rev-parse", "HEAD:gone.txt")[:2]
+    for loose in gone.iterdir():  # committing wrote it again: it goes missing again
+        loose.unlink()
+    monkeypatch.setattr(forked, "FORK_FROM_BLOBS", 10**9)
+    here = _api_report(repo, rules)
+    monkeypatch.setattr(forked, "FORK_FROM_BLOBS", 0)
+    monkeypatch.setattr(forked, "SCAN_BACKLOG", -1)  # the child scans every blob it can
+    assert _api_report(repo, rules) == here
+    secrets = {f["secret"] for f in here["findings"]}
+    assert token in secrets and allowed not in secrets and bad not in secrets
+    assert len(here["findings"]) == 5  # three from the fixture, the big file's, the edit's
+    reasons = " ".join(s["reason"] for s in here["skipped"])
+    assert "object missing" in reasons and "checksum invalid" in reasons
+    assert here["stats"]["blobs"] > 0 and here["errors"] == []
