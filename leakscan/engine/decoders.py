@@ -106,6 +106,64 @@ def hex_run(data: bytes, end: int) -> tuple[int, bytes] | None:
     return (start, decoded) if looks_textual(decoded) else None
 
 
+_HEX_RUN = re.compile(rb"[0-9a-fA-F]{32,}")
+
+
+def _core_start(data: bytes, stop: int) -> int:
+    """Where the run of base64 bytes ending at ``stop`` starts (however long it is)."""
+    size = 64
+    while True:
+        lo = max(0, stop - size)
+        window = data[lo:stop]
+        head = len(window.rstrip(B64_BYTES))
+        if head or lo == 0:
+            return lo + head
+        size *= 16
+
+
+def encoded_runs(
+    data: bytes, stops: list[int]
+) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+    """The decoded base64 and hex regions (``(start, decoded)``, in the order of their ends)
+    of the runs of base64 bytes that end at ``stops`` (the byte after each run), and of the
+    run that ends ``data``.
+
+    A base64 run is judged where it ends (after at most two ``=``) at a byte that is neither
+    base64 nor ``=``, or at the end of ``data``; a hex run (32+ digits, always inside a base64
+    run) wherever it ends.
+    """
+    b64_out: list[tuple[int, bytes]] = []
+    hex_out: list[tuple[int, bytes]] = []
+    size = len(data)
+    runs = [*stops, size] if data and (data[-1] in B64_CHARS or data[-1] == 0x3D) else stops
+    for stop in runs:
+        if stop == size:  # the run that ends the data: judged whatever comes after it
+            got = base64_run(data, size)
+            if got:
+                b64_out.append(got)
+        elif data[stop] != 0x3D:
+            got = base64_run(data, stop)
+            if got:
+                b64_out.append(got)
+        else:  # padding: one or two '=', then a delimiter
+            end = stop + 1 if data[stop + 1 : stop + 2] != b"=" else stop + 2
+            after = data[end : end + 1]
+            if after and after[0] not in B64_CHARS and after[0] != 0x3D:
+                got = base64_run(data, end)
+                if got:
+                    b64_out.append(got)
+        lo = stop - 64 if stop > 64 else 0
+        head = len(data[lo:stop].rstrip(B64_BYTES))
+        start = lo + head if head or lo == 0 else _core_start(data, stop)
+        if stop - start < 32:
+            continue
+        for m in _HEX_RUN.finditer(data, start, stop):
+            got = hex_run(data, m.end())
+            if got:
+                hex_out.append(got)
+    return b64_out, hex_out
+
+
 def _lines_with(data: bytes, needle: bytes, limit: int = 200) -> Iterator[tuple[int, bytes]]:
     pos = data.find(needle)
     seen = 0

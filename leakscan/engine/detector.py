@@ -170,7 +170,7 @@ class Detector:
     ) -> tuple[list[_Candidate], list[Match]]:
         """Candidates found directly in ``data``, and matches found in decoded regions."""
         hits: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        triggers: dict[str, list[int]] = defaultdict(list)
+        triggers: dict[str, list[int]] = defaultdict(list)  # decoder name -> ends
         entries = self.compiled.entries
         max_hits, all_full = self.max_hits, self._all_full
         over: dict[int, int] = {}  # a plain dict: this runs once per blob, a Counter costs more
@@ -190,12 +190,12 @@ class Detector:
             database = self.compiled.database
             if database is not None:
                 database.scan(data, match_event_handler=on_match, scratch=self._scratch)
-            self.compiled.decoders.scan(
-                data, match_event_handler=on_trigger, scratch=self._decoder_scratch
-            )
-            if data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:  # a final run: no delimiter
-                triggers["base64"].append(len(data) + 1)
-                triggers["hex"].append(len(data) + 1)
+            if depth < self.decode_depth:  # else nothing is decoded: no triggers needed
+                self.compiled.decoders.scan(
+                    data, match_event_handler=on_trigger, scratch=self._decoder_scratch
+                )
+                if data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:  # a final run
+                    triggers.setdefault("run", [])  # judged by decoders.encoded_runs
         if over:
             for index, n in over.items():
                 self.capped[self.rules[index].id] += n
@@ -335,14 +335,11 @@ class Detector:
         if depth >= self.decode_depth:
             return []
         regions: list[tuple[str, int, bytes]] = []
-        for end in triggers.get("base64", []):
-            got = decoders.base64_run(data, end - 1)
-            if got:
-                regions.append(("base64", *got))
-        for end in triggers.get("hex", []):
-            got = decoders.hex_run(data, end - 1)
-            if got:
-                regions.append(("hex", *got))
+        if "run" in triggers:
+            # the trigger ends one byte after the run's delimiter
+            b64, hexes = decoders.encoded_runs(data, [end - 1 for end in triggers["run"]])
+            regions.extend(("base64", s, d) for s, d in b64)
+            regions.extend(("hex", s, d) for s, d in hexes)
         if "percent" in triggers:
             regions.extend(("percent", s, d) for s, d in decoders.percent_lines(data))
         if "unicode" in triggers:
