@@ -73,6 +73,11 @@ def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
             return None
     else:
         start = _run_start(data, stop, B64_BYTES)
+    return _decoded_base64(data, start, stop, end)
+
+
+def _decoded_base64(data: bytes, start: int, stop: int, end: int) -> tuple[int, bytes] | None:
+    """The run ``data[start:end]`` (``=`` from ``stop`` on) decoded, when it is text."""
     run = data[start:end]
     if len(run) < 20:
         return None
@@ -135,32 +140,40 @@ def encoded_runs(
     b64_out: list[tuple[int, bytes]] = []
     hex_out: list[tuple[int, bytes]] = []
     size = len(data)
-    runs = [*stops, size] if data and (data[-1] in B64_CHARS or data[-1] == 0x3D) else stops
-    for stop in runs:
-        if stop == size:  # the run that ends the data: judged whatever comes after it
-            got = base64_run(data, size)
-            if got:
-                b64_out.append(got)
-        elif data[stop] != 0x3D:
-            got = base64_run(data, stop)
-            if got:
-                b64_out.append(got)
-        else:  # padding: one or two '=', then a delimiter
-            end = stop + 1 if data[stop + 1 : stop + 2] != b"=" else stop + 2
-            after = data[end : end + 1]
-            if after and after[0] not in B64_CHARS and after[0] != 0x3D:
-                got = base64_run(data, end)
-                if got:
-                    b64_out.append(got)
+    for stop in stops:  # (one look-back per run: these are 500 a MB in minified code)
         lo = stop - 64 if stop > 64 else 0
-        head = len(data[lo:stop].rstrip(B64_BYTES))
-        start = lo + head if head or lo == 0 else _core_start(data, stop)
-        if stop - start < 32:
-            continue
-        for m in _HEX_RUN.finditer(data, start, stop):
+        window = data[lo:stop]
+        head = len(window.rstrip(B64_BYTES))
+        start = lo + head if head or not lo else _core_start(data, stop)
+        # base64: judged at the delimiter after at most two '='
+        end = stop
+        if data[stop] == 0x3D:  # padding
+            end = stop + 2 if stop + 1 < size and data[stop + 1] == 0x3D else stop + 1
+            if end >= size or data[end] in B64_CHARS or data[end] == 0x3D:
+                end = -1
+        if end >= 0 and not (end - start < 40 and window[head:].isalpha()):
+            # (a run longer than the window is never settled by ``isalpha``)
+            got = _decoded_base64(data, max(start, stop - MAX_DECODED), stop, end)
+            if got:
+                b64_out.append(got)
+        if stop - start >= 32:
+            m = _HEX_RUN.search(data, start, stop)
+            while m:
+                got = hex_run(data, m.end())
+                if got:
+                    hex_out.append(got)
+                m = _HEX_RUN.search(data, m.end(), stop)
+    if data and (data[-1] in B64_CHARS or data[-1] == 0x3D):  # a run that ends the data
+        got = base64_run(data, size)
+        if got:
+            b64_out.append(got)
+        start = _core_start(data, size)
+        m = _HEX_RUN.search(data, start, size)
+        while m:
             got = hex_run(data, m.end())
             if got:
                 hex_out.append(got)
+            m = _HEX_RUN.search(data, m.end(), size)
     return b64_out, hex_out
 
 
