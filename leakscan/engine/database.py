@@ -62,6 +62,7 @@ DECODER_PATTERNS = {
 }
 SINGLE = {"percent", "unicode"}
 DECODER_NAMES = tuple(DECODER_PATTERNS)  # by pattern id in the decoders' database
+RUN = DECODER_NAMES.index("run")
 _LAYOUT = b"rules-only-2"  # what the cached rules' database holds (decoders apart)
 
 
