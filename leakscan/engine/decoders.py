@@ -73,6 +73,11 @@ def base64_run(data: bytes, end: int) -> tuple[int, bytes] | None:
             return None
     else:
         start = _run_start(data, stop, B64_BYTES)
+    return _decoded_base64(data, start, stop, end)
+
+
+def _decoded_base64(data: bytes, start: int, stop: int, end: int) -> tuple[int, bytes] | None:
+    """The run ``data[start:end]`` (``=`` from ``stop`` on) decoded, when it is text."""
     run = data[start:end]
     if len(run) < 20:
         return None
@@ -104,6 +109,72 @@ def hex_run(data: bytes, end: int) -> tuple[int, bytes] | None:
     except ValueError:
         return None
     return (start, decoded) if looks_textual(decoded) else None
+
+
+_HEX_RUN = re.compile(rb"[0-9a-fA-F]{32,}")
+
+
+def _core_start(data: bytes, stop: int) -> int:
+    """Where the run of base64 bytes ending at ``stop`` starts (however long it is)."""
+    size = 64
+    while True:
+        lo = max(0, stop - size)
+        window = data[lo:stop]
+        head = len(window.rstrip(B64_BYTES))
+        if head or lo == 0:
+            return lo + head
+        size *= 16
+
+
+def encoded_runs(
+    data: bytes, stops: list[int]
+) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+    """The decoded base64 and hex regions (``(start, decoded)``, in the order of their ends)
+    of the runs of base64 bytes that end at ``stops`` (the byte after each run), and of the
+    run that ends ``data``.
+
+    A base64 run is judged where it ends (after at most two ``=``) at a byte that is neither
+    base64 nor ``=``, or at the end of ``data``; a hex run (32+ digits, always inside a base64
+    run) wherever it ends.
+    """
+    b64_out: list[tuple[int, bytes]] = []
+    hex_out: list[tuple[int, bytes]] = []
+    size = len(data)
+    for stop in stops:  # (one look-back per run: these are 500 a MB in minified code)
+        lo = stop - 64 if stop > 64 else 0
+        window = data[lo:stop]
+        head = len(window.rstrip(B64_BYTES))
+        start = lo + head if head or not lo else _core_start(data, stop)
+        # base64: judged at the delimiter after at most two '='
+        end = stop
+        if data[stop] == 0x3D:  # padding
+            end = stop + 2 if stop + 1 < size and data[stop + 1] == 0x3D else stop + 1
+            if end >= size or data[end] in B64_CHARS or data[end] == 0x3D:
+                end = -1
+        if end >= 0 and not (end - start < 40 and window[head:].isalpha()):
+            # (a run longer than the window is never settled by ``isalpha``)
+            got = _decoded_base64(data, max(start, stop - MAX_DECODED), stop, end)
+            if got:
+                b64_out.append(got)
+        if stop - start >= 32:
+            m = _HEX_RUN.search(data, start, stop)
+            while m:
+                got = hex_run(data, m.end())
+                if got:
+                    hex_out.append(got)
+                m = _HEX_RUN.search(data, m.end(), stop)
+    if data and (data[-1] in B64_CHARS or data[-1] == 0x3D):  # a run that ends the data
+        got = base64_run(data, size)
+        if got:
+            b64_out.append(got)
+        start = _core_start(data, size)
+        m = _HEX_RUN.search(data, start, size)
+        while m:
+            got = hex_run(data, m.end())
+            if got:
+                hex_out.append(got)
+            m = _HEX_RUN.search(data, m.end(), size)
+    return b64_out, hex_out
 
 
 def _lines_with(data: bytes, needle: bytes, limit: int = 200) -> Iterator[tuple[int, bytes]]:

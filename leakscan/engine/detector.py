@@ -32,7 +32,7 @@ import regex
 
 from leakscan.engine import decoders, filters, shape
 from leakscan.engine.checksums import verify
-from leakscan.engine.database import DECODER_NAMES, FULL, KEYWORD, compile_rules
+from leakscan.engine.database import DECODER_NAMES, FULL, KEYWORD, RUN, compile_rules
 from leakscan.engine.entropy import entropy
 from leakscan.engine.redact import url_preview
 from leakscan.model import CONFIDENCES, Match
@@ -170,7 +170,9 @@ class Detector:
     ) -> tuple[list[_Candidate], list[Match]]:
         """Candidates found directly in ``data``, and matches found in decoded regions."""
         hits: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        # decoder name -> where it has something to look at (for runs: the byte after each)
         triggers: dict[str, list[int]] = defaultdict(list)
+        stops: list[int] = []
         entries = self.compiled.entries
         max_hits, all_full = self.max_hits, self._all_full
         over: dict[int, int] = {}  # a plain dict: this runs once per blob, a Counter costs more
@@ -184,18 +186,22 @@ class Detector:
                 over[entry.rule_index] = over.get(entry.rule_index, 0) + 1
 
         def on_trigger(pattern_id: int, start: int, end: int, flags: int, ctx: object) -> None:
-            triggers[DECODER_NAMES[pattern_id]].append(end)
+            if pattern_id == RUN:  # ~700 a MB of minified code: kept short
+                stops.append(end - 1)
+            else:
+                triggers[DECODER_NAMES[pattern_id]].append(end)
 
         if data:
             database = self.compiled.database
             if database is not None:
                 database.scan(data, match_event_handler=on_match, scratch=self._scratch)
-            self.compiled.decoders.scan(
-                data, match_event_handler=on_trigger, scratch=self._decoder_scratch
-            )
-            if data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:  # a final run: no delimiter
-                triggers["base64"].append(len(data) + 1)
-                triggers["hex"].append(len(data) + 1)
+            if depth < self.decode_depth:  # else nothing is decoded: no triggers needed
+                self.compiled.decoders.scan(
+                    data, match_event_handler=on_trigger, scratch=self._decoder_scratch
+                )
+                # a run that ends the data has no trigger: decoders.encoded_runs finds it
+                if stops or data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:
+                    triggers["run"] = stops
         if over:
             for index, n in over.items():
                 self.capped[self.rules[index].id] += n
@@ -335,14 +341,10 @@ class Detector:
         if depth >= self.decode_depth:
             return []
         regions: list[tuple[str, int, bytes]] = []
-        for end in triggers.get("base64", []):
-            got = decoders.base64_run(data, end - 1)
-            if got:
-                regions.append(("base64", *got))
-        for end in triggers.get("hex", []):
-            got = decoders.hex_run(data, end - 1)
-            if got:
-                regions.append(("hex", *got))
+        if "run" in triggers:
+            b64, hexes = decoders.encoded_runs(data, triggers["run"])
+            regions.extend(("base64", s, d) for s, d in b64)
+            regions.extend(("hex", s, d) for s, d in hexes)
         if "percent" in triggers:
             regions.extend(("percent", s, d) for s, d in decoders.percent_lines(data))
         if "unicode" in triggers:
