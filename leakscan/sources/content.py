@@ -326,10 +326,17 @@ def archive_blobs(
         if head[257:262] == b"ustar" or name.lower().endswith(TAR_SUFFIXES):
             yield from _tar(body, outer, provenance, options, depth)
         elif how is not None and stream.problem is None:
-            # a compressed single file (not a tar): scan its content, as a stream
+            # a compressed single file (not a tar): its content in memory when it inflates
+            # to no more than the in-memory limit (its size is known only once inflated: the
+            # limit above is the worst case), else as a stream
             inner = _strip_suffix(name)
             _, prov = _member(provenance, outer, inner)
-            yield from file_blobs(body, stream.limit, inner, prov, options, depth)
+            start = b"".join(read_upto(body, options.in_memory_bytes + 1, 0))
+            if len(start) <= options.in_memory_bytes and stream.problem is None:
+                yield from file_blobs(io.BytesIO(start), len(start), inner, prov, options, depth)
+            else:
+                rest = cast(IO[bytes], Prefixed(start, stream))
+                yield from file_blobs(rest, stream.limit, inner, prov, options, depth)
     except (tarfile.TarError, OSError, EOFError, ValueError, lzma.LZMAError) as exc:
         if stream.problem is None:
             yield Skip(outer, corrupt("archive", exc))

@@ -87,3 +87,24 @@ def test_files_and_git_blobs_go_the_same_way(tmp_path: Path) -> None:
 )
 def test_route(head: bytes, size: int, names: tuple[str, ...], expected: str) -> None:
     assert route(head, size, OPTIONS, *names) == expected
+
+
+def test_a_compressed_file_that_inflates_small_is_held_in_memory(tmp_path: Path) -> None:
+    """Its size is known only once inflated: a small one is one in-memory blob (cached by
+    digest, sent to worker processes), a large one is still streamed, both read whole."""
+    import gzip
+
+    small = b"key = value\n" * 50  # 600 bytes: under the 1000-byte in-memory limit
+    large = b"line of text\n" * 200  # 2600 bytes: over it
+    (tmp_path / "small.conf.gz").write_bytes(gzip.compress(small))
+    (tmp_path / "large.log.gz").write_bytes(gzip.compress(large))
+    blobs = {
+        str(location_of(b.provenance).path).rsplit("/", 1)[-1]: b
+        for b in FilesystemSource(str(tmp_path), OPTIONS).blobs(ScanContext())
+        if isinstance(b, Blob)
+    }
+    held = blobs["small.conf.gz!small.conf"]
+    assert held.data == small and held.stream is None
+    streamed = blobs["large.log.gz!large.log"]
+    assert streamed.data is None and streamed.stream is not None
+    assert streamed.stream.read() == large
