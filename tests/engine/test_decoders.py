@@ -112,9 +112,9 @@ def test_one_run_trigger_finds_the_regions_two_triggers_found(data: bytes) -> No
     assert _regions_with_one_trigger(data) == _regions_with_two_triggers(data)
 
 
-_HEX_TEXT = b"password=hunter2".hex().encode()  # 32 hex digits
-_B64_TEXT = base64.b64encode(b"password=hunter2x")  # one '='
-_B64_TWO = base64.b64encode(b"password=hunter2")  # two '='
+_HEX_TEXT = b"password=hunter2".hex().encode()  # 32 hex digits  # leakscan:allow (synthetic)
+_B64_TEXT = base64.b64encode(b"password=hunter2x")  # one '='  # leakscan:allow (synthetic)
+_B64_TWO = base64.b64encode(b"password=hunter2")  # two '='  # leakscan:allow (synthetic)
 
 
 @pytest.mark.parametrize(
