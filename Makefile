@@ -3,6 +3,8 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := docker.io docker-registry skopeo git busybox-static apache2-utils rpm db-util chromium
+# what `make bench` needs beyond the tests' packages (debootstrap builds the 1 GB image's Debian base)
+BENCH_APT_PACKAGES := debootstrap
 TESTS ?=
 PYTEST_ARGS ?=
 
@@ -50,6 +52,7 @@ lint: install
 	$(BIN)/mypy leakscan
 
 bench: install
+	$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(BENCH_APT_PACKAGES)"
 	$(BIN)/pip install -q -e '.[dev,dask,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
