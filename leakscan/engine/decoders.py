@@ -157,24 +157,23 @@ def encoded_runs(
             if got:
                 b64_out.append(got)
         if stop - start >= 32:
-            m = _HEX_RUN.search(data, start, stop)
-            while m:
-                got = hex_run(data, m.end())
-                if got:
-                    hex_out.append(got)
-                m = _HEX_RUN.search(data, m.end(), stop)
+            _hex_runs(data, start, stop, hex_out)
     if data and (data[-1] in B64_CHARS or data[-1] == 0x3D):  # a run that ends the data
         got = base64_run(data, size)
         if got:
             b64_out.append(got)
-        start = _core_start(data, size)
-        m = _HEX_RUN.search(data, start, size)
-        while m:
-            got = hex_run(data, m.end())
-            if got:
-                hex_out.append(got)
-            m = _HEX_RUN.search(data, m.end(), size)
+        _hex_runs(data, _core_start(data, size), size, hex_out)
     return b64_out, hex_out
+
+
+def _hex_runs(data: bytes, start: int, stop: int, out: list[tuple[int, bytes]]) -> None:
+    """Add the decoded hex runs (32+ digits) found in ``data[start:stop]`` to ``out``."""
+    m = _HEX_RUN.search(data, start, stop)
+    while m:
+        got = hex_run(data, m.end())
+        if got:
+            out.append(got)
+        m = _HEX_RUN.search(data, m.end(), stop)
 
 
 def _lines_with(data: bytes, needle: bytes, limit: int = 200) -> Iterator[tuple[int, bytes]]:
