@@ -7,10 +7,11 @@ import importlib
 
 import typer
 
-from leakscan.cli import helptext
+from leakscan.cli import coercion, helptext
 from leakscan.cli.scan import scan_app
 
 helptext.install()  # help without typer's type tags
+coercion.install()  # values converted without pydantic where nothing can go wrong
 
 app = typer.Typer(
     name="leakscan",
