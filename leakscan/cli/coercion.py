@@ -5,8 +5,8 @@ Typer (0.2x) converts every parameter's value of the command run through a pydan
 scan's ~30 options cost more than a small scan (~0.1 s). This module installs, once, a
 builder that defers typer's own until a value needs it and converts the values that cannot go
 wrong without it: an option left at ``None`` (no conversion at all), a ``str``/``int``/
-``float`` already of its type, a list of strings, a path given as text. Anything else (a
-number given as text, a bad value: the error messages) goes to typer's adapter as before.
+``float`` already of its type, an integer written plainly, a list of strings, a path given as
+text. Anything else (a bad value: the error messages) goes to typer's adapter as before.
 A typer without these internals is left alone.
 """
 
@@ -22,6 +22,12 @@ _NO = object()  # "not converted here: ask typer's own adapter"
 def _plain_path(value: Any) -> bool:
     """A path given as text that ``Path`` keeps as written (errors name it the same)."""
     return type(value) is str and str(Path(value)) == value
+
+
+def _decimal(text: str) -> bool:
+    """An integer written plainly (``12``, ``-3``, ``007``): read alike by ``int`` and typer."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
 
 
 def install() -> None:
@@ -46,8 +52,11 @@ def install() -> None:
         if annotation is str or annotation is float:
             return value if kind is annotation else _NO
         if annotation is int:
-            plain = info.min is None and info.max is None and not info.clamp
-            return value if plain and kind is int else _NO
+            if info.min is not None or info.max is not None or info.clamp:
+                return _NO
+            if kind is int:
+                return value
+            return int(value) if kind is str and _decimal(value) else _NO
         if annotation is Path and info.path_type is None:
             if not _plain_path(value):
                 return _NO
