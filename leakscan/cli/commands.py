@@ -7,7 +7,7 @@ import importlib
 
 import typer
 
-from leakscan.cli import coercion, helptext
+from leakscan.cli import coercion, early, helptext
 from leakscan.cli.scan import scan_app
 
 helptext.install()  # help without typer's type tags
@@ -71,5 +71,5 @@ def main() -> None:
     # findings): the cyclic collector's frequent young-generation passes find nothing to
     # free. Objects made at import are frozen out of its passes, and passes are rarer.
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(*early.GC_THRESHOLDS)
     app()

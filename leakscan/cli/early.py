@@ -17,6 +17,7 @@ options.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -70,6 +71,11 @@ FLAG_OPTIONS = frozenset(
         "-v",
     }
 )
+
+#: the cyclic collector's thresholds of a run (set by ``main()``, and here before a walk
+#: begins: the walk's many objects live to the end of the run, and frequent passes over them
+#: find nothing to free)
+GC_THRESHOLDS = (50_000, 20, 20)
 
 _begun: Early | None = None
 
@@ -166,6 +172,7 @@ def begin(args: Sequence[str]) -> None:
         return
     from leakscan.sources.git.prelude import Early
 
+    gc.set_threshold(*GC_THRESHOLDS)
     _begun = Early(*asked)
     atexit.register(_begun.close)
 
