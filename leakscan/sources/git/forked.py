@@ -64,7 +64,7 @@ AHEAD_BYTES = 64 * 1024 * 1024
 SCAN_BACKLOG = 256
 #: the child leaves an edit's comparison to this process while fewer than this many of its
 #: events wait to be taken (this process is waiting for it); tests set it
-COMPARE_BELOW = 24
+COMPARE_BELOW = 64
 _FLUSH_BYTES = 64 * 1024  # events are written to the pipe in pieces of about this size
 
 Event = tuple[Any, ...]

@@ -13,11 +13,11 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from leakscan.errors import SourceError
 from leakscan.sources.git.history import Walk, walk_history
 from leakscan.sources.git.options import GitOptions
 from leakscan.sources.git.refs import Ref, list_refs
 from leakscan.sources.git.repository import Background, Repository, is_url, open_repository
-from leakscan.sources.interface import SourceError
 
 log = logging.getLogger(__name__)
 
