@@ -15,11 +15,6 @@ cores scan, and the matches are those this process would have found (the same de
 same bytes), so the report does not depend on which process scanned what. The child's
 detector counters (regex cut-offs, checksum failures) come back as its last event.
 
-The other way round, while this process waits for the child (fewer than
-:data:`COMPARE_BELOW` events sent and not yet taken), the child sends an edited blob with the
-blob it replaced and this process works out the changed lines (:data:`COMPARE`): the same
-comparison of the same bytes, done on the core that has time for it.
-
 A streamed blob (larger than the in-memory limit) is sent as its header followed by its raw
 bytes, which the scanner reads from the pipe through a bounded reader. An error in the child (a
 :class:`SourceError` of a damaged repository, or anything else) is sent as the last event and
@@ -49,9 +44,6 @@ from leakscan.sources.interface import ScanHere, SourceError
 # event kinds (the first item of an event tuple)
 SKIP, BLOB, ARCHIVE, STREAM, READS, SCANNED = 0, 1, 2, 3, 4, 5
 _TALLY, _BYTES, _DONE, _ERROR = 6, 7, 8, 9
-#: an edited blob with the blob it replaced, compared where it is received (the child is
-#: behind: this process has taken all but a few events)
-COMPARE = 10
 _PIPE_BYTES = 1 << 20
 _COPY = 1 << 20
 #: reading moves to a child process from this many planned blobs on (fewer: the fork and the
@@ -62,9 +54,6 @@ AHEAD_BYTES = 64 * 1024 * 1024
 #: the child scans a blob itself while more than this many of its events wait to be taken
 #: (the scanner is behind); tests set it to -1 to scan every blob in the child
 SCAN_BACKLOG = 256
-#: the child leaves an edit's comparison to this process while fewer than this many of its
-#: events wait to be taken (this process is waiting for it); tests set it
-COMPARE_BELOW = 64
 _FLUSH_BYTES = 64 * 1024  # events are written to the pipe in pieces of about this size
 
 Event = tuple[Any, ...]
@@ -87,13 +76,8 @@ class Forked:
     ``close()`` ends the child if its events were not all read (an abandoned scan)."""
 
     def __init__(
-        self,
-        produce: Callable[[Callable[[], bool]], Iterator[Event]],
-        name: str,
-        scan: ScanHere | None = None,
+        self, produce: Callable[[], Iterator[Event]], name: str, scan: ScanHere | None = None
     ) -> None:
-        """``produce(waiting)``: the events; ``waiting()`` tells whether this process is
-        waiting for them (then an edit is better compared here: :data:`COMPARE`)."""
         self._name = name
         self._scan = scan
         self._taken = mmap.mmap(-1, 8)  # events taken so far, shared with the child
@@ -209,10 +193,7 @@ class _Outbox:
 
 
 def _child(
-    produce: Callable[[Callable[[], bool]], Iterator[Event]],
-    wfd: int,
-    scan: ScanHere | None,
-    taken: mmap.mmap,
+    produce: Callable[[], Iterator[Event]], wfd: int, scan: ScanHere | None, taken: mmap.mmap
 ) -> None:
     code = 0
     try:
@@ -227,12 +208,7 @@ def _child(
         sent = 0
         unpack = struct.unpack_from
         try:
-
-            def waiting() -> bool:
-                left: int = sent - unpack("q", taken, 0)[0]
-                return left < COMPARE_BELOW
-
-            for event in produce(waiting):
+            for event in produce():
                 sent += 1
                 kind = event[0]
                 if kind == STREAM:

@@ -42,7 +42,7 @@ from leakscan.sources.content import (
 from leakscan.sources.filesystem import excluded
 from leakscan.sources.git import forked
 from leakscan.sources.git.catfile import CatFile, CatObject
-from leakscan.sources.git.delta import Base, BaseCache, delta, multiline
+from leakscan.sources.git.delta import Base, BaseCache, delta
 from leakscan.sources.git.history import Walk
 from leakscan.sources.git.objects import ObjectInfo, parse_object
 from leakscan.sources.git.options import GitOptions
@@ -470,7 +470,7 @@ class GitSource(Source):
         if forked.usable(len(plan)):
             repo = cat.repo
             child = forked.Forked(
-                lambda waiting: self._events(CatFile(repo), plan, by_blob, bases, waiting),
+                lambda: self._events(CatFile(repo), plan, by_blob, bases),
                 repo.name,
                 self.scan_here,
             )
@@ -483,11 +483,9 @@ class GitSource(Source):
         plan: list[tuple[str, bool]],
         by_blob: dict[str, list[_Loc]],
         bases: dict[str, str],
-        waiting: Callable[[], bool] | None = None,
     ) -> Iterator[forked.Event]:
         """What each planned blob comes to (``forked``'s event tuples), in plan order; last,
-        how many blobs were read. ``waiting()`` (a child reader): the scanner is waiting for
-        these events, so edits are compared where they are received (``forked.COMPARE``)."""
+        how many blobs were read."""
         cache = BaseCache(
             (bases[oid] for oid, scanned in plan if scanned and oid in bases), _BASE_BUDGET
         )
@@ -503,7 +501,7 @@ class GitSource(Source):
                     reads += obj.size <= self.options.max_file_bytes
                 base = bases.get(oid)
                 old = cache.take(base) if base is not None else None
-                event = self._event(obj, by_blob[oid], cache, old, base, waiting)
+                event = self._event(obj, by_blob[oid], cache, old, base)
                 if event is not None:
                     yield event
         yield (forked.READS, reads)
@@ -518,13 +516,6 @@ class GitSource(Source):
             return
         oid = event[1]
         locs = by_blob[oid]
-        if kind == forked.COMPARE:  # an edit the child left to compare here
-            _, _, new, old, marker, base = event
-            part, _ = delta(Base(old, marker), new)
-            digest, data, text, lines = f"git:{oid}", new, None, None
-            if part is not None:
-                data, text, lines, digest = part.data, new, part.lines, f"git:{oid}^{base}"
-            kind, event = forked.BLOB, (forked.BLOB, oid, data, digest, text, lines)
         if kind == forked.BLOB:
             _, _, data, digest, text, lines = event
             yield Blob(
@@ -572,7 +563,6 @@ class GitSource(Source):
         cache: BaseCache,
         old: Base | None,
         base: str | None,
-        waiting: Callable[[], bool] | None = None,
     ) -> forked.Event | None:
         """What one blob comes to: a skip, bytes to scan (its changed lines when it has a
         base), an archive to open, a stream; ``None``: nothing (binary, not a blob)."""
@@ -602,9 +592,6 @@ class GitSource(Source):
             return (forked.ARCHIVE, oid, data, obj.size)
         # text: only its changed lines when it has a base
         digest, text, lines = f"git:{oid}", None, None
-        if old is not None and waiting is not None and waiting():
-            cache.keep(oid, Base(data, multiline(data)))  # what delta() would keep
-            return (forked.COMPARE, oid, data, old.data, old.multiline, base)
         if old is not None or cache.wanted(oid):
             part, as_base = delta(old, data)
             cache.keep(oid, as_base)

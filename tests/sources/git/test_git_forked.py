@@ -181,26 +181,3 @@ def test_the_report_is_the_same_when_the_child_process_scans_the_blobs(
     reasons = " ".join(s["reason"] for s in here["skipped"])
     assert "object missing" in reasons and "checksum invalid" in reasons
     assert here["stats"]["blobs"] > 0 and here["errors"] == []
-
-
-@pytest.mark.parametrize("compare_below", [0, 10**6])
-def test_edits_compared_here_or_in_the_child_are_the_same_blobs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compare_below: int
-) -> None:
-    """The child leaves an edit's comparison to the scanner while the scanner waits for it
-    (``forked.COMPARE``): the changed lines scanned are those the child would have sent."""
-    repo = GitRepo(tmp_path / "edits")
-    lines = [f"line {i} = {'v' * (i % 7)}" for i in range(300)]
-    repo.commit("start", {"a.py": "\n".join(lines) + "\n", "PEM.txt": "x\n"})
-    for n in range(1, 6):
-        lines[n * 40] = f"edited {n}"
-        lines.insert(n * 45, f"added {n}")
-        repo.commit(f"edit {n}", {"a.py": "\n".join(lines) + "\n"})
-    repo.commit("pem", {"PEM.txt": "x\n-----BEGIN RSA PRIVATE KEY-----\n"})
-    repo.commit("after pem", {"PEM.txt": "x\n-----BEGIN RSA PRIVATE KEY-----\ny\n"})
-    options = SourceOptions()
-    expected = _contents(GitSource(str(repo.path), options))
-    monkeypatch.setattr(forked, "FORK_FROM_BLOBS", 0)
-    monkeypatch.setattr(forked, "COMPARE_BELOW", compare_below)
-    assert _contents(GitSource(str(repo.path), options)) == expected
-    assert sum(1 for _, digest, _ in expected if digest and "^" in digest) == 4  # edits
