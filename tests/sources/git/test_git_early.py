@@ -4,7 +4,9 @@ target or other options is not used."""
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,14 @@ from tests.helpers import github_token
 from tests.sources.git.gitrepo import GitRepo
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(autouse=True)
+def _collector() -> Iterator[None]:
+    """begin() sets the collector's thresholds of a run: this process gets its own back."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
 
 
 @pytest.fixture
