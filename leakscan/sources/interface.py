@@ -18,14 +18,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from leakscan.errors import LeakscanError
+# defined in leakscan.errors: importable without the imports below (git's early walk)
+from leakscan.errors import SourceError as SourceError
 from leakscan.model import Blob, Match, Skip, Stats
 from leakscan.policy.policy import Policy
 from leakscan.progress import NoProgress, Progress
-
-
-class SourceError(LeakscanError):
-    """A target could not be scanned (the message says which and why)."""
 
 
 @dataclass(slots=True)
