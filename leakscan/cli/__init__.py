@@ -1,18 +1,35 @@
 """The command line: the only place that prints, exits and draws progress bars.
 
-A ``scan git`` of a local repository begins its history walk here, before the rest of the
-command line (typer, the engine, the rules) is imported: git works while Python imports
-(:mod:`leakscan.cli.early`).
+Importing this package imports nothing else: :func:`main` first lets a ``scan git`` of a local
+repository begin its history walk (:mod:`leakscan.cli.early`), so that git works while Python
+imports typer, the engine and the rules (:mod:`leakscan.cli.commands`); ``app`` is imported
+when asked for.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
-from leakscan.cli import early
-
-early.begin(sys.argv[1:])
-
-from leakscan.cli.commands import app, main  # noqa: E402
+if TYPE_CHECKING:
+    from leakscan.cli.commands import app
 
 __all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The ``leakscan`` program."""
+    from leakscan.cli import early
+
+    early.begin(sys.argv[1:])
+    from leakscan.cli.commands import main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from leakscan.cli.commands import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ import typer.main
 from typer import _coercion, core
 from typer._click import Context
 
-import leakscan.cli  # noqa: F401  (installs the conversion)
+import leakscan.cli.commands  # noqa: F401  (installs the conversion)
 
 
 def _command(path: Path) -> Any:

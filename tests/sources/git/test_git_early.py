@@ -91,3 +91,22 @@ def test_a_walk_that_failed_early_fails_again_in_the_scan(tmp_path: Path, rules:
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2
     assert "not a git repository" in result.stderr
+
+
+def test_the_program_begins_the_walk_before_its_commands_are_imported(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import leakscan.cli
+    from leakscan.cli import commands
+
+    taken: list[object] = []
+    monkeypatch.setattr(sys, "argv", ["leakscan", "scan", "git", str(repo.path)])
+    monkeypatch.setattr(commands, "main", lambda: taken.append(early.take()))
+    leakscan.cli.main()
+    assert len(taken) == 1 and isinstance(taken[0], prelude.Early)
+    taken[0].close()
+    monkeypatch.setattr(sys, "argv", ["leakscan", "scan", "path", str(repo.path)])
+    leakscan.cli.main()
+    assert taken[1:] == [None]
