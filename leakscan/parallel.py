@@ -9,6 +9,7 @@ broken pool falls back to scanning in the main process.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 BATCH_BYTES = 4 * 1024 * 1024  # a batch is sent when it holds this much content...
 BATCH_BLOBS = 512  # ...or this many blobs
 START_AFTER_BYTES = 24 * 1024 * 1024  # scanned serially before a pool is worth starting
+#: an image layer's file streamed (larger than the in-memory limit) goes to a worker whole
+#: up to this size (read in the main process, scanned in the worker in the same windows):
+#: scanned in the main process, it stopped the pipeline while the workers waited
+STREAM_BYTES = 32 * 1024 * 1024
 
 # the detector of a worker process (inherited when forked, else built by the initializer)
 _WORKER: Detector | None = None
@@ -69,12 +74,24 @@ def _sigint_ignored() -> Iterator[None]:
 _BatchResult = tuple[list[list[Match]], int, dict[str, int], dict[str, int]]
 
 
-def _scan_batch(items: list[tuple[bytes, str | None]]) -> _BatchResult:
+#: a batch item: the bytes, their key name, whether they are a stream's (scanned in windows)
+_Item = tuple[bytes, str | None, bool]
+
+
+def _scan_item(detector: Detector, data: bytes, context: str | None, windowed: bool) -> list[Match]:
+    """One item's matches: a stream's bytes as :meth:`Detector.scan_stream` reads them (its
+    windows), so a stream finds the same in a worker as in the main process."""
+    if windowed:
+        return detector.scan_stream(io.BytesIO(data), context)
+    return detector.scan(data, context)
+
+
+def _scan_batch(items: list[_Item]) -> _BatchResult:
     assert _WORKER is not None
     before = _WORKER.timeouts
     _WORKER.checksum_failures.clear()
     _WORKER.capped.clear()
-    results = [_WORKER.scan(data, context) for data, context in items]
+    results = [_scan_item(_WORKER, *item) for item in items]
     return (
         results,
         _WORKER.timeouts - before,
@@ -85,7 +102,7 @@ def _scan_batch(items: list[tuple[bytes, str | None]]) -> _BatchResult:
 
 @dataclass(slots=True)
 class _Batch:
-    items: list[tuple[bytes, str | None]] = field(default_factory=list)
+    items: list[_Item] = field(default_factory=list)
     tokens: list[object] = field(default_factory=list)
     size: int = 0
 
@@ -129,9 +146,12 @@ class BatchScanner:
             log.debug("scanning in %d worker processes (%s)", self.jobs, method)
         return self._pool
 
-    def submit(self, token: object, data: bytes, context: str | None) -> None:
+    def submit(
+        self, token: object, data: bytes, context: str | None, windowed: bool = False
+    ) -> None:
+        """Queue an item (``windowed``: a stream's bytes, scanned as the stream would be)."""
         batch = self._batch
-        batch.items.append((data, context))
+        batch.items.append((data, context, windowed))
         batch.tokens.append(token)
         batch.size += len(data)
         if batch.size >= BATCH_BYTES or len(batch.items) >= BATCH_BLOBS:
@@ -165,7 +185,7 @@ class BatchScanner:
                 log.warning("a worker process failed (%s); scanning its batch here", exc)
                 self.broken = True
         if results is None:
-            results = [self.detector.scan(data, context) for data, context in batch.items]
+            results = [_scan_item(self.detector, *item) for item in batch.items]
         return list(zip(batch.tokens, results, strict=True))
 
     def ready(self, block: bool = False) -> list[tuple[object, list[Match]]]:
