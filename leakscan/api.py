@@ -152,10 +152,7 @@ class Scanner:
         policy = config.policy
         # inline allow comments, looked for while a blob's bytes are at hand
         self.allows = InlineAllows(policy.foreign_allow) if policy.inline_allows else None
-        jobs = config.jobs or default_jobs()
         self._batcher: BatchScanner | None = None
-        if jobs > 1:
-            self._batcher = BatchScanner(self.detector, jobs, detector_settings(config))
         self.context = ScanContext(
             known=self.knows,
             progress=self.progress,
@@ -163,13 +160,21 @@ class Scanner:
             options=config.options,
             policy=policy,
             # a source's forked reader scans too (git), unless worker processes do
-            scan=_ScanHere(self.detector) if self._batcher is None else None,
+            scan=_ScanHere(self.detector),
         )
+        self._start_workers(config.jobs or default_jobs())
         self._serial_bytes = 0  # scanned before the pool starts
         # key -> (the text allow comments are looked for in (None: a stream's, not looked
         # for), the blob's own lines) while its batch is scanned
         self._pending: dict[tuple[str, str | None], tuple[bytes | None, frozenset[int] | None]] = {}
         self._queue: deque[tuple[Blob, tuple[str, str | None] | None]] = deque()
+
+    def _start_workers(self, jobs: int) -> None:
+        """Worker processes for large scans (none for ``jobs`` <= 1); the pool itself starts
+        once enough has been scanned serially. A source's forked reader then scans nothing."""
+        if jobs > 1 and self._batcher is None:
+            self._batcher = BatchScanner(self.detector, jobs, detector_settings(self.config))
+            self.context = dataclasses.replace(self.context, scan=None)
 
     def knows(self, digest: str) -> bool:
         return (
@@ -286,6 +291,8 @@ class Scanner:
 
     def run(self, source: Source) -> None:
         """Scan every blob of a source; a source error is recorded and the run goes on."""
+        if self._batcher is None and not self.config.jobs and source.workers_pay:
+            self._start_workers(default_jobs(workers_pay=True))
         # sources that draw their own bars (images: per layer) say so; others get a bar of
         # bytes scanned
         own_progress = source.reports_progress

@@ -129,6 +129,7 @@ class ImageSource(Source):
     """One image reference (all its platforms, or the chosen one)."""
 
     reports_progress = True  # a bar per image pass, counted in layers
+    workers_pay = True  # 1 GB image on 2 cores: 4.96 s with 2 workers, 6.88 s without
 
     def __init__(
         self,
