@@ -185,9 +185,12 @@ class Scanner:
 
     def _store(self, key: tuple[str, str | None], matches: list[Match]) -> None:
         """Keep a layer file's matches in the content cache (fingerprints, never secrets)."""
+        assert self.cache is not None
+        if not matches:  # most files
+            self.cache.save(key[0], [])
+            return
         from leakscan.store.content_cache import StoredMatch
 
-        assert self.cache is not None
         fkey = self.config.fingerprint_key
         self.cache.save(
             key[0],

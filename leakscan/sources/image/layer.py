@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -167,7 +167,7 @@ def iter_layer(
     max_ratio: int = 200,
     max_bytes: int = MAX_LAYER_BYTES,
     hasher: Any = None,
-) -> Iterator[Entry | Skip]:
+) -> Generator[Entry | Skip, None, None]:
     """The entries of a layer blob, in tar order; ImageError when it cannot be read.
 
     A member that cannot be scanned is a :class:`Skip` whose ``where`` is its member name.

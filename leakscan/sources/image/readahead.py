@@ -5,8 +5,8 @@ Reading a layer costs the main thread little of its own: ``os.pread``, sha256 (t
 digest, the diff_id) and zlib release the GIL on large buffers, so a thread that reads a
 layer in 1 MiB pieces does that work beside the scan (on the 973 MB bench image: ~1 s of
 hashing and reading off the main thread). Memory stays bounded: at most ``depth`` pieces
-wait to be read. An error met by the thread is raised to the reader where it was met, after
-the bytes before it.
+(32 MiB) wait to be read. An error met by the thread is raised to the reader where it was
+met, after the bytes before it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import threading
 from typing import IO
 
 PIECE = 1 << 20  # bytes the thread asks the stream for at a time
-DEPTH = 8  # pieces read ahead at most
+#: pieces read ahead at most: a run of binary files (dropped on their first block) is walked
+#: faster than it is read and hashed; what was read ahead during the text before it absorbs
+#: that (8 pieces left the main thread waiting for ~0.7 s on the 973 MB image)
+DEPTH = 32
 
 
 class ReadAhead:
