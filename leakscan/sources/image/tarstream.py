@@ -4,7 +4,7 @@ Why not :mod:`tarfile`: in stream mode it parses every header field in Python (m
 mtime, uname, ...), copies data through its own 10 KB record buffer and parses PAX records
 with regular expressions. On a PAX-format image (two headers a file) that was 20-35% of a
 whole scan. This reader decodes only what a scanner needs (name, type, size, link target),
-reads ahead in 1 MB chunks, skips unread data in 1 MB reads, and still verifies every
+reads ahead in 4 MB chunks, skips unread data in 4 MB reads, and still verifies every
 header checksum.
 
 It is stricter than tarfile, which treats a bad or cut-off header after the first member as
@@ -40,10 +40,10 @@ from zlib import adler32
 
 BLOCK = 512
 #: read-ahead for headers and small members: most files of an image fit in one chunk (a
-#: layer's reading thread hands on pieces of this size whole)
-CHUNK = 1 << 20
+#: layer's reading thread hands on pieces of this size whole, never copied)
+CHUNK = 4 << 20
 #: unread data is skipped in reads of this size
-SKIP_CHUNK = 1 << 20
+SKIP_CHUNK = 4 << 20
 #: an extension header (PAX record set, GNU long name) is read whole into memory
 MAX_EXTENDED = 8 << 20
 #: a member size beyond any real file: a corrupt header, not a file
