@@ -23,7 +23,7 @@ from leakscan.model import Skip
 from leakscan.sources.compression import is_corrupt_stream, reader, sniff
 from leakscan.sources.image import tarstream
 from leakscan.sources.image.interface import ImageError
-from leakscan.sources.image.readahead import ReadAhead
+from leakscan.sources.image.readahead import COMPRESSED_PIECE, PIECE, ReadAhead
 from leakscan.sources.image.tarstream import Kind, Member, TarError, iter_members
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,10 @@ def iter_layer(
     stream = _Inflated(raw, where, max_ratio, max_bytes, hasher)
     # read, checked and inflated by a thread (the GIL is released meanwhile) while the
     # caller walks and scans: stopped before the generator ends, however it ends
-    ahead = ReadAhead(cast(IO[bytes], stream))
+    # a compressed layer in small reads: a read that meets corrupt bytes loses what it had
+    # inflated, so the members before them are still handed out (as before the thread)
+    piece = PIECE if stream.compression == "none" else COMPRESSED_PIECE
+    ahead = ReadAhead(cast(IO[bytes], stream), piece)
     started = False
     try:
         for member in iter_members(ahead):
