@@ -93,6 +93,9 @@ class Source(ABC):
     #: the source draws its own progress bars (images: per layer); others get a bar of the
     #: bytes scanned
     reports_progress: bool = False
+    #: worker processes pay even on a 2-core machine: the main process is kept busy reading
+    #: (inflating and hashing image layers) while the workers scan
+    workers_pay: bool = False
 
     @abstractmethod
     def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
