@@ -209,20 +209,21 @@ class BatchScanner:
             # imports and loading each, besides the forkserver's own start). Forked (only
             # while this process runs no other thread): they inherit the detector
             methods = multiprocessing.get_all_start_methods()
+            detector: Detector | None = None
+            build = self.build
             if forked and "fork" in methods:
                 method = "fork"
                 # enough slots for every batch in flight (``ready``) and the one being sent
                 self._slots = [mmap.mmap(-1, SLOT_BYTES) for _ in range(2 * self.jobs + 2)]
                 self._free = list(range(len(self._slots)))
-                initargs: tuple[object, ...] = (self.detector, None, self._slots)
+                detector, build = self.detector, None
             else:
                 method = "forkserver" if "forkserver" in methods else "spawn"
-                initargs = (None, self.build)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs,
                 mp_context=multiprocessing.get_context(method),
                 initializer=_init_worker,
-                initargs=initargs,
+                initargs=(detector, build, self._slots or None),
             )
             _widen_pipe(self._pool)
             log.debug("scanning in %d worker processes (%s)", self.jobs, method)
@@ -249,6 +250,7 @@ class BatchScanner:
         except Exception as exc:  # no fork here: the pool starts with the first batch
             log.debug("workers not forked (%s)", exc)
             self._pool = None
+            self._slots, self._free = [], []
 
     def submit(
         self, token: object, data: bytes, context: str | None, windowed: bool = False
