@@ -47,31 +47,22 @@ _WORKER: Detector | None = None
 _SLOTS: list[mmap.mmap] = []
 
 
-def default_jobs(
-    workers_pay: bool = False, loadavg: Callable[[], tuple[float, float, float]] | None = None
-) -> int:
+def default_jobs(workers_pay: bool = False) -> int:
     """Workers when the user does not say: none on a machine of 1-3 cores, where the main
-    process (reading git objects, inflating layers) already takes a core and the transfer of
-    batches costs more than a second worker gains (measured on 2 cores: git history 1.39 s
-    serial vs 1.65 s with 2 workers); up to 4 on larger machines.
+    process (reading git objects) already takes a core and the transfer of batches costs
+    more than a second worker gains (measured on 2 cores: git history 1.39 s serial vs
+    1.65 s with 2 workers); up to 4 on larger machines.
 
     ``workers_pay``: a source whose reading keeps the main process busy (image layers) gets
-    2 from 2 cores on, when a core is spare (the last minute's load average at most one less
-    than the cores): on the 973 MB bench image 4.3-4.6 s against 5.4 s serial when the
-    machine was quiet, but 1.15-1.2x the serial time at a load of 3-6 on 2 cores, where the
-    workers' extra CPU (~1.1 s: starting them, sending batches) only adds to the wait."""
+    2 from 2 cores on, whatever the load: forked before the source starts, with batches in
+    shared memory, they cost ~0.3 s of CPU on the 973 MB bench image (~1.1 s when started by
+    the forkserver, when they only paid on a spare core), and they won at every load
+    measured: 3.6-3.9 s against 5.2-5.5 s serial, and with two busy loops beside the
+    scan 8.8-13.1 s against 14.0-15.4 s."""
     cores = os.cpu_count() or 1
     if cores < 4:
-        spare = workers_pay and cores >= 2 and _spare_core(cores, loadavg or os.getloadavg)
-        return 2 if spare else 1
+        return 2 if workers_pay and cores >= 2 else 1
     return min(4, cores - 1)
-
-
-def _spare_core(cores: int, loadavg: Callable[[], tuple[float, float, float]]) -> bool:
-    try:
-        return loadavg()[0] <= cores - 1
-    except OSError:  # not known here: as on an idle machine
-        return True
 
 
 def _init_worker(
