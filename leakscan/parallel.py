@@ -240,6 +240,8 @@ class BatchScanner:
                 pool.submit(_noop)
         except Exception as exc:  # no fork here: the pool starts with the first batch
             log.debug("workers not forked (%s)", exc)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
             self._slots, self._free = [], []
 
@@ -335,3 +337,6 @@ class BatchScanner:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        for slot in self._slots:
+            slot.close()
+        self._slots, self._free = [], []
