@@ -296,6 +296,8 @@ class Scanner:
         """Scan every blob of a source; a source error is recorded and the run goes on."""
         if self._batcher is None and not self.config.jobs and source.workers_pay:
             self._start_workers(default_jobs(workers_pay=True))
+        if self._batcher is not None and source.workers_pay:
+            self._batcher.prestart()  # before the source starts its reading threads
         # sources that draw their own bars (images: per layer) say so; others get a bar of
         # bytes scanned
         own_progress = source.reports_progress
@@ -338,7 +340,7 @@ class Scanner:
     # -- locations are still recorded in the order the source gave them
     def _parallel(self) -> bool:
         return self._batcher is not None and (
-            self._serial_bytes >= START_AFTER_BYTES or bool(self._queue)
+            self._serial_bytes >= START_AFTER_BYTES or bool(self._queue) or self._batcher.started
         )
 
     def _enqueue(self, blob: Blob) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import mmap
 import os
 import signal
 import threading
@@ -36,39 +37,41 @@ START_AFTER_BYTES = 24 * 1024 * 1024  # scanned serially before a pool is worth 
 #: scanned in the main process, it stopped the pipeline while the workers waited
 STREAM_BYTES = 32 * 1024 * 1024
 
+#: forked workers read batches from shared memory, this size a slot: a batch that does not
+#: fit (a large streamed file) goes through the pipe as before
+SLOT_BYTES = 12 * 1024 * 1024
+
 # the detector of a worker process (inherited when forked, else built by the initializer)
 _WORKER: Detector | None = None
+# a forked worker's view of the parent's batch slots (shared memory mapped before the fork)
+_SLOTS: list[mmap.mmap] = []
 
 
-def default_jobs(
-    workers_pay: bool = False, loadavg: Callable[[], tuple[float, float, float]] | None = None
-) -> int:
+def default_jobs(workers_pay: bool = False) -> int:
     """Workers when the user does not say: none on a machine of 1-3 cores, where the main
-    process (reading git objects, inflating layers) already takes a core and the transfer of
-    batches costs more than a second worker gains (measured on 2 cores: git history 1.39 s
-    serial vs 1.65 s with 2 workers); up to 4 on larger machines.
+    process (reading git objects) already takes a core and the transfer of batches costs
+    more than a second worker gains (measured on 2 cores: git history 1.39 s serial vs
+    1.65 s with 2 workers); up to 4 on larger machines.
 
     ``workers_pay``: a source whose reading keeps the main process busy (image layers) gets
-    2 from 2 cores on, when a core is spare (the last minute's load average at most one less
-    than the cores): on the 973 MB bench image 4.3-4.6 s against 5.4 s serial when the
-    machine was quiet, but 1.15-1.2x the serial time at a load of 3-6 on 2 cores, where the
-    workers' extra CPU (~1.1 s: starting them, sending batches) only adds to the wait."""
+    2 from 2 cores on, whatever the load: forked before the source starts, with batches in
+    shared memory, they cost ~0.3 s of CPU on the 973 MB bench image (~1.1 s when started by
+    the forkserver, when they only paid on a spare core), and they won at every load
+    measured: 3.6-3.9 s against 5.2-5.5 s serial, and with two busy loops beside the
+    scan 8.8-13.1 s against 14.0-15.4 s."""
     cores = os.cpu_count() or 1
     if cores < 4:
-        spare = workers_pay and cores >= 2 and _spare_core(cores, loadavg or os.getloadavg)
-        return 2 if spare else 1
+        return 2 if workers_pay and cores >= 2 else 1
     return min(4, cores - 1)
 
 
-def _spare_core(cores: int, loadavg: Callable[[], tuple[float, float, float]]) -> bool:
-    try:
-        return loadavg()[0] <= cores - 1
-    except OSError:  # not known here: as on an idle machine
-        return True
-
-
-def _init_worker(detector: Detector | None, build: Callable[[], Detector] | None) -> None:
-    global _WORKER
+def _init_worker(
+    detector: Detector | None,
+    build: Callable[[], Detector] | None,
+    slots: list[mmap.mmap] | None = None,
+) -> None:
+    global _WORKER, _SLOTS
+    _SLOTS = slots or []
     # Ctrl-C reaches the whole process group: the parent stops the scan and reports; a
     # worker finishes its batch quietly (no KeyboardInterrupt traceback from each one)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -125,6 +128,23 @@ def _scan_item(detector: Detector, data: bytes, context: str | None, windowed: b
     return detector.scan(data, context)
 
 
+def _noop() -> None:
+    return None
+
+
+#: a batch item written in a slot: where its bytes start, their length, key name, windowed
+_Span = tuple[int, int, str | None, bool]
+
+
+def _scan_slot(slot: int, spans: list[_Span]) -> _BatchResult:
+    """A batch the parent wrote in shared memory: each item's bytes copied out once (the
+    pipe's way copies them four times: pickled, written, read, unpickled)."""
+    view = _SLOTS[slot]
+    return _scan_batch(
+        [(view[at : at + n], context, windowed) for at, n, context, windowed in spans]
+    )
+
+
 def _scan_batch(items: list[_Item]) -> _BatchResult:
     assert _WORKER is not None
     before = _WORKER.timeouts
@@ -144,6 +164,7 @@ class _Batch:
     items: list[_Item] = field(default_factory=list)
     tokens: list[object] = field(default_factory=list)
     size: int = 0
+    slot: int | None = None  # the shared-memory slot it was sent in, until its result is in
 
 
 class BatchScanner:
@@ -163,28 +184,66 @@ class BatchScanner:
         self._batch = _Batch()
         self._inflight: deque[tuple[_Batch, Future[_BatchResult] | None]] = deque()
         self.broken = False
+        self._slots: list[mmap.mmap] = []  # shared with forked workers
+        self._free: list[int] = []
         self.timeouts = 0
         self.checksum_failures: Counter[str] = Counter()
         self.capped: Counter[str] = Counter()  # hits and regions over the detector's caps
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self, forked: bool = False) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             # forkserver: safe with the threads some sources run (registry downloads, git
-            # readers); workers rebuild the detector from the on-disk caches in ~0.1 s
+            # readers); workers rebuild the detector from the on-disk caches (~0.15 s of
+            # imports and loading each, besides the forkserver's own start). Forked (only
+            # while this process runs no other thread): they inherit the detector
             methods = multiprocessing.get_all_start_methods()
-            method = "forkserver" if "forkserver" in methods else "spawn"
+            detector: Detector | None = None
+            build = self.build
+            if forked and "fork" in methods:
+                method = "fork"
+                # enough slots for every batch in flight (``ready``) and the one being sent
+                self._slots = [mmap.mmap(-1, SLOT_BYTES) for _ in range(2 * self.jobs + 2)]
+                self._free = list(range(len(self._slots)))
+                detector, build = self.detector, None
+            else:
+                method = "forkserver" if "forkserver" in methods else "spawn"
             self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs,
                 mp_context=multiprocessing.get_context(method),
                 initializer=_init_worker,
-                initargs=(None, self.build),
+                initargs=(detector, build, self._slots or None),
             )
             _widen_pipe(self._pool)
             log.debug("scanning in %d worker processes (%s)", self.jobs, method)
         return self._pool
+
+    @property
+    def started(self) -> bool:
+        """Workers already running (forked before the source began): no serial start."""
+        return self._pool is not None and not self.broken
+
+    def prestart(self) -> None:
+        """Fork the workers now if this process runs no other thread yet (a source about
+        to start its readers): a forked worker costs a few ms, where one started by the
+        forkserver spends ~0.15 s importing and loading the detector (and the forkserver
+        ~0.2 s starting). Otherwise the pool starts with the first batch, as before."""
+        if self._pool is not None or self.broken or threading.active_count() != 1:
+            return
+        try:
+            with _sigint_ignored():
+                pool = self._start(forked=True)
+                # the processes of a forking pool are started with its first task: now,
+                # while no other thread runs
+                pool.submit(_noop)
+        except Exception as exc:  # no fork here: the pool starts with the first batch
+            log.debug("workers not forked (%s)", exc)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            self._slots, self._free = [], []
 
     def submit(
         self, token: object, data: bytes, context: str | None, windowed: bool = False
@@ -205,16 +264,41 @@ class BatchScanner:
         if not self.broken:
             try:
                 with _sigint_ignored():  # workers (and a forkserver) start ignoring Ctrl-C
-                    future = self._start().submit(_scan_batch, batch.items)
+                    pool = self._start()
+                    if self._free and batch.size <= SLOT_BYTES:
+                        batch.slot = self._free.pop()
+                        spans = self._write(self._slots[batch.slot], batch.items)
+                        future = pool.submit(_scan_slot, batch.slot, spans)
+                    else:
+                        future = pool.submit(_scan_batch, batch.items)
             except Exception as exc:  # no pool (pickling, fork limits...): scan here
                 log.warning("worker processes unavailable (%s); scanning here", exc)
                 self.broken = True
         self._inflight.append((batch, future))
 
+    @staticmethod
+    def _write(slot: mmap.mmap, items: list[_Item]) -> list[_Span]:
+        spans: list[_Span] = []
+        at = 0
+        for data, context, windowed in items:
+            n = len(data)
+            slot[at : at + n] = data
+            spans.append((at, n, context, windowed))
+            at += n
+        return spans
+
     def _finish(
         self, batch: _Batch, future: Future[_BatchResult] | None
     ) -> list[tuple[object, list[Match]]]:
         results: list[list[Match]] | None = None
+        if batch.slot is not None:  # read: free for another batch once this one is done
+            if future is not None:
+                try:
+                    future.exception()
+                except BaseException:  # cancelled: no worker holds it either
+                    pass
+            self._free.append(batch.slot)
+            batch.slot = None
         if future is not None:
             try:
                 results, timeouts, failures, capped = future.result()
@@ -253,3 +337,6 @@ class BatchScanner:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        for slot in self._slots:
+            slot.close()
+        self._slots, self._free = [], []

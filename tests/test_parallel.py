@@ -104,8 +104,8 @@ def test_interrupted_scan_still_reports_what_it_found(tmp_path: Path) -> None:
 def test_on_two_cores_only_a_source_that_keeps_the_reader_busy_gets_workers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Image layers are read and walked by the main process: two workers pay on 2 cores when
-    one is spare; git and folders stay serial there."""
+    """Image layers are read and walked by the main process: two workers pay on 2 cores
+    (even on a busy machine); git and folders stay serial there."""
     from collections.abc import Iterator
 
     from leakscan.api import ScanConfig, Scanner
@@ -123,10 +123,7 @@ def test_on_two_cores_only_a_source_that_keeps_the_reader_busy_gets_workers(
         workers_pay = ImageSource.workers_pay
 
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (0.4, 0.3, 0.2))  # a core spare
     assert parallel.default_jobs() == 1 and parallel.default_jobs(workers_pay=True) == 2
-    # no core spare (other work keeps both busy): the workers' own CPU would only add to it
-    assert parallel.default_jobs(workers_pay=True, loadavg=lambda: (1.6, 1.0, 1.0)) == 1
     scanner = Scanner(ScanConfig())
     try:
         scanner.run(Folder())
@@ -199,3 +196,43 @@ def test_image_streams_scanned_by_workers_find_what_a_serial_scan_finds(
     assert {f.secret for f in serial.findings} == set(tokens)
     found = dict(places(serial))
     assert found[tokens[3]] == [("app/big.txt", 526), ("app/copy.txt", 526)]
+
+
+@pytest.mark.parametrize("slot_bytes", [parallel.SLOT_BYTES, 64])
+def test_workers_forked_up_front_find_what_the_detector_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slot_bytes: int
+) -> None:
+    """Workers forked before a source starts (batches through shared memory, or through the
+    pipe when a batch is larger than a slot) give each item the detector's own matches, in
+    submission order."""
+    from leakscan.engine.build import DetectorSettings
+
+    monkeypatch.setattr(parallel, "SLOT_BYTES", slot_bytes)
+    monkeypatch.setattr(parallel, "BATCH_BYTES", 1)  # a batch per item: several in flight
+    rules = write_rules(tmp_path / "rules")
+    settings = DetectorSettings(rule_paths=(rules,), include_builtin=False)
+    detector = settings()
+    tokens = [github_token() for _ in range(3)]
+    items = [
+        (f"a = 1\ntoken = {tokens[0]}\n".encode(), None, False),
+        (b"nothing here\n" * 50, None, False),
+        (f"key: {tokens[1]}\n".encode() * 3, "config.yaml", False),
+        (("filler\n" * 200 + f"t={tokens[2]}\n").encode(), None, True),  # a stream's bytes
+    ]
+    batcher = parallel.BatchScanner(detector, 2, settings)
+    try:
+        batcher.prestart()
+        for i, (data, context, windowed) in enumerate(items):
+            batcher.submit(i, data, context, windowed)
+        got = batcher.drain()
+        assert not batcher.broken
+    finally:
+        batcher.close()
+    expected = [
+        (i, detector.scan(data, context)) for i, (data, context, _windowed) in enumerate(items)
+    ]
+    assert [token for token, _ in got] == [0, 1, 2, 3]
+    assert [[m.secret for m in ms] for _, ms in got] == [
+        [m.secret for m in ms] for _, ms in expected
+    ]
+    assert [m.secret for m in got[3][1]] == [tokens[2]]
