@@ -32,7 +32,8 @@ FLUSH_EVERY = 2.0  # seconds between content cache commits while results come in
 class ClusterStats:
     layers: int = 0  # unique layers the audit will meet
     cached: int = 0  # already in the content cache
-    tasks: int = 0  # sent to the cluster
+    tasks: int = 0  # layers sent to the cluster
+    dask_tasks: int = 0  # the Dask tasks they travelled in (small layers share one)
     scanned: int = 0  # records (or problems) returned, one per task
     stored: int = 0  # layer records put in the cache
     left_local: int = 0  # no record, or one the local audit must write itself

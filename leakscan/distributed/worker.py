@@ -1,6 +1,7 @@
-"""The function a Dask worker runs: one layer fetched from the registry and scanned by the
-same image source and scanner as a local audit, into an in-memory content cache whose rows
-are returned. The worker never returns layer bytes, only what the content cache stores."""
+"""The function a Dask worker runs: each layer of its task (one, or a batch of small ones)
+fetched from the registry and scanned by the same image source and scanner as a local audit,
+into an in-memory content cache whose rows are returned, one result per layer. The worker
+never returns layer bytes, only what the content cache stores."""
 
 from __future__ import annotations
 
@@ -75,17 +76,23 @@ class _OneLayer(RegistryStore):
         """The client is the worker process's: kept for the next layer."""
 
 
-def scan_layer(task: LayerTask) -> LayerResult:
-    """Scan the task's layer (in a Dask worker)."""
-    key = layer_key(task.layer)
+def scan_layers(tasks: tuple[LayerTask, ...]) -> list[LayerResult]:
+    """Scan the layers of a batch one after the other (in a Dask worker): one result each.
+    The tasks of a batch share their identity and configuration (one audit's)."""
+    first = tasks[0]
     try:
-        wrong = mismatch(identity_of(task), task.identity)
+        wrong = mismatch(identity_of(first), first.identity)
     except LeakscanError as exc:  # e.g. a rules file the worker cannot read
         wrong = f"a Dask worker cannot load the coordinator's rules: {exc}"
     if wrong is not None:
-        return LayerResult(task.layer.digest, key, None, [], mismatch=wrong, worker=_name())
+        return [
+            LayerResult(
+                t.layer.digest, layer_key(t.layer), None, [], mismatch=wrong, worker=_name()
+            )
+            for t in tasks
+        ]
     with _ONE_AT_A_TIME:
-        return _scan(task, key)
+        return [_scan(task, layer_key(task.layer)) for task in tasks]
 
 
 def _scan(task: LayerTask, key: str) -> LayerResult:

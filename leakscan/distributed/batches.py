@@ -1,0 +1,44 @@
+"""Layer tasks grouped into Dask tasks.
+
+Dask costs ~7-10 ms of CPU per task on the scheduler and workers, and the coordinator a few
+more (submit, its communication thread, a result to fetch): nothing beside a 20 MB layer's
+~0.7 s scan, a third of a 1.5 MB one's. Small layers therefore travel together: a batch is
+sent once it holds :data:`BATCH_BYTES` of compressed layers or :data:`BATCH_LAYERS` layers,
+or earlier when a worker would otherwise idle (the coordinator decides that). A layer of
+:data:`BATCH_BYTES` or more, or of unknown size, is a task of its own keyed by its digest.
+Results stay per layer: a batch returns one result per layer, all at once.
+"""
+
+from __future__ import annotations
+
+from leakscan.distributed.payload import LayerTask
+
+BATCH_BYTES = 16 * 1024 * 1024  # compressed bytes of layer that fill a batch
+BATCH_LAYERS = 64  # layers that fill a batch (many tiny layers)
+
+
+class Batches:
+    """The batch being filled, and the rule that closes it."""
+
+    def __init__(self, max_bytes: int = BATCH_BYTES, max_layers: int = BATCH_LAYERS) -> None:
+        self.max_bytes, self.max_layers = max_bytes, max_layers
+        self.pending: list[LayerTask] = []
+        self.bytes = 0
+
+    def add(self, task: LayerTask) -> list[tuple[LayerTask, ...]]:
+        """Take a layer's task; return the batches now ready to send (a large layer alone,
+        the pending batch once full)."""
+        size = task.layer.size
+        if size is None or size >= self.max_bytes:
+            return [(task,)]
+        self.pending.append(task)
+        self.bytes += size
+        if self.bytes >= self.max_bytes or len(self.pending) >= self.max_layers:
+            return [self.take()]
+        return []
+
+    def take(self) -> tuple[LayerTask, ...]:
+        """The pending batch (empty when there is none), which starts a new one."""
+        batch = tuple(self.pending)
+        self.pending, self.bytes = [], 0
+        return batch
