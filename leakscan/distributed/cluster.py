@@ -10,6 +10,7 @@ is taken once.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,26 @@ CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
 THREADS_MAX_AGE = 5.0  # seconds a count of the cluster's worker threads is trusted
 
 
+#: optional packages Dask imports when present and a coordinator never uses: numpy (buffers
+#: for arrays received), jinja2 (HTML views for notebooks); ~0.1 s of the coordinator's start
+_NOT_NEEDED = ("numpy", "jinja2")
+
+
+def _dask_client() -> Any:
+    """Dask's ``Client`` class, imported without :data:`_NOT_NEEDED` unless this process
+    has them already (they import normally afterwards, should anything want them)."""
+    blocked = [name for name in _NOT_NEEDED if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # "not installed", for now
+    try:
+        from distributed import Client
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return Client
+
+
 class Cluster:
     """A connection to a Dask scheduler (``tcp://host:8786``)."""
 
@@ -38,16 +59,14 @@ class Cluster:
     def _connect(self) -> Any:
         if self._client is None:
             try:
-                from distributed import Client
+                Client = _dask_client()
             except ImportError:
                 raise LeakscanError(
                     "--scheduler needs Dask: pip install 'leakscan[dask]' (or "
                     "'dask[distributed]') on this machine and on the workers"
                 ) from None
             try:
-                self._client = Client(  # type: ignore[no-untyped-call]
-                    self.address, timeout=CONNECT_TIMEOUT, set_as_default=False
-                )
+                self._client = Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise LeakscanError(
                     f"cannot reach the Dask scheduler at {hide_userinfo(self.address)}: {exc}"
