@@ -1,0 +1,99 @@
+"""Small layers travel to the cluster together; large ones alone; no worker waits for a batch
+to fill (no cluster needed: a stand-in records what would be sent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from leakscan.api import ScanConfig
+from leakscan.audit.runner import AuditOptions
+from leakscan.distributed.batches import Batches
+from leakscan.distributed.coordinator import Dispatch, identity
+from leakscan.distributed.payload import LayerTask, batch_key, shippable, task_key
+from leakscan.sources.image.interface import LayerRef
+from leakscan.sources.registry.auth import RegistryAuth
+from leakscan.store.content_cache import ContentCache
+from leakscan.store.db import connect
+
+MB = 1024 * 1024
+
+
+def layer(n: int, size: int | None) -> LayerRef:
+    return LayerRef(f"sha256:{n:064x}", size=size)
+
+
+def task(ref: LayerRef) -> LayerTask:
+    config = ScanConfig()
+    return LayerTask(
+        identity(config, "ck1:x"), shippable(config), "", "reg:5000", False, None, "r", ref
+    )
+
+
+def digests(batch: tuple[LayerTask, ...]) -> list[str]:
+    return [t.layer.digest for t in batch]
+
+
+def test_small_layers_fill_a_batch_and_large_ones_go_alone() -> None:
+    batches = Batches(max_bytes=16 * MB, max_layers=3, alone_bytes=8 * MB)
+    big, unknown = layer(1, 40 * MB), layer(2, None)
+    assert [digests(b) for b in batches.add(task(big))] == [[big.digest]]
+    assert [digests(b) for b in batches.add(task(unknown))] == [[unknown.digest]]
+    small = [layer(10 + i, 6 * MB) for i in range(4)]
+    assert batches.add(task(small[0])) == []
+    assert batches.add(task(small[1])) == []
+    # 18 MB: the batch is full
+    assert [digests(b) for b in batches.add(task(small[2]))] == [[s.digest for s in small[:3]]]
+    assert batches.add(task(small[3])) == []
+    assert digests(batches.take()) == [small[3].digest]
+    assert batches.take() == ()
+    tiny = [layer(20 + i, 1) for i in range(3)]
+    assert batches.add(task(tiny[0])) == batches.add(task(tiny[1])) == []
+    assert [digests(b) for b in batches.add(task(tiny[2]))] == [[t.digest for t in tiny]]
+
+
+def test_a_batch_key_names_its_layers_whatever_their_order() -> None:
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    assert batch_key([a]) == task_key(a)
+    assert batch_key([a, b]) == batch_key([b, a]) != batch_key([a])
+    assert batch_key([a, b]).startswith("leakscan-layers-2-")
+
+
+class StandIn:
+    """What the coordinator sends, to a cluster of ``threads`` worker threads."""
+
+    def __init__(self, threads: int) -> None:
+        self.n = threads
+        self.sent: list[list[str]] = []
+
+    def threads(self) -> int:
+        return self.n
+
+    def submit(self, tasks: tuple[LayerTask, ...], done: Callable[[Any, Any], None]) -> None:
+        self.sent.append(digests(tasks))
+
+
+def test_a_batch_waits_only_while_every_worker_thread_has_a_task(tmp_path: Path) -> None:
+    cluster = StandIn(threads=2)
+    cache = ContentCache(connect(":memory:"), "ck1:x")
+    opts = AuditOptions("reg:5000", tmp_path / "state.sqlite")
+    dispatch = Dispatch(opts, ScanConfig(), RegistryAuth(), cache, cluster, "")  # type: ignore[arg-type]
+    base, runtime, app1, app2, app3 = (
+        layer(1, 40 * MB), layer(2, 3 * MB), layer(3, MB), layer(4, MB), layer(5, MB)
+    )  # fmt: skip
+
+    def image(tag: str, *layers: LayerRef) -> None:
+        dispatch.events.put(("image", ("r", tag, layers)))
+        dispatch.pump()
+
+    image("1", base, runtime, app1)
+    # the base alone, and the small layers at once: a worker thread was free
+    assert cluster.sent == [[base.digest], [runtime.digest, app1.digest]]
+    image("2", base, runtime, app2)
+    image("3", base, runtime, app3)
+    assert len(cluster.sent) == 2  # both threads busy: the next batch fills meanwhile
+    dispatch.events.put(("listed", 0.0))
+    dispatch.pump()  # the listing is over: nothing more will fill it
+    assert cluster.sent[2:] == [[app2.digest, app3.digest]]
+    assert (dispatch.stats.tasks, dispatch.stats.dask_tasks) == (5, 3)
