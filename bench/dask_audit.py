@@ -50,6 +50,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 BIG_TAGS = 12  # "large layers": tags, each with its own application layer
 BIG_APP_BYTES = 80 * 1024 * 1024  # uncompressed files per application layer (13-24 MB gzip'd)
 CASES = (("small layers", "team*"), ("large layers", "big*"))
+NO_REPO = "no-such-repository*"  # an audit that meets no image: the fixed start
 
 
 def _populate_large(host: str) -> tuple[int, int]:
@@ -167,7 +168,9 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _report(label: str, run: Audit, local: Audit, layers: int) -> dict[str, float]:
+def _report(
+    label: str, run: Audit, local: Audit, layers: int, empty: Audit, local_empty: Audit
+) -> dict[str, float]:
     c = run.doc.get("cluster", {})
     same = _findings(run.doc) == _findings(local.doc)
     ms = 1000 / layers
@@ -179,6 +182,13 @@ def _report(label: str, run: Audit, local: Audit, layers: int) -> dict[str, floa
         f"{run.scheduler_cpu:.2f}s); findings {'identical' if same else 'DIFFERENT'}; "
         f"{c.get('tasks')} layers sent in {c.get('dask_tasks', c.get('tasks'))} Dask tasks, "
         f"{c.get('left_local')} left local"
+    )
+    # what auditing these images adds to an audit that meets none (start, imports, rules,
+    # connecting, the catalog): the per-layer part of the aim, without the fixed start
+    marginal = (run.cpu - empty.cpu) / (local.cpu - local_empty.cpu)
+    print(
+        f"dask_audit:     beyond the fixed start (an audit meeting no image: {empty.cpu:.2f}s "
+        f"CPU, the local one {local_empty.cpu:.2f}s): CPU {marginal:.2f}x local"
     )
     if "cpu_total" in c:
         parts = {
@@ -214,6 +224,7 @@ def _report(label: str, run: Audit, local: Audit, layers: int) -> dict[str, floa
         f"{label}_s": run.seconds,
         f"{label}_ratio": local.seconds / run.seconds,
         f"{label}_cpu_ratio": run.cpu / local.cpu,
+        f"{label}_marginal_cpu_ratio": marginal,
         f"{label}_coordinator_cpu_ms_per_layer": c.get("cpu_total", float("nan")) * ms,
     }
 
@@ -223,7 +234,7 @@ def _cluster_runs(
 ) -> dict[str, Audit]:
     """A cluster of ``n`` workers importing the code at ``root`` (with Dask settings ``env``):
     a first (cold) audit of the small layers, then the best of two later (warm) audits of
-    each case."""
+    each case, and (key "empty") the best of two audits meeting no image."""
     from tests.distributed.cluster import running_cluster
 
     names = tuple(f"w{i}" for i in range(n))
@@ -233,11 +244,11 @@ def _cluster_runs(
         boot = time.perf_counter() - started
         cold = _audit(host, tmp, f"{name}c", cluster, root)
         idle = _idle_rate(cluster)
-        for case, repos in CASES:
+        for case, repos in (*CASES, ("empty", NO_REPO)):
             runs = [
                 _audit(host, tmp, f"{name}{case[0]}{w}", cluster, root, repos=repos) for w in "wx"
             ]
-            warm[case] = _best(runs)
+            warm[case] = min(runs, key=lambda a: a.cpu) if case == "empty" else _best(runs)
             warm[case].idle = idle
         peaks = [_peak_rss_mb(p.pid) for p in cluster.workers.values()]
     print(
@@ -274,11 +285,12 @@ def run() -> dict[str, float]:
             print(f"dask_audit: load before {os.getloadavg()[0]:.1f}")
             # local audits on 2 processes (the default on 2 cores) and on one (--jobs 1), the
             # references for 2 workers and 1 worker; between the clusters, as load drifts
-            locals_: dict[str, list[Audit]] = {case: [] for case, _ in CASES}
-            singles: dict[str, list[Audit]] = {case: [] for case, _ in CASES}
+            cases = (*CASES, ("empty", NO_REPO))
+            locals_: dict[str, list[Audit]] = {case: [] for case, _ in cases}
+            singles: dict[str, list[Audit]] = {case: [] for case, _ in cases}
 
             def local_round(tag: str) -> None:
-                for case, repos in CASES:
+                for case, repos in cases:
                     locals_[case].append(_locals(host, tmp, f"local{case[0]}{tag}", repos))
                     singles[case].append(
                         _locals(host, tmp, f"single{case[0]}{tag}", repos, "--jobs", "1")
@@ -292,9 +304,7 @@ def run() -> dict[str, float]:
                 local_round(str(n))
             print(f"dask_audit: load after {os.getloadavg()[0]:.1f}")
             for case, _ in CASES:
-                out.update(
-                    _case_report(case, sizes[case], locals_[case], singles[case], warm, codes)
-                )
+                out.update(_case_report(case, sizes[case], locals_, singles, warm, codes))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -303,13 +313,16 @@ def run() -> dict[str, float]:
 def _case_report(
     case: str,
     size: tuple[int, int],
-    locals_: list[Audit],
-    singles: list[Audit],
+    all_locals: dict[str, list[Audit]],
+    all_singles: dict[str, list[Audit]],
     warm: dict[str, dict[str, Audit]],
     codes: list[tuple[str, Path, dict[str, str]]],
 ) -> dict[str, float]:
     tags, unique_bytes = size
+    locals_, singles = all_locals[case], all_singles[case]
     local, single = _best(locals_), _best(singles)
+    local_empty = min(all_locals["empty"], key=lambda a: a.cpu)
+    single_empty = min(all_singles["empty"], key=lambda a: a.cpu)
     st = local.doc.get("stats", {})
     layers = int(st.get("layers_scanned", 0)) or 1
     prefix = case.split()[0]
@@ -333,7 +346,9 @@ def _case_report(
     for n in (1, 2):
         for code, _, _ in codes:
             label = f"{code}{n}"
-            got = _report(label, warm[label][case], single if n == 1 else local, layers)
+            reference = (single, single_empty) if n == 1 else (local, local_empty)
+            got = _report(label, warm[label][case], reference[0], layers, warm[label]["empty"],
+                          reference[1])  # fmt: skip
             out.update({f"{prefix}_{k}": v for k, v in got.items()})
     return out
 

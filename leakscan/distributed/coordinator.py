@@ -212,7 +212,8 @@ class Dispatch:
                 self.opts.timeout, repo, layer, self.credentials,
             )  # fmt: skip
             self.stats.tasks += 1
-            for batch in self.batches.add(task):
+            batch = self.batches.add(task)
+            if batch is not None:
                 self._send(batch)
 
     # -- the local audit's side --------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 from leakscan.api import ScanConfig
 from leakscan.audit.runner import AuditOptions
-from leakscan.distributed.batches import Batches
+from leakscan.distributed.batches import BATCH_BYTES, Batches
 from leakscan.distributed.coordinator import Dispatch, identity
 from leakscan.distributed.payload import LayerTask, batch_key, shippable, task_key
 from leakscan.sources.image.interface import LayerRef
@@ -36,21 +36,22 @@ def digests(batch: tuple[LayerTask, ...]) -> list[str]:
 
 
 def test_small_layers_fill_a_batch_and_large_ones_go_alone() -> None:
-    batches = Batches(max_bytes=16 * MB, max_layers=3, alone_bytes=8 * MB)
+    batches = Batches(max_bytes=16 * MB, per_layer=MB)
     big, unknown = layer(1, 40 * MB), layer(2, None)
-    assert [digests(b) for b in batches.add(task(big))] == [[big.digest]]
-    assert [digests(b) for b in batches.add(task(unknown))] == [[unknown.digest]]
-    small = [layer(10 + i, 6 * MB) for i in range(4)]
-    assert batches.add(task(small[0])) == []
-    assert batches.add(task(small[1])) == []
-    # 18 MB: the batch is full
-    assert [digests(b) for b in batches.add(task(small[2]))] == [[s.digest for s in small[:3]]]
-    assert batches.add(task(small[3])) == []
+    assert digests(batches.add(task(big)) or ()) == [big.digest]
+    assert digests(batches.add(task(unknown)) or ()) == [unknown.digest]
+    small = [layer(10 + i, 5 * MB) for i in range(4)]
+    assert batches.add(task(small[0])) is None
+    assert batches.add(task(small[1])) is None
+    # 3 x (5 MB + 1 MB for the layer's own cost): the batch is full
+    assert digests(batches.add(task(small[2])) or ()) == [s.digest for s in small[:3]]
+    assert batches.add(task(small[3])) is None
     assert digests(batches.take()) == [small[3].digest]
     assert batches.take() == ()
-    tiny = [layer(20 + i, 1) for i in range(3)]
-    assert batches.add(task(tiny[0])) == batches.add(task(tiny[1])) == []
-    assert [digests(b) for b in batches.add(task(tiny[2]))] == [[t.digest for t in tiny]]
+    # tiny layers: their own cost fills a batch
+    tiny = [layer(20 + i, 1) for i in range(16)]
+    assert all(batches.add(task(t)) is None for t in tiny[:15])
+    assert digests(batches.add(task(tiny[15])) or ()) == [t.digest for t in tiny]
 
 
 def test_a_batch_key_names_its_layers_whatever_their_order() -> None:
@@ -80,7 +81,7 @@ def test_a_batch_waits_only_while_every_worker_thread_has_a_task(tmp_path: Path)
     opts = AuditOptions("reg:5000", tmp_path / "state.sqlite")
     dispatch = Dispatch(opts, ScanConfig(), RegistryAuth(), cache, cluster, "")  # type: ignore[arg-type]
     base, runtime, app1, app2, app3 = (
-        layer(1, 40 * MB), layer(2, 3 * MB), layer(3, MB), layer(4, MB), layer(5, MB)
+        layer(1, BATCH_BYTES), layer(2, 3 * MB), layer(3, MB), layer(4, MB), layer(5, MB)
     )  # fmt: skip
 
     def image(tag: str, *layers: LayerRef) -> None:
