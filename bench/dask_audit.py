@@ -26,6 +26,7 @@ audits with that code too (advised settings), side by side, for a before/after i
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -34,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
