@@ -151,7 +151,8 @@ class Collector:
         s.worker_cpu += result.cpu_seconds
         s.workers[result.worker] = s.workers.get(result.worker, 0) + 1
         for digest, rows in result.contents:
-            self.cache.save(digest, [StoredMatch.from_row(r) for r in _json(rows)])
+            matches = [] if rows == "[]" else [StoredMatch.from_row(r) for r in _json(rows)]
+            self.cache.save(digest, matches)  # most contents match nothing: no JSON to read
         for image in self.dependents.pop(result.key, []):
             left = self.waiting[image]
             left.discard(result.key)
