@@ -173,6 +173,7 @@ class Dispatch:
     def _send(self, tasks: tuple[LayerTask, ...]) -> None:
         self.cluster.submit(tasks, lambda f, t: self.events.put(("done", (f, t))))
         self.running += 1
+        self.stats.tasks += len(tasks)
         self.stats.dask_tasks += 1
 
     def _handle(self, kind: str, payload: Any) -> None:
@@ -211,7 +212,6 @@ class Dispatch:
                 self.me, self.shipped, self.policy, self.registry, self.opts.insecure,
                 self.opts.timeout, repo, layer, self.credentials,
             )  # fmt: skip
-            self.stats.tasks += 1
             batch = self.batches.add(task)
             if batch is not None:
                 self._send(batch)

@@ -94,6 +94,7 @@ def test_a_batch_waits_only_while_every_worker_thread_has_a_task(tmp_path: Path)
     image("2", base, runtime, app2)
     image("3", base, runtime, app3)
     assert len(cluster.sent) == 2  # both threads busy: the next batch fills meanwhile
+    assert dispatch.stats.tasks == 3  # the progress line counts the layers sent
     dispatch.events.put(("listed", 0.0))
     dispatch.pump()  # the listing is over: nothing more will fill it
     assert cluster.sent[2:] == [[app2.digest, app3.digest]]
