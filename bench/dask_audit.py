@@ -193,7 +193,8 @@ def _report(
     marginal = (run.cpu - empty.cpu) / (local.cpu - local_empty.cpu)
     print(
         f"dask_audit:     beyond the fixed start (an audit meeting no image: {empty.cpu:.2f}s "
-        f"CPU, the local one {local_empty.cpu:.2f}s): CPU {marginal:.2f}x local"
+        f"CPU (coordinator {empty.coordinator_cpu:.2f}s), the local one "
+        f"{local_empty.cpu:.2f}s): CPU {marginal:.2f}x local"
     )
     if "cpu_total" in c:
         parts = {
