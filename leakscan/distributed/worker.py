@@ -21,6 +21,7 @@ from leakscan.sources.registry.auth import RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
 from leakscan.store.content_cache import ContentCache
 from leakscan.store.db import connect
+from leakscan.userinfo import hide_userinfo
 
 #: a worker process scans one layer at a time (the detector's scratch space is per process);
 #: run workers with ``--nthreads 1`` and as many processes as cores
@@ -92,7 +93,20 @@ def scan_layers(tasks: tuple[LayerTask, ...]) -> list[LayerResult]:
             for t in tasks
         ]
     with _ONE_AT_A_TIME:
-        return [_scan(task, layer_key(task.layer)) for task in tasks]
+        if len(tasks) == 1:  # a failure fails the task: Dask retries it elsewhere
+            return [_scan(first, layer_key(first.layer))]
+        return [_scan_one_of_many(task) for task in tasks]
+
+
+def _scan_one_of_many(task: LayerTask) -> LayerResult:
+    """A layer of a batch: one that fails leaves its result without a record (the local
+    audit reads it), not its batch-mates without theirs."""
+    key = layer_key(task.layer)
+    try:
+        return _scan(task, key)
+    except Exception as exc:
+        why = hide_userinfo(f"{type(exc).__name__}: {exc}")[:300]
+        return LayerResult(task.layer.digest, key, None, [], worker=_name(), problem=why)
 
 
 def _scan(task: LayerTask, key: str) -> LayerResult:

@@ -3,15 +3,18 @@ to fill (no cluster needed: a stand-in records what would be sent)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from leakscan.api import ScanConfig
 from leakscan.audit.runner import AuditOptions
 from leakscan.distributed.batches import BATCH_BYTES, Batches
 from leakscan.distributed.coordinator import Dispatch, identity
-from leakscan.distributed.payload import LayerTask, batch_key, shippable, task_key
+from leakscan.distributed.payload import LayerResult, LayerTask, batch_key, shippable, task_key
 from leakscan.sources.image.interface import LayerRef
 from leakscan.sources.registry.auth import RegistryAuth
 from leakscan.store.content_cache import ContentCache
@@ -99,3 +102,29 @@ def test_a_batch_waits_only_while_every_worker_thread_has_a_task(tmp_path: Path)
     dispatch.pump()  # the listing is over: nothing more will fill it
     assert cluster.sent[2:] == [[app2.digest, app3.digest]]
     assert (dispatch.stats.tasks, dispatch.stats.dask_tasks) == (5, 3)
+
+
+def test_a_layer_failing_in_a_batch_leaves_only_itself_to_the_local_audit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from leakscan.distributed import worker
+
+    good, bad = layer(1, MB), layer(2, MB)
+
+    def scan(t: LayerTask, key: str) -> LayerResult:
+        if t.layer == bad:
+            raise RuntimeError("unexpected")
+        return LayerResult(t.layer.digest, key, b"record", [], cache_key="ck1:x")
+
+    def twin(ref: LayerRef) -> LayerTask:  # a task this worker may scan (same identity)
+        made = task(ref)
+        return dataclasses.replace(made, identity=worker.identity_of(made))
+
+    monkeypatch.setattr(worker, "_scan", scan)
+    results = worker.scan_layers((twin(good), twin(bad)))
+    assert [r.digest for r in results] == [good.digest, bad.digest]
+    assert results[0].record == b"record" and results[0].problem is None
+    assert results[1].record is None and "unexpected" in (results[1].problem or "")
+    # a task of one layer fails as a whole: Dask runs it again on another worker
+    with pytest.raises(RuntimeError):
+        worker.scan_layers((twin(bad),))
