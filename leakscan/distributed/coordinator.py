@@ -26,6 +26,7 @@ stay in the cache and the tags audited so far in the audit state: the same comma
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import queue
@@ -98,6 +99,7 @@ class Dispatch:
         self.listed: set[tuple[str, str]] = set()
         self.listing, self.running = True, 0  # running: Dask tasks sent, not back
         self.batches = Batches()
+        self.queue: collections.deque[tuple[LayerTask, ...]] = collections.deque()  # to send
         self.registry = ""
         self.credentials: Credentials | None = None
         self.began = clock()
@@ -160,14 +162,15 @@ class Dispatch:
         return True
 
     def _send_pending(self) -> None:
-        """Send the batch being filled when a worker thread would otherwise idle, or when the
-        listing is over (nothing more will fill it)."""
-        if not self.batches.pending:
-            return
-        if self.listing and self.running >= max(1, self.cluster.threads()):
-            return
+        """Keep one task per worker thread on the cluster, the next ones here, in the
+        listing's order: a task queued on a worker behind a long one would hold the tags
+        it serves back (the local pass goes tag by tag). A thread that would idle takes the
+        batch being filled."""
         cpu = time.thread_time()
-        self._send(self.batches.take())
+        while self.queue or self.batches.pending:
+            if self.running >= max(1, self.cluster.threads()):
+                break
+            self._send(self.queue.popleft() if self.queue else self.batches.take())
         self.stats.cpu_submit += time.thread_time() - cpu
 
     def _send(self, tasks: tuple[LayerTask, ...]) -> None:
@@ -183,6 +186,8 @@ class Dispatch:
             self.stats.cpu_submit += time.thread_time() - cpu
         elif kind == "done":
             self.running -= 1
+            self._send_pending()  # the thread's next task first, then this one's results
+            cpu = time.thread_time()
             results = self.cluster.results(*payload)
             for result in results:
                 if result.mismatch is not None:
@@ -214,7 +219,7 @@ class Dispatch:
             )  # fmt: skip
             batch = self.batches.add(task)
             if batch is not None:
-                self._send(batch)
+                self.queue.append(batch)
 
     # -- the local audit's side --------------------------------------------------------------
 

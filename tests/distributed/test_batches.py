@@ -77,31 +77,42 @@ class StandIn:
     def submit(self, tasks: tuple[LayerTask, ...], done: Callable[[Any, Any], None]) -> None:
         self.sent.append(digests(tasks))
 
+    def results(self, future: Any, tasks: tuple[LayerTask, ...]) -> list[LayerResult]:
+        return []
 
-def test_a_batch_waits_only_while_every_worker_thread_has_a_task(tmp_path: Path) -> None:
+
+def test_one_task_per_worker_thread_the_next_ones_in_the_listings_order(
+    tmp_path: Path,
+) -> None:
     cluster = StandIn(threads=2)
     cache = ContentCache(connect(":memory:"), "ck1:x")
     opts = AuditOptions("reg:5000", tmp_path / "state.sqlite")
     dispatch = Dispatch(opts, ScanConfig(), RegistryAuth(), cache, cluster, "")  # type: ignore[arg-type]
-    base, runtime, app1, app2, app3 = (
-        layer(1, BATCH_BYTES), layer(2, 3 * MB), layer(3, MB), layer(4, MB), layer(5, MB)
-    )  # fmt: skip
+    base, runtime = layer(1, BATCH_BYTES), layer(2, 3 * MB)
+    apps = [layer(10 + i, 3 * MB) for i in range(4)]
 
     def image(tag: str, *layers: LayerRef) -> None:
         dispatch.events.put(("image", ("r", tag, layers)))
         dispatch.pump()
 
-    image("1", base, runtime, app1)
+    def done() -> None:  # a worker thread is free again
+        dispatch.events.put(("done", (None, ())))
+        dispatch.pump()
+
+    image("1", base, runtime, apps[0])
     # the base alone, and the small layers at once: a worker thread was free
-    assert cluster.sent == [[base.digest], [runtime.digest, app1.digest]]
-    image("2", base, runtime, app2)
-    image("3", base, runtime, app3)
-    assert len(cluster.sent) == 2  # both threads busy: the next batch fills meanwhile
-    assert dispatch.stats.tasks == 3  # the progress line counts the layers sent
+    assert cluster.sent == [[base.digest], [runtime.digest, apps[0].digest]]
+    image("2", base, runtime, apps[1])
+    image("3", base, runtime, apps[2])
+    image("4", base, runtime, apps[3])  # 3 x (3 + 0.5 MB): a full batch, kept here
     dispatch.events.put(("listed", 0.0))
-    dispatch.pump()  # the listing is over: nothing more will fill it
-    assert cluster.sent[2:] == [[app2.digest, app3.digest]]
-    assert (dispatch.stats.tasks, dispatch.stats.dask_tasks) == (5, 3)
+    dispatch.pump()
+    # both threads busy: nothing queues on the cluster behind their tasks
+    assert len(cluster.sent) == 2 and len(dispatch.queue) == 1
+    assert dispatch.stats.tasks == 3  # the progress line counts the layers sent
+    done()
+    assert cluster.sent[2:] == [[a.digest for a in apps[1:]]]
+    assert (dispatch.stats.tasks, dispatch.stats.dask_tasks) == (6, 3)
 
 
 def test_a_layer_failing_in_a_batch_leaves_only_itself_to_the_local_audit(
