@@ -2,11 +2,11 @@
 
 Dask costs ~7-10 ms of CPU per task on the scheduler and workers, and the coordinator a few
 more (submit, its communication thread, a result to fetch): ~1% of a 20 MB layer's ~0.7 s
-scan, a third of a small one's. Small layers therefore travel together: a batch is sent once
-its layers weigh :data:`BATCH_BYTES` (each its compressed size plus :data:`PER_LAYER_BYTES`,
-the fetch, opening and record every layer costs whatever its size, so a batch is ~0.3 s of a
-worker's time), or earlier when a worker thread would otherwise idle (the coordinator decides
-that). A layer of :data:`BATCH_BYTES` or more, or of unknown size, is a task of its own keyed
+scan, a third of a small one's. Small layers therefore travel together: a batch is closed
+once its layers weigh :data:`BATCH_BYTES` (each its compressed size plus
+:data:`PER_LAYER_BYTES`, the fetch, opening and record every layer costs whatever its size,
+so a batch is ~0.3 s of a worker's time), or earlier when a worker thread would otherwise
+idle (the coordinator decides that, and when a closed batch is sent). A layer of :data:`BATCH_BYTES` or more, or of unknown size, is a task of its own keyed
 by its digest. Results stay per layer: a batch returns one result per layer, all at once.
 Small batches keep the local pass, which waits for each tag's layers, close behind the
 workers, and the last tasks of an audit short.
