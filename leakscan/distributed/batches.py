@@ -6,8 +6,9 @@ scan, a third of a small one's. Small layers therefore travel together: a batch 
 once its layers weigh :data:`BATCH_BYTES` (each its compressed size plus
 :data:`PER_LAYER_BYTES`, the fetch, opening and record every layer costs whatever its size,
 so a batch is ~0.3 s of a worker's time), or earlier when a worker thread would otherwise
-idle (the coordinator decides that, and when a closed batch is sent). A layer of :data:`BATCH_BYTES` or more, or of unknown size, is a task of its own keyed
-by its digest. Results stay per layer: a batch returns one result per layer, all at once.
+idle (the coordinator decides that, and when a closed batch is sent). A layer of
+:data:`BATCH_BYTES` or more, or of unknown size, is a task of its own keyed by its digest.
+Results stay per layer: a batch returns one result per layer, all at once.
 Small batches keep the local pass, which waits for each tag's layers, close behind the
 workers, and the last tasks of an audit short.
 """
