@@ -290,8 +290,11 @@ def _measure(label: str, archive: Path, out: dict[str, float]) -> None:
     size = archive.stat().st_size / 1e6
     ours = _leakscan(archive, WORK / "image" / "content-cache.sqlite")
     print(run_line(f"image {label} ({size:.0f} MB)", "leakscan", ours, size), flush=True)
-    # two worker processes (the default on 4+ cores): the main process reads and inflates
-    # layers while the workers scan the files already read
+    # the default is two worker processes from 2 cores on for images when a core is spare
+    # (the main process reads and walks layers while the workers scan the files already
+    # read), else none: both beside it
+    one = _leakscan(archive, WORK / "image" / "content-cache.sqlite", jobs=1)
+    print(run_line(f"image {label} ({size:.0f} MB)", "leakscan -j 1", one, size), flush=True)
     two = _leakscan(archive, WORK / "image" / "content-cache.sqlite", jobs=2)
     print(run_line(f"image {label} ({size:.0f} MB)", "leakscan -j 2", two, size), flush=True)
     theirs = _kingfisher(archive)
@@ -308,6 +311,8 @@ def _measure(label: str, archive: Path, out: dict[str, float]) -> None:
     out[f"leakscan_{label}_s"] = ours.seconds
     out[f"leakscan_{label}_cpu_s"] = ours.cpu_seconds
     out[f"leakscan_{label}_rss_mb"] = ours.peak_rss_mb
+    out[f"leakscan_{label}_j1_s"] = one.seconds
+    out[f"leakscan_{label}_j1_cpu_s"] = one.cpu_seconds
     out[f"leakscan_{label}_j2_s"] = two.seconds
     out[f"leakscan_{label}_j2_cpu_s"] = two.cpu_seconds
     if theirs is not None:

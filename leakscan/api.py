@@ -32,7 +32,7 @@ from leakscan.errors import LeakscanError
 from leakscan.findings import FindingSet, fingerprint, value_digests
 from leakscan.locations import location_of
 from leakscan.model import Blob, Match, ScanResult, Skip, Stats
-from leakscan.parallel import START_AFTER_BYTES, BatchScanner, default_jobs
+from leakscan.parallel import START_AFTER_BYTES, STREAM_BYTES, BatchScanner, default_jobs
 from leakscan.policy.policy import InlineAllows, Policy
 from leakscan.policy.policy import apply as apply_policy
 from leakscan.progress import NoProgress, Progress
@@ -152,10 +152,7 @@ class Scanner:
         policy = config.policy
         # inline allow comments, looked for while a blob's bytes are at hand
         self.allows = InlineAllows(policy.foreign_allow) if policy.inline_allows else None
-        jobs = config.jobs or default_jobs()
         self._batcher: BatchScanner | None = None
-        if jobs > 1:
-            self._batcher = BatchScanner(self.detector, jobs, detector_settings(config))
         self.context = ScanContext(
             known=self.knows,
             progress=self.progress,
@@ -163,13 +160,21 @@ class Scanner:
             options=config.options,
             policy=policy,
             # a source's forked reader scans too (git), unless worker processes do
-            scan=_ScanHere(self.detector) if self._batcher is None else None,
+            scan=_ScanHere(self.detector),
         )
+        self._start_workers(config.jobs or default_jobs())
         self._serial_bytes = 0  # scanned before the pool starts
-        # key -> (the text allow comments are looked for in, the blob's own lines) while its
-        # batch is scanned
-        self._pending: dict[tuple[str, str | None], tuple[bytes, frozenset[int] | None]] = {}
+        # key -> (the text allow comments are looked for in (None: a stream's, not looked
+        # for), the blob's own lines) while its batch is scanned
+        self._pending: dict[tuple[str, str | None], tuple[bytes | None, frozenset[int] | None]] = {}
         self._queue: deque[tuple[Blob, tuple[str, str | None] | None]] = deque()
+
+    def _start_workers(self, jobs: int) -> None:
+        """Worker processes for large scans (none for ``jobs`` <= 1); the pool itself starts
+        once enough has been scanned serially. A source's forked reader then scans nothing."""
+        if jobs > 1 and self._batcher is None:
+            self._batcher = BatchScanner(self.detector, jobs, detector_settings(self.config))
+            self.context = dataclasses.replace(self.context, scan=None)
 
     def knows(self, digest: str) -> bool:
         return (
@@ -180,9 +185,12 @@ class Scanner:
 
     def _store(self, key: tuple[str, str | None], matches: list[Match]) -> None:
         """Keep a layer file's matches in the content cache (fingerprints, never secrets)."""
+        assert self.cache is not None
+        if not matches:  # most files
+            self.cache.save(key[0], [])
+            return
         from leakscan.store.content_cache import StoredMatch
 
-        assert self.cache is not None
         fkey = self.config.fingerprint_key
         self.cache.save(
             key[0],
@@ -286,6 +294,8 @@ class Scanner:
 
     def run(self, source: Source) -> None:
         """Scan every blob of a source; a source error is recorded and the run goes on."""
+        if self._batcher is None and not self.config.jobs and source.workers_pay:
+            self._start_workers(default_jobs(workers_pay=True))
         # sources that draw their own bars (images: per layer) say so; others get a bar of
         # bytes scanned
         own_progress = source.reports_progress
@@ -334,7 +344,24 @@ class Scanner:
     def _enqueue(self, blob: Blob) -> None:
         assert self._batcher is not None
         key = _content_key(blob)
-        if key is not None and (key in self._cache or key in self._pending):
+        if key is None and _to_worker(blob):  # read here, scanned in a worker as a stream
+            assert blob.stream is not None
+            hashing = Tap(blob.stream)
+            pieces = []
+            while piece := hashing.read(STREAM_BYTES):
+                pieces.append(piece)
+            data = b"".join(pieces)
+            key = (hashing.digest(), blob.context)
+            if key in self._cache or key in self._pending:
+                self.stats.cached_blobs += 1
+            else:
+                self._pending[key] = (None, None)  # as scan_blob: no allow comments, all lines
+                if self._persistent(blob, key):
+                    self._persist.add(key)
+                self._batcher.submit(key, data, blob.context, windowed=True)
+                self.stats.blobs += 1
+                self.stats.bytes += len(data)
+        elif key is not None and (key in self._cache or key in self._pending):
             self.stats.cached_blobs += 1
         elif key is not None and blob.data is not None:
             self._pending[key] = (blob.text if blob.text is not None else blob.data, blob.lines)
@@ -358,7 +385,7 @@ class Scanner:
             key = token  # the content key the batch item was submitted with
             text, lines = self._pending.pop(key)  # type: ignore[call-overload]
             matches = _own(matches, lines)
-            if self.allows is not None:
+            if self.allows is not None and text is not None:
                 matches = self.allows(text, matches)
             self._cache[key] = matches  # type: ignore[index]
             if key in self._persist:
@@ -492,6 +519,17 @@ class _ByteCounter:
 def _own(matches: list[Match], lines: frozenset[int] | None) -> list[Match]:
     """The matches on a blob's own lines (all of them when it does not say)."""
     return matches if lines is None else [m for m in matches if m.line in lines]
+
+
+def _to_worker(blob: Blob) -> bool:
+    """An image layer's file streamed, small enough to be scanned by a worker: it is read
+    (and hashed, as :meth:`Scanner.scan_blob` hashes it) into memory first."""
+    return (
+        blob.stream is not None
+        and blob.size is not None
+        and blob.size <= STREAM_BYTES
+        and blob.provenance.kind == "image-layer"
+    )
 
 
 def _content_key(blob: Blob) -> tuple[str, str | None] | None:

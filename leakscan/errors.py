@@ -22,6 +22,10 @@ class LeakscanError(Exception):
         return self.message
 
 
+class SourceError(LeakscanError):
+    """A target could not be scanned (the message says which and why)."""
+
+
 class UsageError(LeakscanError):
     """The command line or configuration is wrong."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -98,3 +99,103 @@ def test_interrupted_scan_still_reports_what_it_found(tmp_path: Path) -> None:
     result = scan([Interrupted()], config)
     assert [f.secret for f in result.findings] == [token]
     assert result.errors == ["interrupted: the scan did not complete"]
+
+
+def test_on_two_cores_only_a_source_that_keeps_the_reader_busy_gets_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Image layers are read and walked by the main process: two workers pay on 2 cores when
+    one is spare; git and folders stay serial there."""
+    from collections.abc import Iterator
+
+    from leakscan.api import ScanConfig, Scanner
+    from leakscan.model import Blob, Skip
+    from leakscan.sources.image.source import ImageSource
+    from leakscan.sources.interface import ScanContext, Source
+
+    class Folder(Source):
+        name = "folder"
+
+        def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
+            return iter(())
+
+    class Layers(Folder):
+        workers_pay = ImageSource.workers_pay
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (0.4, 0.3, 0.2))  # a core spare
+    assert parallel.default_jobs() == 1 and parallel.default_jobs(workers_pay=True) == 2
+    # no core spare (other work keeps both busy): the workers' own CPU would only add to it
+    assert parallel.default_jobs(workers_pay=True, loadavg=lambda: (1.6, 1.0, 1.0)) == 1
+    scanner = Scanner(ScanConfig())
+    try:
+        scanner.run(Folder())
+        assert scanner.context.scan is not None  # no pool: git's reader may scan itself
+        scanner.run(Layers())
+        assert scanner.context.scan is None  # the workers scan
+    finally:
+        scanner.close()
+    explicit = Scanner(ScanConfig(jobs=1))  # -j 1 is kept
+    try:
+        explicit.run(Layers())
+        assert explicit.context.scan is not None
+    finally:
+        explicit.close()
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
+    assert parallel.default_jobs(workers_pay=True) == 1
+
+
+def test_image_streams_scanned_by_workers_find_what_a_serial_scan_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A layer file larger than the in-memory limit is read whole and scanned by a worker in
+    the windows the main process would use: the same findings, lines and cached matches."""
+    from leakscan.api import ScanConfig, scan
+    from leakscan.sources.image.source import image_sources
+    from leakscan.sources.interface import SourceOptions
+    from leakscan.store.content_cache import ContentCache
+    from tests.sources.image.helpers import tar_bytes, write_oci_layout
+
+    monkeypatch.setattr("leakscan.api.START_AFTER_BYTES", 0)
+    tokens = [github_token() for _ in range(4)]
+    big = "\n".join(
+        f"token = {tokens[i // 150]}" if i % 150 == 75 else f"filler line {i}" for i in range(600)
+    ).encode()  # ~10 KB: a stream
+    layer = tar_bytes(
+        [
+            ("app/big.txt", big),
+            ("app/copy.txt", big),
+            ("app/small.env", f"T={tokens[0]}\n".encode()),
+        ]
+    )
+    write_oci_layout(tmp_path / "oci", [(layer, "gzip")])
+    ref = f"oci:{tmp_path / 'oci'}:v1"
+    rules = write_rules(tmp_path / "rules")
+    results = []
+    for jobs in (1, 2):
+        config = ScanConfig(
+            rule_paths=(rules,),
+            include_builtin=False,
+            jobs=jobs,
+            options=SourceOptions(in_memory_bytes=2048),
+        )
+        cache = ContentCache.open(tmp_path / f"cache{jobs}.sqlite", "k")
+        results.append(scan(lambda options: image_sources([ref], options), config, None, cache))
+        cache.close()
+        stored = ContentCache.open(tmp_path / f"cache{jobs}.sqlite", "k")
+        assert stored.known(f"sha256:{hashlib.sha256(big).hexdigest()}")  # its matches kept
+        stored.close()
+    serial, par = results
+
+    def places(result: object) -> list[tuple[str | None, list[tuple[str, int | None]]]]:
+        return [
+            (f.secret, [(str(loc.provenance.fields["path"]), loc.line) for loc in f.locations])
+            for f in result.findings  # type: ignore[attr-defined]
+        ]
+
+    assert places(par) == places(serial)
+    # the workers were given the stream: its copy was known by its digest before it was read
+    assert par.stats.cached_blobs == serial.stats.cached_blobs + 1
+    assert {f.secret for f in serial.findings} == set(tokens)
+    found = dict(places(serial))
+    assert found[tokens[3]] == [("app/big.txt", 526), ("app/copy.txt", 526)]

@@ -1,74 +1,35 @@
-"""The command line: the only place that prints, exits and draws progress bars."""
+"""The command line: the only place that prints, exits and draws progress bars.
+
+Importing this package imports nothing else: :func:`main` first lets a ``scan git`` of a local
+repository begin its history walk (:mod:`leakscan.cli.early`), so that git works while Python
+imports typer, the engine and the rules (:mod:`leakscan.cli.commands`); ``app`` is imported
+when asked for.
+"""
 
 from __future__ import annotations
 
-import gc
-import importlib
+import sys
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    from leakscan.cli.commands import app
 
-from leakscan.cli import helptext
-from leakscan.cli.scan import scan_app
-
-helptext.install()  # help without typer's type tags
-
-app = typer.Typer(
-    name="leakscan",
-    help="Find hard-coded credentials in images, registries, manifests, env and git history.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(scan_app, name="scan")
-
-# each command module defines register(app, scan_app); modules not written yet are skipped
-_COMMAND_MODULES = (
-    "scan_path",
-    "scan_image",
-    "scan_container",
-    "scan_git",
-    "scan_env",
-    "rules",
-    "audit",
-    "baseline",
-    "config",
-    "watch",
-)
-for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"leakscan.cli.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"leakscan.cli.{_name}":
-            raise
-        continue
-    _module.register(app, scan_app)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from leakscan import __version__
-
-        typer.echo(f"leakscan {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False,
-        "--version",
-        help="Print the version and exit.",
-        is_eager=True,
-        callback=_print_version,
-    ),
-) -> None:
-    """Find hard-coded credentials in images, registries, manifests, env and git history."""
+__all__ = ["app", "main"]
 
 
 def main() -> None:
-    # A scan allocates many small objects that live to the end of the run (locations,
-    # findings): the cyclic collector's frequent young-generation passes find nothing to
-    # free. Objects made at import are frozen out of its passes, and passes are rarer.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    app()
+    """The ``leakscan`` program."""
+    from leakscan.cli import early
+
+    early.begin(sys.argv[1:])
+    from leakscan.cli.commands import main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from leakscan.cli.commands import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

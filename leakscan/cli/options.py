@@ -65,8 +65,9 @@ JobsOpt = Annotated[
     typer.Option(
         "--jobs",
         "-j",
-        help="Worker processes for large scans (0: one per core, "
-        "1: none; default $LEAKSCAN_JOBS or 0).",
+        help="Worker processes for large scans (1: none; 0: by the machine: 2 for images "
+        "from 2 cores on when one is idle, else one per core from 4 cores on, up to 4; "
+        "default $LEAKSCAN_JOBS or 0).",
     ),
 ]
 #: ``--config`` as a plain path (``config show``)

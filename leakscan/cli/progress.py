@@ -1,10 +1,12 @@
-"""tqdm progress bars on stderr, only when it is a terminal."""
+"""tqdm progress bars on stderr, only when it is a terminal (tqdm is imported only then)."""
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class TqdmProgress:
@@ -15,6 +17,8 @@ class TqdmProgress:
     def task(self, description: str, total: int | None = None, unit: str = "B") -> None:
         self.done()
         if self.enabled:
+            from tqdm import tqdm
+
             self._bar = tqdm(
                 total=total,
                 desc=description[:40],

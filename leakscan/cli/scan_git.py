@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
+from leakscan.cli import early
 from leakscan.cli.exits import fail
 from leakscan.cli.options import CONTENT_OPTIONS, Options, scan_options
 from leakscan.cli.run import run_scan
@@ -59,34 +59,30 @@ def scan_git(
 ) -> None:
     """Scan git history: every ref, each blob once, the commit that introduced it."""
     assert opts is not None
-    from leakscan.sources.git import GitOptions, GitSource
+    from leakscan.sources.git import GitSource
 
     if sum(bool(x) for x in (range_, since_commit, staged)) > 1:
         fail("use only one of --range, --since-commit and --staged")
     if max_depth is not None and max_depth < 1:
         fail("--max-depth must be at least 1")
-    narrowed = bool(branch or max_depth or range_ or since_commit or staged)
-    git_options = GitOptions(
-        branches=tuple(branch or ()),
+    git_options = early.git_options(
+        target,
+        branches=branch or (),
         max_depth=max_depth,
-        range=range_,
+        range_=range_,
         since_commit=since_commit,
-        all_objects=all_objects or (unreachable and _whole_local_history(target, narrowed)),
+        unreachable=unreachable,
+        all_objects=all_objects,
         staged=staged,
     )
 
     opts.staged = staged
+    begun = early.take()  # the walk begun at start-up, if it was (leakscan.cli.early)
 
     def sources(options: SourceOptions) -> list[GitSource]:
-        return [GitSource(target, options, git_options)]
+        return [GitSource(target, options, git_options, begun)]
 
     run_scan(sources, opts)
-
-
-def _whole_local_history(target: str, narrowed: bool) -> bool:
-    """Unreachable objects belong to a whole-history scan of a repository on this machine
-    (a clone made for a URL has none)."""
-    return not narrowed and os.path.isdir(target)
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:

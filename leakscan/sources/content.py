@@ -22,7 +22,7 @@ from typing import IO, Any, cast
 
 from leakscan.locations import location_of
 from leakscan.model import Blob, Provenance, Skip
-from leakscan.sources.compression import is_corrupt_stream, reader, sniff
+from leakscan.sources.compression import inflate_gzip, is_corrupt_stream, reader, sniff
 from leakscan.sources.interface import SourceOptions
 
 SNIFF_BYTES = 8192
@@ -305,6 +305,16 @@ def archive_blobs(
         yield from _zip(data, outer, provenance, options, depth)
         return
     how = sniff(data)
+    if how == "gzip" and not name.lower().endswith(TAR_SUFFIXES):
+        # a compressed single file held in memory (most .gz files): inflated in one call
+        # when that is simple; the same bytes as the stream below reads
+        limit = min(options.archive_bytes, max(len(data), 1) * options.max_ratio)
+        whole = inflate_gzip(data, min(limit, options.in_memory_bytes))
+        if whole is not None and whole[257:262] != b"ustar":
+            inner = _strip_suffix(name)
+            _, prov = _member(provenance, outer, inner)
+            yield from file_blobs(io.BytesIO(whole), len(whole), inner, prov, options, depth)
+            return
     if how is None:
         stream = _Inflating(io.BytesIO(data), len(data) + 1, "none", "")
     else:

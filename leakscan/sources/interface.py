@@ -18,14 +18,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from leakscan.errors import LeakscanError
+# defined in leakscan.errors: importable without the imports below (git's early walk)
+from leakscan.errors import SourceError as SourceError
 from leakscan.model import Blob, Match, Skip, Stats
 from leakscan.policy.policy import Policy
 from leakscan.progress import NoProgress, Progress
-
-
-class SourceError(LeakscanError):
-    """A target could not be scanned (the message says which and why)."""
 
 
 @dataclass(slots=True)
@@ -96,6 +93,9 @@ class Source(ABC):
     #: the source draws its own progress bars (images: per layer); others get a bar of the
     #: bytes scanned
     reports_progress: bool = False
+    #: worker processes pay even on a 2-core machine: the main process is kept busy reading
+    #: (inflating and hashing image layers) while the workers scan
+    workers_pay: bool = False
 
     @abstractmethod
     def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:

@@ -14,10 +14,12 @@ blobs are compared with, no longer than they are needed and within a memory budg
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, compress, islice
+from operator import not_
 
 _STEP = 4096
 # context scanned above a changed line, for rules that reach back over lines (a key, its
@@ -136,8 +138,10 @@ def delta(old: Base | None, new: bytes) -> tuple[Part | None, Base]:
     # a line the old text also held there is not a change (a junction line, a line between
     # two edits far apart)
     old_middle = old.data[start : len(old.data) - (len(new) - end)]
-    before = set(old_middle.split(b"\n")) if old_middle else ()
-    changed = [i for i in range(skip, len(lines)) if lines[i] not in before]
+    before = set(old_middle.split(b"\n")) if old_middle else set()
+    # the indexes (from ``skip`` on) of lines ``before`` lacks, without a loop per line
+    held = map(before.__contains__, islice(lines, skip, None))
+    changed = list(compress(range(skip, len(lines)), map(not_, held)))
     if len(changed) == len(lines) - skip:  # the usual edit: every line of the span is new
         region = new[above:end]
     else:
@@ -165,16 +169,19 @@ def _with_context(lines: list[bytes], changed: list[int]) -> list[bytes]:
     out = [b""] * len(lines)
     if not changed:
         return out
-    # sizes[k]: bytes in the lines above line k, newlines apart (C-level, no loop per line)
-    sizes = list(accumulate(map(len, lines[: changed[-1] + 1]), initial=0))
+    # ends[k]: where line k starts, counted from line 0 (its bytes and newlines above it;
+    # C-level, no loop per line); it grows with k
+    ends = list(accumulate(map((1).__add__, map(len, lines[: changed[-1] + 1])), initial=0))
     first = done = 0  # the first line of the current context; lines below ``done`` are in
     for i in changed:  # a line's context starts no higher than the one of a line above it
-        while (
-            first < i
-            and i - first > CONTEXT
-            and sizes[i] - sizes[first] + i - first > CONTEXT_BYTES
-        ):
-            first += 1
+        if i == done:  # right below a line kept: its context is kept already
+            out[i] = lines[i]
+            done = i + 1
+            continue
+        # the context: at least CONTEXT lines up, and every line starting within
+        # CONTEXT_BYTES above line i (the first line whose start is that near)
+        near = bisect_left(ends, ends[i] - CONTEXT_BYTES, 0, i)
+        first = max(first, min(i - CONTEXT, near))
         lo = max(first, done)
         out[lo : i + 1] = lines[lo : i + 1]
         done = i + 1

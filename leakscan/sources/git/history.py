@@ -13,7 +13,6 @@ more location of the same content.
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import threading
@@ -22,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from leakscan.sources.git.repository import Repository, last_line
-
-log = logging.getLogger(__name__)
 
 _NULL = "0" * 40
 _NULL_B = b"0" * 40
@@ -89,7 +86,6 @@ def walk_history(
     error = _shown(proc, _parsing(walk))
     if error is not None:
         walk.error = error
-    log.debug("walked %d commits, %d (blob, path) pairs", len(walk.order), len(walk.introduced))
     return walk
 
 
@@ -147,7 +143,6 @@ def _walk_split(repo: Repository, commits: list[str]) -> Walk:
         procs[1].kill()
     second = _shown(procs[1], None)
     walk.error = error or second
-    log.debug("walked %d commits, %d (blob, path) pairs", len(walk.order), len(walk.introduced))
     return walk
 
 

@@ -30,7 +30,7 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-from leakscan.sources.interface import SourceError
+from leakscan.errors import SourceError
 
 log = logging.getLogger(__name__)
 

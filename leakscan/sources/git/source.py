@@ -43,10 +43,12 @@ from leakscan.sources.filesystem import excluded
 from leakscan.sources.git import forked
 from leakscan.sources.git.catfile import CatFile, CatObject
 from leakscan.sources.git.delta import Base, BaseCache, delta
-from leakscan.sources.git.history import Walk, walk_history
+from leakscan.sources.git.history import Walk
 from leakscan.sources.git.objects import ObjectInfo, parse_object
+from leakscan.sources.git.options import GitOptions
 from leakscan.sources.git.places import History, Place
-from leakscan.sources.git.refs import Reachability, Ref, list_refs
+from leakscan.sources.git.prelude import Early, Prelude, prepare
+from leakscan.sources.git.refs import Reachability, Ref
 from leakscan.sources.git.repository import Background, Repository, open_repository
 from leakscan.sources.interface import (
     ScanContext,
@@ -58,28 +60,10 @@ from leakscan.sources.interface import (
 
 log = logging.getLogger(__name__)
 
-_ALL_OBJECTS = (
-    "cat-file",
-    "--batch-all-objects",
-    "--batch-check=%(objectname) %(objecttype)",
-    "--unordered",
-)
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _BASE_BUDGET = 256 * 1024 * 1024  # bytes of earlier blob versions kept to compare with
 #: dangling commits whose trees are listed to give their unreachable blobs a commit and path
 MAX_DANGLING_COMMITS = 200
-
-
-@dataclass(slots=True)
-class GitOptions:
-    """What part of a repository to scan."""
-
-    branches: tuple[str, ...] = ()  # only history reachable from these revisions
-    max_depth: int | None = None  # only the N most recent commits of the walk
-    range: str | None = None  # BASE..HEAD: only blobs introduced by these commits
-    since_commit: str | None = None  # same as REV..HEAD
-    all_objects: bool = False  # add objects that no ref reaches (dangling, unreachable)
-    staged: bool = False  # the index's staged changes instead of the history
 
 
 @dataclass(slots=True)
@@ -98,9 +82,16 @@ class GitSource(Source):
     """A git repository (local path or URL)."""
 
     def __init__(
-        self, target: str, options: SourceOptions, git_options: GitOptions | None = None
+        self,
+        target: str,
+        options: SourceOptions,
+        git_options: GitOptions | None = None,
+        begun: Early | None = None,
     ) -> None:
+        """``begun``: the start of this scan's walk, begun earlier (:class:`.prelude.Early`);
+        used when it was begun for the same target and options."""
         self.target = target
+        self.begun = begun
         self.name = target
         self.options = options
         self.git = git_options or GitOptions()
@@ -111,6 +102,12 @@ class GitSource(Source):
     def blobs(self, ctx: ScanContext) -> Iterator[Blob | Skip]:
         self.known = ctx.known
         self.scan_here = ctx.scan
+        begun, self.begun = self.begun, None
+        prelude = begun.take(self.target, self.git) if begun is not None else None
+        if prelude is not None:
+            self.name = prelude.repo.name
+            yield from self._history(prelude.repo, prelude)
+            return
         with open_repository(self.target, need_work_tree=self.git.staged) as repo:
             self.name = repo.name
             if self.git.staged:
@@ -120,55 +117,46 @@ class GitSource(Source):
 
     # --- history ---------------------------------------------------------------------------
 
-    def _revisions(self, repo: Repository, refs: list[Ref]) -> tuple[list[str], list[str]]:
-        """(arguments, tips on stdin) of the walk."""
-        g = self.git
-        if g.range:
-            for side in _range_sides(g.range):
-                _verify(repo, side, f"bad revision in range {g.range!r}")
-            return [g.range], []
-        if g.since_commit:
-            _verify(repo, g.since_commit, "bad revision")
-            return [f"^{g.since_commit}", "HEAD"], []
-        if g.branches:
-            for rev in g.branches:
-                _verify(repo, rev, "bad revision")
-            return list(g.branches), []
-        tips = sorted({r.commit for r in refs if r.commit is not None})
-        return [], tips
-
-    def _history(self, repo: Repository) -> Iterator[Blob | Skip]:
+    def _history(self, repo: Repository, prelude: Prelude | None = None) -> Iterator[Blob | Skip]:
         if repo.is_shallow():
             yield self._shallow_skip(repo)
-        refs = list_refs(repo)
-        revisions, tips = self._revisions(repo, refs)
-        for ref in refs:
-            if ref.commit is None and ref.peeled_type not in ("blob", None) and not revisions:
-                yield Skip(f"{repo.name}:{ref.name}", f"points at a {ref.peeled_type}; not walked")
-        # what does not depend on the walk runs beside it
-        head_tree = repo.start("ls-tree", "-r", "-z", "--full-tree", "HEAD")
-        listing = repo.start(*_ALL_OBJECTS) if self.git.all_objects else None
+        if prelude is None:
+            prelude = prepare(repo, self.git)
+        walk = prelude.walk
+        if prelude.revisions or prelude.tips:  # logged here: an early walk had no log yet
+            log.debug(
+                "walked %d commits, %d (blob, path) pairs", len(walk.order), len(walk.introduced)
+            )
         try:
-            yield from self._walked(repo, refs, revisions, tips, head_tree, listing)
+            for ref in prelude.refs:
+                if (
+                    ref.commit is None
+                    and ref.peeled_type not in ("blob", None)
+                    and not prelude.revisions
+                ):
+                    yield Skip(
+                        f"{repo.name}:{ref.name}", f"points at a {ref.peeled_type}; not walked"
+                    )
+            yield from self._walked(
+                repo,
+                prelude.refs,
+                prelude.revisions,
+                prelude.walk,
+                prelude.head_tree,
+                prelude.listing,
+            )
         finally:
-            head_tree.close()
-            if listing is not None:
-                listing.close()
+            prelude.close()
 
     def _walked(
         self,
         repo: Repository,
         refs: list[Ref],
         revisions: list[str],
-        tips: list[str],
+        walk: Walk,
         head_tree: Background,
         listing: Background | None,
     ) -> Iterator[Blob | Skip]:
-        walk = (
-            walk_history(repo, revisions, tips, self.git.max_depth)
-            if (revisions or tips)
-            else Walk()
-        )
         reach = Reachability(walk.order, walk.parents, refs)
         if reach.left_out:
             yield Skip(
@@ -645,14 +633,6 @@ def _tagged_blobs(refs: list[Ref]) -> dict[str | None, Ref]:
     }
 
 
-def _range_sides(spec: str) -> list[str]:
-    for sep in ("...", ".."):
-        if sep in spec:
-            base, _, tip = spec.partition(sep)
-            return [base or "HEAD", tip or "HEAD"]
-    raise SourceError(f"bad range {spec!r}: expected BASE..HEAD")
-
-
 def _tree_blobs(repo: Repository, commit: str) -> Iterator[tuple[str, str]]:
     """(blob id, path) of every file in a commit's tree."""
     out = repo.try_run("ls-tree", "-r", "-z", "--full-tree", commit)
@@ -661,16 +641,6 @@ def _tree_blobs(repo: Repository, commit: str) -> Iterator[tuple[str, str]]:
         parts = meta.split(b" ")
         if len(parts) == 3 and parts[1] == b"blob":
             yield parts[2].decode(), path.decode("utf-8", "surrogateescape")
-
-
-def _verify(repo: Repository, rev: str, message: str) -> None:
-    resolved = (
-        None
-        if rev.startswith("-")
-        else repo.try_run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
-    )
-    if resolved is None:
-        raise SourceError(f"{repo.name}: {message}: {rev}")
 
 
 def _head_tree(out: bytes | None) -> dict[str, str]:

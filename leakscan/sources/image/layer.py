@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -23,6 +23,7 @@ from leakscan.model import Skip
 from leakscan.sources.compression import is_corrupt_stream, reader, sniff
 from leakscan.sources.image import tarstream
 from leakscan.sources.image.interface import ImageError
+from leakscan.sources.image.readahead import COMPRESSED_PIECE, PIECE, ReadAhead
 from leakscan.sources.image.tarstream import Kind, Member, TarError, iter_members
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def iter_layer(
     max_ratio: int = 200,
     max_bytes: int = MAX_LAYER_BYTES,
     hasher: Any = None,
-) -> Iterator[Entry | Skip]:
+) -> Generator[Entry | Skip, None, None]:
     """The entries of a layer blob, in tar order; ImageError when it cannot be read.
 
     A member that cannot be scanned is a :class:`Skip` whose ``where`` is its member name.
@@ -175,23 +176,32 @@ def iter_layer(
     is fed every uncompressed byte, the tail after the tar's end included, once the walk
     ends without an error."""
     stream = _Inflated(raw, where, max_ratio, max_bytes, hasher)
+    # read, checked and inflated by a thread (the GIL is released meanwhile) while the
+    # caller walks and scans: stopped before the generator ends, however it ends
+    # a compressed layer in small reads: a read that meets corrupt bytes loses what it had
+    # inflated, so the members before them are still handed out (as before the thread)
+    piece = PIECE if stream.compression == "none" else COMPRESSED_PIECE
+    ahead = ReadAhead(cast(IO[bytes], stream), piece)
     started = False
     try:
-        for member in iter_members(stream):
+        for member in iter_members(ahead):
             started = True
             entry = _entry(member, where)
             if entry is not None:
                 yield entry
         started = True  # an empty tar is a layer; what follows is the blob's tail
-        if hasher is not None:  # the uncompressed tail (padding) counts in the diff_id
-            while stream.read(1 << 20):
-                pass
+        # read to its end: the uncompressed tail (padding) counts in the diff_id, and the
+        # thread's last read is where a blob's digest is checked
+        while ahead.read(1 << 20):
+            pass
         stream.drain()
     # tarfile's errors too: the blob may be read from a member of a docker save archive
     except (TarError, tarfile.TarError, EOFError) as exc:
         if not started:
             raise ImageError(f"{where}: not a tar layer: {exc}") from None
         raise ImageError(f"{where}: corrupt or truncated layer: {exc}") from None
+    finally:
+        ahead.close()
 
 
 class _Content:

@@ -129,6 +129,7 @@ class ImageSource(Source):
     """One image reference (all its platforms, or the chosen one)."""
 
     reports_progress = True  # a bar per image pass, counted in layers
+    workers_pay = True  # 973 MB on 2 cores, quiet: 4.3-4.6 s with 2 workers, 5.4 s without
 
     def __init__(
         self,
@@ -356,8 +357,10 @@ class ImageSource(Source):
             options.in_memory_bytes,
         )
         known = self.run.known
+        # its reading thread is stopped (entries.close()) before the stream is drained
+        entries = iter_layer(stream, where, options.max_ratio, hasher=hasher)
         try:
-            for entry in iter_layer(stream, where, options.max_ratio, hasher=hasher):
+            for entry in entries:
                 if isinstance(entry, Skip):
                     path = entry.where
                     skips.append((path, entry.reason))
@@ -488,12 +491,14 @@ class ImageSource(Source):
                         files = None
                     yield blob
         except BombError as exc:
+            entries.close()
             reason = str(exc).removeprefix(f"{where}: ")
             record.bomb = reason
             files = None
             yield Skip(where, reason)
             _drain(stream)
         except ImageError as exc:  # this layer fails alone; the files read so far are kept
+            entries.close()
             record.error = _reason(exc, where)
             files = None
             # what it deletes is not known: nothing
@@ -502,6 +507,7 @@ class ImageSource(Source):
             yield Skip(ctx.layer_name(i), record.error, error=True)
             _drain_quietly(stream)
         finally:
+            entries.close()
             stream.close()
         record.files = files
 
@@ -517,10 +523,12 @@ class _ImageContext(ImagePlaces):
 
 def _verify(stream: IO[bytes], where: str, max_ratio: int, hasher: Any) -> str | None:
     """Read a layer to its end, hashing its uncompressed bytes (``None``, or why it failed)."""
+    entries = iter_layer(stream, where, max_ratio, hasher=hasher)
     try:
-        for _ in iter_layer(stream, where, max_ratio, hasher=hasher):
+        for _ in entries:
             pass
     except ImageError as exc:
+        entries.close()
         _drain_quietly(stream)
         return _reason(exc, where)
     finally:

@@ -196,22 +196,33 @@ class RegistryAuth:
         verify: bool,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        sent: str | None = None,
     ) -> bool:
-        """Handle a 401's challenge; True when a retry may now succeed."""
+        """Handle a 401's challenge; True when a retry may now succeed.
+
+        ``sent`` is the Authorization header the refused request carried. Requests run in
+        several threads: a 401 for a request sent before another thread's challenge got the
+        scheme or a token is retried with what is held now, and only a refusal of what is
+        held now means the credentials lack access."""
         scheme, params = parse_challenge(header)
         with self._lock:
             if scheme == "basic":
-                already = self._scheme == "basic"
                 self._scheme = "basic"
-                return not already and self.credentials(host) is not None
+                creds = self.credentials(host)
+                return creds is not None and sent != _basic(creds)
             if scheme != "bearer" or not params.get("realm"):
                 raise RegistryAuthError(f"{host}: unsupported auth challenge {scheme!r}")
             self._scheme = "bearer"
             self._bearer = params
-            stale = self._tokens.pop(scope, None)
-            if stale is not None and stale.expires > self._clock() + 5:
-                # a fresh token was refused: the credentials lack access
-                return False
+            held = self._tokens.get(scope)
+            now = self._clock()
+            if held is not None and held.expires > now:
+                if sent != f"Bearer {held.value}":
+                    return True  # another thread got this token after the request left
+                if held.expires > now + 5:
+                    # a fresh token was refused: the credentials lack access
+                    del self._tokens[scope]
+                    return False
             self._tokens[scope] = self._fetch_token(
                 session, host, scope, params, verify, timeout, clock
             )

@@ -254,6 +254,7 @@ class RegistryClient:
                         not self.insecure,
                         self.timeout,
                         self.clock,
+                        sent.get("Authorization"),
                     ):
                         continue
                 raise RegistryAuthError(

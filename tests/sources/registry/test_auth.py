@@ -204,3 +204,39 @@ def test_docker_config_auths_and_helpers(tmp_path, monkeypatch):
         "service": "reg",
         "scope": "x:y",
     }
+
+
+def test_concurrent_401s_retry_with_the_token_another_thread_got(fake: str, monkeypatch):
+    """Two threads' requests leave before either has a token and both come back 401: the
+    second challenge must retry with the first one's token, not call the credentials bad."""
+    import requests
+
+    monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent")
+    auth = RegistryAuth(Credentials("bob", "s3cret-pw"))
+    header = f'Bearer realm="http://{fake}/token",service="fake"'
+    scope = "repository:x:pull"
+    with requests.Session() as session:
+        assert auth.challenge(session, fake, scope, header, False, sent=None)
+        assert auth.challenge(session, fake, scope, header, False, sent=None)
+        assert len(_Fake.token_requests) == 1  # the second thread took the first's token
+        held = auth.headers(fake, scope)["Authorization"]
+        # the registry refusing the token just fetched: the credentials lack access
+        assert not auth.challenge(session, fake, scope, header, False, sent=held)
+        # one request ran before the refusal with no token; after it a new one is fetched
+        assert auth.challenge(session, fake, scope, header, False, sent=None)
+    assert len(_Fake.token_requests) == 2
+
+
+def test_concurrent_401s_under_basic_auth(monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent")
+    import requests
+
+    auth = RegistryAuth(Credentials("bob", "s3cret-pw"))
+    with requests.Session() as session:
+        assert auth.challenge(session, "h", "", 'Basic realm="r"', False, sent=None)
+        assert auth.challenge(session, "h", "", 'Basic realm="r"', False, sent=None)
+        sent = auth.headers("h", "")["Authorization"]
+        assert not auth.challenge(session, "h", "", 'Basic realm="r"', False, sent=sent)
+    anonymous = RegistryAuth(None, use_docker_config=False)
+    with requests.Session() as session:
+        assert not anonymous.challenge(session, "h", "", 'Basic realm="r"', False, sent=None)

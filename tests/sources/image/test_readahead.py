@@ -1,0 +1,60 @@
+"""A layer read ahead by a thread hands on the same bytes, its errors in place, and stops."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+
+from leakscan.sources.image.interface import ImageError
+from leakscan.sources.image.readahead import ReadAhead
+
+
+class _Pieces:
+    """A stream of the given pieces, then an error (if any)."""
+
+    def __init__(self, pieces: list[bytes], error: Exception | None = None) -> None:
+        self.pieces = list(pieces)
+        self.error = error
+
+    def read(self, n: int = -1) -> bytes:
+        if self.pieces:
+            return self.pieces.pop(0)
+        if self.error is not None:
+            raise self.error
+        return b""
+
+
+def test_the_same_bytes_in_reads_of_any_size() -> None:
+    data = bytes(range(256)) * 4000
+    ahead = ReadAhead(io.BytesIO(data), piece=1000, depth=2)  # type: ignore[arg-type]
+    out = []
+    for n in (1, 511, 1000, 4096, 3, 70_000) * 20:
+        chunk = ahead.read(n)
+        assert len(chunk) <= n
+        out.append(chunk)
+    out.append(ahead.read())
+    assert b"".join(out) == data
+    assert ahead.read(10) == b""
+
+
+def test_an_error_is_raised_after_the_bytes_read_before_it() -> None:
+    stream = _Pieces([b"abc", b"def"], ImageError("layer 1: corrupt gzip stream"))
+    ahead = ReadAhead(stream, piece=3)  # type: ignore[arg-type]
+    assert ahead.read(3) + ahead.read(3) == b"abcdef"
+    with pytest.raises(ImageError, match="corrupt gzip stream"):
+        ahead.read(3)
+    assert ahead.read(3) == b""
+
+
+def test_close_stops_a_thread_waiting_to_hand_on_more() -> None:
+    class Endless:
+        def read(self, n: int = -1) -> bytes:
+            return b"x" * n
+
+    ahead = ReadAhead(Endless(), piece=10, depth=1)  # type: ignore[arg-type]
+    assert ahead.read(5) == b"xxxxx"
+    ahead.close()
+    assert not any(t.name == "leakscan-layer-reader" for t in threading.enumerate())
+    assert ahead.read(5) == b""
