@@ -69,7 +69,7 @@ class LayerResult:
     contents: list[tuple[str, str]]  # (content digest, stored matches as JSON)
     bytes_scanned: int = 0
     seconds: float = 0.0
-    cpu_seconds: float = 0.0  # the worker's CPU for the task (its thread's user + system)
+    cpu_seconds: float = 0.0  # the worker process's CPU meanwhile (the layer's read-ahead too)
     worker: str = ""
     problem: str | None = None  # why the layer has no record (read error, bomb)
     # the configuration it was scanned for: tasks are keyed by layer digest, so two audits

@@ -110,7 +110,7 @@ def _scan_one_of_many(task: LayerTask) -> LayerResult:
 
 
 def _scan(task: LayerTask, key: str) -> LayerResult:
-    started, cpu = time.monotonic(), time.thread_time()
+    started, cpu = time.monotonic(), time.process_time()
     config = task.config
     cache = ContentCache(connect(":memory:"), task.identity.cache_key)
     client = _client(task)  # kept alive for the next layer: its connections and tokens
@@ -147,7 +147,7 @@ def _scan(task: LayerTask, key: str) -> LayerResult:
         contents,
         bytes_scanned=scanner.stats.bytes,
         seconds=time.monotonic() - started,
-        cpu_seconds=time.thread_time() - cpu,
+        cpu_seconds=time.process_time() - cpu,
         worker=_name(),
         problem=problem,
         cache_key=task.identity.cache_key,
