@@ -32,7 +32,8 @@ FLUSH_EVERY = 2.0  # seconds between content cache commits while results come in
 class ClusterStats:
     layers: int = 0  # unique layers the audit will meet
     cached: int = 0  # already in the content cache
-    tasks: int = 0  # sent to the cluster
+    tasks: int = 0  # layers sent to the cluster
+    dask_tasks: int = 0  # the Dask tasks they travelled in (small layers share one)
     scanned: int = 0  # records (or problems) returned, one per task
     stored: int = 0  # layer records put in the cache
     left_local: int = 0  # no record, or one the local audit must write itself
@@ -150,7 +151,8 @@ class Collector:
         s.worker_cpu += result.cpu_seconds
         s.workers[result.worker] = s.workers.get(result.worker, 0) + 1
         for digest, rows in result.contents:
-            self.cache.save(digest, [StoredMatch.from_row(r) for r in _json(rows)])
+            matches = [] if rows == "[]" else [StoredMatch.from_row(r) for r in _json(rows)]
+            self.cache.save(digest, matches)  # most contents match nothing: no JSON to read
         for image in self.dependents.pop(result.key, []):
             left = self.waiting[image]
             left.discard(result.key)

@@ -3,10 +3,11 @@ follows them, image by image.
 
 1. A listing thread runs the audit's own enumeration (catalog, tags, resume state,
    platforms) ahead of the audit, and names each image's layers.
-2. Each layer not in the content cache becomes one Dask task as the listing meets it, keyed
-   ``leakscan-layer-<digest>`` (a layer shared by 500 images is one task). A worker fetches
-   the layer itself, scans it with the same image source and scanner, and returns the rows
-   its content cache wrote.
+2. Each layer not in the content cache is sent once (a layer shared by 500 images is scanned
+   once), as the listing meets it: a large layer as a Dask task of its own keyed
+   ``leakscan-layer-<digest>``, small ones batched into one task (:mod:`.batches`). A worker
+   fetches each layer itself, scans it with the same image source and scanner, and returns
+   the rows its content cache wrote, per layer.
 3. The rows go into the coordinator's content cache: contents at once (they are the same in
    every image), a layer's record once its first image's other records are in and show that
    the record is the one the local audit would write (a file's vendor hashes depend on the
@@ -25,6 +26,7 @@ stay in the cache and the tags audited so far in the audit state: the same comma
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import queue
@@ -45,6 +47,7 @@ from leakscan.audit.runner import (
     Resolved,
     run_audit,
 )
+from leakscan.distributed.batches import Batches
 from leakscan.distributed.cluster import Cluster
 from leakscan.distributed.collector import ClusterStats, Collector
 from leakscan.distributed.enumerate import Stopped, list_images
@@ -94,7 +97,9 @@ class Dispatch:
         self.resolved: dict[tuple[str, str], Resolved] = {}
         self.configs: dict[str, bytes] = {}
         self.listed: set[tuple[str, str]] = set()
-        self.listing, self.running = True, 0
+        self.listing, self.running = True, 0  # running: Dask tasks sent, not back
+        self.batches = Batches()
+        self.queue: collections.deque[tuple[LayerTask, ...]] = collections.deque()  # to send
         self.registry = ""
         self.credentials: Credentials | None = None
         self.began = clock()
@@ -152,7 +157,27 @@ class Dispatch:
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
-                return True
+                break
+        self._send_pending()
+        return True
+
+    def _send_pending(self) -> None:
+        """Keep one task per worker thread on the cluster, the next ones here, in the
+        listing's order: a task queued on a worker behind a long one would hold the tags
+        it serves back (the local pass goes tag by tag). A thread that would idle takes the
+        batch being filled."""
+        cpu = time.thread_time()
+        while self.queue or self.batches.pending:
+            if self.running >= max(1, self.cluster.threads()):
+                break
+            self._send(self.queue.popleft() if self.queue else self.batches.take())
+        self.stats.cpu_submit += time.thread_time() - cpu
+
+    def _send(self, tasks: tuple[LayerTask, ...]) -> None:
+        self.cluster.submit(tasks, lambda f, t: self.events.put(("done", (f, t))))
+        self.running += 1
+        self.stats.tasks += len(tasks)
+        self.stats.dask_tasks += 1
 
     def _handle(self, kind: str, payload: Any) -> None:
         cpu = time.thread_time()
@@ -161,10 +186,14 @@ class Dispatch:
             self.stats.cpu_submit += time.thread_time() - cpu
         elif kind == "done":
             self.running -= 1
-            result = self.cluster.result(*payload)
-            if result.mismatch is not None:
-                raise LeakscanError(f"{result.worker}: {result.mismatch}")
-            self.collector.add(result)
+            self._send_pending()  # the thread's next task first, then this one's results
+            cpu = time.thread_time()
+            results = self.cluster.results(*payload)
+            for result in results:
+                if result.mismatch is not None:
+                    raise LeakscanError(f"{result.worker}: {result.mismatch}")
+            for result in results:
+                self.collector.add(result)
             self.stats.cluster_seconds = self.clock() - self.began
             self.stats.cpu_collect += time.thread_time() - cpu
         elif kind == "listed":
@@ -188,9 +217,9 @@ class Dispatch:
                 self.me, self.shipped, self.policy, self.registry, self.opts.insecure,
                 self.opts.timeout, repo, layer, self.credentials,
             )  # fmt: skip
-            self.cluster.submit(task, lambda f, t: self.events.put(("done", (f, t))))
-            self.running += 1
-            self.stats.tasks += 1
+            batch = self.batches.add(task)
+            if batch is not None:
+                self.queue.append(batch)
 
     # -- the local audit's side --------------------------------------------------------------
 

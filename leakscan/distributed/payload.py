@@ -1,6 +1,7 @@
 """What travels between the coordinator and a Dask worker: one layer's task and its record.
 
-A task names its layer by digest (its Dask key is ``leakscan-layer-<digest>``) and carries what
+A task names its layer by digest (a Dask task of one layer is keyed ``leakscan-layer-<digest>``,
+one of several small layers ``leakscan-layers-<n>-<hash of their digests>``) and carries what
 the worker needs to scan it exactly as the coordinator would: the scan configuration, the
 coordinator's leakscan version, engine version, rules digest and cache key (checked by the
 worker before it scans), and the registry credentials. Its ``repr`` shows the layer and the
@@ -10,6 +11,7 @@ repository only: never the credentials, the fingerprint key or the configuration
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 
 from leakscan.api import ScanConfig
@@ -20,6 +22,15 @@ from leakscan.sources.registry.auth import Credentials
 def task_key(digest: str) -> str:
     """The Dask key of a layer's task: one task per layer, whatever shares it."""
     return f"leakscan-layer-{digest}"
+
+
+def batch_key(digests: list[str]) -> str:
+    """The Dask key of a task holding several layers: derived from their sorted digests (an
+    audit that forms the same batch shares its scan, as with a single layer's key)."""
+    if len(digests) == 1:
+        return task_key(digests[0])
+    joined = "\n".join(sorted(digests)).encode()
+    return f"leakscan-layers-{len(digests)}-{hashlib.sha256(joined).hexdigest()[:40]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +69,7 @@ class LayerResult:
     contents: list[tuple[str, str]]  # (content digest, stored matches as JSON)
     bytes_scanned: int = 0
     seconds: float = 0.0
-    cpu_seconds: float = 0.0  # the worker's CPU for the task (its thread's user + system)
+    cpu_seconds: float = 0.0  # the worker process's CPU meanwhile (the layer's read-ahead too)
     worker: str = ""
     problem: str | None = None  # why the layer has no record (read error, bomb)
     # the configuration it was scanned for: tasks are keyed by layer digest, so two audits

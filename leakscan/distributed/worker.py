@@ -1,6 +1,7 @@
-"""The function a Dask worker runs: one layer fetched from the registry and scanned by the
-same image source and scanner as a local audit, into an in-memory content cache whose rows
-are returned. The worker never returns layer bytes, only what the content cache stores."""
+"""The function a Dask worker runs: each layer of its task (one, or a batch of small ones)
+fetched from the registry and scanned by the same image source and scanner as a local audit,
+into an in-memory content cache whose rows are returned, one result per layer. The worker
+never returns layer bytes, only what the content cache stores."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from leakscan.sources.registry.auth import RegistryAuth
 from leakscan.sources.registry.client import RegistryClient
 from leakscan.store.content_cache import ContentCache
 from leakscan.store.db import connect
+from leakscan.userinfo import hide_userinfo
 
 #: a worker process scans one layer at a time (the detector's scratch space is per process);
 #: run workers with ``--nthreads 1`` and as many processes as cores
@@ -75,21 +77,40 @@ class _OneLayer(RegistryStore):
         """The client is the worker process's: kept for the next layer."""
 
 
-def scan_layer(task: LayerTask) -> LayerResult:
-    """Scan the task's layer (in a Dask worker)."""
-    key = layer_key(task.layer)
+def scan_layers(tasks: tuple[LayerTask, ...]) -> list[LayerResult]:
+    """Scan the layers of a batch one after the other (in a Dask worker): one result each.
+    The tasks of a batch share their identity and configuration (one audit's)."""
+    first = tasks[0]
     try:
-        wrong = mismatch(identity_of(task), task.identity)
+        wrong = mismatch(identity_of(first), first.identity)
     except LeakscanError as exc:  # e.g. a rules file the worker cannot read
         wrong = f"a Dask worker cannot load the coordinator's rules: {exc}"
     if wrong is not None:
-        return LayerResult(task.layer.digest, key, None, [], mismatch=wrong, worker=_name())
+        return [
+            LayerResult(
+                t.layer.digest, layer_key(t.layer), None, [], mismatch=wrong, worker=_name()
+            )
+            for t in tasks
+        ]
     with _ONE_AT_A_TIME:
+        if len(tasks) == 1:  # a failure fails the task: Dask retries it elsewhere
+            return [_scan(first, layer_key(first.layer))]
+        return [_scan_one_of_many(task) for task in tasks]
+
+
+def _scan_one_of_many(task: LayerTask) -> LayerResult:
+    """A layer of a batch: one that fails leaves its result without a record (the local
+    audit reads it), not its batch-mates without theirs."""
+    key = layer_key(task.layer)
+    try:
         return _scan(task, key)
+    except Exception as exc:
+        why = hide_userinfo(f"{type(exc).__name__}: {exc}")[:300]
+        return LayerResult(task.layer.digest, key, None, [], worker=_name(), problem=why)
 
 
 def _scan(task: LayerTask, key: str) -> LayerResult:
-    started, cpu = time.monotonic(), time.thread_time()
+    started, cpu = time.monotonic(), time.process_time()
     config = task.config
     cache = ContentCache(connect(":memory:"), task.identity.cache_key)
     client = _client(task)  # kept alive for the next layer: its connections and tokens
@@ -126,7 +147,7 @@ def _scan(task: LayerTask, key: str) -> LayerResult:
         contents,
         bytes_scanned=scanner.stats.bytes,
         seconds=time.monotonic() - started,
-        cpu_seconds=time.thread_time() - cpu,
+        cpu_seconds=time.process_time() - cpu,
         worker=_name(),
         problem=problem,
         cache_key=task.identity.cache_key,

@@ -28,6 +28,6 @@ class DieOnFirstLayer(WorkerPlugin):  # type: ignore[misc]
         if (
             self.worker_name == self.victim
             and finish == "executing"
-            and str(key).startswith("leakscan-layer-")
+            and str(key).startswith(("leakscan-layer-", "leakscan-layers-"))
         ):
             os.kill(os.getpid(), signal.SIGKILL)  # dies mid-task, like a machine lost
