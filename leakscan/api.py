@@ -155,6 +155,7 @@ class Scanner:
         self._batcher: BatchScanner | None = None
         self.context = ScanContext(
             known=self.knows,
+            clean=self.clean,
             progress=self.progress,
             layer_store=cache,
             options=config.options,
@@ -182,6 +183,21 @@ class Scanner:
             or (digest, None) in self._pending
             or (self.cache is not None and self.cache.known(digest))
         )
+
+    def clean(self, digest: str) -> bool:
+        """Content scanned (in this run, or in an earlier one through the cache) that holds
+        no match: counted as reused, as :meth:`scan_blob` counts a blob of it."""
+        key = (digest, None)
+        if key in self._pending:  # in a worker's batch: its matches are not known yet
+            return False
+        matches = self._cache.get(key)
+        if matches is None:
+            if self.cache is None or self.cache.matches(digest) != []:
+                return False
+        elif matches:
+            return False
+        self.stats.cached_blobs += 1
+        return True
 
     def _store(self, key: tuple[str, str | None], matches: list[Match]) -> None:
         """Keep a layer file's matches in the content cache (fingerprints, never secrets)."""

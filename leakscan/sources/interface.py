@@ -75,6 +75,9 @@ class ScanContext:
     # content keys already scanned in this run (or an earlier one, through a cache): a source
     # may yield Blob(digest=...) without bytes for them
     known: Callable[[str], bool] = _nothing_known
+    # content keys known to hold nothing (scanned, no matches): a source may leave their blobs
+    # out; the run counts each one asked about as content reused
+    clean: Callable[[str], bool] = _nothing_known
     progress: Progress = field(default_factory=NoProgress)
     # images: layers scanned by earlier runs (a LayerStore of leakscan.sources.image.records;
     # the scanner's content cache, when it has one)

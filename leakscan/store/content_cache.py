@@ -110,6 +110,9 @@ class ContentCache:
         # the stored contents of this key, by the first 16 hex digits of their digests, read
         # at the first lookup (None: too many to hold, each looked up by itself)
         self._index: set[str] | None = None
+        # of those, the contents stored with no match (their whole digests, as bytes): most
+        # files of a layer reused, answered without a query each
+        self._clean: set[bytes] = set()
         self._indexed = False
         self.failed = False
         if conn is not None:
@@ -160,19 +163,28 @@ class ContentCache:
             return self._contents[digest]
         found: list[StoredMatch] | None = None
         if self.conn is not None and not self.failed and self._may_hold(digest):
-            try:
-                row = self.conn.execute(
-                    "SELECT matches FROM cc_contents WHERE digest=? AND cache_key=?",
-                    (digest, self.key),
-                ).fetchone()
-            except sqlite3.Error as exc:
-                self._trouble(exc)
-                row = None
-            if row is not None:
-                found = [StoredMatch.from_row(r) for r in json.loads(row[0])]
+            if _whole(digest) in self._clean:
+                found = []
+            else:
+                found = self._stored(digest)
         if found is not None or len(self._contents) < 1_000_000:
             self._contents[digest] = found
         return found
+
+    def _stored(self, digest: str) -> list[StoredMatch] | None:
+        """The matches stored for a content, read by themselves (``None``: none stored)."""
+        assert self.conn is not None
+        try:
+            row = self.conn.execute(
+                "SELECT matches FROM cc_contents WHERE digest=? AND cache_key=?",
+                (digest, self.key),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._trouble(exc)
+            return None
+        if row is None:
+            return None
+        return [StoredMatch.from_row(r) for r in json.loads(row[0])]
 
     def _may_hold(self, digest: str) -> bool:
         """Whether the file may hold this content (False: it does not)."""
@@ -181,13 +193,15 @@ class ContentCache:
             assert self.conn is not None
             try:
                 rows = self.conn.execute(
-                    "SELECT substr(digest, 8, 16) FROM cc_contents WHERE cache_key=? LIMIT ?",
+                    "SELECT digest, matches = '[]' FROM cc_contents WHERE cache_key=? LIMIT ?",
                     (self.key, INDEX_LIMIT + 1),
                 ).fetchall()
             except sqlite3.Error as exc:
                 self._trouble(exc)
                 return False
-            self._index = {r[0] for r in rows} if len(rows) <= INDEX_LIMIT else None
+            if len(rows) <= INDEX_LIMIT:
+                self._index = {str(d)[7:23] for d, _ in rows}
+                self._clean = {_whole(str(d)) for d, clean in rows if clean}
         return self._index is None or digest[7:23] in self._index
 
     def known(self, digest: str) -> bool:
@@ -247,3 +261,11 @@ class ContentCache:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+def _whole(digest: str) -> bytes:
+    """A content digest (``sha256:<hex>``) as the bytes a set of many holds in less memory."""
+    try:
+        return bytes.fromhex(digest[7:])
+    except ValueError:  # not a digest this cache writes: never taken for a clean one
+        return digest.encode()

@@ -35,3 +35,26 @@ def test_an_unusable_cache_file_is_no_cache(tmp_path: Path) -> None:
     cache.flush()
     assert cache.get_layer("x") is None
     cache.close()
+
+
+def test_contents_without_matches_answered_from_one_read(tmp_path: Path) -> None:
+    """A reused layer asks for thousands of contents, nearly all clean: those are answered
+    from the one read of the key's digests, the others (and unknown ones) as before."""
+    path = tmp_path / "c.sqlite"
+    clean = [f"sha256:{i:064x}" for i in range(50)]
+    found = "sha256:" + "ab" * 32
+    first = ContentCache.open(path, "k", now=1000.0)
+    for digest in clean:
+        first.save(digest, [])
+    first.save(found, [MATCH])
+    first.close()
+    again = ContentCache.open(path, "k", now=1001.0)
+    assert again.conn is not None
+    selects: list[str] = []
+    again.conn.set_trace_callback(lambda sql: selects.append(sql) if "SELECT" in sql else None)
+    assert all(again.matches(d) == [] for d in clean)
+    assert again.matches(found) == [MATCH]
+    assert again.matches("sha256:" + "cd" * 32) is None
+    assert again.matches("sha256:not-hex") is None
+    assert len(selects) == 2  # the digests once, then the one content holding a match
+    again.close()

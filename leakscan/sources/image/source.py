@@ -331,7 +331,10 @@ class ImageSource(Source):
         for path, reason in record.skips:
             yield Skip(ctx.where(i, path), reason)
         held: FileHashes | None = None
+        clean = self.run.clean
         for f in record.files or ():
+            if clean(f.digest):  # nothing to place: it holds no match
+                continue
             outer = f.path.split("!", 1)[0]
             if held is None or held.hashes is not f.hashes or held.outer != outer:
                 held = FileHashes(outer, f.hashes) if f.hashes else None
