@@ -52,7 +52,7 @@ def tool(name: str) -> str | None:
     return shutil.which(name)
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
+def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Run a command, return its wall time and its own peak RSS.
 
     The child is reaped with ``wait4``, whose usage is that child's alone (the usage of all
@@ -63,6 +63,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started

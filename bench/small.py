@@ -7,7 +7,9 @@ shares of it); the checkout is its last tree without `.git` (`git archive`); the
 is a service's dozen settings with one live-looking key. Each tool runs at real-time priority
 when allowed, one run of each per round, medians of the rounds (`BENCH_SMALL_ROUNDS`, 15).
 `BENCH_SMALL_BEFORE=DIR` also runs the leakscan of another tree (e.g. a `git archive` of
-main) in the same rounds, as `leakscan-before`.
+main) in the same rounds, as `leakscan-before`. Every tool runs in `bench/work/` (`python -m`
+would put the working folder first on the path: a run from a checkout would import that
+checkout's leakscan whatever `PYTHONPATH` says).
 """
 
 from __future__ import annotations
@@ -88,7 +90,11 @@ def _commands(
     words = {"dir": ["scan"], "git": ["scan", "git"], "env": ["scan", "path"]}[kind]
     ours = [sys.executable, "-m", "leakscan.cli", *words, str(target), "--no-progress"]
     ours += ["-f", "json", "-o", str(reports / "leakscan.json")]
-    cmds: dict[str, tuple[list[str], dict[str, str] | None]] = {"leakscan": (ours, None)}
+    here = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    cmds: dict[str, tuple[list[str], dict[str, str] | None]] = {
+        "leakscan": (ours, {"PYTHONPATH": path})
+    }
     if before:
         cmds["leakscan-before"] = (ours, {"PYTHONPATH": before})
     kingfisher, betterleaks = tool("kingfisher"), tool("betterleaks")
@@ -132,8 +138,8 @@ def run() -> dict[str, float]:
     for kind, target in (("dir", folder), ("git", repo), ("env", env)):
         cmds = _commands(kind, target, before)
         for cmd, extra in cmds.values():  # compiles and caches the rules database, bytecode
-            timed(cmd, extra)
-        done = rounds(cmds, count)
+            timed(cmd, extra, WORK)
+        done = rounds(cmds, count, WORK)
         ours = done["leakscan"]
         for name, result in done.items():
             print(_line(f"small {kind}", name, result, ours))

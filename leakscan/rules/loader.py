@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pickle
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import regex
-import yaml
 
 from leakscan.errors import RuleError
+from leakscan.lazyregex import lazy
 from leakscan.model import CONFIDENCES, SEVERITIES
-from leakscan.paths import cache_dir
+from leakscan.rules import filecache
 from leakscan.rules.builtin import builtin_dir
 from leakscan.rules.placeholders import is_placeholder_file
 from leakscan.rules.spec import Example, NegativeExample, Rule
-from leakscan.yamldepth import TooDeep, check_depth
 
 _REQUIRED = {"id", "name", "pattern", "keywords", "examples", "negative_examples"}
 _OPTIONAL = {
@@ -43,9 +40,8 @@ _OPTIONAL = {
     "description",
     "prefilter",
 }
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 MAX_RULE_FILE_DEPTH = 100  # a rule file nests 4 or 5 levels; deeper is refused before loading
-_ID = regex.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_ID = lazy(globals(), r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 def load_rules(paths: Sequence[Path] | None = None, include_builtin: bool = True) -> list[Rule]:
@@ -88,30 +84,23 @@ def _load_file_cached(file: Path) -> list[Rule]:
         content = file.read_bytes()
     except OSError as exc:
         raise RuleError(f"{file}: cannot read rule file: {exc.strerror}") from None
-    key = hashlib.sha256(_CACHE_VERSION + str(file).encode() + b"\0" + content).hexdigest()
-    cached = cache_dir() / "rules" / f"{key[:40]}.pickle"
-    try:
-        loaded = pickle.loads(cached.read_bytes())
-        if isinstance(loaded, list) and all(isinstance(r, Rule) for r in loaded):
-            return loaded
-    except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError):
-        pass
-    rules = load_file(file)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(rules))
-        tmp.replace(cached)
-    except OSError:
-        pass  # a read-only cache is fine: we validate every time
-    return rules
+    return filecache.load(file, content, _CACHE_VERSION, load_file, _rule_list)
+
+
+def _rule_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(r, Rule) for r in value)
 
 
 def load_file(file: Path) -> list[Rule]:
+    import yaml  # only for a file not in the cache
+
+    from leakscan.yamldepth import TooDeep, check_depth
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
     try:
         text = file.read_text(encoding="utf-8")
-        check_depth(text, MAX_RULE_FILE_DEPTH, _LOADER)
-        doc = yaml.load(text, Loader=_LOADER)
+        check_depth(text, MAX_RULE_FILE_DEPTH, loader)
+        doc = yaml.load(text, Loader=loader)
     except TooDeep as exc:
         raise RuleError(f"{file}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
