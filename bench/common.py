@@ -110,11 +110,13 @@ def median_run(runs: list[Run]) -> Run:
     return Run(mid.seconds, mid.peak_rss_mb, mid.returncode, cpu)
 
 
-def rounds(cmds: dict[str, tuple[list[str], dict[str, str] | None]], count: int) -> dict[str, Run]:
+def rounds(
+    cmds: dict[str, tuple[list[str], dict[str, str] | None]], count: int, cwd: Path | None = None
+) -> dict[str, Run]:
     """Each command (with its extra environment) run ``count`` times, one of each per round,
     at real-time priority when allowed; the median of each."""
     runs: dict[str, list[Run]] = {name: [] for name in cmds}
     for _ in range(count):
         for name, (cmd, env) in cmds.items():
-            runs[name].append(timed(realtime(cmd), env))
+            runs[name].append(timed(realtime(cmd), env, cwd))
     return {name: median_run(done) for name, done in runs.items()}
