@@ -8,14 +8,14 @@ start-up, although most scans use few of them (a blob without candidates uses no
 first attribute asked of it (``.search``, ``.match``...) it compiles the pattern and puts
 the compiled pattern in its place in that namespace, so every later use is the compiled
 pattern itself, at no extra cost. The pattern and flags are those given: nothing about the
-matching changes. Imports nothing of leakscan.
+matching changes (compiled through :mod:`leakscan.regexcache`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import regex
+from leakscan import regexcache
 
 __all__ = ["lazy"]
 
@@ -32,7 +32,7 @@ class _Lazy:
     def __getattr__(self, name: str) -> Any:
         compiled = self._compiled
         if compiled is None:
-            compiled = self._compiled = regex.compile(self._pattern, self._flags)
+            compiled = self._compiled = regexcache.compile(self._pattern, self._flags)
             for key, value in list(self._namespace.items()):
                 if value is self:
                     self._namespace[key] = compiled

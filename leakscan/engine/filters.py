@@ -11,6 +11,7 @@ from functools import cache
 
 import regex
 
+from leakscan import regexcache
 from leakscan.lazyregex import lazy
 from leakscan.rules.placeholders import Placeholders, builtin_placeholders
 
@@ -70,7 +71,7 @@ def is_known_example(secret: str, data: Placeholders | None = None) -> bool:
 @cache
 def _compiled(data: Placeholders) -> tuple[tuple[regex.Pattern[str], bool], ...]:
     return tuple(
-        (regex.compile(w.pattern, regex.IGNORECASE), w.match == "anywhere") for w in data.words
+        (regexcache.compile(w.pattern, regex.IGNORECASE), w.match == "anywhere") for w in data.words
     )
 
 
