@@ -71,7 +71,7 @@ def _rule_files(roots: Iterable[Path]) -> list[Path]:
     return files
 
 
-_CACHE_VERSION = b"rules-v2"
+_CACHE_VERSION = b"rules-v3"  # v3: rules pickled as calls (spec._reduce)
 
 
 def _load_file_cached(file: Path) -> list[Rule]:
