@@ -28,43 +28,45 @@ from leakscan.paths import cache_dir
 __all__ = ["compile"]
 
 _lock = threading.Lock()
-_programs: dict[tuple[Any, int, int], tuple[Any, ...]] | None = None
-_added: dict[tuple[Any, int, int], tuple[Any, ...]] = {}
+#: (pattern, flags, regex's default version) -> the pickled program; unpickled when used
+_programs: dict[tuple[Any, int, int], bytes] | None = None
+_added: dict[tuple[Any, int, int], bytes] = {}
 
 
 def compile(pattern: str | bytes, flags: int = 0) -> Any:
     """``regex.compile(pattern, flags)``, its program read from the cache when it is there."""
     key = (pattern, int(flags), int(getattr(regex, "DEFAULT_VERSION", 0)))
-    args = _load().get(key)
-    if args is not None:
+    kept = _load().get(key)
+    if kept is not None:
         try:
-            return _engine().compile(*args)
+            return _engine().compile(*pickle.loads(kept))
         except Exception:  # a program this regex does not take: compile anew
             pass
     compiled, args = _recorded(pattern, flags)
     if args is not None:
+        program = pickle.dumps(args)
         with _lock:
             if not _added:
                 atexit.register(_save)
-            _added[key] = args
-            _load()[key] = args
+            _added[key] = program
+            _load()[key] = program
     return compiled
 
 
 def _file() -> Path:
     version = getattr(regex, "__version__", "unknown")
     python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    return cache_dir() / f"regex-programs-{version}-py{python}.pickle"
+    return cache_dir() / f"regex-programs-v2-{version}-py{python}.pickle"
 
 
-def _load() -> dict[tuple[Any, int, int], tuple[Any, ...]]:
+def _load() -> dict[tuple[Any, int, int], bytes]:
     global _programs
     if _programs is None:
         _programs = _read()
     return _programs
 
 
-def _read() -> dict[tuple[Any, int, int], tuple[Any, ...]]:
+def _read() -> dict[tuple[Any, int, int], bytes]:
     try:
         loaded = pickle.loads(_file().read_bytes())
     except Exception:  # missing, damaged or foreign: start afresh

@@ -71,24 +71,41 @@ def _rule_files(roots: Iterable[Path]) -> list[Path]:
     return files
 
 
-_CACHE_VERSION = b"rules-v3"  # v3: rules pickled as calls (spec._reduce)
+_CACHE_VERSION = b"rules-v4"  # v4: (rules, their digest bodies); rules pickled as calls
 
 
 def _load_file_cached(file: Path) -> list[Rule]:
     """A rule file's rules, from a cache keyed by its path and content when it is valid.
 
     Parsing and validating (compiling every pattern) costs more than the scan of a small
-    target; a file that did not change is not validated again.
+    target; a file that did not change is not validated again. Each rule's part of
+    :func:`rules_digest` is kept with it.
     """
     try:
         content = file.read_bytes()
     except OSError as exc:
         raise RuleError(f"{file}: cannot read rule file: {exc.strerror}") from None
-    return filecache.load(file, content, _CACHE_VERSION, load_file, _rule_list)
+    rules, bodies = filecache.load(file, content, _CACHE_VERSION, _parse_file, _is_parsed)
+    for rule, body in zip(rules, bodies, strict=True):
+        _BODIES[id(rule)] = (rule, body)
+    return rules
 
 
-def _rule_list(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(r, Rule) for r in value)
+def _parse_file(file: Path) -> tuple[list[Rule], tuple[bytes, ...]]:
+    rules = load_file(file)
+    return rules, tuple(_digest_body(rule) for rule in rules)
+
+
+def _is_parsed(value: object) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], list)
+        and all(isinstance(r, Rule) for r in value[0])
+        and isinstance(value[1], tuple)
+        and len(value[1]) == len(value[0])
+        and all(isinstance(b, bytes) for b in value[1])
+    )
 
 
 def load_file(file: Path) -> list[Rule]:
@@ -245,27 +262,36 @@ def _negatives(raw: Any, fail: Any) -> tuple[NegativeExample, ...]:
     return tuple(out)
 
 
+#: id(rule) -> (rule, its part of the digest), for the rules read from the cache
+_BODIES: dict[int, tuple[Rule, bytes]] = {}
+
+
 def rules_digest(rules: Sequence[Rule]) -> str:
     """A digest of the loaded rules: caches of scan results are keyed by it."""
     h = hashlib.sha256()
     for rule in sorted(rules, key=lambda r: r.id):
-        body = {
-            "id": rule.id,
-            "pattern": rule.pattern,
-            "keywords": rule.keywords,
-            "group": rule.secret_group,
-            "entropy": rule.entropy,
-            "confidence": rule.confidence,
-            "severity": rule.severity,
-            "checksum": rule.checksum,
-            "ignore_case": rule.ignore_case,
-            "context": rule.context,
-            "allow": rule.allow,
-            "max_length": rule.max_length,
-            "tags": rule.tags,  # the engine reads some (generic, password)
-            "multiline": rule.multiline_secret,
-        }
-        if rule.prefilter:  # only when set: the digests of rules without one stay the same
-            body["prefilter"] = rule.prefilter
-        h.update(json.dumps(body, sort_keys=True).encode())
+        known = _BODIES.get(id(rule))
+        h.update(known[1] if known is not None and known[0] is rule else _digest_body(rule))
     return "sha256:" + h.hexdigest()
+
+
+def _digest_body(rule: Rule) -> bytes:
+    body = {
+        "id": rule.id,
+        "pattern": rule.pattern,
+        "keywords": rule.keywords,
+        "group": rule.secret_group,
+        "entropy": rule.entropy,
+        "confidence": rule.confidence,
+        "severity": rule.severity,
+        "checksum": rule.checksum,
+        "ignore_case": rule.ignore_case,
+        "context": rule.context,
+        "allow": rule.allow,
+        "max_length": rule.max_length,
+        "tags": rule.tags,  # the engine reads some (generic, password)
+        "multiline": rule.multiline_secret,
+    }
+    if rule.prefilter:  # only when set: the digests of rules without one stay the same
+        body["prefilter"] = rule.prefilter
+    return json.dumps(body, sort_keys=True).encode()
