@@ -9,7 +9,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("engine", "dirscan", "image", "git", "registry", "dask_audit", "watch", "differential")
+BENCHES = (
+    "engine",
+    "dirscan",
+    "small",
+    "image",
+    "git",
+    "registry",
+    "dask_audit",
+    "watch",
+    "differential",
+)
 WITH_OPTIONS = ("differential",)
 
 

@@ -52,7 +52,7 @@ def tool(name: str) -> str | None:
     return shutil.which(name)
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
+def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Run a command, return its wall time and its own peak RSS.
 
     The child is reaped with ``wait4``, whose usage is that child's alone (the usage of all
@@ -63,6 +63,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
@@ -89,3 +90,33 @@ def run_line(label: str, tool_name: str, run: Run, mb: float) -> str:
         f"{label}: {tool_name} {run.seconds:.2f}s ({mb / run.seconds:.0f} MB/s), "
         f"cpu {run.cpu_seconds:.2f}s, peak RSS {run.peak_rss_mb:.0f} MB, exit {run.returncode}"
     )
+
+
+def realtime(cmd: list[str]) -> list[str]:
+    """``cmd`` at real-time priority when this user may ask for it (``chrt -r 10``): the
+    machine is shared, and the neighbours' jobs then wait instead of the tool measured."""
+    chrt = shutil.which("chrt")
+    if chrt is None:
+        return cmd
+    probe = subprocess.run([chrt, "-r", "10", "true"], capture_output=True, check=False)
+    return [chrt, "-r", "10", *cmd] if probe.returncode == 0 else cmd
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run of median wall time, with the median CPU time of all the runs."""
+    ordered = sorted(runs, key=lambda r: r.seconds)
+    mid = ordered[len(ordered) // 2]
+    cpu = sorted(r.cpu_seconds for r in runs)[len(runs) // 2]
+    return Run(mid.seconds, mid.peak_rss_mb, mid.returncode, cpu)
+
+
+def rounds(
+    cmds: dict[str, tuple[list[str], dict[str, str] | None]], count: int, cwd: Path | None = None
+) -> dict[str, Run]:
+    """Each command (with its extra environment) run ``count`` times, one of each per round,
+    at real-time priority when allowed; the median of each."""
+    runs: dict[str, list[Run]] = {name: [] for name in cmds}
+    for _ in range(count):
+        for name, (cmd, env) in cmds.items():
+            runs[name].append(timed(realtime(cmd), env, cwd))
+    return {name: median_run(done) for name, done in runs.items()}

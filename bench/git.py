@@ -32,7 +32,7 @@ import sys
 import zlib
 from pathlib import Path
 
-from bench.common import WORK, Run, ratio_line, stdlib_copy, timed, tool
+from bench.common import WORK, Run, ratio_line, rounds, stdlib_copy, timed, tool
 
 COMMITS = 5000
 FIRST_COMMIT_FILES = 30  # the skeleton a project starts from
@@ -118,7 +118,8 @@ def _kind(rng: random.Random) -> str:
     return "M"
 
 
-def _generate(target: Path) -> None:
+def _generate(target: Path, commits: int = COMMITS) -> None:
+    """``commits`` commits (a shorter history: the planted secrets at the same shares of it)."""
     rng = random.Random(5)
     root = stdlib_copy()
     pool = sorted(
@@ -175,6 +176,11 @@ def _generate(target: Path) -> None:
         return ops
 
     planted = _secrets(rng)
+    if commits != COMMITS:
+        planted = {
+            at * commits // COMMITS + i: change
+            for i, (at, change) in enumerate(sorted(planted.items()))
+        }
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp)], check=True)
@@ -210,7 +216,7 @@ def _generate(target: Path) -> None:
         return mark
 
     n = 0
-    while n < COMMITS:
+    while n < commits:
         touched: set[str] = set()
         if n == 0:
             ops = changes(FIRST_COMMIT_FILES, touched)
@@ -312,32 +318,12 @@ def _size(repo: Path) -> tuple[int, int, float]:
 ROUNDS = 10  # each tool's runs, interleaved with the others' (BENCH_GIT_ROUNDS)
 
 
-def _realtime(cmd: list[str]) -> list[str]:
-    """``cmd`` at real-time priority when this user may ask for it (``chrt -r 10``): the
-    machine is shared, and the neighbours' jobs then wait instead of the tool measured."""
-    chrt = shutil.which("chrt")
-    if chrt is None:
-        return cmd
-    probe = subprocess.run([chrt, "-r", "10", "true"], capture_output=True, check=False)
-    return [chrt, "-r", "10", *cmd] if probe.returncode == 0 else cmd
-
-
-def _median(runs: list[Run]) -> Run:
-    """The run of median wall time, with the median CPU time of all the runs."""
-    ordered = sorted(runs, key=lambda r: r.seconds)
-    mid = ordered[len(ordered) // 2]
-    cpu = sorted(r.cpu_seconds for r in runs)[len(runs) // 2]
-    return Run(mid.seconds, mid.peak_rss_mb, mid.returncode, cpu)
-
-
 def _rounds(cmds: dict[str, list[str]]) -> dict[str, Run]:
-    """Each command run ``ROUNDS`` times, one of each per round; the median of each."""
-    rounds = int(os.environ.get("BENCH_GIT_ROUNDS", ROUNDS))
-    runs: dict[str, list[Run]] = {name: [] for name in cmds}
-    for _ in range(rounds):
-        for name, cmd in cmds.items():
-            runs[name].append(timed(_realtime(cmd)))
-    return {name: _median(done) for name, done in runs.items()}
+    """Each command run ``ROUNDS`` times (``BENCH_GIT_ROUNDS``), interleaved; their medians."""
+    return rounds(
+        {name: (cmd, None) for name, cmd in cmds.items()},
+        int(os.environ.get("BENCH_GIT_ROUNDS", ROUNDS)),
+    )
 
 
 def run() -> dict[str, float]:

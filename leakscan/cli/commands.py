@@ -1,26 +1,29 @@
-"""The ``leakscan`` command: its typer application and the modules that add its commands."""
+"""The ``leakscan`` command: its typer application and the modules that add its commands.
+
+A scan builds only the command it runs: importing every command module and building all
+their typer commands (~25 ms) is a good part of a small scan's start-up. :func:`main` picks
+the modules by the command line's first words (:func:`modules_for`): ``scan`` followed by a
+subcommand's name, or by anything ``scan`` sends to ``scan path`` (a path, an option), builds
+that one command; any other command line (``--help`` of a group, another command, a typo)
+builds them all, as ``app`` is (built when asked for). A subcommand's help and errors are the
+same either way: they never name its siblings.
+"""
 
 from __future__ import annotations
 
 import gc
 import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 import typer
 
 from leakscan.cli import coercion, early, helptext
-from leakscan.cli.scan import scan_app
+from leakscan.cli.scan import DefaultToPathGroup, new_scan_app
 
 helptext.install()  # help without typer's type tags
 coercion.install()  # values converted without pydantic where nothing can go wrong
-
-app = typer.Typer(
-    name="leakscan",
-    help="Find hard-coded credentials in images, registries, manifests, env and git history.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(scan_app, name="scan")
 
 # each command module defines register(app, scan_app); modules not written yet are skipped
 _COMMAND_MODULES = (
@@ -35,14 +38,50 @@ _COMMAND_MODULES = (
     "config",
     "watch",
 )
-for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"leakscan.cli.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"leakscan.cli.{_name}":
-            raise
-        continue
-    _module.register(app, scan_app)
+#: ``scan`` subcommand -> the module that adds it (``tests/cli/test_commands.py`` keeps it
+#: equal to what the modules register)
+SCAN_COMMANDS = {
+    "path": "scan_path",
+    "image": "scan_image",
+    "container": "scan_container",
+    "git": "scan_git",
+    "env": "scan_env",
+}
+_HELP = ("--help", "-h")
+
+
+def modules_for(args: Sequence[str]) -> tuple[str, ...]:
+    """The command modules a command line needs: one for a ``scan`` that runs a command (as
+    :class:`~leakscan.cli.scan.DefaultToPathGroup` routes it), all for anything else."""
+    if len(args) < 2 or args[0] != "scan" or args[1] in _HELP:
+        return _COMMAND_MODULES
+    word = args[1]
+    if word in SCAN_COMMANDS:
+        return (SCAN_COMMANDS[word],)
+    return (SCAN_COMMANDS[DefaultToPathGroup.default_command],)
+
+
+def build(modules: Sequence[str] = _COMMAND_MODULES) -> typer.Typer:
+    """The application with the commands of ``modules``."""
+    app = typer.Typer(
+        name="leakscan",
+        help="Find hard-coded credentials in images, registries, manifests, env and git history.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    scan_app = new_scan_app()
+    app.add_typer(scan_app, name="scan")
+    app.callback()(_root)
+    for name in modules:
+        try:
+            module = importlib.import_module(f"leakscan.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"leakscan.cli.{name}":
+                raise
+            continue
+        module.register(app, scan_app)
+    return app
 
 
 def _print_version(value: bool) -> None:
@@ -53,7 +92,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False,
@@ -70,6 +108,14 @@ def main() -> None:
     # A scan allocates many small objects that live to the end of the run (locations,
     # findings): the cyclic collector's frequent young-generation passes find nothing to
     # free. Objects made at import are frozen out of its passes, and passes are rarer.
+    app = build(modules_for(sys.argv[1:]))
     gc.freeze()
     gc.set_threshold(*early.GC_THRESHOLDS)
     app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # every command (built once, when asked for)
+        app = globals()["app"] = build()
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

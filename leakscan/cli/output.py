@@ -22,7 +22,6 @@ from leakscan.errors import UsageError
 from leakscan.report import reporter
 from leakscan.report.interface import Reporter
 from leakscan.report.safe_text import unsurrogate
-from leakscan.report.table import TableReporter
 
 FormatsOpt = Annotated[
     list[str] | None,
@@ -111,9 +110,12 @@ def reporters(specs: list[ReportSpec]) -> list[tuple[ReportSpec, Reporter]]:
     out = []
     for spec in specs:
         report = reporter(spec.format)
-        if isinstance(report, TableReporter) and spec.output is None and sys.stdout.isatty():
-            report.color = colour_wanted(os.environ)
-            report.width = max(shutil.get_terminal_size((100, 24)).columns, 60)
+        if spec.output is None and sys.stdout.isatty():
+            from leakscan.report.table import TableReporter
+
+            if isinstance(report, TableReporter):
+                report.color = colour_wanted(os.environ)
+                report.width = max(shutil.get_terminal_size((100, 24)).columns, 60)
         out.append((spec, report))
     return out
 

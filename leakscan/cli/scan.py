@@ -32,8 +32,11 @@ class DefaultToPathGroup(TyperGroup):
         path.format_help(sub, formatter)
 
 
-scan_app = typer.Typer(
-    cls=DefaultToPathGroup,
-    help="Scan files, directories, images, git history, env. `leakscan scan PATH` scans a path.",
-    no_args_is_help=True,
-)
+def new_scan_app() -> typer.Typer:
+    """The ``scan`` group, without commands (the command modules add them)."""
+    return typer.Typer(
+        cls=DefaultToPathGroup,
+        help="Scan files, directories, images, git history, env. "
+        "`leakscan scan PATH` scans a path.",
+        no_args_is_help=True,
+    )

@@ -26,6 +26,7 @@ from pathlib import Path
 import hyperscan
 import regex
 
+from leakscan.lazyregex import lazy
 from leakscan.paths import cache_dir
 from leakscan.rules.spec import Rule
 
@@ -81,8 +82,8 @@ def _hs_flags(rule: Rule, how: str) -> int:
     return flags
 
 
-_NAMED_GROUP = regex.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
-_WIDE_REPEAT = regex.compile(r"(?<!\\)\{(\d+),(\d+)\}\??")
+_NAMED_GROUP = lazy(globals(), r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
+_WIDE_REPEAT = lazy(globals(), r"(?<!\\)\{(\d+),(\d+)\}\??")
 WIDE = 64  # bounded repeats at least this wide become open-ended in the Hyperscan pass
 
 
@@ -126,7 +127,7 @@ def _probe(rule: Rule) -> str:
 
 # syntax Hyperscan does not take as written: lookarounds, atomic groups, backreferences,
 # possessive repeats, conditionals. Such a rule goes in as a prefilter from the start.
-_UNSUPPORTED = regex.compile(r"\(\?(?:=|!|<=|<!|>)|\\[1-9]|[*+?}]\+|\(\?\(")
+_UNSUPPORTED = lazy(globals(), r"\(\?(?:=|!|<=|<!|>)|\\[1-9]|[*+?}]\+|\(\?\(")
 
 
 def _first_guess(rule: Rule) -> str:
@@ -168,6 +169,19 @@ def _assemble(
     return expressions, flags, entries
 
 
+def _entries(rules: Sequence[Rule], modes: dict[str, str]) -> list[Entry]:
+    """The entries :func:`_assemble` gives, without building the expressions: what a database
+    loaded from the cache needs."""
+    entries: list[Entry] = []
+    for index, rule in enumerate(rules):
+        how = modes[rule.id]
+        if how == KEYWORD:
+            entries.extend(Entry(index, KEYWORD) for _ in rule.keywords)
+        elif how != CONTEXT:
+            entries.append(Entry(index, how))
+    return entries
+
+
 def _compile(expressions: list[bytes], flags: list[int]) -> hyperscan.Database | None:
     if not expressions:
         return None
@@ -199,7 +213,7 @@ def compile_rules(rules: Sequence[Rule], digest: str, use_cache: bool = True) ->
             modes = dict(line.split("\t", 1) for line in plan_file.read_text().splitlines() if line)
             if all(rule.id in modes for rule in rules):
                 loaded = hyperscan.loadb(cache_file.read_bytes(), hyperscan.HS_MODE_BLOCK)
-                entries = _assemble(rules, modes)[2]
+                entries = _entries(rules, modes)
                 return CompiledRules(loaded, entries, modes, decoder_database(use_cache))
         except (OSError, ValueError, hyperscan.error):
             pass  # a damaged cache: compile again

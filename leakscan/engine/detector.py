@@ -30,6 +30,7 @@ from typing import IO, Generic, TypeVar
 import hyperscan
 import regex
 
+from leakscan import regexcache
 from leakscan.engine import decoders, filters, shape
 from leakscan.engine.checksums import verify
 from leakscan.engine.database import DECODER_NAMES, FULL, KEYWORD, RUN, compile_rules
@@ -117,12 +118,14 @@ class Detector:
         self._decoder_scratch = hyperscan.Scratch(self.compiled.decoders)
         # compiled on a rule's first hit: most runs never need most rules' precise pattern
         self._precise = _Lazy(
-            lambda r: regex.compile(r.pattern.encode(), regex.IGNORECASE if r.ignore_case else 0),
+            lambda r: regexcache.compile(
+                r.pattern.encode(), regex.IGNORECASE if r.ignore_case else 0
+            ),
             self.rules,
         )
-        self._allow = _Lazy(lambda r: [regex.compile(a) for a in r.allow], self.rules)
+        self._allow = _Lazy(lambda r: [regexcache.compile(a) for a in r.allow], self.rules)
         self._context_rules = [
-            (i, regex.compile(r.context)) for i, r in enumerate(self.rules) if r.context
+            (i, regexcache.compile(r.context)) for i, r in enumerate(self.rules) if r.context
         ]
         self._order = {r.id: i for i, r in enumerate(self.rules)}
         self._generic = {i for i, r in enumerate(self.rules) if is_generic(r)}

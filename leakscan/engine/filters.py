@@ -11,11 +11,14 @@ from functools import cache
 
 import regex
 
+from leakscan import regexcache
+from leakscan.lazyregex import lazy
 from leakscan.rules.placeholders import Placeholders, builtin_placeholders
 
 # ${VAR}, $VAR, $(cmd), {{ .Values.x }}, {% x %}, <%= x %>, #{x}, %(x)s, %VAR%, @VAR@, __VAR__,
 # ###VAR###, @@VAR@@, %%VAR%%, [[var]]
-_TEMPLATE = regex.compile(
+_TEMPLATE = lazy(
+    globals(),
     r"""\$\{[^}]*\}?|\$\([^)]*\)?|^\$[A-Za-z_][A-Za-z0-9_]*$|\{\{.*?\}\}|\{%.*?%\}|<%.*?%>|"""
     r"""\#\{[^}]*\}|%\([A-Za-z_]+\)[sd]|^%[A-Za-z_][A-Za-z0-9_]*%$|^@[A-Za-z_]+@$|"""
     r"""^__[A-Z0-9_]+__$|\{[A-Za-z_][A-Za-z0-9_.]*\}$|"""
@@ -23,11 +26,12 @@ _TEMPLATE = regex.compile(
     r"""^\#{2,}[\w.-]+\#{2,}$|^@@[\w.-]+@@$|^%%[\w.-]+%%$|^\[\[[\w.-]+\]\]$""",
     regex.S,
 )
-_ANGLE = regex.compile(r"^<[^<>]{1,80}>$|^\[[A-Za-z _-]{2,60}\]$")
-_CODE_REF = regex.compile(
+_ANGLE = lazy(globals(), r"^<[^<>]{1,80}>$|^\[[A-Za-z _-]{2,60}\]$")
+_CODE_REF = lazy(
+    globals(),
     r"""^(?:os\.(?:environ|getenv)|process\.env|env\(|getenv\(|ENV\[|System\.getenv|"""
     r"""settings\.|config\.|self\.|this\.|args\.|params\.|request\.|secrets\.|vault:|"""
-    r"""ref\+|arn:aws:secretsmanager|projects/[^/]+/secrets/)"""
+    r"""ref\+|arn:aws:secretsmanager|projects/[^/]+/secrets/)""",
 )
 
 
@@ -67,7 +71,7 @@ def is_known_example(secret: str, data: Placeholders | None = None) -> bool:
 @cache
 def _compiled(data: Placeholders) -> tuple[tuple[regex.Pattern[str], bool], ...]:
     return tuple(
-        (regex.compile(w.pattern, regex.IGNORECASE), w.match == "anywhere") for w in data.words
+        (regexcache.compile(w.pattern, regex.IGNORECASE), w.match == "anywhere") for w in data.words
     )
 
 
@@ -76,8 +80,8 @@ def _known(data: Placeholders) -> frozenset[str]:
     return frozenset(k.value for k in data.known)
 
 
-_ALPHA_RUN = regex.compile(r"[A-Za-z]+")
-_CAMEL = regex.compile(r"(?:[a-z]{2,}|[A-Z][a-z]+)(?:[A-Z][a-z]+)+")  # passWord, PassWord
+_ALPHA_RUN = lazy(globals(), r"[A-Za-z]+")
+_CAMEL = lazy(globals(), r"(?:[a-z]{2,}|[A-Z][a-z]+)(?:[A-Z][a-z]+)+")  # passWord, PassWord
 
 
 def _one_case(text: str) -> bool:
@@ -181,8 +185,8 @@ def is_placeholder_body(block: str, data: Placeholders | None = None) -> bool:
 
 _RUN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-_SEGMENT_SEPARATORS = regex.compile(rb"[+/_-]")
-_WORD_SEGMENT = regex.compile(rb"[A-Za-z]?[a-z]{1,}")
+_SEGMENT_SEPARATORS = lazy(globals(), rb"[+/_-]")
+_WORD_SEGMENT = lazy(globals(), rb"[A-Za-z]?[a-z]{1,}")
 RANDOM_REACH = 64  # characters looked at on each side of a candidate
 RANDOM_MIN_EXTRA = 8  # random characters around it that make it a stretch of a longer run
 

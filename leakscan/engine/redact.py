@@ -11,14 +11,15 @@ from __future__ import annotations
 import base64
 import binascii
 
-import regex
+from leakscan.lazyregex import lazy
 
 # a token's type prefix (ghp_, xoxb-, sk-proj-, AKIA, AIza, SG.): shown, it says what leaked
-_PREFIX = regex.compile(
-    r"^(?:[A-Za-z0-9]{1,12}[_-](?:[A-Za-z0-9]{1,6}[_-])?|AKIA|ASIA|ABIA|ACCA|AIza|SG\.|eyJ)"
+_PREFIX = lazy(
+    globals(),
+    r"^(?:[A-Za-z0-9]{1,12}[_-](?:[A-Za-z0-9]{1,6}[_-])?|AKIA|ASIA|ABIA|ACCA|AIza|SG\.|eyJ)",
 )
-_ARMOR = regex.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
-_ARMOR_END = regex.compile(r"-----END [A-Z0-9 ]{1,40}-----")
+_ARMOR = lazy(globals(), r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
+_ARMOR_END = lazy(globals(), r"-----END [A-Z0-9 ]{1,40}-----")
 # the algorithm OIDs (DER) a PKCS#8 key names in its AlgorithmIdentifier
 _PKCS8_OIDS = (
     (bytes.fromhex("06092a864886f70d010101"), "RSA"),  # 1.2.840.113549.1.1.1
@@ -29,8 +30,8 @@ _PKCS8_OIDS = (
 )
 _OPENSSH_MAGIC = b"openssh-key-v1\0"
 # scheme://user: right before a password, @host right after it
-_URL_BEFORE = regex.compile(rb"([A-Za-z][A-Za-z0-9+.\-]{0,20}://[^\s:/@'\"`<>]{0,64}:)$")
-_URL_AFTER = regex.compile(rb"^@([A-Za-z0-9_.\-]{1,64}|\[[0-9A-Fa-f:.]{2,45}\])")
+_URL_BEFORE = lazy(globals(), rb"([A-Za-z][A-Za-z0-9+.\-]{0,20}://[^\s:/@'\"`<>]{0,64}:)$")
+_URL_AFTER = lazy(globals(), rb"^@([A-Za-z0-9_.\-]{1,64}|\[[0-9A-Fa-f:.]{2,45}\])")
 
 
 def redact(secret: str) -> str:

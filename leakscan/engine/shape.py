@@ -16,14 +16,18 @@ import json
 
 import regex
 
+from leakscan.lazyregex import lazy
+
 # the key a value is assigned to, read back from the value's start on its line:
 # ``DB_PASSWORD=``, ``"password": "``, ``passwd: '``, ``<Pass>``, ``config.Password = ``
-_KEY_BEFORE = regex.compile(
-    r"""(?:<([\w.:-]{1,80})>|([\w.$-]{1,80})["'`\]]{0,2}\s{0,3}(?::=|=>|:|=)\s{0,3}["'`]?)$"""
+_KEY_BEFORE = lazy(
+    globals(),
+    r"""(?:<([\w.:-]{1,80})>|([\w.$-]{1,80})["'`\]]{0,2}\s{0,3}(?::=|=>|:|=)\s{0,3}["'`]?)$""",
 )
-_PASSWORD_KEY = regex.compile(r"(?i)(?:pass(?:word|wd|phrase)?|pwd|pw)(?:$|[^a-z])|passwort$")
+_PASSWORD_KEY = lazy(globals(), r"(?i)(?:pass(?:word|wd|phrase)?|pwd|pw)(?:$|[^a-z])|passwort$")
 # keys whose value names where a secret is, or describes it, rather than holding it
-_REFERENCE_KEY = regex.compile(
+_REFERENCE_KEY = lazy(
+    globals(),
     r"""(?ix)(?:^|[_.-]|(?<=[a-z]))(?:
         file|path|dir|directory|url|uri|endpoint|name|type|length|len|policy|field|prompt|
         regex|pattern|header|env|var|ref|reference|command|cmd|hint|label|mode|format|
@@ -33,51 +37,57 @@ _REFERENCE_KEY = regex.compile(
     # tokens that are no credentials: idempotency, paging, resuming
     (?:client|idempotency|continuation|next|page|pagination|starting|resume|sync)[_-]?token$""",
 )
-_DOC_HOST = regex.compile(
+_DOC_HOST = lazy(
+    globals(),
     r"""(?ix)(?:^|\.)(?:example\.(?:com|org|net|edu)|example|test|invalid|localdomain|
         (?:your|my)[-_]?(?:domain|host|server|company|site)(?:name)?(?:\.[a-z]{2,6})?|
-        (?:domain|host|hostname|server|company)\.(?:com|tld))$|^(?:host|hostname|server)$"""
+        (?:domain|host|hostname|server|company)\.(?:com|tld))$|^(?:host|hostname|server)$""",
 )
-_LOCAL_HOST = regex.compile(
-    r"(?i)^(?:localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\]|::1|host\.docker\.internal)$"
+_LOCAL_HOST = lazy(
+    globals(),
+    r"(?i)^(?:localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\]|::1|host\.docker\.internal)$",
 )
-_CODE_SHAPES = regex.compile(
+_CODE_SHAPES = lazy(
+    globals(),
     r"""(?x)^(?:
         [A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)+(?:\(\)?|\[[^\]]*\])?   # a.b.c, a->b
         |[A-Za-z_$][\w$]*\((?:[^()]*)\)?                                          # call(x)
         |[A-Za-z_$][\w$]*\[[^\]]*\]                                               # x["k"]
         |arn:[\w-]+:[^\s]*                                                         # an AWS ARN
-    )$"""
+    )$""",
 )
-_PATH = regex.compile(r"^(?:~|\.{1,2})?/(?:[\w@.+-]+/)*[\w@.+-]*$|^[A-Za-z]:\\[^\s]*$")
-_PATH_SEGMENT_RANDOM = regex.compile(r"(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{12,}")
+_PATH = lazy(globals(), r"^(?:~|\.{1,2})?/(?:[\w@.+-]+/)*[\w@.+-]*$|^[A-Za-z]:\\[^\s]*$")
+_PATH_SEGMENT_RANDOM = lazy(globals(), r"(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{12,}")
 # a bind mount's mode (`/etc/passwd:/etc/passwd:ro`), after the paths it joins
-_MOUNT_OPTION = regex.compile(
-    r"^(?:ro|rw|z|Z|cached|delegated|consistent|nocopy|r?shared|r?slave|r?private)(?:,\w+)*$"
+_MOUNT_OPTION = lazy(
+    globals(),
+    r"^(?:ro|rw|z|Z|cached|delegated|consistent|nocopy|r?shared|r?slave|r?private)(?:,\w+)*$",
 )
-_UUID = regex.compile(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_VERSION = regex.compile(r"(?i)^v?\d+(?:\.\d+)+(?:[-+.][\w.]+)?$|^\d+(?:\.\d+)*[a-z]{1,3}$")
-_NUMBERISH = regex.compile(r"^[-+]?[\d.,:_]+$")
-_EMAIL = regex.compile(r"^[\w.+-]+@[\w-]+(?:\.[\w-]+)+$")
-_IDENTIFIER = regex.compile(
+_UUID = lazy(globals(), r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_VERSION = lazy(globals(), r"(?i)^v?\d+(?:\.\d+)+(?:[-+.][\w.]+)?$|^\d+(?:\.\d+)*[a-z]{1,3}$")
+_NUMBERISH = lazy(globals(), r"^[-+]?[\d.,:_]+$")
+_EMAIL = lazy(globals(), r"^[\w.+-]+@[\w-]+(?:\.[\w-]+)+$")
+_IDENTIFIER = lazy(
+    globals(),
     r"""(?x)^(?:
         [a-z][a-z0-9]*(?:[_.-][a-z][a-z0-9]*)+         # snake_case, kebab-case, dotted.name
         |[A-Z][A-Z0-9]*(?:[_.-][A-Z][A-Z0-9]*)+         # CONSTANT_CASE
         |[a-z]+(?:[A-Z][a-z]+)+                      # camelCase words
         |[A-Z][a-z]+(?:[A-Z][a-z]+)+                 # PascalCase words
-    )$"""
+    )$""",
 )
-_TECH_WORD = regex.compile(
+_TECH_WORD = lazy(
+    globals(),
     r"""(?ix)^(?:sha-?\d*|md[45]|aes-?\d*(?:-\w+)?|rsa-?\d*|des3?|bcrypt|scrypt|argon2\w*|
         pbkdf2\w*|hmac\w*|base(?:32|64)|utf-?(?:8|16|32)\w*|latin-?1|ascii|x86_64|amd64|
         arm64|i[3-6]86|ipv[46]|https?2?|oauth[12]?|tls-?v?1\S*|ssl-?v?\d\S*|scram-sha-\d+|
-        ed25519|p-?(?:256|384|521)|secp\d+[rk]1|h[23]|gzip|x509|pkcs\d+|jwt|jks|p12)$"""
+        ed25519|p-?(?:256|384|521)|secp\d+[rk]1|h[23]|gzip|x509|pkcs\d+|jwt|jks|p12)$""",
 )
-_YAML_TAG = regex.compile(r"^!{1,2}[A-Za-z][\w.:/-]*$")  # !vault, !Ref, !secret, !!binary
+_YAML_TAG = lazy(globals(), r"^!{1,2}[A-Za-z][\w.:/-]*$")  # !vault, !Ref, !secret, !!binary
 # nextPageToken, StartingToken: a field's name, not a value
-_CAMEL_WORDS = regex.compile(r"^(?:[a-z]{2,}|[A-Z][a-z]+)(?:[A-Z][a-z]+){1,}$")
-_ESCAPED_WORD = regex.compile(r"^\w+(?:\\+[nrt0])+$")  # secret\\n: a word and an escape
-_SYMBOL = regex.compile(r"[^\w\s]|_")
+_CAMEL_WORDS = lazy(globals(), r"^(?:[a-z]{2,}|[A-Z][a-z]+)(?:[A-Z][a-z]+){1,}$")
+_ESCAPED_WORD = lazy(globals(), r"^\w+(?:\\+[nrt0])+$")  # secret\\n: a word and an escape
+_SYMBOL = lazy(globals(), r"[^\w\s]|_")
 SHORT_SECRET = 12  # characters: a generic value shorter than this needs a password context
 SHORT_PASSWORD_MIN = 6  # characters: fewer is a PIN or a stand-in
 SHORT_PASSWORD_MAX = 64
@@ -141,8 +151,9 @@ def is_literal_position(data: bytes, start: int, end: int) -> bool:
     return False
 
 
-_BARE_NAME = regex.compile(  # a leading _ or __ too: _IMDSV2_TOKEN_TTL, __secret_name
-    r"^_{0,2}(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]{2,}(?:[A-Z][a-z]{2,}[0-9]*)+)$"
+_BARE_NAME = lazy(
+    globals(),  # a leading _ or __ too: _IMDSV2_TOKEN_TTL, __secret_name
+    r"^_{0,2}(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]{2,}(?:[A-Z][a-z]{2,}[0-9]*)+)$",
 )
 
 

@@ -17,7 +17,6 @@ Command-line flags override the file; a flag left at its default does not.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +97,8 @@ def _tool_table(doc: dict[str, Any], path: Path) -> dict[str, Any] | None:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib  # only where there is a file to read
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

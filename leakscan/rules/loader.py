@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pickle
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import regex
-import yaml
 
 from leakscan.errors import RuleError
+from leakscan.lazyregex import lazy
 from leakscan.model import CONFIDENCES, SEVERITIES
-from leakscan.paths import cache_dir
+from leakscan.rules import filecache
 from leakscan.rules.builtin import builtin_dir
 from leakscan.rules.placeholders import is_placeholder_file
 from leakscan.rules.spec import Example, NegativeExample, Rule
-from leakscan.yamldepth import TooDeep, check_depth
 
 _REQUIRED = {"id", "name", "pattern", "keywords", "examples", "negative_examples"}
 _OPTIONAL = {
@@ -43,9 +40,8 @@ _OPTIONAL = {
     "description",
     "prefilter",
 }
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 MAX_RULE_FILE_DEPTH = 100  # a rule file nests 4 or 5 levels; deeper is refused before loading
-_ID = regex.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_ID = lazy(globals(), r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 def load_rules(paths: Sequence[Path] | None = None, include_builtin: bool = True) -> list[Rule]:
@@ -75,43 +71,53 @@ def _rule_files(roots: Iterable[Path]) -> list[Path]:
     return files
 
 
-_CACHE_VERSION = b"rules-v2"
+_CACHE_VERSION = b"rules-v4"  # v4: (rules, their digest bodies); rules pickled as calls
 
 
 def _load_file_cached(file: Path) -> list[Rule]:
     """A rule file's rules, from a cache keyed by its path and content when it is valid.
 
     Parsing and validating (compiling every pattern) costs more than the scan of a small
-    target; a file that did not change is not validated again.
+    target; a file that did not change is not validated again. Each rule's part of
+    :func:`rules_digest` is kept with it.
     """
     try:
         content = file.read_bytes()
     except OSError as exc:
         raise RuleError(f"{file}: cannot read rule file: {exc.strerror}") from None
-    key = hashlib.sha256(_CACHE_VERSION + str(file).encode() + b"\0" + content).hexdigest()
-    cached = cache_dir() / "rules" / f"{key[:40]}.pickle"
-    try:
-        loaded = pickle.loads(cached.read_bytes())
-        if isinstance(loaded, list) and all(isinstance(r, Rule) for r in loaded):
-            return loaded
-    except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError):
-        pass
-    rules = load_file(file)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(rules))
-        tmp.replace(cached)
-    except OSError:
-        pass  # a read-only cache is fine: we validate every time
+    rules, bodies = filecache.load(file, content, _CACHE_VERSION, _parse_file, _is_parsed)
+    for rule, body in zip(rules, bodies, strict=True):
+        _BODIES[id(rule)] = (rule, body)
     return rules
 
 
+def _parse_file(file: Path) -> tuple[list[Rule], tuple[bytes, ...]]:
+    rules = load_file(file)
+    return rules, tuple(_digest_body(rule) for rule in rules)
+
+
+def _is_parsed(value: object) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], list)
+        and all(isinstance(r, Rule) for r in value[0])
+        and isinstance(value[1], tuple)
+        and len(value[1]) == len(value[0])
+        and all(isinstance(b, bytes) for b in value[1])
+    )
+
+
 def load_file(file: Path) -> list[Rule]:
+    import yaml  # only for a file not in the cache
+
+    from leakscan.yamldepth import TooDeep, check_depth
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
     try:
         text = file.read_text(encoding="utf-8")
-        check_depth(text, MAX_RULE_FILE_DEPTH, _LOADER)
-        doc = yaml.load(text, Loader=_LOADER)
+        check_depth(text, MAX_RULE_FILE_DEPTH, loader)
+        doc = yaml.load(text, Loader=loader)
     except TooDeep as exc:
         raise RuleError(f"{file}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -256,27 +262,36 @@ def _negatives(raw: Any, fail: Any) -> tuple[NegativeExample, ...]:
     return tuple(out)
 
 
+#: id(rule) -> (rule, its part of the digest), for the rules read from the cache
+_BODIES: dict[int, tuple[Rule, bytes]] = {}
+
+
 def rules_digest(rules: Sequence[Rule]) -> str:
     """A digest of the loaded rules: caches of scan results are keyed by it."""
     h = hashlib.sha256()
     for rule in sorted(rules, key=lambda r: r.id):
-        body = {
-            "id": rule.id,
-            "pattern": rule.pattern,
-            "keywords": rule.keywords,
-            "group": rule.secret_group,
-            "entropy": rule.entropy,
-            "confidence": rule.confidence,
-            "severity": rule.severity,
-            "checksum": rule.checksum,
-            "ignore_case": rule.ignore_case,
-            "context": rule.context,
-            "allow": rule.allow,
-            "max_length": rule.max_length,
-            "tags": rule.tags,  # the engine reads some (generic, password)
-            "multiline": rule.multiline_secret,
-        }
-        if rule.prefilter:  # only when set: the digests of rules without one stay the same
-            body["prefilter"] = rule.prefilter
-        h.update(json.dumps(body, sort_keys=True).encode())
+        known = _BODIES.get(id(rule))
+        h.update(known[1] if known is not None and known[0] is rule else _digest_body(rule))
     return "sha256:" + h.hexdigest()
+
+
+def _digest_body(rule: Rule) -> bytes:
+    body = {
+        "id": rule.id,
+        "pattern": rule.pattern,
+        "keywords": rule.keywords,
+        "group": rule.secret_group,
+        "entropy": rule.entropy,
+        "confidence": rule.confidence,
+        "severity": rule.severity,
+        "checksum": rule.checksum,
+        "ignore_case": rule.ignore_case,
+        "context": rule.context,
+        "allow": rule.allow,
+        "max_length": rule.max_length,
+        "tags": rule.tags,  # the engine reads some (generic, password)
+        "multiline": rule.multiline_secret,
+    }
+    if rule.prefilter:  # only when set: the digests of rules without one stay the same
+        body["prefilter"] = rule.prefilter
+    return json.dumps(body, sort_keys=True).encode()

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import regex
-import yaml
 
 from leakscan.errors import RuleError
+from leakscan.rules import filecache
 from leakscan.rules.builtin import builtin_dir
 
 FILE_NAME = "placeholders.yaml"
 MODES = ("anywhere", "word")
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CACHE_VERSION = b"placeholders-v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +75,11 @@ def is_placeholder_file(doc: object) -> bool:
 
 
 def load_placeholders(file: Path) -> Placeholders:
+    import yaml  # only for a file not in the cache
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER)
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RuleError(f"{file}: cannot read placeholder data: {exc}") from None
     if not is_placeholder_file(doc):
@@ -140,5 +143,14 @@ def _known(raw: Any, file: Path, index: int) -> KnownExample:
 
 @cache
 def builtin_placeholders() -> Placeholders:
-    """The shipped data (read once per process)."""
-    return load_placeholders(builtin_dir() / FILE_NAME)
+    """The shipped data (read once per process; parsed once per content, then cached)."""
+    file = builtin_dir() / FILE_NAME
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise RuleError(f"{file}: cannot read placeholder data: {exc}") from None
+    return filecache.load(file, content, _CACHE_VERSION, load_placeholders, _is_placeholders)
+
+
+def _is_placeholders(value: object) -> bool:
+    return isinstance(value, Placeholders)

@@ -23,3 +23,14 @@ def test_builtin_rules_compile_in_one_pass_without_probing(monkeypatch: pytest.M
 def test_a_lookaround_rule_goes_in_as_a_prefilter() -> None:
     [rule] = [r for r in load_rules() if "(?=" in r.pattern and not r.context][:1]
     assert database._first_guess(rule) == database.PREFILTER
+
+
+def test_a_cached_database_gets_the_entries_of_a_compiled_one() -> None:
+    """The cache's path reads the database's entries off the rules and their modes; they are
+    the compile's, keywords (one entry each) and context rules (none) included."""
+    rules = load_rules()
+    modes = {r.id: database.CONTEXT if r.context else database._first_guess(r) for r in rules}
+    keyworded = next(r for r in rules if len(r.keywords) > 1 and not r.context)
+    modes[keyworded.id] = database.KEYWORD
+    assert database._entries(rules, modes) == database._assemble(rules, modes)[2]
+    assert database.CONTEXT in modes.values()

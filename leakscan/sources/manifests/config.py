@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,6 +94,8 @@ def json_pairs(text: str) -> Iterator[Pair | Problem]:
 
 
 def toml_pairs(text: str) -> Iterator[Pair | Problem]:
+    import tomllib  # a scan without TOML files does not import it
+
     try:
         obj = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:

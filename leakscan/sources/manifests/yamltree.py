@@ -13,16 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from leakscan.yamldepth import TooDeep, check_depth
-
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Loader = yaml.SafeLoader
+if TYPE_CHECKING:
+    import yaml
 
 MAX_EXPANDED = 100_000  # nodes reached again through aliases, per file
 MAX_DEPTH = 200
@@ -67,16 +61,21 @@ def load_documents(
     text: str, max_expanded: int = MAX_EXPANDED, max_depth: int = MAX_DEPTH
 ) -> list[Tree]:
     """Every document of a YAML stream as a tree (empty documents left out)."""
+    import yaml  # a scan without YAML files does not import it
+
+    from leakscan.yamldepth import TooDeep, check_depth
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
     try:
-        check_depth(text, max_depth, _Loader)  # libyaml's composer would overflow the C stack
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        check_depth(text, max_depth, loader)  # libyaml's composer would overflow the C stack
+        nodes = list(yaml.compose_all(text, Loader=loader))
     except TooDeep as exc:
         raise YamlError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {_one_line(exc)}") from None
     except (ValueError, RecursionError) as exc:
         raise YamlError(f"invalid YAML: {type(exc).__name__}") from None
-    converter = _Converter(max_expanded, max_depth)
+    converter = _Converter(yaml, max_expanded, max_depth)
     return [converter.convert(n, 0) for n in nodes if n is not None]
 
 
@@ -88,7 +87,10 @@ def _one_line(exc: yaml.YAMLError) -> str:
 
 
 class _Converter:
-    def __init__(self, max_expanded: int, max_depth: int) -> None:
+    def __init__(self, yaml_module: Any, max_expanded: int, max_depth: int) -> None:
+        self.scalar_node = yaml_module.ScalarNode
+        self.sequence_node = yaml_module.SequenceNode
+        self.mapping_node = yaml_module.MappingNode
         self.max_expanded = max_expanded
         self.max_depth = max_depth
         self.seen: set[int] = set()
@@ -108,18 +110,18 @@ class _Converter:
         else:
             self.seen.add(id(node))
         line = node.start_mark.line + 1
-        if isinstance(node, yaml.ScalarNode):
+        if isinstance(node, self.scalar_node):
             scalar = self.scalars.get(id(node))
             if scalar is None:
                 scalar = Scalar(None if node.tag == _NULL else str(node.value), line)
                 self.scalars[id(node)] = scalar
             return scalar
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, self.sequence_node):
             seq = LList(line)
             seq.extend(self.convert(item, depth + 1) for item in node.value)
             return seq
         mapping = LMap(line)
-        assert isinstance(node, yaml.MappingNode)  # the only other node kind
+        assert isinstance(node, self.mapping_node)  # the only other node kind
         for key, value, key_line in self._pairs(node, depth):
             mapping[key] = value
             mapping.lines[key] = key_line
@@ -131,14 +133,14 @@ class _Converter:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 sources = (
-                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                    value_node.value if isinstance(value_node, self.sequence_node) else [value_node]
                 )
                 for src in sources:
                     sub = self.convert(src, depth + 1)
                     if isinstance(sub, LMap):
                         merged.extend((k, v, sub.lines[k]) for k, v in sub.items())
                 continue
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+            key = key_node.value if isinstance(key_node, self.scalar_node) else "?"
             value = self.convert(value_node, depth + 1)
             own.append((str(key), value, key_node.start_mark.line + 1))
         own_keys = {k for k, _, _ in own}

@@ -1,0 +1,62 @@
+"""Patterns compiled from the cache of programs match as ``regex.compile``'s do, a damaged
+cache is compiled anew, and a run with the cache compiles nothing in Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import regex
+
+from leakscan import regexcache
+
+PATTERNS = [
+    (r"(?<key>ghp_[A-Za-z0-9]{36})\b", 0),
+    (rb"(?i)password\s*[:=]\s*(\S{8,64})", regex.IGNORECASE),
+    (r"(?x) ^ [0-9a-f]{8} - (?:[0-9a-f]{4}-){3} [0-9a-f]{12} $", 0),
+]
+TEXTS = [
+    "token ghp_0123456789abcdefghijABCDEFGHIJ012345 here",
+    "0e4a8f3c-1b2d-4e5f-8a9b-0c1d2e3f4a5b",
+    "nothing",
+]
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LEAKSCAN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(regexcache, "_programs", None)
+    monkeypatch.setattr(regexcache, "_added", {})
+    monkeypatch.setattr(regexcache.atexit, "register", lambda fn: fn)
+    return tmp_path
+
+
+def _matches(compiled: object, text: str | bytes) -> list[tuple[int, int, tuple[object, ...]]]:
+    return [(m.start(), m.end(), m.groups()) for m in compiled.finditer(text)]  # type: ignore[attr-defined]
+
+
+def test_a_later_run_compiles_from_the_cache_alike(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = [regexcache.compile(p, f) for p, f in PATTERNS]
+    regexcache._save()
+    assert list(fresh.glob("regex-programs-*.pickle"))
+    monkeypatch.setattr(regexcache, "_programs", None)  # a new run
+    monkeypatch.setattr(regex, "compile", lambda *a, **k: pytest.fail("parsed again"))
+    again = [regexcache.compile(p, f) for p, f in PATTERNS]
+    for (pattern, _), old, new in zip(PATTERNS, first, again, strict=True):
+        assert (new.pattern, new.flags, new.groupindex) == (old.pattern, old.flags, old.groupindex)
+        for text in TEXTS:
+            subject = text.encode() if isinstance(pattern, bytes) else text
+            assert _matches(new, subject) == _matches(old, subject)
+
+
+def test_a_damaged_cache_is_compiled_anew(fresh: Path) -> None:
+    pattern = r"(?<key>glpat-[A-Za-z0-9_-]{20})"  # not compiled before in this process
+    regexcache.compile(pattern)
+    regexcache._save()
+    [file] = fresh.glob("regex-programs-*.pickle")
+    file.write_bytes(b"not a pickle")
+    regexcache._programs = None
+    compiled = regexcache.compile(pattern)
+    assert compiled.search("x glpat-abcdefghij0123456789 y").group("key").startswith("glpat-")
