@@ -292,7 +292,9 @@ def test_file_url_is_cloned_into_a_temporary_mirror(repo: GitRepo, rules: Path) 
     (loc,) = finding(doc, token)["locations"]
     assert loc["repo"] == f"file://{repo.path}"
     assert loc["refs"] == ["refs/heads/topic"]
-    assert set(Path(tempfile.gettempdir()).glob("leakscan-git-*")) == before
+    # no mirror of this scan left behind (other processes on the machine may make and remove
+    # their own meanwhile)
+    assert not set(Path(tempfile.gettempdir()).glob("leakscan-git-*")) - before
 
 
 def test_all_objects_adds_dangling_blobs(repo: GitRepo, rules: Path) -> None:
