@@ -163,6 +163,9 @@ class Scanner:
             # a source's forked reader scans too (git), unless worker processes do
             scan=_ScanHere(self.detector),
         )
+        # workers started by default for one source that pays for them (an image) end with
+        # it: a later source (git, a folder) runs as the defaults say for it
+        self._source_workers = False
         self._start_workers(config.jobs or default_jobs())
         self._serial_bytes = 0  # scanned before the pool starts
         # key -> (the text allow comments are looked for in (None: a stream's, not looked
@@ -312,6 +315,7 @@ class Scanner:
         """Scan every blob of a source; a source error is recorded and the run goes on."""
         if self._batcher is None and not self.config.jobs and source.workers_pay:
             self._start_workers(default_jobs(workers_pay=True))
+            self._source_workers = self._batcher is not None
         if self._batcher is not None and source.workers_pay:
             self._batcher.prestart()  # before the source starts its reading threads
         # sources that draw their own bars (images: per layer) say so; others get a bar of
@@ -346,6 +350,8 @@ class Scanner:
             log.debug("source %s failed unexpectedly", source.name, exc_info=True)
         finally:
             self._drain()
+            if self._source_workers:
+                self._end_workers()
             if self.cache is not None:  # contents first, then the layers they fill
                 self.cache.flush()
             if not own_progress:
@@ -430,12 +436,23 @@ class Scanner:
             self._complete(self._batcher.drain())
             self._flush(wait=True)
 
+    def _end_workers(self) -> None:
+        """Close the workers of the source just scanned; the main process scans again (and a
+        source's forked reader may)."""
+        assert self._batcher is not None
+        self._take_worker_counters()
+        self._batcher.close()
+        self._batcher = None
+        self._source_workers = False
+        self.context = dataclasses.replace(self.context, scan=_ScanHere(self.detector))
+
     def close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
 
-    def result(self, seconds: float) -> ScanResult:
-        self.stats.seconds = seconds
+    def _take_worker_counters(self) -> None:
+        """The workers' detector counters (regex cut-offs, checksum failures, caps) into the
+        run's."""
         if self._batcher is not None:
             self.detector.timeouts += self._batcher.timeouts
             self._batcher.timeouts = 0
@@ -443,6 +460,10 @@ class Scanner:
             self._batcher.checksum_failures.clear()
             self.detector.capped.update(self._batcher.capped)
             self._batcher.capped.clear()
+
+    def result(self, seconds: float) -> ScanResult:
+        self.stats.seconds = seconds
+        self._take_worker_counters()
         self.skipped.extend(_capped_skips(self.detector))
         if self.detector.timeouts:
             self.skipped.append(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from leakscan.engine.detector import Detector
 from leakscan.model import Match
+from leakscan.pipes import widen_pipe
 
 if TYPE_CHECKING:  # imported when a pool starts (~10 ms a run without one does not spend)
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -92,24 +93,16 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-#: the pipe batches go through to the workers (Linux: 64 KiB unless widened; 1 MiB is the
-#: most an unprivileged process may ask for)
-PIPE_BYTES = 1 << 20
-
-
 def _widen_pipe(pool: object) -> None:
     """Widen the pipe batches reach the workers through: through 64 KiB a 4 MiB batch is 64
     wake-ups of the sending thread and of a worker (6,600 a 973 MB image), each one waiting
     for a core when the machine is busy. Best effort: the pool works without it."""
+    # the executor's call queue (a private attribute: left as it is where it differs)
+    writer = getattr(getattr(pool, "_call_queue", None), "_writer", None)
     try:
-        import fcntl
-
-        # the executor's call queue (a private attribute: left as it is where it differs)
-        writer = getattr(getattr(pool, "_call_queue", None), "_writer", None)
-        setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
-        if writer is not None and setpipe is not None:
-            fcntl.fcntl(writer.fileno(), setpipe, PIPE_BYTES)
-    except (ImportError, OSError, ValueError) as exc:
+        if writer is not None:
+            widen_pipe(writer.fileno())
+    except (OSError, ValueError) as exc:  # no descriptor (closed, or not a pipe's)
         log.debug("batch pipe left at its size (%s)", exc)
 
 
@@ -243,6 +236,8 @@ class BatchScanner:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            for slot in self._slots:
+                slot.close()
             self._slots, self._free = [], []
 
     def submit(

@@ -128,8 +128,13 @@ def test_on_two_cores_only_a_source_that_keeps_the_reader_busy_gets_workers(
     try:
         scanner.run(Folder())
         assert scanner.context.scan is not None  # no pool: git's reader may scan itself
-        scanner.run(Layers())
-        assert scanner.context.scan is None  # the workers scan
+        workers: list[object] = []
+        layers = Layers()
+        layers.blobs = lambda ctx: (workers.append(ctx.scan), iter(()))[1]  # type: ignore[method-assign]
+        scanner.run(layers)
+        assert workers == [None]  # while the layers are read, the workers scan
+        scanner.run(Folder())  # and they end with that source: a folder after it is serial
+        assert scanner.context.scan is not None and scanner._batcher is None
     finally:
         scanner.close()
     explicit = Scanner(ScanConfig(jobs=1))  # -j 1 is kept

@@ -107,12 +107,10 @@ class ContentCache:
         self._contents: dict[str, list[StoredMatch] | None] = {}  # read or written this run
         self._queued_contents: dict[str, list[StoredMatch]] = {}
         self._queued_layers: dict[str, bytes] = {}
-        # the stored contents of this key, by the first 16 hex digits of their digests, read
-        # at the first lookup (None: too many to hold, each looked up by itself)
-        self._index: set[str] | None = None
-        # of those, the contents stored with no match (their whole digests, as bytes): most
-        # files of a layer reused, answered without a query each
-        self._clean: set[bytes] = set()
+        # the stored contents of this key, read at the first lookup: digest (as bytes) ->
+        # stored with no match (most files of a layer reused: answered without a query);
+        # None: too many to hold, each looked up by itself
+        self._index: dict[bytes, bool] | None = None
         self._indexed = False
         self.failed = False
         if conn is not None:
@@ -162,10 +160,12 @@ class ContentCache:
         if digest in self._contents:
             return self._contents[digest]
         found: list[StoredMatch] | None = None
-        if self.conn is not None and not self.failed and self._may_hold(digest):
-            if _whole(digest) in self._clean:
+        if self.conn is not None and not self.failed:
+            index = self._read_index()
+            clean = None if index is None else index.get(_whole(digest))
+            if clean:
                 found = []
-            else:
+            elif index is None or clean is not None:  # stored with matches, or not indexed
                 found = self._stored(digest)
         if found is not None or len(self._contents) < 1_000_000:
             self._contents[digest] = found
@@ -186,8 +186,9 @@ class ContentCache:
             return None
         return [StoredMatch.from_row(r) for r in json.loads(row[0])]
 
-    def _may_hold(self, digest: str) -> bool:
-        """Whether the file may hold this content (False: it does not)."""
+    def _read_index(self) -> dict[bytes, bool] | None:
+        """The key's stored contents (read once): digest -> stored with no match; None when
+        there are too many to hold."""
         if not self._indexed:
             self._indexed = True
             assert self.conn is not None
@@ -198,11 +199,10 @@ class ContentCache:
                 ).fetchall()
             except sqlite3.Error as exc:
                 self._trouble(exc)
-                return False
+                rows = []
             if len(rows) <= INDEX_LIMIT:
-                self._index = {str(d)[7:23] for d, _ in rows}
-                self._clean = {_whole(str(d)) for d, clean in rows if clean}
-        return self._index is None or digest[7:23] in self._index
+                self._index = {_whole(str(d)): bool(clean) for d, clean in rows}
+        return self._index
 
     def known(self, digest: str) -> bool:
         return self.matches(digest) is not None

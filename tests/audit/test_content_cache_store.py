@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from leakscan.store import content_cache
 from leakscan.store.content_cache import STALE_SECONDS, ContentCache, StoredMatch
 
 MATCH = StoredMatch("r.x", "f" * 64, "ghp_…abcd", 3, 5, "high", "high", ("base64",), "d1", "d2")
@@ -57,4 +60,22 @@ def test_contents_without_matches_answered_from_one_read(tmp_path: Path) -> None
     assert again.matches("sha256:" + "cd" * 32) is None
     assert again.matches("sha256:not-hex") is None
     assert len(selects) == 2  # the digests once, then the one content holding a match
+    again.close()
+
+
+def test_a_cache_too_large_to_index_answers_each_content_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(content_cache, "INDEX_LIMIT", 10)
+    path = tmp_path / "c.sqlite"
+    first = ContentCache.open(path, "k", now=1000.0)
+    clean = [f"sha256:{i:064x}" for i in range(50)]
+    for digest in clean:
+        first.save(digest, [])
+    first.save("sha256:" + "ab" * 32, [MATCH])
+    first.close()
+    again = ContentCache.open(path, "k", now=1001.0)
+    assert all(again.matches(d) == [] for d in clean)
+    assert again.matches("sha256:" + "ab" * 32) == [MATCH]
+    assert again.matches("sha256:" + "cd" * 32) is None
     again.close()

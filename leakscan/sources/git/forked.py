@@ -37,14 +37,13 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import IO, Any
 
+from leakscan.pipes import PIPE_BYTES, widen_pipe
 from leakscan.sources.git.catfile import BoundedReader
-from leakscan.sources.git.repository import _widen_pipe
 from leakscan.sources.interface import ScanHere, SourceError
 
 # event kinds (the first item of an event tuple)
 SKIP, BLOB, ARCHIVE, STREAM, READS, SCANNED = 0, 1, 2, 3, 4, 5
 _TALLY, _BYTES, _DONE, _ERROR = 6, 7, 8, 9
-_PIPE_BYTES = 1 << 20
 _COPY = 1 << 20
 #: reading moves to a child process from this many planned blobs on (fewer: the fork and the
 #: pipe cost more than they save); tests set it to 0 to read every history in a child
@@ -82,7 +81,7 @@ class Forked:
         self._scan = scan
         self._taken = mmap.mmap(-1, 8)  # events taken so far, shared with the child
         rfd, wfd = os.pipe()
-        _widen_pipe(rfd)
+        widen_pipe(rfd)
         sys.stdout.flush()
         sys.stderr.flush()
         self._pid = os.fork()
@@ -90,7 +89,7 @@ class Forked:
             os.close(rfd)
             _child(produce, wfd, scan, self._taken)
         os.close(wfd)
-        self._pipe = os.fdopen(rfd, "rb", buffering=_PIPE_BYTES)
+        self._pipe = os.fdopen(rfd, "rb", buffering=PIPE_BYTES)
         self._finished = False
 
     def __iter__(self) -> Iterator[Event]:

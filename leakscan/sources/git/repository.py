@@ -22,19 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from leakscan.errors import SourceError
+from leakscan.pipes import PIPE_BYTES, widen_pipe
+
 if TYPE_CHECKING:
     import git
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-
-from leakscan.errors import SourceError
-
 log = logging.getLogger(__name__)
 
-_PIPE_BYTES = 1 << 20
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _SCP = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
@@ -111,10 +106,10 @@ class Repository:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=self.env(),
-            bufsize=_PIPE_BYTES,  # fewer, larger reads of git's bulk output
+            bufsize=PIPE_BYTES,  # fewer, larger reads of git's bulk output
         )
         if proc.stdout is not None:
-            _widen_pipe(proc.stdout.fileno())
+            widen_pipe(proc.stdout.fileno())
         return proc
 
     def is_shallow(self) -> bool:
@@ -157,17 +152,6 @@ class Background:
         if self._proc.poll() is None:
             self._proc.kill()
         self._reader.join()
-
-
-def _widen_pipe(fd: int) -> None:
-    """Let git run ahead of the reader by up to a megabyte (Linux; elsewhere nothing)."""
-    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    if setpipe is None:
-        return
-    try:
-        fcntl.fcntl(fd, setpipe, _PIPE_BYTES)
-    except OSError:  # above the system's limit: the default pipe does too
-        pass
 
 
 def last_line(stderr: bytes) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
 
 
 class GitRepo:
@@ -60,3 +64,20 @@ class GitRepo:
 
     def tick(self) -> None:
         self.time += 60
+
+
+def scan_argv(repo: GitRepo, rules: Path, *args: str) -> list[str]:
+    """``leakscan scan git`` of ``repo`` with ``rules`` only, a JSON report, secrets shown."""
+    argv = ["scan", "git", str(repo.path), *args, "-f", "json", "--show-secrets"]
+    return [*argv, "--no-progress", "--rules", str(rules)]
+
+
+def report(argv: list[str]) -> tuple[int, dict[str, Any]]:
+    """The exit code and JSON report of a command line run in this process, without the
+    run's time (two runs' reports compare equal)."""
+    from leakscan.cli import app
+
+    result = CliRunner().invoke(app, argv)
+    doc: dict[str, Any] = json.loads(result.stdout)
+    doc["stats"].pop("seconds", None)
+    return result.exit_code, doc

@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from leakscan.api import ScanConfig, scan
-from leakscan.cli import app
 from leakscan.model import Blob
 from leakscan.policy.policy import Policy
 from leakscan.report.json_report import JsonReporter
@@ -24,7 +22,7 @@ from leakscan.sources.git import GitSource, forked
 from leakscan.sources.git import source as git_source
 from leakscan.sources.interface import ScanContext, SourceError, SourceOptions
 from tests.helpers import github_token
-from tests.sources.git.gitrepo import GitRepo
+from tests.sources.git.gitrepo import GitRepo, report, scan_argv
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -59,23 +57,7 @@ def repo(tmp_path: Path) -> GitRepo:
 
 
 def _report(repo: GitRepo, rules: Path) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(
-        app,
-        [
-            "scan",
-            "git",
-            str(repo.path),
-            "-f",
-            "json",
-            "--show-secrets",
-            "--no-progress",
-            "--rules",
-            str(rules),
-        ],
-    )
-    doc = json.loads(result.stdout)
-    doc["stats"].pop("seconds", None)
-    return result.exit_code, doc
+    return report(scan_argv(repo, rules))
 
 
 def test_the_report_is_the_same_when_a_child_process_reads_the_blobs(

@@ -4,17 +4,14 @@ history is still an error."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from leakscan.cli import app
 from leakscan.sources.git import history
 from tests.helpers import github_token
-from tests.sources.git.gitrepo import GitRepo
+from tests.sources.git.gitrepo import GitRepo, report, scan_argv
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,11 +38,7 @@ def repo(tmp_path: Path) -> GitRepo:
 
 
 def _report(repo: GitRepo, rules: Path, args: list[str]) -> tuple[int, dict[str, Any]]:
-    argv = ["scan", "git", str(repo.path), *args, "-f", "json", "--show-secrets"]
-    result = CliRunner().invoke(app, [*argv, "--no-progress", "--rules", str(rules)])
-    doc = json.loads(result.stdout)
-    doc["stats"].pop("seconds", None)
-    return result.exit_code, doc
+    return report(scan_argv(repo, rules, *args))
 
 
 @pytest.mark.parametrize(
