@@ -14,7 +14,6 @@ back to ``regex.compile``. Imports nothing of leakscan but its cache folder.
 from __future__ import annotations
 
 import atexit
-import os
 import pickle
 import sys
 import threading
@@ -23,7 +22,7 @@ from typing import Any
 
 import regex
 
-from leakscan.paths import cache_dir
+from leakscan.paths import cache_dir, write_atomic
 
 __all__ = ["compile"]
 
@@ -98,7 +97,8 @@ def _recorded(pattern: str | bytes, flags: int) -> tuple[Any, tuple[Any, ...] | 
     with _lock:
         main._regex = _Recorder()  # type: ignore[union-attr]
         try:
-            compiled = regex.compile(pattern, flags)
+            # not from regex's own cache of compiled patterns: that would skip the C compile
+            compiled = regex.compile(pattern, flags, cache_pattern=False)
         finally:
             main._regex = engine  # type: ignore[union-attr]
     if len(seen) != 1 or seen[0][:1] != (pattern,):
@@ -123,11 +123,6 @@ def _save() -> None:
     if not added:
         return
     try:
-        merged = {**_read(), **added}
-        path = _file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(merged))
-        tmp.replace(path)
+        write_atomic(_file(), pickle.dumps({**_read(), **added}))
     except Exception:  # a read-only cache folder: compile next time too
         pass

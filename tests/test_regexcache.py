@@ -60,3 +60,13 @@ def test_a_damaged_cache_is_compiled_anew(fresh: Path) -> None:
     regexcache._programs = None
     compiled = regexcache.compile(pattern)
     assert compiled.search("x glpat-abcdefghij0123456789 y").group("key").startswith("glpat-")
+
+
+def test_a_pattern_regex_already_holds_is_kept_too(fresh: Path) -> None:
+    """A pattern this process compiled before (regex keeps it in its own cache and would not
+    compile it again) still has its program kept for the next run."""
+    pattern = r"(?<k>sk_live_[0-9a-zA-Z]{24})\b"
+    regex.compile(pattern)
+    compiled = regexcache.compile(pattern)
+    assert compiled.pattern == pattern
+    assert (pattern, 0, int(getattr(regex, "DEFAULT_VERSION", 0))) in regexcache._added

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ import hyperscan
 import regex
 
 from leakscan.lazyregex import lazy
-from leakscan.paths import cache_dir
+from leakscan.paths import cache_dir, write_atomic
 from leakscan.rules.spec import Rule
 
 log = logging.getLogger(__name__)
@@ -255,10 +254,7 @@ def decoder_database(use_cache: bool = True) -> hyperscan.Database:
 def _write(path: Path, content: bytes) -> None:
     """Written aside and renamed: concurrent runs never read a half-written file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(content)
-        tmp.replace(path)
+        write_atomic(path, content)
     except OSError as exc:  # a read-only home is fine: we compile every time
         log.debug("cannot cache a compiled database: %s", exc)
 

@@ -8,13 +8,12 @@ A damaged or foreign cache entry is parsed again; a read-only cache folder is fi
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from leakscan.paths import cache_dir
+from leakscan.paths import cache_dir, write_atomic
 
 T = TypeVar("T")
 
@@ -38,10 +37,7 @@ def load(
         pass
     parsed = parse(file)
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(parsed))
-        tmp.replace(cached)
+        write_atomic(cached, pickle.dumps(parsed))
     except OSError:
         pass  # a read-only cache is fine: we validate every time
     return parsed

@@ -74,6 +74,14 @@ def _rule_files(roots: Iterable[Path]) -> list[Path]:
 _CACHE_VERSION = b"rules-v4"  # v4: (rules, their digest bodies); rules pickled as calls
 
 
+def _cache_version() -> bytes:
+    """What a cached rule file's entry is valid for: its format, and the code that made the
+    digest bodies kept with it (a changed ``_digest_body`` must not read old bodies)."""
+    code = _digest_body.__code__
+    made = hashlib.sha256(code.co_code + repr(code.co_consts).encode()).digest()[:8]
+    return _CACHE_VERSION + made
+
+
 def _load_file_cached(file: Path) -> list[Rule]:
     """A rule file's rules, from a cache keyed by its path and content when it is valid.
 
@@ -85,7 +93,7 @@ def _load_file_cached(file: Path) -> list[Rule]:
         content = file.read_bytes()
     except OSError as exc:
         raise RuleError(f"{file}: cannot read rule file: {exc.strerror}") from None
-    rules, bodies = filecache.load(file, content, _CACHE_VERSION, _parse_file, _is_parsed)
+    rules, bodies = filecache.load(file, content, _cache_version(), _parse_file, _is_parsed)
     for rule, body in zip(rules, bodies, strict=True):
         _BODIES[id(rule)] = (rule, body)
     return rules
