@@ -368,32 +368,23 @@ class Scanner:
     def _enqueue(self, blob: Blob) -> None:
         assert self._batcher is not None
         key = _content_key(blob)
+        data, windowed = blob.data, False
         if key is None and _to_worker(blob):  # read here, scanned in a worker as a stream
             assert blob.stream is not None
             hashing = Tap(blob.stream)
-            pieces = []
-            while piece := hashing.read(STREAM_BYTES):
-                pieces.append(piece)
-            data = b"".join(pieces)
-            key = (hashing.digest(), blob.context)
-            if key in self._cache or key in self._pending:
-                self.stats.cached_blobs += 1
-            else:
-                self._pending[key] = (None, None)  # as scan_blob: no allow comments, all lines
-                if self._persistent(blob, key):
-                    self._persist.add(key)
-                self._batcher.submit(key, data, blob.context, windowed=True)
-                self.stats.blobs += 1
-                self.stats.bytes += len(data)
-        elif key is not None and (key in self._cache or key in self._pending):
+            data = b"".join(iter(lambda: hashing.read(STREAM_BYTES), b""))
+            key, windowed = (hashing.digest(), blob.context), True
+        if key is not None and (key in self._cache or key in self._pending):
             self.stats.cached_blobs += 1
-        elif key is not None and blob.data is not None:
-            self._pending[key] = (blob.text if blob.text is not None else blob.data, blob.lines)
+        elif key is not None and data is not None:
+            # a stream's, as scan_blob: no allow comments looked for, all its lines its own
+            text = None if windowed else (blob.text if blob.text is not None else data)
+            self._pending[key] = (text, None if windowed else blob.lines)
             if self._persistent(blob, key):
                 self._persist.add(key)
-            self._batcher.submit(key, blob.data, blob.context)
+            self._batcher.submit(key, data, blob.context, windowed=windowed)
             self.stats.blobs += 1
-            self.stats.bytes += len(blob.data)
+            self.stats.bytes += len(data)
         else:
             key = None  # a stream, or unknown content: scan_blob handles (and reports) it
         if key is None:

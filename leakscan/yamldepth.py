@@ -23,6 +23,9 @@ from typing import Any
 
 import yaml
 
+#: the safe loader, libyaml's when it is there
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _LEAD = re.compile(r"^[ \t?:-]*", re.MULTILINE)
 _OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)

@@ -25,9 +25,7 @@ import regex
 import yaml
 
 from leakscan.errors import RuleError
-from leakscan.yamldepth import TooDeep, check_depth
-
-_IMPORT_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from leakscan.yamldepth import SAFE_LOADER, TooDeep, check_depth
 
 _SEVERITY = {
     "low": "low",
@@ -219,8 +217,8 @@ def import_trufflehog3(
     prefix: str = "imported.trufflehog3.",
 ) -> ImportResult:
     try:
-        check_depth(text, 100, _IMPORT_LOADER)
-        doc = yaml.load(text, Loader=_IMPORT_LOADER)
+        check_depth(text, 100, SAFE_LOADER)
+        doc = yaml.load(text, Loader=SAFE_LOADER)
     except TooDeep as exc:
         raise RuleError(f"{source}: {exc}") from None
     except yaml.YAMLError:

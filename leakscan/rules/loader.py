@@ -119,13 +119,12 @@ def _is_parsed(value: object) -> bool:
 def load_file(file: Path) -> list[Rule]:
     import yaml  # only for a file not in the cache
 
-    from leakscan.yamldepth import TooDeep, check_depth
+    from leakscan.yamldepth import SAFE_LOADER, TooDeep, check_depth
 
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
     try:
         text = file.read_text(encoding="utf-8")
-        check_depth(text, MAX_RULE_FILE_DEPTH, loader)
-        doc = yaml.load(text, Loader=loader)
+        check_depth(text, MAX_RULE_FILE_DEPTH, SAFE_LOADER)
+        doc = yaml.load(text, Loader=SAFE_LOADER)
     except TooDeep as exc:
         raise RuleError(f"{file}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:

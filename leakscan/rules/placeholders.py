@@ -77,9 +77,10 @@ def is_placeholder_file(doc: object) -> bool:
 def load_placeholders(file: Path) -> Placeholders:
     import yaml  # only for a file not in the cache
 
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from leakscan.yamldepth import SAFE_LOADER
+
     try:
-        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RuleError(f"{file}: cannot read placeholder data: {exc}") from None
     if not is_placeholder_file(doc):

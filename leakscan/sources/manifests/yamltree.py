@@ -63,12 +63,11 @@ def load_documents(
     """Every document of a YAML stream as a tree (empty documents left out)."""
     import yaml  # a scan without YAML files does not import it
 
-    from leakscan.yamldepth import TooDeep, check_depth
+    from leakscan.yamldepth import SAFE_LOADER, TooDeep, check_depth
 
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
     try:
-        check_depth(text, max_depth, loader)  # libyaml's composer would overflow the C stack
-        nodes = list(yaml.compose_all(text, Loader=loader))
+        check_depth(text, max_depth, SAFE_LOADER)  # libyaml's composer would overflow the C stack
+        nodes = list(yaml.compose_all(text, Loader=SAFE_LOADER))
     except TooDeep as exc:
         raise YamlError(str(exc)) from None
     except yaml.YAMLError as exc:
