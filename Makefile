@@ -10,7 +10,9 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test lint bench fixtures fixtures-check fuzz golden clean
 
-$(BIN)/leakscan: pyproject.toml
+# setup.py builds the one C module (git history's changed lines); without a compiler the
+# install goes on and its Python version is used
+$(BIN)/leakscan: pyproject.toml setup.py leakscan/sources/git/_delta.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@# this tree was once installed as the distribution "leakscan" (a name on PyPI that is not
@@ -18,6 +20,8 @@ $(BIN)/leakscan: pyproject.toml
 	@if $(BIN)/pip show leakscan 2>/dev/null | grep -qx "Editable project location: $(CURDIR)"; then \
 	  $(BIN)/pip uninstall -y -q leakscan; fi
 	$(BIN)/pip install -q -e '.[dev,dask]'
+	@$(BIN)/python -c "import leakscan.sources.git._delta" 2>/dev/null || \
+	  echo "note: leakscan/sources/git/_delta.c was not built (no C compiler?): git history is compared in Python (same findings, slower)"
 	touch $(BIN)/leakscan
 
 # apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps,

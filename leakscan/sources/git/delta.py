@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import accumulate, compress, islice
 from operator import not_
@@ -125,6 +125,30 @@ def delta(old: Base | None, new: bytes) -> tuple[Part | None, Base]:
     """
     if old is None or _wide(new):  # UTF-16/32: lines are not split on single bytes
         return None, Base(new, multiline(new))
+    if _part is None:
+        return _delta_py(old, new)
+    found = _part(old.data, new, old.multiline, CONTEXT, CONTEXT_BYTES, MULTILINE_MARKERS)
+    if found is None:  # a multi-line marker: scanned whole
+        return None, Base(new, True)
+    return Part(*found), Base(new, False)
+
+
+def _compiled() -> Callable[..., tuple[bytes, frozenset[int]] | None] | None:
+    """``_delta.part``: ``_delta_py`` in C (a few times faster), built by ``make install``
+    where a C compiler is; ``None`` where it is not built."""
+    try:
+        from leakscan.sources.git._delta import part
+    except ImportError:
+        return None
+    return part
+
+
+_part = _compiled()
+
+
+def _delta_py(old: Base, new: bytes) -> tuple[Part | None, Base]:
+    """``delta`` of an edit, in Python: the specification of ``_delta.part``, used where
+    that is not built."""
     start, end = changed_span(old.data, new)
     span = new[start:end]
     marker = multiline(new) if old.multiline else multiline(span)

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from leakscan.cli import app
+from leakscan.sources.git import delta as delta_module
 from leakscan.sources.git import source as git_source
 from leakscan.sources.git.delta import Base, BaseCache, changed_span, delta
 from tests.helpers import github_token, password, random_chars
@@ -343,6 +344,71 @@ def test_span_of_an_edit_in_a_long_file_is_its_line() -> None:
     assert part.lines == {1235}
     shown = part.data.split(b"\n")
     assert shown[1234] == b"01234 Y" + b"x" * 89 and shown[1232].startswith(b"01232")  # context
+
+
+# lines that meet the edge cases: empty, long (beyond the 256-byte compare steps and the
+# 768-byte context), markers of multi-line content, CR, non-ASCII
+_LINE = st.sampled_from(
+    [
+        *("", "a", "b", "key=1", "c\r", "é", "-----BEGIN RSA PRIVATE KEY-----"),
+        *("k" * 60, "z" * 150, "x" * 300, "q" * 420, "y" * 900),
+    ]
+)
+_LINES = st.lists(_LINE, max_size=40)
+
+
+@st.composite
+def _edits(draw: st.DrawFn) -> tuple[bytes, bytes, bool]:
+    """An old text, a new one made from it by a few line edits, and the old one's marker."""
+    old = draw(_LINES)
+    new = list(old)
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(new)))
+        op = draw(st.sampled_from(["insert", "delete", "replace"]))
+        if op == "insert" or not new[at:]:
+            new.insert(at, draw(_LINE))
+        elif op == "delete":
+            del new[at]
+        else:
+            new[at] = draw(_LINE)
+    end = draw(st.sampled_from(["", "\n"]))
+    return ("\n".join(old) + end).encode(), ("\n".join(new) + end).encode(), draw(st.booleans())
+
+
+@pytest.mark.skipif(delta_module._part is None, reason="the C version is not built (no compiler)")
+@settings(max_examples=400)
+@given(st.one_of(_edits(), st.tuples(_TEXT, _TEXT, st.booleans())))
+def test_the_c_version_answers_as_the_python_one(edit: tuple[bytes, bytes, bool]) -> None:
+    old, new, marker = edit
+    assert delta(Base(old, marker), new) == delta_module._delta_py(Base(old, marker), new)
+
+
+_IMPLEMENTATIONS = [
+    pytest.param(delta_module._delta_py, id="python"),
+    pytest.param(
+        delta,
+        id="c",
+        marks=pytest.mark.skipif(delta_module._part is None, reason="the C version is not built"),
+    ),
+]
+
+
+@pytest.mark.parametrize("compute", _IMPLEMENTATIONS)
+def test_two_edits_apart_keep_their_context_and_blank_what_lies_between(
+    compute: Any,
+) -> None:
+    lines = [f"{i:02d}" + "x" * 98 for i in range(20)]  # each line starts 101 bytes lower
+    old = ("\n".join(lines) + "\n").encode()
+    lines[5], lines[15] = "05 changed", "15 changed"
+    new = ("\n".join(lines) + "\n").encode()
+    part, _ = compute(Base(old, False), new)
+    assert part is not None and part.lines == {6, 16}
+    shown = part.data.split(b"\n")
+    # above line 15: every line starting within 768 bytes (lines 8 to 14), more than 2 lines;
+    # above line 5: its context reaches the top; lines 6 and 7 were scanned in the old blob
+    kept = [n for n, line in enumerate(shown[:16]) if line]
+    assert kept == [0, 1, 2, 3, 4, 5, *range(8, 16)]
+    assert shown[15] == b"15 changed" and shown[8] == new.split(b"\n")[8]
 
 
 def test_base_cache_drops_a_base_after_its_last_use() -> None:
