@@ -129,7 +129,8 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+# compiled modules count by their stubs (importing one is no import of its package)
+MODULES = {_module_name(p): p for p in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.pyi")])}
 
 
 def _existing(name: str) -> str | None:
