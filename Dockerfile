@@ -1,4 +1,14 @@
 # leakscan's own image: `docker run --rm -v "$PWD:/src" leakscan scan .`
+
+# the wheel is built where a C compiler is (setup.py compiles git history's changed-lines
+# module); the image that runs it has none
+FROM python:3.11 AS build
+WORKDIR /build
+COPY pyproject.toml setup.py README.md LICENSE ./
+COPY leakscan ./leakscan
+COPY patterns ./patterns
+RUN pip wheel --no-cache-dir --no-deps -w /wheels .
+
 FROM python:3.11-slim
 
 # git: `leakscan scan git` and the pre-commit hook read repositories with it
@@ -10,13 +20,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-WORKDIR /opt/leakscan
-COPY pyproject.toml README.md LICENSE ./
-COPY leakscan ./leakscan
-COPY patterns ./patterns
 # the rules in patterns/ are installed as data (share/leakscan/patterns); installed from this
-# tree (the distribution leakscan-secrets), never by name from an index
-RUN pip install . \
+# tree's wheel (the distribution leakscan-secrets), never by name from an index
+COPY --from=build /wheels /wheels
+RUN pip install /wheels/*.whl \
+ && rm -rf /wheels \
+ && python -c "import leakscan.sources.git._delta" \
  && leakscan --version \
  && leakscan rules list >/dev/null \
  && git config --system --add safe.directory '*'
