@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -95,11 +96,17 @@ def run_line(label: str, tool_name: str, run: Run, mb: float) -> str:
 def realtime(cmd: list[str]) -> list[str]:
     """``cmd`` at real-time priority when this user may ask for it (``chrt -r 10``): the
     machine is shared, and the neighbours' jobs then wait instead of the tool measured."""
+    return [*_realtime_prefix(), *cmd]
+
+
+@functools.cache
+def _realtime_prefix() -> tuple[str, ...]:
+    """``chrt -r 10`` when it is there and allowed (asked once a run), else nothing."""
     chrt = shutil.which("chrt")
     if chrt is None:
-        return cmd
+        return ()
     probe = subprocess.run([chrt, "-r", "10", "true"], capture_output=True, check=False)
-    return [chrt, "-r", "10", *cmd] if probe.returncode == 0 else cmd
+    return (chrt, "-r", "10") if probe.returncode == 0 else ()
 
 
 def median_run(runs: list[Run]) -> Run:

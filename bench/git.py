@@ -267,11 +267,12 @@ def _generate(target: Path, commits: int = COMMITS) -> None:
     tmp.rename(target)
 
 
-def repository() -> Path:
-    if not REPO.exists():
+def repository(target: Path = REPO, commits: int = COMMITS) -> Path:
+    """The generated history of ``commits`` commits at ``target`` (made once, then kept)."""
+    if not target.exists():
         WORK.mkdir(parents=True, exist_ok=True)
-        _generate(REPO)
-    return REPO
+        _generate(target, commits)
+    return target
 
 
 def _count(path: Path, key: str | None) -> int | None:

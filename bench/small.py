@@ -24,20 +24,13 @@ import tarfile
 from pathlib import Path
 
 from bench.common import WORK, Run, rounds, timed, tool
-from bench.git import _generate
+from bench.git import repository
 
 COMMITS = 50
 ROUNDS = 15
 REPO = WORK / f"git-{COMMITS}.git"
 CHECKOUT = WORK / f"git-{COMMITS}-checkout"
 ENV_FILE = WORK / "small.env"
-
-
-def repository() -> Path:
-    if not REPO.exists():
-        WORK.mkdir(parents=True, exist_ok=True)
-        _generate(REPO, COMMITS)
-    return REPO
 
 
 def checkout(repo: Path) -> Path:
@@ -124,7 +117,7 @@ def _line(label: str, name: str, run: Run, ours: Run) -> str:
 def run() -> dict[str, float]:
     # a user's install has its bytecode cached: runs that may not write it measure the compiler
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    repo = repository()
+    repo = repository(REPO, COMMITS)
     folder = checkout(repo)
     env = env_file()
     count = int(os.environ.get("BENCH_SMALL_ROUNDS", ROUNDS))

@@ -3,6 +3,7 @@ cache is compiled anew, and a run with the cache compiles nothing in Python."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,19 @@ def test_a_pattern_regex_already_holds_is_kept_too(fresh: Path) -> None:
     compiled = regexcache.compile(pattern)
     assert compiled.pattern == pattern
     assert (pattern, 0, int(getattr(regex, "DEFAULT_VERSION", 0))) in regexcache._added
+
+
+def test_a_program_regex_rejects_is_compiled_anew_and_replaced(fresh: Path) -> None:
+    """A cached program the C engine does not take (another regex's, a damaged entry) falls
+    back to ``regex.compile``, and the program made then is the one kept."""
+    pattern = r"(?<key>xoxb-[0-9]{10,13}-[0-9A-Za-z]{24})"  # not compiled before in this process
+    key = (pattern, 0, int(getattr(regex, "DEFAULT_VERSION", 0)))
+    rejected = pickle.dumps(("not", "a", "program"))
+    regexcache._load()[key] = rejected
+    compiled = regexcache.compile(pattern)
+    found = compiled.search("t xoxb-1234567890-abcdefghijklmnopqrstuvwx z")  # leakscan:allow
+    assert found is not None and found.group("key").startswith("xoxb-")
+    assert regexcache._added[key] != rejected
+    regexcache._save()
+    regexcache._programs = None  # a new run takes the program made here
+    assert regexcache._load()[key] == regexcache._added[key]

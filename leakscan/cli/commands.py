@@ -20,7 +20,7 @@ from typing import Any
 import typer
 
 from leakscan.cli import coercion, early, helptext
-from leakscan.cli.scan import DefaultToPathGroup, new_scan_app
+from leakscan.cli.scan import HELP, new_scan_app, routed
 
 helptext.install()  # help without typer's type tags
 coercion.install()  # values converted without pydantic where nothing can go wrong
@@ -47,18 +47,17 @@ SCAN_COMMANDS = {
     "git": "scan_git",
     "env": "scan_env",
 }
-_HELP = ("--help", "-h")
 
 
 def modules_for(args: Sequence[str]) -> tuple[str, ...]:
     """The command modules a command line needs: one for a ``scan`` that runs a command (as
-    :class:`~leakscan.cli.scan.DefaultToPathGroup` routes it), all for anything else."""
-    if len(args) < 2 or args[0] != "scan" or args[1] in _HELP:
+    the ``scan`` group routes it: :func:`~leakscan.cli.scan.routed`), all for anything else."""
+    if list(args[:1]) != ["scan"]:
         return _COMMAND_MODULES
-    word = args[1]
-    if word in SCAN_COMMANDS:
-        return (SCAN_COMMANDS[word],)
-    return (SCAN_COMMANDS[DefaultToPathGroup.default_command],)
+    words = routed(args[1:], SCAN_COMMANDS)
+    if not words or words[0] in HELP:
+        return _COMMAND_MODULES
+    return (SCAN_COMMANDS[words[0]],)
 
 
 def build(modules: Sequence[str] = _COMMAND_MODULES) -> typer.Typer:

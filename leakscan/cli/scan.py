@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Sequence
+
 import typer
 from typer import _click as click
 from typer.core import TyperGroup
+
+DEFAULT_COMMAND = "path"
+HELP = ("--help", "-h")
+
+
+def routed(args: Sequence[str], commands: Container[str]) -> list[str]:
+    """The ``scan`` group's arguments as it reads them: a first word that is neither one of
+    ``commands`` nor a help option (a path, an option) goes to ``scan path``."""
+    if args and args[0] not in commands and args[0] not in HELP:
+        return [DEFAULT_COMMAND, *args]
+    return list(args)
 
 
 class DefaultToPathGroup(TyperGroup):
     """A group whose first argument, when it is not a subcommand, is a path to scan."""
 
-    default_command = "path"
+    default_command = DEFAULT_COMMAND
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = [self.default_command, *args]
-        elif args and args[0].startswith("-") and args[0] not in ("--help", "-h"):
-            args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, routed(args, self.commands))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.commands)

@@ -20,6 +20,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 import hyperscan
@@ -145,32 +146,9 @@ class CompiledRules:
     decoders: hyperscan.Database  # the decoders' triggers, ids index DECODER_NAMES
 
 
-def _assemble(
-    rules: Sequence[Rule], modes: dict[str, str]
-) -> tuple[list[bytes], list[int], list[Entry]]:
-    """The database's expressions, flags and entries for rules in the given modes."""
-    expressions: list[bytes] = []
-    flags: list[int] = []
-    entries: list[Entry] = []
-    for index, rule in enumerate(rules):
-        how = modes[rule.id]
-        if how == CONTEXT:
-            continue
-        if how == KEYWORD:
-            for keyword in rule.keywords:
-                expressions.append(regex.escape(keyword).encode())
-                flags.append(_hs_flags(rule, KEYWORD))
-                entries.append(Entry(index, KEYWORD))
-        else:
-            expressions.append(_hs_pattern(rule, how))
-            flags.append(_hs_flags(rule, how))
-            entries.append(Entry(index, how))
-    return expressions, flags, entries
-
-
 def _entries(rules: Sequence[Rule], modes: dict[str, str]) -> list[Entry]:
-    """The entries :func:`_assemble` gives, without building the expressions: what a database
-    loaded from the cache needs."""
+    """The database's entries for rules in the given modes: one a rule, one a keyword of a
+    rule in KEYWORD mode, none for CONTEXT (all a database loaded from the cache needs)."""
     entries: list[Entry] = []
     for index, rule in enumerate(rules):
         how = modes[rule.id]
@@ -179,6 +157,26 @@ def _entries(rules: Sequence[Rule], modes: dict[str, str]) -> list[Entry]:
         elif how != CONTEXT:
             entries.append(Entry(index, how))
     return entries
+
+
+def _assemble(
+    rules: Sequence[Rule], modes: dict[str, str]
+) -> tuple[list[bytes], list[int], list[Entry]]:
+    """The database's expressions, flags and entries (:func:`_entries`) for rules in the
+    given modes."""
+    entries = _entries(rules, modes)
+    expressions: list[bytes] = []
+    flags: list[int] = []
+    for index, _ in groupby(entry.rule_index for entry in entries):  # a rule's entries in a row
+        rule = rules[index]
+        how = modes[rule.id]
+        if how == KEYWORD:
+            own = [regex.escape(keyword).encode() for keyword in rule.keywords]
+        else:
+            own = [_hs_pattern(rule, how)]
+        expressions += own
+        flags += [_hs_flags(rule, how)] * len(own)
+    return expressions, flags, entries
 
 
 def _compile(expressions: list[bytes], flags: list[int]) -> hyperscan.Database | None:

@@ -16,7 +16,6 @@ from typing import Any
 from leakscan import __version__
 from leakscan.locations import GitLocation, ImageConfigLocation, ImageLayerLocation, location_of
 from leakscan.model import Location, ScanResult
-from leakscan.report import register
 from leakscan.report.safe_text import deep, unsurrogate
 from leakscan.report.table import describe
 
@@ -112,6 +111,3 @@ class GitlabReporter:
             },
         }
         return json.dumps(deep(doc, unsurrogate), indent=2, default=str) + "\n"
-
-
-register("gitlab", GitlabReporter)

@@ -12,7 +12,6 @@ from html import escape
 from leakscan import __version__
 from leakscan.locations import location_of
 from leakscan.model import Finding, ScanResult
-from leakscan.report import register
 from leakscan.report.safe_text import terminal
 from leakscan.report.table import describe, validation_mark
 
@@ -116,6 +115,3 @@ class HtmlReporter:
             + "".join(rows)
             + "</tbody></table></body></html>\n"
         )
-
-
-register("html", HtmlReporter)

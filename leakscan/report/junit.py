@@ -7,7 +7,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from leakscan.model import ScanResult
-from leakscan.report import register
 from leakscan.report.safe_text import xml_text
 from leakscan.report.table import describe
 
@@ -56,6 +55,3 @@ class JunitReporter:
             elem.set("time", f"{result.stats.seconds:.3f}")
         ET.indent(suites)
         return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
-
-
-register("junit", JunitReporter)

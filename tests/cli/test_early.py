@@ -3,11 +3,16 @@ git`` agrees with the command's own, and it begins nothing for anything else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
-from leakscan.cli import app, early
-from leakscan.sources.git import GitOptions
+from leakscan.cli import app, early, scan_git
+from leakscan.sources.git import GitOptions, GitSource
+from leakscan.sources.interface import SourceOptions
 
 
 def _scan_git_options() -> tuple[set[str], set[str]]:
@@ -30,39 +35,51 @@ def test_the_tables_are_the_options_of_scan_git() -> None:
     assert early.FLAG_OPTIONS == flags
 
 
+def _parsed(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[str, GitOptions]:
+    """(target, options) of the source the ``scan git`` command itself makes of ``args``."""
+    made: list[tuple[str, GitOptions]] = []
+
+    def run_scan(sources: Callable[[SourceOptions], list[GitSource]], opts: object) -> None:
+        made.extend((source.target, source.git) for source in sources(SourceOptions()))
+
+    monkeypatch.setattr(scan_git, "run_scan", run_scan)
+    result = CliRunner().invoke(app, ["scan", "git", *args])
+    assert result.exit_code == 0, result.output
+    [parsed] = made
+    return parsed
+
+
 @pytest.mark.parametrize(
-    ("args", "options"),
+    "args",
     [
-        (["repo"], GitOptions()),
-        (["repo", "-f", "json", "-o", "out.json", "--no-progress"], GitOptions()),
-        (["--format=sarif", "-vv", "-j2", "repo"], GitOptions()),
-        (["repo", "--branch", "a", "--branch=b"], GitOptions(branches=("a", "b"))),
-        (["repo", "--max-depth", "3", "--max-depth", "5"], GitOptions(max_depth=5)),
-        (["repo", "--range", "v1..HEAD"], GitOptions(range="v1..HEAD")),
-        (["repo", "--since-commit", "HEAD~2"], GitOptions(since_commit="HEAD~2")),
-        (["--", "-odd-name"], GitOptions()),
+        ["repo"],
+        ["repo", "-f", "json", "-o", "out.json", "--no-progress"],
+        ["--format=sarif", "-vv", "-j2", "repo"],
+        ["repo", "--branch", "a", "--branch=b"],
+        ["repo", "--max-depth", "3", "--max-depth", "5"],
+        ["repo", "--range", "v1..HEAD"],
+        ["repo", "--since-commit", "HEAD~2"],
+        ["repo", "--unreachable"],
+        ["repo", "--all-objects", "--branch", "main"],
+        ["--", "-odd-name"],
     ],
 )
 def test_a_scan_git_command_line_is_read_as_the_command_reads_it(
-    args: list[str], options: GitOptions
+    args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target = next(a for a in args if a in ("repo", "-odd-name"))
-    assert early.request(["scan", "git", *args]) == (target, options)
+    assert early.request(["scan", "git", *args]) == _parsed(args, monkeypatch)
 
 
-def test_unreachable_objects_of_a_local_whole_history(tmp_path: object) -> None:
-    assert early.request(["scan", "git", str(tmp_path)]) == (
-        str(tmp_path),
-        GitOptions(all_objects=True),
-    )
-    assert early.request(["scan", "git", str(tmp_path), "--no-unreachable"]) == (
-        str(tmp_path),
-        GitOptions(),
-    )
-    assert early.request(["scan", "git", str(tmp_path), "--max-depth", "2"]) == (
-        str(tmp_path),
-        GitOptions(max_depth=2),
-    )
+@pytest.mark.parametrize(
+    "args", [[], ["--no-unreachable"], ["--max-depth", "2"], ["--unreachable", "--range", "a..b"]]
+)
+def test_unreachable_objects_of_a_local_whole_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    argv = [str(tmp_path), *args]
+    asked = early.request(["scan", "git", *argv])
+    assert asked == _parsed(argv, monkeypatch)
+    assert asked is not None and asked[1].all_objects == (args == [])
 
 
 @pytest.mark.parametrize(

@@ -106,14 +106,8 @@ def _listed(
     if tips:
         args.append("--stdin")
     args += [*revisions, "--"]
-    proc = subprocess.run(
-        repo.command(*args),
-        input=("\n".join(tips) + "\n").encode() if tips else None,
-        capture_output=True,
-        env=repo.env(),
-        check=False,
-    )
-    return proc.stdout.decode("ascii").split() if proc.returncode == 0 else None
+    out = repo.try_run(*args, input=("\n".join(tips) + "\n").encode() if tips else None)
+    return out.decode("ascii").split() if out is not None else None
 
 
 def _walk_split(repo: Repository, commits: list[str]) -> Walk:

@@ -17,7 +17,13 @@ from leakscan.errors import SourceError
 from leakscan.sources.git.history import Walk, walk_history
 from leakscan.sources.git.options import GitOptions
 from leakscan.sources.git.refs import Ref, list_refs
-from leakscan.sources.git.repository import Background, Repository, is_url, open_repository
+from leakscan.sources.git.repository import (
+    Background,
+    Children,
+    Repository,
+    is_url,
+    open_repository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +59,14 @@ def prepare(repo: Repository, git: GitOptions) -> Prelude:
     # what does not depend on the walk runs beside it
     head_tree = repo.start("ls-tree", "-r", "-z", "--full-tree", "HEAD")
     listing = repo.start(*ALL_OBJECTS) if git.all_objects else None
-    try:
-        walk = walk_history(repo, revisions, tips, git.max_depth) if (revisions or tips) else Walk()
-    except BaseException:
-        head_tree.close()
-        if listing is not None:
-            listing.close()
-        raise
-    return Prelude(repo, refs, revisions, tips, head_tree, listing, walk)
+    prelude = Prelude(repo, refs, revisions, tips, head_tree, listing, Walk())
+    if revisions or tips:
+        try:
+            prelude.walk = walk_history(repo, revisions, tips, git.max_depth)
+        except BaseException:
+            prelude.close()
+            raise
+    return prelude
 
 
 def _revisions(repo: Repository, refs: list[Ref], g: GitOptions) -> tuple[list[str], list[str]]:
@@ -99,25 +105,29 @@ def _verify(repo: Repository, rev: str, message: str) -> None:
 
 
 class Early:
-    """:func:`prepare` of a local repository, begun in a thread before the scan asks for it.
+    """:func:`prepare` of a local repository's history, begun in a thread before the scan
+    asks for it (:func:`leakscan.cli.early.request` begins none for ``--staged``).
 
     Nothing is reported from here: when it fails (not a repository, a bad revision), the
     scan does the same work again and reports it then. A URL is not begun (its clone belongs
-    to the scan)."""
+    to the scan). The git processes it starts are its own until :meth:`take` hands them
+    over; :meth:`close` ends those of a walk nobody took."""
 
     def __init__(self, target: str, git: GitOptions) -> None:
         self.target = target
         self.git = git
         self._prelude: Prelude | None = None
         self._failure: BaseException | None = None  # logged when taken (logging is set up)
+        self._children = Children()
         self._thread = threading.Thread(target=self._run, name="git-early", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        if is_url(self.target) or self.git.staged:
+        if is_url(self.target):
             return
         try:
             with open_repository(self.target) as repo:
+                repo.children = self._children
                 self._prelude = prepare(repo, self.git)
         except Exception as exc:  # the scan meets it again and reports it
             self._failure = exc
@@ -128,14 +138,22 @@ class Early:
         self._thread.join()
         if self._failure is not None:
             log.debug("the early walk failed (%s): walked again", self._failure)
+        self._children = Children()  # handed over: close() ends none of them
         prelude, self._prelude = self._prelude, None
-        if prelude is not None and (target != self.target or git != self.git):
+        if prelude is None:
+            return None
+        if target != self.target or git != self.git:
             prelude.close()
             return None
+        prelude.repo.children = None  # the scan's processes from here on
         return prelude
 
     def close(self) -> None:
-        """End the listings of a prelude nobody took (a run that stopped before its scan)."""
-        if not self._thread.is_alive() and self._prelude is not None:
-            self._prelude.close()
-            self._prelude = None
+        """End the walk nobody took (a run that stopped before its scan): its git processes
+        are killed, even while it runs, and the thread is waited for (it ends as their
+        output does)."""
+        self._children.end()
+        self._thread.join()
+        prelude, self._prelude = self._prelude, None
+        if prelude is not None:
+            prelude.close()

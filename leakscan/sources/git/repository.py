@@ -55,6 +55,33 @@ def redact_url(target: str) -> str:
     return _USERINFO.sub(r"\1***@", target)
 
 
+class Children:
+    """The git processes started for a repository, to be ended together (a walk begun early
+    that nobody takes: :class:`~leakscan.sources.git.prelude.Early`). One started after
+    :meth:`end` is ended at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._ended = False
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.append(proc)
+            if not self._ended:
+                return
+        proc.kill()
+
+    def end(self) -> None:
+        """Kill the processes still running (their readers then see their output end)."""
+        with self._lock:
+            self._ended = True
+            procs, self._procs = self._procs, []
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+
 @dataclass(slots=True)
 class Repository:
     """An opened repository: where its objects are, its work tree (if any), its display name."""
@@ -62,6 +89,7 @@ class Repository:
     git_dir: Path
     work_tree: Path | None
     name: str
+    children: Children | None = None  # where the processes started from here are kept
 
     def command(self, *args: str) -> list[str]:
         base = ["git", f"--git-dir={self.git_dir}"]
@@ -76,41 +104,49 @@ class Repository:
 
     def run(self, *args: str, check: bool = True, input: bytes | None = None) -> bytes:
         """Run git and return its stdout; a failure becomes a :class:`SourceError`."""
-        proc = subprocess.run(
-            self.command(*args), input=input, capture_output=True, env=self.env(), check=False
-        )
-        if check and proc.returncode != 0:
-            raise SourceError(f"{self.name}: git {args[0]} failed: {last_line(proc.stderr)}")
-        return proc.stdout
+        code, out, err = self._complete(args, input)
+        if check and code != 0:
+            raise SourceError(f"{self.name}: git {args[0]} failed: {last_line(err)}")
+        return out
 
-    def try_run(self, *args: str) -> bytes | None:
+    def try_run(self, *args: str, input: bytes | None = None) -> bytes | None:
         """Run git; None when it fails (an optional piece of information)."""
-        proc = subprocess.run(self.command(*args), capture_output=True, env=self.env(), check=False)
-        return proc.stdout if proc.returncode == 0 else None
+        code, out, _ = self._complete(args, input)
+        return out if code == 0 else None
 
     def start(self, *args: str) -> Background:
         """Run git in the background (while the history is walked); see :class:`Background`."""
-        proc = subprocess.Popen(
-            self.command(*args),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self.env(),
-        )
-        return Background(self, args[0], proc)
+        return Background(self, args[0], self._spawn(args, subprocess.DEVNULL))
 
     def popen(self, args: Sequence[str], stdin: bool = False) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            self.command(*args),
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self.env(),
-            bufsize=PIPE_BYTES,  # fewer, larger reads of git's bulk output
-        )
+        # fewer, larger reads of git's bulk output
+        proc = self._spawn(args, subprocess.PIPE if stdin else subprocess.DEVNULL, PIPE_BYTES)
         if proc.stdout is not None:
             widen_pipe(proc.stdout.fileno())
         return proc
+
+    def _spawn(self, args: Sequence[str], stdin: int, bufsize: int = -1) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            self.command(*args),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env(),
+            bufsize=bufsize,
+        )
+        if self.children is not None:
+            self.children.add(proc)
+        return proc
+
+    def _complete(self, args: Sequence[str], input: bytes | None) -> tuple[int, bytes, bytes]:
+        """(exit code, stdout, stderr) of git run to its end (as ``subprocess.run``)."""
+        with self._spawn(args, subprocess.DEVNULL if input is None else subprocess.PIPE) as proc:
+            try:
+                out, err = proc.communicate(input)
+            except BaseException:
+                proc.kill()
+                raise
+        return proc.returncode, out, err
 
     def is_shallow(self) -> bool:
         return (self.git_dir / "shallow").is_file()

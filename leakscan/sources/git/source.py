@@ -137,26 +137,12 @@ class GitSource(Source):
                     yield Skip(
                         f"{repo.name}:{ref.name}", f"points at a {ref.peeled_type}; not walked"
                     )
-            yield from self._walked(
-                repo,
-                prelude.refs,
-                prelude.revisions,
-                prelude.walk,
-                prelude.head_tree,
-                prelude.listing,
-            )
+            yield from self._walked(prelude)
         finally:
             prelude.close()
 
-    def _walked(
-        self,
-        repo: Repository,
-        refs: list[Ref],
-        revisions: list[str],
-        walk: Walk,
-        head_tree: Background,
-        listing: Background | None,
-    ) -> Iterator[Blob | Skip]:
+    def _walked(self, prelude: Prelude) -> Iterator[Blob | Skip]:
+        repo, refs, revisions, walk = prelude.repo, prelude.refs, prelude.revisions, prelude.walk
         reach = Reachability(walk.order, walk.parents, refs)
         if reach.left_out:
             yield Skip(
@@ -164,7 +150,7 @@ class GitSource(Source):
                 f"refs of a location: {reach.left_out} of {reach.total} refs "
                 "not tracked (large repository)",
             )
-        head = _head_tree(head_tree.output(check=False))
+        head = _head_tree(prelude.head_tree.output(check=False))
         with CatFile(repo) as cat:
             infos: dict[str, ObjectInfo] = {}
             history = History(repo.name, walk.order, infos, reach)
@@ -193,8 +179,8 @@ class GitSource(Source):
                     early[1].close()
             if self.git.all_objects:
                 seen = {oid for oid, _ in walk.introduced}
-                assert listing is not None
-                yield from self._unreachable(repo, cat, seen, set(walk.order), listing)
+                assert prelude.listing is not None
+                yield from self._unreachable(repo, cat, seen, set(walk.order), prelude.listing)
         if walk.error:
             raise SourceError(f"{repo.name}: history walk stopped: {walk.error}")
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import gc
 import json
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from typer.testing import CliRunner
 
 from leakscan.cli import app, early
 from leakscan.sources.git import prelude
+from leakscan.sources.git.history import Walk
+from leakscan.sources.git.repository import Repository
 from tests.helpers import github_token
 from tests.sources.git.gitrepo import GitRepo, report, scan_argv
 
@@ -82,6 +86,49 @@ def test_a_walk_begun_for_other_options_is_not_used(repo: GitRepo) -> None:
     other = prelude.Early(str(repo.path), early.git_options(str(repo.path), max_depth=1))
     taken = other.take(target, early.git_options(target, max_depth=1))
     assert taken is not None and len(taken.walk.order) == 1
+    taken.close()
+
+
+def test_a_walk_nobody_takes_ends_with_its_git_processes(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``close()`` (at exit, when the run stopped before its scan) kills the walk's git
+    processes while it still runs, and returns when its thread has ended."""
+    started = threading.Event()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def stuck(git_repo: Repository, *_: Any) -> Walk:
+        proc = git_repo.popen(["cat-file", "--batch"], stdin=True)  # ends only with its input
+        procs.append(proc)
+        started.set()
+        assert proc.stdout is not None
+        proc.stdout.read()
+        proc.wait()
+        return Walk()
+
+    monkeypatch.setattr(prelude, "walk_history", stuck)
+    target = str(repo.path)
+    begun = prelude.Early(target, early.git_options(target))
+    assert started.wait(60)
+    begun.close()
+    assert procs[0].returncode == -signal.SIGKILL
+    assert begun.take(target, early.git_options(target)) is None  # nothing left to take
+
+
+def test_the_processes_of_a_walk_taken_are_the_scan_s(repo: GitRepo) -> None:
+    target = str(repo.path)
+    begun = prelude.Early(target, early.git_options(target))
+    taken = begun.take(target, early.git_options(target))
+    assert taken is not None
+    proc = taken.repo.popen(["cat-file", "--batch"], stdin=True)
+    begun.close()  # at exit: not the scan's to end
+    assert proc.poll() is None
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert proc.wait(60) == 0
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    proc.stderr.close()
     taken.close()
 
 
