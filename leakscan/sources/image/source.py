@@ -202,13 +202,12 @@ class ImageSource(Source):
                 f"{repeats} repeated layer entr{'y' if repeats == 1 else 'ies'} (the same "
                 "layer listed again): each layer scanned once, at its last place",
             )
-        raw = self.state.configs.get(image.config_digest)
-        if raw is None:  # another tag of the same image has it already (a daemon: one save)
-            with store.open_blob(image.config_digest) as handle:
-                raw = self.state.configs[image.config_digest] = handle.read()
-        config = parse_config(raw, f"{image.reference}: config")
-        yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
-        ctx = _ImageContext(image, layer_history(config, len(keys)))
+        # a sequential store's configuration is a member of the stream its layers come in (a
+        # daemon's save): asked for after them, it is read from that one stream
+        late = store.sequential and image.config_digest not in self.state.configs
+        ctx = _ImageContext(image, [None] * len(keys))  # its history: from the configuration
+        if not late:
+            yield from self._config(store, ctx)
         to_read: list[int] = []
         reused: list[tuple[int, LayerRecord]] = []
         for i, key in enumerate(keys):
@@ -238,10 +237,23 @@ class ImageSource(Source):
                 self.state.layers_reused += 1
             if to_read:
                 yield from self._read_layers(store, ctx, to_read, keys, unverified, kept)
+            if late:
+                yield from self._config(store, ctx)
         finally:  # every layer known (or the image given up): states and vendor marks
             ctx.finish()
         for key, record in kept:  # with the digests their files' package records ask for
             self.state.keep(key, record)
+
+    def _config(self, store: ImageStore, ctx: _ImageContext) -> Iterator[Blob | Skip]:
+        """The configuration's blobs; the history of the layers it tells put in ``ctx``."""
+        image = ctx.image
+        raw = self.state.configs.get(image.config_digest)
+        if raw is None:  # another tag of the same image has it already (a daemon: one save)
+            with store.open_blob(image.config_digest) as handle:
+                raw = self.state.configs[image.config_digest] = handle.read()
+        config = parse_config(raw, f"{image.reference}: config")
+        ctx.history[:] = layer_history(config, len(image.layers))
+        yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
 
     def _read_layers(
         self,
