@@ -3,12 +3,12 @@
 The image is read from ``image.save()``'s chunks as a tar stream: no temporary copy, and
 one save an image. The layer list (diff ids, in order) comes from the image's inspect data;
 the save archive names its layers by path and lists them in ``manifest.json``, which comes
-*after* the layers. So each layer is known by its name as it comes: an OCI-layout save
-(dockerd 25 on) names it by its diff id; a classic one (dockerd 20.10-24) by an id made from
-its chain id and its parent's (:func:`classic_ids`; the top layer's id covers the image's
-configuration too: it is the layer whose parent is the one below it). A layer not known so
-is read by a second save, once ``manifest.json`` has told where it goes. The configuration
-is a member of the same save: the image source asks for it after the layers.
+*after* the layers. So each layer is known by its name as it comes: an OCI-layout save names
+it by its diff id; a classic one (dockerd 20.10) by an id made from its chain id and its
+parent's (:func:`classic_ids`; the top layer's id covers the image's configuration too: it
+is the layer whose parent is the one below it). A layer not known so is read by a second
+save, once ``manifest.json`` has told where it goes. The configuration is a member of the
+same save: the image source asks for it after the layers.
 """
 
 from __future__ import annotations
@@ -232,10 +232,9 @@ class DaemonStore(ImageStore):
         once the first one's manifest has placed it."""
         given: set[int] = set()
         deferred = yield from self._pass(set(wanted), located, given)
-        if deferred:
-            rest = {i for i in wanted if i not in given}
-            if rest:
-                yield from self._pass(rest, False, given)
+        rest = {i for i in wanted if i not in given}
+        if deferred and rest:
+            yield from self._pass(rest, False, given)
 
     def _pass(
         self, wanted: set[int], defer: bool, given: set[int]
@@ -269,7 +268,7 @@ class DaemonStore(ImageStore):
                 known = self._locate_by_name(name)
                 if known is not None and known not in wanted:
                     continue
-                if known is None and defer and name.endswith("/layer.tar"):
+                if known is None and defer:  # placed by the manifest, if it is a layer
                     deferred = True
                     continue
                 handle = tar.extractfile(member)
