@@ -18,6 +18,7 @@ from leakscan.sources.git import GitSource
 from leakscan.sources.interface import ScanContext, SourceOptions
 from tests.conftest import require
 from tests.sources.git.gitrepo import GitRepo
+from tests.sources.image.helpers import tar_bytes
 
 OPTIONS = SourceOptions(max_file_bytes=4000, in_memory_bytes=1000)
 
@@ -110,18 +111,6 @@ def test_a_compressed_file_that_inflates_small_is_held_in_memory(tmp_path: Path)
     assert streamed.stream.read() == large
 
 
-def _tar_bytes(members: dict[str, bytes]) -> bytes:
-    import tarfile
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def test_inflate_gzip_takes_only_one_whole_member_within_the_limit() -> None:
     import gzip
 
@@ -194,7 +183,7 @@ def test_a_gzip_file_is_inflated_once(
     secret = b"db_password = Zp8Qw2Lk9XvB\n"  # leakscan:allow (synthetic test value)
     if name.startswith("bundle"):
         members = {"etc/app.conf": secret, "var/log/app.log": b"line of text\n" * 30}
-        inner = _tar_bytes(members)
+        inner = tar_bytes(list(members.items()))
     else:
         inner = secret * (5 if name.startswith("small") else 200)
     options = SourceOptions(max_file_bytes=40_000, in_memory_bytes=in_memory)

@@ -133,15 +133,21 @@ def test_daemon_errors_are_one_line(built_image, image_rules, monkeypatch):
     assert code == 2 and "no such container" in err
 
 
-def test_daemon_image_read_in_one_pass(built_image, image_rules, monkeypatch):
-    saves: list[str] = []
+@pytest.fixture
+def saves(monkeypatch):
+    """The references of the daemon's ``docker save`` calls, in order."""
+    made: list[str] = []
     original = DaemonStore._save
 
     def counted(self: DaemonStore):  # type: ignore[no-untyped-def]
-        saves.append(self.reference)
+        made.append(self.reference)
         return original(self)
 
     monkeypatch.setattr(DaemonStore, "_save", counted)
+    return made
+
+
+def test_daemon_image_read_in_one_pass(built_image, image_rules, saves):
     code, doc, _ = scan(image_rules, "docker-daemon:leakscan-test-app:1")
     assert code == 1
     found = by_secret(doc)
@@ -164,21 +170,13 @@ def test_daemon_image_read_in_one_pass(built_image, image_rules, monkeypatch):
 
 @pytest.mark.parametrize("ids_known", [True, False])
 def test_daemon_image_finds_what_its_save_archive_finds(
-    built_image, image_rules, archive_report, monkeypatch, ids_known
+    built_image, image_rules, archive_report, monkeypatch, saves, ids_known
 ):
     """Read from one save (the layers placed as they come, the configuration after them), or
     from two when the classic layer ids cannot be worked out (another daemon version): the
     findings and their places are those of the same image's ``docker save`` archive."""
     from leakscan.sources.image import daemon
 
-    saves: list[str] = []
-    original = DaemonStore._save
-
-    def counted(self: DaemonStore):  # type: ignore[no-untyped-def]
-        saves.append(self.reference)
-        return original(self)
-
-    monkeypatch.setattr(DaemonStore, "_save", counted)
     if not ids_known:
         monkeypatch.setattr(
             daemon, "classic_ids", lambda diff_ids: ["0" * 64] * (len(diff_ids) - 1)
