@@ -337,7 +337,11 @@ def archive_blobs(
             # limit above is the worst case), else as a stream
             inner = _strip_suffix(name)
             _, prov = _member(provenance, outer, inner)
-            start = b"".join(read_upto(body, options.in_memory_bytes + 1, 0))
+            start = (  # inflated in one call already: all of it, within the limit
+                whole
+                if whole is not None
+                else b"".join(read_upto(body, options.in_memory_bytes + 1, 0))
+            )
             if len(start) <= options.in_memory_bytes and stream.problem is None:
                 yield from file_blobs(io.BytesIO(start), len(start), inner, prov, options, depth)
             else:
