@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 from typer.testing import CliRunner
@@ -207,37 +208,139 @@ def test_image_streams_scanned_by_workers_find_what_a_serial_scan_finds(
 def test_workers_forked_up_front_find_what_the_detector_finds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slot_bytes: int
 ) -> None:
-    """Workers forked before a source starts (batches through shared memory, or through the
-    pipe when a batch is larger than a slot) give each item the detector's own matches, in
-    submission order."""
+    """Workers forked before a source starts its threads (batches through shared memory, or
+    through the pipe when a batch is larger than a slot) give each item the detector's own
+    matches, in submission order; a slot whose batch is collected takes another batch."""
+    import multiprocessing
+    import threading
+
     from leakscan.engine.build import DetectorSettings
 
     monkeypatch.setattr(parallel, "SLOT_BYTES", slot_bytes)
     monkeypatch.setattr(parallel, "BATCH_BYTES", 1)  # a batch per item: several in flight
+    written: list[int] = []
+    write = parallel.BatchScanner._write
+
+    def spy(slot: object, items: list[tuple[bytes, str | None, bool]]) -> object:
+        written.append(id(slot))
+        return write(slot, items)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel.BatchScanner, "_write", staticmethod(spy))
     rules = write_rules(tmp_path / "rules")
-    settings = DetectorSettings(rule_paths=(rules,), include_builtin=False)
-    detector = settings()
-    tokens = [github_token() for _ in range(3)]
-    items = [
-        (f"a = 1\ntoken = {tokens[0]}\n".encode(), None, False),
-        (b"nothing here\n" * 50, None, False),
-        (f"key: {tokens[1]}\n".encode() * 3, "config.yaml", False),
-        (("filler\n" * 200 + f"t={tokens[2]}\n").encode(), None, True),  # a stream's bytes
-    ]
-    batcher = parallel.BatchScanner(detector, 2, settings)
+    detector = DetectorSettings(rule_paths=(rules,), include_builtin=False)()
+    tokens = [github_token() for _ in range(32)]
+    items: list[tuple[bytes, str | None, bool]] = []
+    for i, token in enumerate(tokens):  # small ones fit a 64-byte slot, the others do not
+        if i % 4 == 0:
+            items.append((f"t={token}\n".encode(), None, False))
+        elif i % 4 == 1:
+            items.append((b"nothing here\n" * 20 + f"a = {token}\n".encode(), None, False))
+        elif i % 4 == 2:
+            items.append((f"key: {token}\n".encode() * 3, "config.yaml", False))
+        else:  # a stream's bytes
+            items.append((("filler\n" * 200 + f"t={token}\n").encode(), None, True))
+    # no ``build``: a worker not forked from this process (forkserver) has no detector
+    batcher = parallel.BatchScanner(detector, 2)
+    source_thread_started = threading.Event()
+    stop = threading.Event()
+
+    def read() -> None:  # a source's reading thread, alive while the batches are scanned
+        source_thread_started.set()
+        stop.wait()
+
+    reader = threading.Thread(target=read)
     try:
         batcher.prestart()
+        workers = {p.pid for p in multiprocessing.active_children()}
+        assert len(workers) == 2  # forked now, before the source's reading thread
+        reader.start()
+        source_thread_started.wait()
+        got = []
         for i, (data, context, windowed) in enumerate(items):
             batcher.submit(i, data, context, windowed)
-        got = batcher.drain()
+            got += batcher.ready(block=True)  # as the scanner collects them
+        got += batcher.drain()
         assert not batcher.broken
+        assert {p.pid for p in multiprocessing.active_children()} == workers  # none later
+        slots = len(batcher._slots)
     finally:
+        stop.set()
         batcher.close()
-    expected = [
-        (i, detector.scan(data, context)) for i, (data, context, _windowed) in enumerate(items)
-    ]
-    assert [token for token, _ in got] == [0, 1, 2, 3]
+        if reader.is_alive():
+            reader.join()
+    assert [token for token, _ in got] == list(range(len(items)))
     assert [[m.secret for m in ms] for _, ms in got] == [
-        [m.secret for m in ms] for _, ms in expected
+        [m.secret for m in detector.scan(data, context)] for data, context, _w in items
     ]
-    assert [m.secret for m in got[3][1]] == [tokens[2]]
+    assert all(ms for _, ms in got)
+    # every batch that fits a slot went through one, more batches than there are slots
+    fitting = [data for data, *_ in items if len(data) <= slot_bytes]
+    assert len(written) == len(fitting) > slots
+    assert len(set(written)) <= slots
+
+
+class _SlowPool:
+    """A pool whose batches are scanned only when their result is asked for (the slowest
+    workers there can be), counting the bytes sent and not yet scanned."""
+
+    def __init__(self) -> None:
+        self.inflight = 0
+        self.most = 0
+
+    def submit(self, fn: object, *args: object) -> object:
+        from concurrent.futures import Future
+
+        pool = self
+        batch = cast(list[tuple[bytes, str | None, bool]], args[0])
+        size = sum(len(data) for data, _context, _windowed in batch)
+
+        class Lazy(Future):  # type: ignore[type-arg]
+            def _run(self) -> None:
+                if not super().done():
+                    self.set_result(fn(*args))  # type: ignore[operator]
+                    pool.inflight -= size
+
+            def result(self, timeout: float | None = None) -> object:
+                self._run()
+                return super().result()
+
+            def exception(self, timeout: float | None = None) -> BaseException | None:
+                self._run()
+                return super().exception()
+
+        self.inflight += size
+        self.most = max(self.most, self.inflight)
+        return Lazy()
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        return None
+
+
+def test_bytes_in_flight_stay_within_the_slots_size_whatever_the_batches_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streams larger than a slot (each its own batch, through the pipe) are not let pile up
+    two a worker: the bytes sent and not collected stay within what the slots hold."""
+    from leakscan.engine.build import DetectorSettings
+
+    rules = write_rules(tmp_path / "rules")
+    detector = DetectorSettings(rule_paths=(rules,), include_builtin=False)()
+    monkeypatch.setattr(parallel, "SLOT_BYTES", 1000)
+    monkeypatch.setattr(parallel, "BATCH_BYTES", 1)  # a batch an item
+    monkeypatch.setattr(parallel, "_WORKER", detector)
+    pool = _SlowPool()
+    monkeypatch.setattr(parallel.BatchScanner, "_start", lambda self, forked=False: pool)
+    tokens = [github_token() for _ in range(12)]
+    items = [(f"t={t}\n".encode() + b"filler line\n" * 210, None, True) for t in tokens]
+    assert all(parallel.SLOT_BYTES < len(data) < 3 * parallel.SLOT_BYTES for data, *_ in items)
+    batcher = parallel.BatchScanner(detector, 2)
+    budget = 6 * parallel.SLOT_BYTES  # 2 workers: 6 slots
+    got = []
+    for i, (data, context, windowed) in enumerate(items):
+        batcher.submit(i, data, context, windowed)
+        got += batcher.ready(block=True)
+        assert pool.inflight <= budget  # as the scanner leaves it after each item
+    got += batcher.drain()
+    assert pool.most > budget // 2  # the bound was met, not only never approached
+    assert [token for token, _ in got] == list(range(12))
+    assert [[m.secret for m in ms] for _, ms in got] == [[t] for t in tokens]

@@ -305,20 +305,16 @@ def archive_blobs(
         yield from _zip(data, outer, provenance, options, depth)
         return
     how = sniff(data)
-    if how == "gzip" and not name.lower().endswith(TAR_SUFFIXES):
-        # a compressed single file held in memory (most .gz files): inflated in one call
-        # when that is simple; the same bytes as the stream below reads
-        limit = min(options.archive_bytes, max(len(data), 1) * options.max_ratio)
-        whole = inflate_gzip(data, min(limit, options.in_memory_bytes))
-        if whole is not None and whole[257:262] != b"ustar":
-            inner = _strip_suffix(name)
-            _, prov = _member(provenance, outer, inner)
-            yield from file_blobs(io.BytesIO(whole), len(whole), inner, prov, options, depth)
-            return
-    if how is None:
-        stream = _Inflating(io.BytesIO(data), len(data) + 1, "none", "")
+    by_ratio = max(len(data), 1) * options.max_ratio
+    whole = None
+    if how == "gzip":
+        # most .gz files: inflated in one call (no file objects) when that is simple, then
+        # read below as any content is (a tar in it too); else the stream inflates it
+        whole = inflate_gzip(data, min(options.archive_bytes, by_ratio, options.in_memory_bytes))
+    if how is None or whole is not None:  # the bytes as they are, or inflated already
+        plain = data if whole is None else whole
+        stream = _Inflating(io.BytesIO(plain), len(plain) + 1, how or "none", "")
     else:
-        by_ratio = max(len(data), 1) * options.max_ratio
         over = (
             inflates_over(options.max_ratio)
             if by_ratio < options.archive_bytes
@@ -341,7 +337,11 @@ def archive_blobs(
             # limit above is the worst case), else as a stream
             inner = _strip_suffix(name)
             _, prov = _member(provenance, outer, inner)
-            start = b"".join(read_upto(body, options.in_memory_bytes + 1, 0))
+            start = (  # inflated in one call already: all of it, within the limit
+                whole
+                if whole is not None
+                else b"".join(read_upto(body, options.in_memory_bytes + 1, 0))
+            )
             if len(start) <= options.in_memory_bytes and stream.problem is None:
                 yield from file_blobs(io.BytesIO(start), len(start), inner, prov, options, depth)
             else:

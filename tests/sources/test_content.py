@@ -18,6 +18,7 @@ from leakscan.sources.git import GitSource
 from leakscan.sources.interface import ScanContext, SourceOptions
 from tests.conftest import require
 from tests.sources.git.gitrepo import GitRepo
+from tests.sources.image.helpers import tar_bytes
 
 OPTIONS = SourceOptions(max_file_bytes=4000, in_memory_bytes=1000)
 
@@ -108,3 +109,90 @@ def test_a_compressed_file_that_inflates_small_is_held_in_memory(tmp_path: Path)
     streamed = blobs["large.log.gz!large.log"]
     assert streamed.data is None and streamed.stream is not None
     assert streamed.stream.read() == large
+
+
+def test_inflate_gzip_takes_only_one_whole_member_within_the_limit() -> None:
+    import gzip
+
+    from leakscan.sources.compression import inflate_gzip
+
+    text = b"key = value\n" * 50
+    one = gzip.compress(text)
+    assert inflate_gzip(one, len(text)) == text
+    assert inflate_gzip(gzip.compress(b""), 0) == b""
+    assert inflate_gzip(one, len(text) - 1) is None  # larger than the limit
+    assert inflate_gzip(one + gzip.compress(text), 10 * len(text)) is None  # two members
+    assert inflate_gzip(one + b"junk", 10 * len(text)) is None  # bytes after it
+    assert inflate_gzip(one[:-12], 10 * len(text)) is None  # truncated
+    corrupt = one[:12] + b"\xff" * 8 + one[20:]
+    assert inflate_gzip(corrupt, 10 * len(text)) is None
+    lying = one[:-4] + (1).to_bytes(4, "little")  # its trailer declares 1 byte
+    assert inflate_gzip(lying, 100) is None
+
+
+class _Inflated:
+    """Counts the bytes inflated from gzip data, in one call or by the stream reader."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from isal import isal_zlib
+
+        from leakscan.sources import content
+
+        self.bytes = 0
+        counter = self
+        make, general = isal_zlib.decompressobj, content.reader
+
+        class Counted:
+            def __init__(self, inner: object) -> None:
+                self._inner = inner
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self._inner, name)
+
+            def decompress(self, *args: object) -> bytes:
+                out: bytes = self._inner.decompress(*args)  # type: ignore[attr-defined]
+                counter.bytes += len(out)
+                return out
+
+            def read(self, n: int = -1) -> bytes:
+                out: bytes = self._inner.read(n)  # type: ignore[attr-defined]
+                counter.bytes += len(out)
+                return out
+
+        monkeypatch.setattr(isal_zlib, "decompressobj", lambda **kw: Counted(make(**kw)))
+        monkeypatch.setattr(content, "reader", lambda how, raw: Counted(general(how, raw)))
+
+
+@pytest.mark.parametrize(
+    ("name", "in_memory"),
+    [
+        ("bundle.gz", 20_000),  # a tar, inflated in one call
+        ("bundle.tar.gz", 20_000),
+        ("bundle.gz", 1000),  # a tar over the in-memory limit: by the stream
+        ("big.log.gz", 1000),
+        ("small.conf.gz", 1000),
+    ],
+)
+def test_a_gzip_file_is_inflated_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, in_memory: int
+) -> None:
+    """In one call when it is small, else by the stream; a tar in it, however named, is read
+    from that one inflation, and one over the in-memory limit is not tried in one call first."""
+    import gzip
+
+    secret = b"db_password = Zp8Qw2Lk9XvB\n"  # leakscan:allow (synthetic test value)
+    if name.startswith("bundle"):
+        members = {"etc/app.conf": secret, "var/log/app.log": b"line of text\n" * 30}
+        inner = tar_bytes(list(members.items()))
+    else:
+        inner = secret * (5 if name.startswith("small") else 200)
+    options = SourceOptions(max_file_bytes=40_000, in_memory_bytes=in_memory)
+    (tmp_path / name).write_bytes(gzip.compress(inner))
+    inflated = _Inflated(monkeypatch)
+    blobs, reasons = _items(FilesystemSource(str(tmp_path), options).blobs(ScanContext()), "")
+    assert reasons == []
+    if name.startswith("bundle"):
+        assert {path.rsplit("!", 1)[-1]: data for path, data in blobs.items()} == members
+    else:
+        assert list(blobs.values()) == [inner]
+    assert inflated.bytes == len(inner)

@@ -1,23 +1,25 @@
 """``docker-daemon:NAME[:TAG]``: an image of the local Docker daemon, through the docker SDK.
 
-The image is read from ``image.save()``'s chunks as a tar stream: no temporary copy. The
-layer list (diff ids, in order) comes from the image's inspect data; the save archive names
-its layers by path and lists them in ``manifest.json``, which usually comes *after* the
-layers. So the first pass (the index pass of the image source) learns which archive path is
-which layer (by ``manifest.json``, or by the sha256 of each layer tar, which is its diff id).
-The image source keeps the layers it read in memory for its second pass while they fit its
-spool bound; only the layers beyond it make the daemon ``save()`` once more (nothing is
-written to disk).
+The image is read from ``image.save()``'s chunks as a tar stream: no temporary copy, and
+one save an image. The layer list (diff ids, in order) comes from the image's inspect data;
+the save archive names its layers by path and lists them in ``manifest.json``, which comes
+*after* the layers. So each layer is known by its name as it comes: an OCI-layout save names
+it by its diff id; a classic one (dockerd 20.10) by an id made from its chain id and its
+parent's (:func:`classic_ids`; the top layer's id covers the image's configuration too: it
+is the layer whose parent is the one below it). A layer not known so is read by a second
+save, once ``manifest.json`` has told where it goes. The configuration is a member of the
+same save: the image source asks for it after the layers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import posixpath
 import tarfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import IO, Any
 
 from leakscan.sources.content import Tap
@@ -63,6 +65,39 @@ def in_daemon(name: str, timeout: float = 5.0) -> bool:
         return False
     finally:
         client.close()
+
+
+#: moby's ``container.Config`` of an empty v1 image as ``json.Marshal`` writes it: what a
+#: classic save's id of each layer below the top is made from (``image/v1.CreateID``)
+_EMPTY_V1_CONFIG = (
+    '{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,'
+    '"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,'
+    '"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,'
+    '"Labels":null}'
+)
+
+
+def classic_ids(diff_ids: Sequence[str]) -> list[str]:
+    """The directory names a classic ``docker save`` gives the layers below the top one (hex
+    ids): the sha256 of a v1 image made of nothing but the epoch, the layer's chain id and its
+    parent's id. An id that differs (another daemon version) leaves its layer to the
+    manifest: a layer is never taken for another."""
+    ids: list[str] = []
+    chain = ""
+    parent = ""
+    for diff_id in diff_ids[:-1]:
+        chain = diff_id if not chain else _sha256(f"{chain} {diff_id}")
+        body = f'{{"container_config":{_EMPTY_V1_CONFIG},"created":"1970-01-01T00:00:00Z"'
+        body += f',"layer_id":{json.dumps(chain)}'
+        if parent:
+            body += f',"parent":{json.dumps(parent)}'
+        parent = _sha256(body + "}")
+        ids.append(parent.removeprefix("sha256:"))
+    return ids
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _short(exc: BaseException) -> str:
@@ -120,6 +155,9 @@ class DaemonStore(ImageStore):
         self._path_index: dict[str, int] = {}
         self._diff_ids: list[str] = []
         self._config_hex = ""
+        self._classic: dict[str, int] = {}  # a classic save's layer directory -> its place
+        self._below_top = ""  # the id of the layer under the top one ("" for one layer)
+        self._parents: dict[str, str] = {}  # a classic layer directory -> its parent's id
 
     def images(self, platform: str | None = None) -> Iterator[ResolvedImage]:
         import docker.errors
@@ -133,6 +171,9 @@ class DaemonStore(ImageStore):
         attrs = self._image.attrs
         self._diff_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
         self._config_hex = str(attrs.get("Id", "")).removeprefix("sha256:")
+        ids = classic_ids(self._diff_ids)
+        self._classic = {v1: i for i, v1 in enumerate(ids)}
+        self._below_top = ids[-1] if ids else ""
         plat = f"{attrs.get('Os', 'linux')}/{attrs.get('Architecture', 'amd64')}"
         if attrs.get("Variant"):
             plat += f"/{attrs['Variant']}"
@@ -187,11 +228,20 @@ class DaemonStore(ImageStore):
         located: bool = False,
     ) -> Iterator[tuple[Callable[[], int], IO[bytes]]]:
         """Layers in archive order. ``located``: each layer's index must be known before it is
-        read (the content pass); a save is read once more first if it is not known yet."""
-        if located and wanted and not self._path_index:
-            for _ in self.layer_streams(image, []):
-                pass
-        wanted_set = set(wanted)
+        read (the content pass): a layer its name does not place is read from a second save,
+        once the first one's manifest has placed it."""
+        given: set[int] = set()
+        deferred = yield from self._pass(set(wanted), located, given)
+        rest = {i for i in wanted if i not in given}
+        if deferred and rest:
+            yield from self._pass(rest, False, given)
+
+    def _pass(
+        self, wanted: set[int], defer: bool, given: set[int]
+    ) -> Generator[tuple[Callable[[], int], IO[bytes]], None, bool]:
+        """One save's wanted layers (and what it tells on the way); with ``defer``, a layer
+        whose place is not known yet is left for another save (returns whether one was)."""
+        deferred = False
         tar = self._save()
         try:
             for member in tar:
@@ -208,20 +258,39 @@ class DaemonStore(ImageStore):
                     if data is not None:
                         self._learn(name, data)
                     continue
+                if name.endswith("/json") and name.count("/") == 1:  # a classic layer's
+                    data = self._json_member(tar, member)
+                    if data is not None:
+                        self._learn_parent(name.split("/", 1)[0], data)
+                    continue
                 if not (name.endswith("/layer.tar") or name.startswith("blobs/")):
                     continue
                 known = self._locate_by_name(name)
-                if known is not None and known not in wanted_set:
+                if known is not None and known not in wanted:
+                    continue
+                if known is None and defer:  # placed by the manifest, if it is a layer
+                    deferred = True
                     continue
                 handle = tar.extractfile(member)
                 if handle is None:
                     continue
+                if known is not None:
+                    given.add(known)
                 tap = _save_tap(handle, self.reference)
                 yield (lambda name=name, tap=tap: self._locate(name, tap)), tap  # type: ignore[misc]
         except tarfile.TarError as exc:
             raise ImageError(f"{self.reference}: docker save stream unreadable: {exc}") from None
         finally:
             tar.close()
+        return deferred
+
+    def _learn_parent(self, directory: str, data: bytes) -> None:
+        try:
+            v1 = json.loads(data)
+        except (ValueError, RecursionError):
+            return
+        if isinstance(v1, dict):
+            self._parents[directory] = str(v1.get("parent") or "")
 
     def _locate_by_name(self, name: str) -> int | None:
         if name in self._path_index:
@@ -230,6 +299,13 @@ class DaemonStore(ImageStore):
             digest = "sha256:" + name.rsplit("/", 1)[-1]
             if digest in self._diff_ids:
                 return self._diff_ids.index(digest)
+        directory, _, base = name.rpartition("/")
+        if base == "layer.tar" and "/" not in directory:
+            if directory in self._classic:
+                return self._classic[directory]
+            # the top layer: the one on the layer below (its json came before its layer.tar)
+            if self._parents.get(directory) == self._below_top and self._diff_ids:
+                return len(self._diff_ids) - 1
         return None
 
     def _locate(self, name: str, tap: Tap) -> int:

@@ -46,7 +46,8 @@ class ImageStore(ABC):
     #: blobs come over the network (a registry): each layer is downloaded by itself
     remote: bool = False
     #: layers can only be read in the store's own order (a ``docker save`` stream): through
-    #: :meth:`layer_streams`, not one by one with :meth:`open_blob`
+    #: :meth:`layer_streams`, not one by one with :meth:`open_blob`; its configuration, a
+    #: member of that stream, is asked for after the layers (read on the way, not once more)
     sequential: bool = False
 
     @abstractmethod

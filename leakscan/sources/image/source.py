@@ -23,6 +23,7 @@ import tarfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 
@@ -201,13 +202,12 @@ class ImageSource(Source):
                 f"{repeats} repeated layer entr{'y' if repeats == 1 else 'ies'} (the same "
                 "layer listed again): each layer scanned once, at its last place",
             )
-        raw = self.state.configs.get(image.config_digest)
-        if raw is None:  # another tag of the same image has it already (a daemon: one save)
-            with store.open_blob(image.config_digest) as handle:
-                raw = self.state.configs[image.config_digest] = handle.read()
-        config = parse_config(raw, f"{image.reference}: config")
-        yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
-        ctx = _ImageContext(image, layer_history(config, len(keys)))
+        # a sequential store's configuration is a member of the stream its layers come in (a
+        # daemon's save): asked for after them, it is read from that one stream
+        late = store.sequential and image.config_digest not in self.state.configs
+        ctx = _ImageContext(image, [None] * len(keys))  # its history: from the configuration
+        if not late:
+            yield from self._config(store, ctx)
         to_read: list[int] = []
         reused: list[tuple[int, LayerRecord]] = []
         for i, key in enumerate(keys):
@@ -237,10 +237,23 @@ class ImageSource(Source):
                 self.state.layers_reused += 1
             if to_read:
                 yield from self._read_layers(store, ctx, to_read, keys, unverified, kept)
+            if late:
+                yield from self._config(store, ctx)
         finally:  # every layer known (or the image given up): states and vendor marks
             ctx.finish()
         for key, record in kept:  # with the digests their files' package records ask for
             self.state.keep(key, record)
+
+    def _config(self, store: ImageStore, ctx: _ImageContext) -> Iterator[Blob | Skip]:
+        """The configuration's blobs; the history of the layers it tells put in ``ctx``."""
+        image = ctx.image
+        raw = self.state.configs.get(image.config_digest)
+        if raw is None:  # another tag of the same image has it already (a daemon: one save)
+            with store.open_blob(image.config_digest) as handle:
+                raw = self.state.configs[image.config_digest] = handle.read()
+        config = parse_config(raw, f"{image.reference}: config")
+        ctx.history[:] = layer_history(config, len(image.layers))
+        yield from config_blobs(config, image.reference, image.manifest_digest, image.annotations)
 
     def _read_layers(
         self,
@@ -360,148 +373,148 @@ class ImageSource(Source):
             options.in_memory_bytes,
         )
         known = self.run.known
-        # its reading thread is stopped (entries.close()) before the stream is drained
-        entries = iter_layer(stream, where, options.max_ratio, hasher=hasher)
+        # leaving the with stops its reading thread, before a failed stream is drained
         try:
-            for entry in entries:
-                if isinstance(entry, Skip):
-                    path = entry.where
-                    skips.append((path, entry.reason))
-                    yield Skip(ctx.where(i, path), entry.reason)
-                    continue
-                path, kind, size = entry.path, entry.kind, entry.size
-                index.add(path, kind)
-                if kind != FILE or size == 0:
-                    continue
-                package_db = wanted_db(path, size)
-                if not package_db and ((exclude and excluded(path, exclude)) or size > max_file):
-                    if size > max_file and not (exclude and excluded(path, exclude)):
-                        reason = f"larger than the file size limit ({max_file} bytes)"
-                        skips.append((path, reason))
-                        yield Skip(ctx.where(i, path), reason)
-                    continue
-                if size > in_memory and not package_db:
-                    # streamed: its digest is known once the scanner has read it all (a file
-                    # skipped as binary yields nothing, here as when the layer is reused)
-                    prov = ctx.place(i, path, None)
-                    assert entry.content is not None
-                    guarded = _guarded(entry.content, where)
-                    stream_in = cast(IO[bytes], guarded)
-                    for blob in file_blobs(stream_in, size, path, prov, options):
-                        if isinstance(blob, Blob) and blob.provenance is not prov:
-                            member = str(blob.provenance.fields["path"])
-                            blob = replace(blob, provenance=ctx.place(i, member, None))
-                        else:
-                            member = path
-                        if isinstance(blob, Blob) and blob.data is not None:  # archive member
-                            digest = "sha256:" + hashlib.sha256(blob.data).hexdigest()
-                            blob = replace(blob, digest=digest)
-                            if files is not None:
-                                files.append(FileRecord(member, digest, {}))
-                        whole = member == path
-                        reader = None
-                        if isinstance(blob, Blob) and blob.stream is not None and not whole:
-                            reader = Tap(blob.stream)  # a member streamed
-                            blob = replace(blob, stream=cast(IO[bytes], reader))
-                        yield blob
-                        if not isinstance(blob, Blob) or blob.data is not None:
-                            continue
-                        if reader is not None and reader.ended:
-                            if files is not None:
-                                files.append(FileRecord(member, reader.digest(), {}))
-                        elif whole and guarded.read_bytes == size:
-                            if files is not None:
-                                files.append(FileRecord(path, guarded.digest(), {}))
-                        else:
-                            files = None  # not read whole: the layer is not reusable
-                    if guarded.error is not None:  # met while the scanner read the file
-                        raise guarded.error
-                    continue
-                if package_db:  # read whole: its records, then scanned as any file
-                    data = _read(entry, where)
-                    found = PackageDb()
-                    found.add_db(path, data)
-                    if record.packages is None:
-                        record.packages = PackageDb()
-                    record.packages.merge(found)
-                    db.merge(found)
-                    if (exclude and excluded(path, exclude)) or size > max_file:
+            with closing(iter_layer(stream, where, options.max_ratio, hasher=hasher)) as entries:
+                for entry in entries:
+                    if isinstance(entry, Skip):
+                        path = entry.where
+                        skips.append((path, entry.reason))
+                        yield Skip(ctx.where(i, path), entry.reason)
+                        continue
+                    path, kind, size = entry.path, entry.kind, entry.size
+                    index.add(path, kind)
+                    if kind != FILE or size == 0:
+                        continue
+                    package_db = wanted_db(path, size)
+                    if not package_db and (
+                        (exclude and excluded(path, exclude)) or size > max_file
+                    ):
                         if size > max_file and not (exclude and excluded(path, exclude)):
                             reason = f"larger than the file size limit ({max_file} bytes)"
                             skips.append((path, reason))
                             yield Skip(ctx.where(i, path), reason)
                         continue
-                    tap = _Tap(io.BytesIO(data), where)
-                else:
-                    # read as file_blobs asks: a binary file is dropped on its first block,
-                    # the rest never read (nor hashed, nor looked up)
-                    assert entry.content is not None
-                    tap = _Tap(entry.content, where)
-                hashes: dict[str, str] = {}  # filled once the file is read
-                held = ctx.hashes(path, hashes)
-                prov = ctx.place(i, path, held)
-                digest = ""
-                for blob in file_blobs(cast(IO[bytes], tap), size, path, prov, options):
-                    if not isinstance(blob, Blob):
-                        yield blob
+                    if size > in_memory and not package_db:
+                        # streamed: its digest is known once the scanner has read it all (a file
+                        # skipped as binary yields nothing, here as when the layer is reused)
+                        prov = ctx.place(i, path, None)
+                        assert entry.content is not None
+                        guarded = _guarded(entry.content, where)
+                        stream_in = cast(IO[bytes], guarded)
+                        for blob in file_blobs(stream_in, size, path, prov, options):
+                            if isinstance(blob, Blob) and blob.provenance is not prov:
+                                member = str(blob.provenance.fields["path"])
+                                blob = replace(blob, provenance=ctx.place(i, member, None))
+                            else:
+                                member = path
+                            if isinstance(blob, Blob) and blob.data is not None:  # archive member
+                                digest = "sha256:" + hashlib.sha256(blob.data).hexdigest()
+                                blob = replace(blob, digest=digest)
+                                if files is not None:
+                                    files.append(FileRecord(member, digest, {}))
+                            whole = member == path
+                            reader = None
+                            if isinstance(blob, Blob) and blob.stream is not None and not whole:
+                                reader = Tap(blob.stream)  # a member streamed
+                                blob = replace(blob, stream=cast(IO[bytes], reader))
+                            yield blob
+                            if not isinstance(blob, Blob) or blob.data is not None:
+                                continue
+                            if reader is not None and reader.ended:
+                                if files is not None:
+                                    files.append(FileRecord(member, reader.digest(), {}))
+                            elif whole and guarded.read_bytes == size:
+                                if files is not None:
+                                    files.append(FileRecord(path, guarded.digest(), {}))
+                            else:
+                                files = None  # not read whole: the layer is not reusable
+                        if guarded.error is not None:  # met while the scanner read the file
+                            raise guarded.error
                         continue
-                    if not digest and tap.whole(size):  # the file read: its digests
-                        full = blob.data if blob.provenance is prov else None
-                        content = tap.content() if full is None else full
-                        digest = "sha256:" + hashlib.sha256(content).hexdigest()
-                        hashes["sha256"] = digest[7:]
-                        if db:
-                            for algo in db.algorithms(path) - {"sha256"}:
-                                hashes[algo] = hashlib.new(algo, content).hexdigest()
-                        held.data = content
-                        if full is not None and known(digest):  # scanned before
-                            if files is not None:
-                                files.append(FileRecord(path, digest, hashes))
-                            yield Blob(prov, digest=digest)
+                    if package_db:  # read whole: its records, then scanned as any file
+                        data = _read(entry, where)
+                        found = PackageDb()
+                        found.add_db(path, data)
+                        if record.packages is None:
+                            record.packages = PackageDb()
+                        record.packages.merge(found)
+                        db.merge(found)
+                        if (exclude and excluded(path, exclude)) or size > max_file:
+                            if size > max_file and not (exclude and excluded(path, exclude)):
+                                reason = f"larger than the file size limit ({max_file} bytes)"
+                                skips.append((path, reason))
+                                yield Skip(ctx.where(i, path), reason)
                             continue
-                    if blob.provenance is not prov:  # an archive's member
-                        member = str(blob.provenance.fields["path"])
-                        blob = replace(blob, provenance=ctx.place(i, member, held))
+                        tap = _Tap(io.BytesIO(data), where)
                     else:
-                        member = path
-                    if blob.data is not None:
-                        blob_digest = (
-                            digest
-                            if member == path and digest
-                            else ("sha256:" + hashlib.sha256(blob.data).hexdigest())
-                        )
-                        if files is not None:
-                            files.append(FileRecord(member, blob_digest, hashes))
-                        blob = Blob(
-                            blob.provenance,
-                            data=blob.data,
-                            size=blob.size,
-                            digest=blob_digest,
-                            context=blob.context,
-                            text=blob.text,
-                            lines=blob.lines,
-                        )
-                    elif blob.stream is not None:
-                        # a member streamed (a compressed single file): its digest once read
-                        reader = Tap(blob.stream)
-                        yield replace(blob, stream=cast(IO[bytes], reader))
-                        if files is not None and reader.ended:
-                            files.append(FileRecord(member, reader.digest(), hashes))
+                        # read as file_blobs asks: a binary file is dropped on its first block,
+                        # the rest never read (nor hashed, nor looked up)
+                        assert entry.content is not None
+                        tap = _Tap(entry.content, where)
+                    hashes: dict[str, str] = {}  # filled once the file is read
+                    held = ctx.hashes(path, hashes)
+                    prov = ctx.place(i, path, held)
+                    digest = ""
+                    for blob in file_blobs(cast(IO[bytes], tap), size, path, prov, options):
+                        if not isinstance(blob, Blob):
+                            yield blob
+                            continue
+                        if not digest and tap.whole(size):  # the file read: its digests
+                            full = blob.data if blob.provenance is prov else None
+                            content = tap.content() if full is None else full
+                            digest = "sha256:" + hashlib.sha256(content).hexdigest()
+                            hashes["sha256"] = digest[7:]
+                            if db:
+                                for algo in db.algorithms(path) - {"sha256"}:
+                                    hashes[algo] = hashlib.new(algo, content).hexdigest()
+                            held.data = content
+                            if full is not None and known(digest):  # scanned before
+                                if files is not None:
+                                    files.append(FileRecord(path, digest, hashes))
+                                yield Blob(prov, digest=digest)
+                                continue
+                        if blob.provenance is not prov:  # an archive's member
+                            member = str(blob.provenance.fields["path"])
+                            blob = replace(blob, provenance=ctx.place(i, member, held))
+                        else:
+                            member = path
+                        if blob.data is not None:
+                            blob_digest = (
+                                digest
+                                if member == path and digest
+                                else ("sha256:" + hashlib.sha256(blob.data).hexdigest())
+                            )
+                            if files is not None:
+                                files.append(FileRecord(member, blob_digest, hashes))
+                            blob = Blob(
+                                blob.provenance,
+                                data=blob.data,
+                                size=blob.size,
+                                digest=blob_digest,
+                                context=blob.context,
+                                text=blob.text,
+                                lines=blob.lines,
+                            )
+                        elif blob.stream is not None:
+                            # a member streamed (a compressed single file): its digest once read
+                            reader = Tap(blob.stream)
+                            yield replace(blob, stream=cast(IO[bytes], reader))
+                            if files is not None and reader.ended:
+                                files.append(FileRecord(member, reader.digest(), hashes))
+                            else:
+                                files = None
+                            continue
                         else:
                             files = None
-                        continue
-                    else:
-                        files = None
-                    yield blob
+                        yield blob
         except BombError as exc:
-            entries.close()
             reason = str(exc).removeprefix(f"{where}: ")
             record.bomb = reason
             files = None
             yield Skip(where, reason)
             _drain(stream)
         except ImageError as exc:  # this layer fails alone; the files read so far are kept
-            entries.close()
             record.error = _reason(exc, where)
             files = None
             # what it deletes is not known: nothing
@@ -510,7 +523,6 @@ class ImageSource(Source):
             yield Skip(ctx.layer_name(i), record.error, error=True)
             _drain_quietly(stream)
         finally:
-            entries.close()
             stream.close()
         record.files = files
 
@@ -526,12 +538,10 @@ class _ImageContext(ImagePlaces):
 
 def _verify(stream: IO[bytes], where: str, max_ratio: int, hasher: Any) -> str | None:
     """Read a layer to its end, hashing its uncompressed bytes (``None``, or why it failed)."""
-    entries = iter_layer(stream, where, max_ratio, hasher=hasher)
     try:
-        for _ in entries:
+        for _ in iter_layer(stream, where, max_ratio, hasher=hasher):
             pass
-    except ImageError as exc:
-        entries.close()
+    except ImageError as exc:  # raised by the walk itself: it has ended its reading
         _drain_quietly(stream)
         return _reason(exc, where)
     finally:

@@ -133,15 +133,21 @@ def test_daemon_errors_are_one_line(built_image, image_rules, monkeypatch):
     assert code == 2 and "no such container" in err
 
 
-def test_daemon_image_read_in_one_pass(built_image, image_rules, monkeypatch):
-    saves: list[str] = []
+@pytest.fixture
+def saves(monkeypatch):
+    """The references of the daemon's ``docker save`` calls, in order."""
+    made: list[str] = []
     original = DaemonStore._save
 
     def counted(self: DaemonStore):  # type: ignore[no-untyped-def]
-        saves.append(self.reference)
+        made.append(self.reference)
         return original(self)
 
     monkeypatch.setattr(DaemonStore, "_save", counted)
+    return made
+
+
+def test_daemon_image_read_in_one_pass(built_image, image_rules, saves):
     code, doc, _ = scan(image_rules, "docker-daemon:leakscan-test-app:1")
     assert code == 1
     found = by_secret(doc)
@@ -150,9 +156,9 @@ def test_daemon_image_read_in_one_pass(built_image, image_rules, monkeypatch):
         for s in ("deleted", "overwritten", "present")
     }
     assert states == {"deleted": "deleted", "overwritten": "overwritten", "present": "present"}
-    # the layers' content is read from one save; a classic save names its layers by ids that
-    # only its manifest (at its end) maps to places: its headers are looked at once before
-    assert 1 <= len(saves) <= 2 and set(saves) == {"docker-daemon:leakscan-test-app:1"}
+    # one save: its configuration is read after the layers, and a classic save's layer ids
+    # (dockerd 20.10) are worked out from the diff ids before its manifest, at its end
+    assert saves == ["docker-daemon:leakscan-test-app:1"]
     # a second tag of the same image: every layer and the configuration are known already
     saves.clear()
     code, both, _ = scan(
@@ -160,3 +166,42 @@ def test_daemon_image_read_in_one_pass(built_image, image_rules, monkeypatch):
     )
     assert code == 1 and by_secret(both).keys() == found.keys()
     assert set(saves) == {"docker-daemon:leakscan-test-app:1"}
+
+
+@pytest.mark.parametrize("ids_known", [True, False])
+def test_daemon_image_finds_what_its_save_archive_finds(
+    built_image, image_rules, archive_report, monkeypatch, saves, ids_known
+):
+    """Read from one save (the layers placed as they come, the configuration after them), or
+    from two when the classic layer ids cannot be worked out (another daemon version): the
+    findings and their places are those of the same image's ``docker save`` archive."""
+    from leakscan.sources.image import daemon
+
+    if not ids_known:
+        monkeypatch.setattr(
+            daemon, "classic_ids", lambda diff_ids: ["0" * 64] * (len(diff_ids) - 1)
+        )
+    code, doc, _ = scan(image_rules, "docker-daemon:leakscan-test-app:1")
+    assert code == 1 and len(saves) == (1 if ids_known else 2)
+
+    def places(report):  # type: ignore[no-untyped-def]
+        out = {}
+        for secret, finding in by_secret(report).items():
+            out[secret] = sorted(
+                (
+                    loc["kind"],
+                    loc.get("layer_index"),
+                    loc.get("path"),
+                    loc.get("state"),
+                    loc.get("created_by"),
+                    loc.get("field"),
+                    loc.get("line"),
+                )
+                for loc in finding["locations"]
+            )
+        return out
+
+    found = places(doc)
+    assert found == places(archive_report[1])
+    layer_places = [p for ps in found.values() for p in ps if p[0] == "image-layer"]
+    assert layer_places and all(p[1] is not None and p[4] for p in layer_places)
