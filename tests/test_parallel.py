@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import cast
 
@@ -13,6 +15,8 @@ from typer.testing import CliRunner
 from leakscan import parallel
 from leakscan.cli import app
 from tests.helpers import aws_key_id, github_token, write_rules
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_parallel_scan_matches_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,20 +208,17 @@ def test_image_streams_scanned_by_workers_find_what_a_serial_scan_finds(
     assert found[tokens[3]] == [("app/big.txt", 526), ("app/copy.txt", 526)]
 
 
-@pytest.mark.parametrize("slot_bytes", [parallel.SLOT_BYTES, 64])
-def test_workers_forked_up_front_find_what_the_detector_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slot_bytes: int
-) -> None:
-    """Workers forked before a source starts its threads (batches through shared memory, or
-    through the pipe when a batch is larger than a slot) give each item the detector's own
-    matches, in submission order; a slot whose batch is collected takes another batch."""
+def _forked_up_front(slot_bytes: int, rules: str) -> dict[str, object]:
+    """The scenario of the test below, run in a fresh interpreter: a long test run keeps
+    threads of earlier tests (the registry watchdog), and workers are forked only in a
+    process that runs no other thread."""
     import multiprocessing
     import threading
 
     from leakscan.engine.build import DetectorSettings
 
-    monkeypatch.setattr(parallel, "SLOT_BYTES", slot_bytes)
-    monkeypatch.setattr(parallel, "BATCH_BYTES", 1)  # a batch per item: several in flight
+    parallel.SLOT_BYTES = slot_bytes
+    parallel.BATCH_BYTES = 1  # a batch per item: several in flight
     written: list[int] = []
     write = parallel.BatchScanner._write
 
@@ -225,9 +226,8 @@ def test_workers_forked_up_front_find_what_the_detector_finds(
         written.append(id(slot))
         return write(slot, items)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(parallel.BatchScanner, "_write", staticmethod(spy))
-    rules = write_rules(tmp_path / "rules")
-    detector = DetectorSettings(rule_paths=(rules,), include_builtin=False)()
+    parallel.BatchScanner._write = staticmethod(spy)  # type: ignore[method-assign,assignment]
+    detector = DetectorSettings(rule_paths=(Path(rules),), include_builtin=False)()
     tokens = [github_token() for _ in range(32)]
     items: list[tuple[bytes, str | None, bool]] = []
     for i, token in enumerate(tokens):  # small ones fit a 64-byte slot, the others do not
@@ -252,7 +252,6 @@ def test_workers_forked_up_front_find_what_the_detector_finds(
     try:
         batcher.prestart()
         workers = {p.pid for p in multiprocessing.active_children()}
-        assert len(workers) == 2  # forked now, before the source's reading thread
         reader.start()
         source_thread_started.wait()
         got = []
@@ -260,23 +259,53 @@ def test_workers_forked_up_front_find_what_the_detector_finds(
             batcher.submit(i, data, context, windowed)
             got += batcher.ready(block=True)  # as the scanner collects them
         got += batcher.drain()
-        assert not batcher.broken
-        assert {p.pid for p in multiprocessing.active_children()} == workers  # none later
-        slots = len(batcher._slots)
+        later = {p.pid for p in multiprocessing.active_children()}
+        broken, slots = batcher.broken, len(batcher._slots)
     finally:
         stop.set()
         batcher.close()
         if reader.is_alive():
             reader.join()
-    assert [token for token, _ in got] == list(range(len(items)))
-    assert [[m.secret for m in ms] for _, ms in got] == [
-        [m.secret for m in detector.scan(data, context)] for data, context, _w in items
-    ]
-    assert all(ms for _, ms in got)
+    return {
+        "workers": len(workers),
+        "none_later": later == workers,
+        "broken": broken,
+        "order": [token for token, _ in got],
+        "found": [[m.secret for m in ms] for _, ms in got],
+        "expected": [
+            [m.secret for m in detector.scan(data, context)] for data, context, _ in items
+        ],
+        "written": len(written),
+        "distinct": len(set(written)),
+        "fitting": len([data for data, *_ in items if len(data) <= slot_bytes]),
+        "slots": slots,
+    }
+
+
+@pytest.mark.parametrize("slot_bytes", [parallel.SLOT_BYTES, 64])
+def test_workers_forked_up_front_find_what_the_detector_finds(
+    tmp_path: Path, slot_bytes: int
+) -> None:
+    """Workers forked before a source starts its threads (batches through shared memory, or
+    through the pipe when a batch is larger than a slot) give each item the detector's own
+    matches, in submission order; a slot whose batch is collected takes another batch."""
+    rules = write_rules(tmp_path / "rules")
+    probe = (
+        "import json; from tests.test_parallel import _forked_up_front; "
+        f"print(json.dumps(_forked_up_front({slot_bytes}, {str(rules)!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["workers"] == 2  # forked at prestart, before the source's reading thread
+    assert out["none_later"] and not out["broken"]
+    assert out["order"] == list(range(32))
+    assert out["found"] == out["expected"] and all(out["found"])
     # every batch that fits a slot went through one, more batches than there are slots
-    fitting = [data for data, *_ in items if len(data) <= slot_bytes]
-    assert len(written) == len(fitting) > slots
-    assert len(set(written)) <= slots
+    assert out["written"] == out["fitting"] > out["slots"]
+    assert out["distinct"] <= out["slots"]  # the same slots, taken again
 
 
 class _SlowPool:
