@@ -19,8 +19,6 @@ from typing import IO
 #: each hash of a piece (waiting up to the switch interval while the main thread runs
 #: Python), so pieces are large
 PIECE = 4 << 20
-#: a compressed stream's pieces: what a read inflated before corrupt bytes is lost with it
-COMPRESSED_PIECE = 1 << 16
 #: pieces read ahead at most (32 MiB): a run of binary files (dropped on their first block) is
 #: walked faster than it is read and hashed; what was read ahead during the text before it
 #: absorbs that (8 MiB left the main thread waiting for ~0.7 s on the 973 MB image)
