@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from leakscan.sources.image.interface import ImageError
-from leakscan.sources.image.readahead import ReadAhead
+from leakscan.sources.image.readahead import Prefetched, ReadAhead
 
 
 class _Pieces:
@@ -58,3 +58,32 @@ def test_close_stops_a_thread_waiting_to_hand_on_more() -> None:
     ahead.close()
     assert not any(t.name == "leakscan-layer-reader" for t in threading.enumerate())
     assert ahead.read(5) == b""
+
+
+def test_a_prefetched_stream_hands_on_its_bytes_and_closing_it_closes_the_stream() -> None:
+    data = bytes(range(256)) * 1000
+    raw = io.BytesIO(data)
+    ahead = Prefetched(raw, piece=1000, depth=2, name="leakscan-test-download")
+    buffer = bytearray(300)
+    out = [bytes(buffer[: ahead.readinto(buffer)]), ahead.read(5000)]
+    while chunk := ahead.read(700):
+        out.append(chunk)
+    assert b"".join(out) == data
+    ahead.close()
+    assert raw.closed
+    assert not any(t.name == "leakscan-test-download" for t in threading.enumerate())
+
+
+def test_closing_a_prefetched_stream_midway_stops_its_thread() -> None:
+    class Endless(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int | None = -1) -> bytes:
+            return b"x" * (n or 1)
+
+    raw = Endless()
+    with Prefetched(raw, piece=10, depth=1, name="leakscan-test-download") as ahead:  # type: ignore[arg-type]
+        assert ahead.read(5) == b"xxxxx"
+    assert raw.closed
+    assert not any(t.name == "leakscan-test-download" for t in threading.enumerate())
