@@ -212,7 +212,15 @@ def iter_layer(
     stream = _Inflated(raw, where, max_ratio, max_bytes, hasher)
     # read, checked and inflated by a thread (the GIL is released meanwhile) while the
     # caller walks and scans: stopped before the generator ends, however it ends
-    ahead = ReadAhead(cast(IO[bytes], stream))
+    inflating: ReadAhead | None = None
+    if hasher is not None and stream.compression != "none":
+        # a compressed layer's bytes are hashed by a second thread: inflating and hashing
+        # in one kept the walk waiting for it (~1.3 s on the 973 MB image from a registry)
+        stream.hasher = None
+        inflating = ReadAhead(cast(IO[bytes], stream), name="leakscan-layer-inflate")
+        ahead = ReadAhead(cast(IO[bytes], _Hashing(inflating, hasher)))
+    else:
+        ahead = ReadAhead(cast(IO[bytes], stream))
     started = False
     try:
         for member in iter_members(ahead):
@@ -233,6 +241,23 @@ def iter_layer(
         raise ImageError(f"{where}: corrupt or truncated layer: {exc}") from None
     finally:
         ahead.close()
+        if inflating is not None:
+            inflating.close()
+
+
+class _Hashing:
+    """A stream whose bytes are fed to ``hasher`` as they are read."""
+
+    __slots__ = ("_hasher", "_stream")
+
+    def __init__(self, stream: ReadAhead, hasher: Any) -> None:
+        self._stream = stream
+        self._hasher = hasher
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._hasher.update(data)
+        return data
 
 
 class _Content:
