@@ -13,10 +13,11 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from leakscan.sources.image.blobs import load_json
 from leakscan.sources.image.interface import ImageError, ImageStore, LayerRef, ResolvedImage
+from leakscan.sources.image.readahead import Prefetched
 from leakscan.sources.interface import SourceOptions
 from leakscan.sources.registry.auth import DOCKER_HUB, RegistryAuth
 from leakscan.sources.registry.client import Manifest, RegistryClient
@@ -34,6 +35,10 @@ IMAGE_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
+#: a blob is downloaded ahead by a thread of its own in pieces of this size, at most
+#: DOWNLOAD_DEPTH of them waiting (16 MiB), while the layer's thread inflates
+DOWNLOAD_PIECE = 1 << 20
+DOWNLOAD_DEPTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +255,9 @@ class RegistryStore(ImageStore):
             return io.BytesIO(self._configs[digest])
         # bounded by the size the manifest declares: a longer body fails that layer
         raw = self.client.blob(self.image.repository, digest, self._sizes.get(digest))
-        return io.BufferedReader(raw, buffer_size=1 << 20)
+        stream = io.BufferedReader(raw, buffer_size=DOWNLOAD_PIECE)  # whole pieces
+        ahead = Prefetched(stream, DOWNLOAD_PIECE, DOWNLOAD_DEPTH, "leakscan-blob-download")
+        return cast(IO[bytes], ahead)
 
     def close(self) -> None:
         self.client.close()

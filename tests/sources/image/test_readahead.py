@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
+import os
 import threading
 
 import pytest
 
 from leakscan.sources.image.interface import ImageError
-from leakscan.sources.image.readahead import ReadAhead
+from leakscan.sources.image.layer import iter_layer
+from leakscan.sources.image.readahead import Prefetched, ReadAhead
+from tests.sources.image.helpers import tar_bytes
 
 
 class _Pieces:
@@ -58,3 +63,46 @@ def test_close_stops_a_thread_waiting_to_hand_on_more() -> None:
     ahead.close()
     assert not any(t.name == "leakscan-layer-reader" for t in threading.enumerate())
     assert ahead.read(5) == b""
+
+
+def test_a_prefetched_stream_hands_on_its_bytes_and_closing_it_closes_the_stream() -> None:
+    data = bytes(range(256)) * 1000
+    raw = io.BytesIO(data)
+    ahead = Prefetched(raw, piece=1000, depth=2, name="leakscan-test-download")
+    buffer = bytearray(300)
+    out = [bytes(buffer[: ahead.readinto(buffer)]), ahead.read(5000)]
+    while chunk := ahead.read(700):
+        out.append(chunk)
+    assert b"".join(out) == data
+    ahead.close()
+    assert raw.closed
+    assert not any(t.name == "leakscan-test-download" for t in threading.enumerate())
+
+
+def test_closing_a_prefetched_stream_midway_stops_its_thread() -> None:
+    class Endless(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int | None = -1) -> bytes:
+            return b"x" * (n or 1)
+
+    raw = Endless()
+    with Prefetched(raw, piece=10, depth=1, name="leakscan-test-download") as ahead:  # type: ignore[arg-type]
+        assert ahead.read(5) == b"xxxxx"
+    assert raw.closed
+    assert not any(t.name == "leakscan-test-download" for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("compress", [lambda raw: raw, gzip.compress], ids=["plain", "gzip"])
+def test_a_layers_uncompressed_bytes_are_hashed_whole_its_tail_included(compress) -> None:
+    # a gzip layer is inflated by one thread and hashed by another: the same digest
+    files = [(f"f{i}.bin", os.urandom(300_000)) for i in range(40)]  # pieces of 4 MiB and more
+    raw = tar_bytes(files) + bytes(4096)  # zero blocks past the tar's end count too
+    hasher = hashlib.sha256()
+    read = {
+        e.path: e.content.read() for e in iter_layer(io.BytesIO(compress(raw)), "L", hasher=hasher)
+    }  # type: ignore[union-attr]
+    assert read == dict(files)
+    assert hasher.hexdigest() == hashlib.sha256(raw).hexdigest()
+    assert not any(t.name.startswith("leakscan-layer") for t in threading.enumerate())
