@@ -337,12 +337,11 @@ def archive_blobs(
             # limit above is the worst case), else as a stream
             inner = _strip_suffix(name)
             _, prov = _member(provenance, outer, inner)
-            start = (  # inflated in one call already: all of it, within the limit
-                whole
-                if whole is not None
-                else b"".join(read_upto(body, options.in_memory_bytes + 1, 0))
-            )
-            if len(start) <= options.in_memory_bytes and stream.problem is None:
+            # inflated in one call already: all of it, within the limit
+            start = whole if whole is not None else _unless_binary(body, inner, options)
+            if start is None:  # binary: dropped on its first block, the rest not inflated
+                pass
+            elif len(start) <= options.in_memory_bytes and stream.problem is None:
                 yield from file_blobs(io.BytesIO(start), len(start), inner, prov, options, depth)
             else:
                 rest = cast(IO[bytes], Prefixed(start, stream))
@@ -352,6 +351,16 @@ def archive_blobs(
             yield Skip(outer, corrupt("archive", exc))
     if stream.problem is not None:
         yield Skip(outer, stream.problem)
+
+
+def _unless_binary(body: IO[bytes], name: str, options: SourceOptions) -> bytes | None:
+    """A compressed file's content, up to the in-memory limit and a byte; ``None`` when its
+    first block is binary (``file_blobs`` would drop it there): the rest is not inflated
+    (a bzip2 image of 1.6 MB took ~0.3 s)."""
+    first = b"".join(read_upto(body, SNIFF_BYTES, SNIFF_BYTES - 1))
+    if route(first, 0, options, name) == BINARY:
+        return None
+    return b"".join([first, *read_upto(body, options.in_memory_bytes + 1 - len(first), 0)])
 
 
 def _strip_suffix(name: str) -> str:

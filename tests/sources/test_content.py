@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -196,3 +197,31 @@ def test_a_gzip_file_is_inflated_once(
     else:
         assert list(blobs.values()) == [inner]
     assert inflated.bytes == len(inner)
+
+
+@pytest.mark.parametrize("how", ["bz2", "xz"])
+def test_a_compressed_binary_is_dropped_on_its_first_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A compressed file whose content starts binary is left as file_blobs leaves a binary,
+    without inflating the rest of it; compressed text the same size is read whole."""
+    import bz2
+    import lzma
+
+    from leakscan.sources.content import SNIFF_BYTES
+
+    compress = bz2.compress if how == "bz2" else lzma.compress
+    binary = bytes(range(256)) * 800  # 200 KB with NUL bytes: not text
+    rng = random.Random(7)  # text that compresses as text does, not as a bomb
+    text = b"".join(b"key_%d = %x\n" % (i, rng.getrandbits(64)) for i in range(8_000))
+    options = SourceOptions(max_file_bytes=1 << 20, in_memory_bytes=1 << 20)
+    (tmp_path / f"model.bin.{how}").write_bytes(compress(binary))
+    inflated = _Inflated(monkeypatch)
+    blobs, reasons = _items(FilesystemSource(str(tmp_path), options).blobs(ScanContext()), "")
+    assert blobs == {} and reasons == []
+    assert inflated.bytes == SNIFF_BYTES  # its first block, not its 200 KB
+    (tmp_path / f"model.bin.{how}").unlink()
+    (tmp_path / f"app.conf.{how}").write_bytes(compress(text))
+    blobs, reasons = _items(FilesystemSource(str(tmp_path), options).blobs(ScanContext()), "")
+    assert list(blobs.values()) == [text] and reasons == []
+    assert inflated.bytes == SNIFF_BYTES + len(text)
