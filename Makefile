@@ -10,9 +10,9 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test lint bench fixtures fixtures-check fuzz golden clean
 
-# setup.py builds the one C module (git history's changed lines); without a compiler the
-# install goes on and its Python version is used
-$(BIN)/leakscan: pyproject.toml setup.py leakscan/sources/git/_delta.c
+# setup.py builds the two C modules (git history's changed lines, the decoders' run trigger);
+# without a compiler the install goes on and the same work is done without them
+$(BIN)/leakscan: pyproject.toml setup.py leakscan/sources/git/_delta.c leakscan/engine/_runs.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@# this tree was once installed as the distribution "leakscan" (a name on PyPI that is not
@@ -20,8 +20,8 @@ $(BIN)/leakscan: pyproject.toml setup.py leakscan/sources/git/_delta.c
 	@if $(BIN)/pip show leakscan 2>/dev/null | grep -qx "Editable project location: $(CURDIR)"; then \
 	  $(BIN)/pip uninstall -y -q leakscan; fi
 	$(BIN)/pip install -q -e '.[dev,dask]'
-	@$(BIN)/python -c "import leakscan.sources.git._delta" 2>/dev/null || \
-	  echo "note: leakscan/sources/git/_delta.c was not built (no C compiler?): git history is compared in Python (same findings, slower)"
+	@$(BIN)/python -c "import leakscan.sources.git._delta, leakscan.engine._runs" 2>/dev/null || \
+	  echo "note: the C modules were not built (no C compiler?): leakscan works without them (same findings, slower)"
 	touch $(BIN)/leakscan
 
 # apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps,

@@ -195,13 +195,15 @@ class Detector:
                 triggers[DECODER_NAMES[pattern_id]].append(end)
 
         if data:
-            database = self.compiled.database
-            if database is not None:
-                database.scan(data, match_event_handler=on_match, scratch=self._scratch)
+            compiled = self.compiled
+            if compiled.database is not None:
+                compiled.database.scan(data, match_event_handler=on_match, scratch=self._scratch)
             if depth < self.decode_depth:  # else nothing is decoded: no triggers needed
-                self.compiled.decoders.scan(
+                compiled.decoders.scan(
                     data, match_event_handler=on_trigger, scratch=self._decoder_scratch
                 )
+                if compiled.run_ends is not None:  # the runs in C, not in the database
+                    stops = compiled.run_ends(data)
                 # a run that ends the data has no trigger: decoders.encoded_runs finds it
                 if stops or data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:
                     triggers["run"] = stops
