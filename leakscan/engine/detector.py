@@ -203,7 +203,7 @@ class Detector:
                     data, match_event_handler=on_trigger, scratch=self._decoder_scratch
                 )
                 if compiled.run_ends is not None:  # the runs in C, not in the database
-                    stops = compiled.run_ends(data)
+                    stops = compiled.run_ends(data, decoders.MAX_DECODED)
                 # a run that ends the data has no trigger: decoders.encoded_runs finds it
                 if stops or data[-1] in decoders.B64_CHARS or data[-1] == 0x3D:
                     triggers["run"] = stops
