@@ -5,8 +5,9 @@
  * longer with a digit, ``+`` or ``/`` in it: the offset of the byte after it, ascending. That
  * is where the Hyperscan pattern reports the run (its end offset less one). Left out: a run
  * that decoders.encoded_runs would turn down without decoding, as base64 (``_may_be_text``
- * of its last ``max_decoded`` characters) and as hex (no 32 hex digits in a row): nine runs
- * in ten of the bench image's text. In Hyperscan the pattern, a
+ * of its last ``max_decoded`` characters) and as hex (no run of 32+ hex digits that
+ * ``hex_run`` would decode): nine runs in ten of the bench image's text, and random base64
+ * or hex. In Hyperscan the pattern, a
  * wide character class without a literal, was ~0.8 s over the 439 MB of the bench image's
  * text; here the bytes are classified 16 at a time (SSE2, where the compiler has it) into
  * bit masks of 64 bytes, and the runs are found from the masks.
@@ -21,8 +22,9 @@
 /* 0: not base64; 1: a letter; 2: a digit, '+' or '/' */
 static unsigned char kind[256];
 /* a 4-character base64 group starting with one of these can decode to text (A-Z, a-f:
- * decoders._TEXT_GROUP_START); a hex digit */
-static unsigned char text_group[256], hex_digit[256];
+ * decoders._TEXT_GROUP_START); a hex digit; a hex digit that can be the high nibble of a
+ * text byte (0, 2-7) */
+static unsigned char text_group[256], hex_digit[256], text_nibble[256];
 
 static void
 init_kinds(void)
@@ -31,6 +33,8 @@ init_kinds(void)
         text_group[(unsigned char)*c] = 1;
     for (const char *c = "0123456789abcdefABCDEF"; *c; c++)
         hex_digit[(unsigned char)*c] = 1;
+    for (const char *c = "0234567"; *c; c++)
+        text_nibble[(unsigned char)*c] = 1;
     for (int c = 'A'; c <= 'Z'; c++)
         kind[c] = 1;
     for (int c = 'a'; c <= 'z'; c++)
@@ -80,9 +84,36 @@ qualifies(Py_ssize_t length, int other)
     return length >= 32 || (length >= 20 && other);
 }
 
+/* How far back decoders._run_start looks for a hex run: its first window (256 bytes,
+ * growing 16-fold) that reaches max_decoded. */
+static Py_ssize_t
+hex_window(Py_ssize_t max_decoded)
+{
+    Py_ssize_t size = 256;
+    while (size < max_decoded)
+        size *= 16;
+    return size;
+}
+
+/* Whether decoders.hex_run may decode the hex digits data[start:end]: of them, what its
+ * look-back takes (the last ``window``), 32 or more, an even number, and no more than 5%,
+ * at even offsets, a high nibble that text has not. */
+static int
+hex_worth_decoding(const unsigned char *data, Py_ssize_t start, Py_ssize_t end,
+                   Py_ssize_t window)
+{
+    Py_ssize_t from = end - start > window ? end - window : start;
+    Py_ssize_t length = end - from, bad = 0;
+    if (length < 32 || length % 2)
+        return 0;
+    for (Py_ssize_t i = from; i < end; i += 2)
+        bad += !text_nibble[data[i]];
+    return bad * 20 <= length;
+}
+
 /* Whether decoders.encoded_runs may get something from the run data[start:stop]: base64
  * text (no more than 30% of its last max_decoded characters' groups start outside
- * text_group) or 32 hex digits in a row. */
+ * text_group), or a run of 32+ hex digits in it that hex_run may decode. */
 static int
 worth_decoding(const unsigned char *data, Py_ssize_t start, Py_ssize_t stop,
                Py_ssize_t max_decoded)
@@ -95,10 +126,17 @@ worth_decoding(const unsigned char *data, Py_ssize_t start, Py_ssize_t stop,
     }
     if (bad * 10 <= groups * 3)
         return 1;
-    Py_ssize_t streak = 0;
-    for (Py_ssize_t i = start; i < stop && stop - start >= 32; i++) {
-        streak = hex_digit[data[i]] ? streak + 1 : 0;
-        if (streak >= 32)
+    if (stop - start < 32)
+        return 0;
+    for (Py_ssize_t i = start; i < stop;) { /* each maximal run of hex digits */
+        if (!hex_digit[data[i]]) {
+            i++;
+            continue;
+        }
+        Py_ssize_t first = i;
+        while (i < stop && hex_digit[data[i]])
+            i++;
+        if (hex_worth_decoding(data, first, i, hex_window(max_decoded)))
             return 1;
     }
     return 0;

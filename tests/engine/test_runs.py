@@ -67,9 +67,10 @@ def test_most_runs_of_code_are_left_out() -> None:
     """Identifiers and paths with a digit, random-looking tokens: judged here, not in Python."""
     code = b"x = obj.method2NameWithALongerTail3 + usr/lib/python3/dist-packages/pip/x\n"
     text = base64.b64encode(b"user=admin password=hunter22")  # leakscan:allow (synthetic)
-    data = code * 50 + b"k = '" + text + b"'\n" + (b"h=" + b"0123456789abcdef" * 3 + b";") * 2
+    hexes = b"h=" + b"0123456789abcdef" * 3 + b";h=" + b"user:admin;pw:hunter2".hex().encode()
+    data = code * 50 + b"k = '" + text + b"'\n" + hexes + b";\n"
     assert len(by_hyperscan(data)) == 100 + 1 + 2
-    assert len(c_run_ends(data)) == 3  # the base64 of text, the two hex runs
+    assert len(c_run_ends(data)) == 2  # the base64 of text, the hex of text
     same_as_the_pattern(data)
 
 
@@ -80,6 +81,23 @@ def test_a_run_at_the_bound_of_text_is_decoded() -> None:
     data = b"v = " + base64.b64encode(decoded) + b"\n"
     assert c_run_ends(data) == [len(data) - 1]
     assert decoders.encoded_runs(data, c_run_ends(data))[0] == [(4, decoded)]
+
+
+@pytest.mark.parametrize(
+    ("decoded", "kept"),
+    [
+        (b"password=hunter2", True),  # 32 digits  # leakscan:allow (synthetic)
+        (b"\xf0\xf1\xf2\xf3" + b"the password is hunter2, keep it safe", True),  # 10% not text
+        (b"\xf0\xf1\xf2\xf3\xf4" + b"the password is hunter2, keep it saf", False),  # over 10%
+        (bytes(range(200, 240)), False),  # random-looking: high nibbles text has not
+    ],
+)
+def test_a_hex_run_is_judged_as_hex_run_judges(decoded: bytes, kept: bool) -> None:
+    for tail in (b"", b"0"):  # an odd number of digits is never decoded
+        data = b"h = " + decoded.hex().encode() + tail + b";\n"
+        same_as_the_pattern(data)
+        hexes = decoders.encoded_runs(data, c_run_ends(data))[1]
+        assert hexes == ([(4, decoded)] if kept and not tail else [])
 
 
 @pytest.mark.parametrize("text_last", [True, False])
