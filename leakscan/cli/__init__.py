@@ -19,6 +19,9 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """The ``leakscan`` program."""
+    from leakscan import codecache
+
+    codecache.install()  # before the imports that create dataclasses
     from leakscan.cli import early
 
     early.begin(sys.argv[1:])

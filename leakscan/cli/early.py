@@ -22,9 +22,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from leakscan.sources.git.options import GitOptions
-
 if TYPE_CHECKING:
+    from leakscan.sources.git.options import GitOptions
     from leakscan.sources.git.prelude import Early
 
 #: ``scan git`` options that take a value, and those that do not (flags, counts)
@@ -93,6 +92,8 @@ def git_options(
 ) -> GitOptions:
     """What ``scan git`` asks of its source. Unreachable objects belong to a whole-history
     scan of a repository on this machine (a clone made for a URL has none)."""
+    from leakscan.sources.git.options import GitOptions  # the git package: for `scan git` only
+
     narrowed = bool(branches or max_depth or range_ or since_commit or staged)
     return GitOptions(
         branches=tuple(branches),
