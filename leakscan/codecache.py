@@ -15,7 +15,6 @@ folder.
 
 from __future__ import annotations
 
-import atexit
 import builtins
 import dataclasses
 import marshal
@@ -24,40 +23,13 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-from leakscan.paths import cache_dir, write_atomic
+from leakscan.keptdict import KeptDict
+from leakscan.paths import cache_dir
 
 __all__ = ["install"]
 
-#: source text -> its code object (None until :func:`install` read the file)
-_codes: dict[str, CodeType] | None = None
-_added: dict[str, CodeType] = {}
 #: a file holding more is started afresh (the program's ~110 dataclasses and typer's write ~650)
 MAX_CODES = 5000
-
-
-def install() -> None:
-    """From here on, ``dataclasses`` compiles the methods it writes through the cache
-    (once per process; the new ones are written to the file at exit)."""
-    global _codes
-    if _codes is not None:
-        return
-    _codes = _read()
-    # dataclasses looks ``exec`` up in its module's globals first, then in builtins
-    setattr(dataclasses, "exec", _exec)  # noqa: B010
-
-
-def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
-    if isinstance(source, str) and _codes is not None:
-        code = _codes.get(source)
-        if code is None:
-            # dont_inherit: compiled with no __future__ flag, as dataclasses' own exec does
-            # (this module's ``annotations`` would turn the methods' annotations to strings)
-            code = compile(source, "<string>", "exec", dont_inherit=True)
-            if not _added:
-                atexit.register(_save)
-            _codes[source] = _added[source] = code
-        source = code
-    builtins.exec(source, globals, locals)
 
 
 def _file() -> Path:
@@ -65,25 +37,29 @@ def _file() -> Path:
     return cache_dir() / f"dataclass-code-v1-{python}-O{sys.flags.optimize}.marshal"
 
 
-def _read() -> dict[str, CodeType]:
-    try:
-        loaded = marshal.loads(_file().read_bytes())
-    except Exception:  # missing, damaged or foreign: start afresh
-        return {}
-    if not isinstance(loaded, dict):
-        return {}
-    return {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, CodeType)}
+#: source text -> its code object
+codes: KeptDict[str, CodeType] = KeptDict(_file, marshal.dumps, marshal.loads, MAX_CODES)
+_installed = False
 
 
-def _save() -> None:
-    """The code this run compiled, merged into the file (written aside, then renamed)."""
-    added = dict(_added)
-    if not added:
+def install() -> None:
+    """From here on, ``dataclasses`` compiles the methods it writes through the cache
+    (once per process; the new ones are written to the file at exit)."""
+    global _installed
+    if _installed:
         return
-    codes = {**_read(), **added}
-    if len(codes) > MAX_CODES:  # classes made on the fly, each its own source
-        codes = added
-    try:
-        write_atomic(_file(), marshal.dumps(codes))
-    except Exception:  # a read-only cache folder: compile next time too
-        pass
+    _installed = True
+    # dataclasses looks ``exec`` up in its module's globals first, then in builtins
+    setattr(dataclasses, "exec", _exec)  # noqa: B010
+
+
+def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
+    if isinstance(source, str):
+        code = codes.get(source)
+        if not isinstance(code, CodeType):  # not seen (or a foreign file's entry)
+            # dont_inherit: compiled with no __future__ flag, as dataclasses' own exec does
+            # (this module's ``annotations`` would turn the methods' annotations to strings)
+            code = compile(source, "<string>", "exec", dont_inherit=True)
+            codes.add(source, code)
+        source = code
+    builtins.exec(source, globals, locals)

@@ -13,7 +13,6 @@ back to ``regex.compile``. Imports nothing of leakscan but its cache folder.
 
 from __future__ import annotations
 
-import atexit
 import pickle
 import sys
 import threading
@@ -22,34 +21,12 @@ from typing import Any
 
 import regex
 
-from leakscan.paths import cache_dir, write_atomic
+from leakscan.keptdict import KeptDict
+from leakscan.paths import cache_dir
 
 __all__ = ["compile"]
 
-_lock = threading.Lock()
-#: (pattern, flags, regex's default version) -> the pickled program; unpickled when used
-_programs: dict[tuple[Any, int, int], bytes] | None = None
-_added: dict[tuple[Any, int, int], bytes] = {}
-
-
-def compile(pattern: str | bytes, flags: int = 0) -> Any:
-    """``regex.compile(pattern, flags)``, its program read from the cache when it is there."""
-    key = (pattern, int(flags), int(getattr(regex, "DEFAULT_VERSION", 0)))
-    kept = _load().get(key)
-    if kept is not None:
-        try:
-            return _engine().compile(*pickle.loads(kept))
-        except Exception:  # a program this regex does not take: compile anew
-            pass
-    compiled, args = _recorded(pattern, flags)
-    if args is not None:
-        program = pickle.dumps(args)
-        with _lock:
-            if not _added:
-                atexit.register(_save)
-            _added[key] = program
-            _load()[key] = program
-    return compiled
+_lock = threading.Lock()  # regex's engine is swapped for a recorder while one compiles
 
 
 def _file() -> Path:
@@ -58,19 +35,23 @@ def _file() -> Path:
     return cache_dir() / f"regex-programs-v2-{version}-py{python}.pickle"
 
 
-def _load() -> dict[tuple[Any, int, int], bytes]:
-    global _programs
-    if _programs is None:
-        _programs = _read()
-    return _programs
+#: (pattern, flags, regex's default version) -> the pickled program
+programs: KeptDict[tuple[Any, int, int], bytes] = KeptDict(_file, pickle.dumps, pickle.loads)
 
 
-def _read() -> dict[tuple[Any, int, int], bytes]:
-    try:
-        loaded = pickle.loads(_file().read_bytes())
-    except Exception:  # missing, damaged or foreign: start afresh
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
+def compile(pattern: str | bytes, flags: int = 0) -> Any:
+    """``regex.compile(pattern, flags)``, its program read from the cache when it is there."""
+    key = (pattern, int(flags), int(getattr(regex, "DEFAULT_VERSION", 0)))
+    kept = programs.get(key)
+    if kept is not None:
+        try:
+            return _engine().compile(*pickle.loads(kept))
+        except Exception:  # a program this regex does not take: compile anew
+            pass
+    compiled, args = _recorded(pattern, flags)
+    if args is not None:
+        programs.add(key, pickle.dumps(args))
+    return compiled
 
 
 def _engine() -> Any:
@@ -114,15 +95,3 @@ def _recorded(pattern: str | bytes, flags: int) -> tuple[Any, tuple[Any, ...] | 
         compiled.groupindex,
     )
     return compiled, seen[0] if same else None
-
-
-def _save() -> None:
-    """The programs this run added, merged into the file (written aside, then renamed)."""
-    with _lock:
-        added = dict(_added)
-    if not added:
-        return
-    try:
-        write_atomic(_file(), pickle.dumps({**_read(), **added}))
-    except Exception:  # a read-only cache folder: compile next time too
-        pass

@@ -5,13 +5,13 @@ a damaged cache file is compiled anew."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from leakscan import codecache
+from leakscan import codecache, keptdict
 
 METHODS = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__")
 
@@ -51,13 +51,14 @@ def _functions(cls: type) -> dict[str, Callable[..., Any]]:
 
 
 @pytest.fixture
-def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("LEAKSCAN_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(codecache, "_codes", None)
-    monkeypatch.setattr(codecache, "_added", {})
-    monkeypatch.setattr(codecache.atexit, "register", lambda fn: fn)
+    monkeypatch.setattr(keptdict.atexit, "register", lambda fn: fn)
+    monkeypatch.setattr(codecache, "_installed", False)
     monkeypatch.setattr(dataclasses, "exec", exec, raising=False)  # taken back after the test
-    return tmp_path
+    codecache.codes.forget()
+    yield tmp_path
+    codecache.codes.forget()
 
 
 def _same(made: list[type], plain: list[type]) -> None:
@@ -83,28 +84,26 @@ def test_a_later_run_takes_the_same_methods_from_the_file(fresh: Path) -> None:
     plain = _classes()  # dataclasses' own exec
     codecache.install()
     first = _classes()
-    assert codecache._added  # compiled, and kept for the file
-    codecache._save()
+    assert codecache.codes.added  # compiled, and kept for the file
+    codecache.codes.save()
     assert list(fresh.glob("dataclass-code-*"))
 
-    codecache._codes, codecache._added = None, {}  # a new run
-    codecache.install()
+    codecache.codes.forget()  # a new run
     again = _classes()
-    assert codecache._added == {}  # nothing compiled: all of it came from the file
+    assert codecache.codes.added == {}  # nothing compiled: all of it came from the file
     _same(first, plain)
     _same(again, plain)
 
 
 def test_a_damaged_file_is_compiled_anew(fresh: Path) -> None:
     plain = _classes()
-    codecache._file().parent.mkdir(parents=True, exist_ok=True)
-    codecache._file().write_bytes(b"\x00not marshal")
+    codecache.codes.file().parent.mkdir(parents=True, exist_ok=True)
+    codecache.codes.file().write_bytes(b"\x00not marshal")
     codecache.install()
     made = _classes()
-    assert codecache._added
+    assert codecache.codes.added
     _same(made, plain)
-    codecache._save()
-    codecache._codes, codecache._added = None, {}
-    codecache.install()
+    codecache.codes.save()
+    codecache.codes.forget()
     _classes()
-    assert codecache._added == {}
+    assert codecache.codes.added == {}

@@ -4,12 +4,13 @@ cache is compiled anew, and a run with the cache compiles nothing in Python."""
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import regex
 
-from leakscan import regexcache
+from leakscan import keptdict, regexcache
 
 PATTERNS = [
     (r"(?<key>ghp_[A-Za-z0-9]{36})\b", 0),
@@ -24,12 +25,12 @@ TEXTS = [
 
 
 @pytest.fixture
-def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("LEAKSCAN_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(regexcache, "_programs", None)
-    monkeypatch.setattr(regexcache, "_added", {})
-    monkeypatch.setattr(regexcache.atexit, "register", lambda fn: fn)
-    return tmp_path
+    monkeypatch.setattr(keptdict.atexit, "register", lambda fn: fn)
+    regexcache.programs.forget()
+    yield tmp_path
+    regexcache.programs.forget()
 
 
 def _matches(compiled: object, text: str | bytes) -> list[tuple[int, int, tuple[object, ...]]]:
@@ -40,9 +41,9 @@ def test_a_later_run_compiles_from_the_cache_alike(
     fresh: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = [regexcache.compile(p, f) for p, f in PATTERNS]
-    regexcache._save()
+    regexcache.programs.save()
     assert list(fresh.glob("regex-programs-*.pickle"))
-    monkeypatch.setattr(regexcache, "_programs", None)  # a new run
+    regexcache.programs.forget()  # a new run
     monkeypatch.setattr(regex, "compile", lambda *a, **k: pytest.fail("parsed again"))
     again = [regexcache.compile(p, f) for p, f in PATTERNS]
     for (pattern, _), old, new in zip(PATTERNS, first, again, strict=True):
@@ -55,10 +56,10 @@ def test_a_later_run_compiles_from_the_cache_alike(
 def test_a_damaged_cache_is_compiled_anew(fresh: Path) -> None:
     pattern = r"(?<key>glpat-[A-Za-z0-9_-]{20})"  # not compiled before in this process
     regexcache.compile(pattern)
-    regexcache._save()
+    regexcache.programs.save()
     [file] = fresh.glob("regex-programs-*.pickle")
     file.write_bytes(b"not a pickle")
-    regexcache._programs = None
+    regexcache.programs.forget()
     compiled = regexcache.compile(pattern)
     assert compiled.search("x glpat-abcdefghij0123456789 y").group("key").startswith("glpat-")
 
@@ -70,7 +71,7 @@ def test_a_pattern_regex_already_holds_is_kept_too(fresh: Path) -> None:
     regex.compile(pattern)
     compiled = regexcache.compile(pattern)
     assert compiled.pattern == pattern
-    assert (pattern, 0, int(getattr(regex, "DEFAULT_VERSION", 0))) in regexcache._added
+    assert (pattern, 0, int(getattr(regex, "DEFAULT_VERSION", 0))) in regexcache.programs.added
 
 
 def test_a_program_regex_rejects_is_compiled_anew_and_replaced(fresh: Path) -> None:
@@ -79,11 +80,12 @@ def test_a_program_regex_rejects_is_compiled_anew_and_replaced(fresh: Path) -> N
     pattern = r"(?<key>xoxb-[0-9]{10,13}-[0-9A-Za-z]{24})"  # not compiled before in this process
     key = (pattern, 0, int(getattr(regex, "DEFAULT_VERSION", 0)))
     rejected = pickle.dumps(("not", "a", "program"))
-    regexcache._load()[key] = rejected
+    regexcache.programs.entries()[key] = rejected
     compiled = regexcache.compile(pattern)
     found = compiled.search("t xoxb-1234567890-abcdefghijklmnopqrstuvwx z")  # leakscan:allow
     assert found is not None and found.group("key").startswith("xoxb-")
-    assert regexcache._added[key] != rejected
-    regexcache._save()
-    regexcache._programs = None  # a new run takes the program made here
-    assert regexcache._load()[key] == regexcache._added[key]
+    made = regexcache.programs.added[key]
+    assert made != rejected
+    regexcache.programs.save()
+    regexcache.programs.forget()  # a new run takes the program made here
+    assert regexcache.programs.get(key) == made
