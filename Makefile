@@ -20,8 +20,16 @@ $(BIN)/leakscan: pyproject.toml setup.py leakscan/sources/git/_delta.c leakscan/
 	@if $(BIN)/pip show leakscan 2>/dev/null | grep -qx "Editable project location: $(CURDIR)"; then \
 	  $(BIN)/pip uninstall -y -q leakscan; fi
 	$(BIN)/pip install -q -e '.[dev,dask]'
+	@# the C modules are optional where they cannot be built; where they can, a failed build
+	@# (a mistake in the C) must not pass unseen: the tests of the C would only be skipped
 	@$(BIN)/python -c "import leakscan.sources.git._delta, leakscan.engine._runs" 2>/dev/null || \
-	  echo "note: the C modules were not built (no C compiler?): leakscan works without them (same findings, slower)"
+	  if command -v cc >/dev/null && $(BIN)/python -c "import os, sys, sysconfig; \
+	      sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then \
+	    echo "error: a C compiler and Python's headers are here, yet leakscan's C modules did not build: $(BIN)/pip install -e . shows why"; \
+	    exit 1; \
+	  else \
+	    echo "note: no C compiler or Python headers: the C modules were not built; leakscan works without them (same findings, slower)"; \
+	  fi
 	touch $(BIN)/leakscan
 
 # apt packages the tests need (real dockerd, registry, skopeo, git, a static busybox for RUN steps,
