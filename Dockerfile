@@ -1,7 +1,7 @@
 # leakscan's own image: `docker run --rm -v "$PWD:/src" leakscan scan .`
 
-# the wheel is built where a C compiler is (setup.py compiles git history's changed-lines
-# module); the image that runs it has none
+# the wheel is built where a C compiler is (setup.py compiles the two C modules: git
+# history's changed lines, the decoders' run trigger); the image that runs it has none
 FROM python:3.11 AS build
 WORKDIR /build
 COPY pyproject.toml setup.py README.md LICENSE ./
@@ -25,7 +25,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY --from=build /wheels /wheels
 RUN pip install /wheels/*.whl \
  && rm -rf /wheels \
- && python -c "import leakscan.sources.git._delta" \
+ && python -c "import leakscan.sources.git._delta, leakscan.engine._runs" \
  && leakscan --version \
  && leakscan rules list >/dev/null \
  && git config --system --add safe.directory '*'
