@@ -245,12 +245,7 @@ class BatchScanner:
                 pool.submit(_noop)
         except Exception as exc:  # no fork here: the pool starts with the first batch
             log.debug("workers not forked (%s)", exc)
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-            for slot in self._slots:
-                slot.close()
-            self._slots, self._free = [], []
+            self._release(wait=False)
 
     def submit(
         self, token: object, data: bytes, context: str | None, windowed: bool = False
@@ -345,8 +340,12 @@ class BatchScanner:
         return out
 
     def close(self) -> None:
+        self._release(wait=True)
+
+    def _release(self, wait: bool) -> None:
+        """Shut the pool down (``wait``: for its workers to exit) and unmap the slots."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
         for slot in self._slots:
             slot.close()
